@@ -1,0 +1,34 @@
+//! `authgate serve`: load the configuration (refusing what `check` refuses), set up logging,
+//! and run the server until SIGTERM or SIGINT.
+
+use super::CommandError;
+use crate::cli::ConfigArg;
+use crate::config::Config;
+use crate::logging;
+use crate::server::{signals, Server};
+
+pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
+    let config = Config::load(&args.config)?;
+    let _log_guard = logging::init(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::Failed(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let server = Server::bind(&config)
+            .await
+            .map_err(|e| CommandError::Failed(e.to_string()))?;
+        let addr = server
+            .local_addr()
+            .map_err(|e| CommandError::Failed(e.to_string()))?;
+        tracing::info!(
+            listen = %addr,
+            public_url = %config.server.public_url.origin,
+            routes = config.routes.len(),
+            "authgate listening"
+        );
+        server.run(signals::shutdown_requested()).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,113 @@
+//! The serde shape of `gateway.toml`, exactly as written by the operator.
+//!
+//! Nothing outside `config::validate` reads these types: they hold raw strings with their
+//! source spans so that every later error can name the file, the line and the key. Every
+//! struct denies unknown fields, because a misspelt security setting must not be ignored.
+//! The defaults named in each field's doc are applied by the validator.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub server: Spanned<ServerSection>,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub routes: Vec<Spanned<RouteSection>>,
+}
+
+/// `[server]`: where and how the gateway listens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Socket address to accept connections on, e.g. `"127.0.0.1:8443"`. Required.
+    pub listen: Spanned<String>,
+    /// The gateway's public base URL: the issuer, and the base of every redirect. Required.
+    pub public_url: Spanned<String>,
+    /// Directory for keys, generated certificates and the token store. Default `"data"`.
+    pub data_dir: Option<Spanned<String>>,
+    /// Peers (IP addresses or CIDR blocks) whose `X-Forwarded-*` headers are believed.
+    /// Default: none, so every client-sent forwarding header is replaced.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// How long in-flight requests may run after SIGTERM/SIGINT. Default `"30s"`.
+    pub shutdown_grace: Option<Spanned<String>>,
+    /// `[server.tls]`. Default: `mode = "self-signed"`.
+    pub tls: Option<Spanned<TlsSection>>,
+    /// `[server.limits]`: bounds on what a client may send.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// `"self-signed"` (default), `"files"` or `"off"`.
+    pub mode: Option<Spanned<String>>,
+    /// PEM certificate chain, for `mode = "files"`.
+    pub cert: Option<Spanned<String>>,
+    /// PEM private key, for `mode = "files"`.
+    pub key: Option<Spanned<String>>,
+}
+
+/// `[server.limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Largest request header block; larger gets 431. Default `"16KiB"`, at least `"8KiB"`.
+    pub header_bytes: Option<Spanned<String>>,
+    /// Time a client has to send a request's headers (and the TLS handshake), and so also how
+    /// long an idle keep-alive connection is kept. Default `"30s"`.
+    pub header_timeout: Option<Spanned<String>>,
+    /// Most client connections served at once; further ones wait in the kernel's backlog.
+    /// Default `10000`.
+    pub max_connections: Option<Spanned<u32>>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (default) or `"json"`.
+    pub format: Option<Spanned<String>>,
+    /// A `tracing` filter such as `"info"` or `"authgate=debug"`. Default `"info"`;
+    /// the `RUST_LOG` environment variable overrides it.
+    pub level: Option<Spanned<String>>,
+    /// One line per request. Default `true`.
+    pub access: Option<bool>,
+}
+
+/// One `[[routes]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// Path prefix, matched at segment boundaries on the normalised path. Required.
+    pub path: Spanned<String>,
+    /// Host name this route is for; absent means every host.
+    pub host: Option<Spanned<String>>,
+    /// `http://…`, `https://…`, `static://STATUS` or `whoami://`. Required.
+    pub upstream: Spanned<String>,
+    /// `"bearer"`, `"session"` or `"none"`. Required: no route is unprotected by accident.
+    pub auth: Spanned<String>,
+    /// Scopes a caller must hold, all of them. Default none.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// Remove the route's path prefix before forwarding. Default `false`.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Forward the client's `Host` instead of the upstream's. Default `false`.
+    #[serde(default)]
+    pub preserve_host: bool,
+    /// Largest request body; larger gets 413. Default `"10MiB"`.
+    pub body_limit: Option<Spanned<String>>,
+    /// Time allowed to open a connection to the upstream (then 502). Default `"5s"`.
+    pub connect_timeout: Option<Spanned<String>>,
+    /// Time allowed for the upstream's response headers (then 504). Default `"60s"`.
+    pub response_timeout: Option<Spanned<String>>,
+    /// PEM file of CA certificates trusted for an `https` upstream, instead of the public roots.
+    pub upstream_ca: Option<Spanned<String>>,
+}

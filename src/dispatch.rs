@@ -1,0 +1,311 @@
+//! What the gateway does with one request, after the outer layers (access log) and before
+//! anything leaves for an upstream:
+//!
+//! ```text
+//! normalise path ─► gateway endpoints (/healthz, /oauth2/, /.well-known/)
+//!                ─► host + longest prefix route ─► auth gate ─► body limit
+//!                ─► clean headers, add X-Forwarded-* ─► upstream | static | whoami
+//! ```
+//!
+//! Every refusal is a [`Rejection`] turned into a response by [`rescue`] alone.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Uri};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use ipnet::IpNet;
+
+use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
+use crate::http::body::{Body, RequestBody};
+use crate::http::response;
+use crate::middleware::access_log::RouteLabel;
+use crate::proxy::builtin;
+use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
+use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
+use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
+use crate::proxy::routes::{strip_route_prefix, RouteTable};
+use crate::proxy::upgrade;
+use crate::rescue::{rescue, Rejection};
+
+/// Facts about the client connection, put into each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// One configured route, ready to serve.
+struct Route {
+    config: crate::config::RouteConfig,
+    label: RouteLabel,
+    target: Target,
+}
+
+enum Target {
+    Http(HttpUpstream, UpstreamClient),
+    Static(StatusCode),
+    Whoami,
+}
+
+/// Everything the request path needs from one configuration. Immutable once built.
+pub struct Gateway {
+    routes: RouteTable<Arc<Route>>,
+    trusted_proxies: Vec<IpNet>,
+}
+
+impl Gateway {
+    pub fn new(config: &Config) -> Result<Self, UpstreamSetupError> {
+        let mut entries = Vec::with_capacity(config.routes.len());
+        for route in &config.routes {
+            let target = match &route.upstream {
+                Upstream::Http(up) => Target::Http(up.clone(), UpstreamClient::new(route)?),
+                Upstream::Static(status) => Target::Static(*status),
+                Upstream::Whoami => Target::Whoami,
+            };
+            let name = match &route.host {
+                Some(host) => format!("{host}{}", route.path),
+                None => route.path.clone(),
+            };
+            let label = RouteLabel {
+                route: Arc::from(name),
+                upstream: Arc::from(route.upstream.to_string()),
+            };
+            let built = Route {
+                config: route.clone(),
+                label,
+                target,
+            };
+            entries.push((route, Arc::new(built)));
+        }
+        Ok(Gateway {
+            routes: RouteTable::new(entries),
+            trusted_proxies: config.server.trusted_proxies.clone(),
+        })
+    }
+
+    /// Serves one request; never fails: refusals are responses.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        match self.dispatch(req).await {
+            Ok(response) => response,
+            Err(rejection) => rescue(rejection),
+        }
+    }
+
+    async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+        let path = normalize(req.uri().path())?;
+
+        if let Some(response) = gateway_endpoint(&path) {
+            return Ok(response);
+        }
+
+        let host = request_host(&req)?;
+        let route = self
+            .routes
+            .find(host.as_deref(), &path)
+            .ok_or(Rejection::NoRoute)?;
+        // A refusal after routing still names its route in the access log.
+        let mut response = self.forward(route, &path, req).await.unwrap_or_else(rescue);
+        response.extensions_mut().insert(route.label.clone());
+        Ok(response)
+    }
+
+    async fn forward(
+        &self,
+        route: &Route,
+        path: &str,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<Body>, Rejection> {
+        let config = &route.config;
+        if config.auth != AuthMode::None {
+            // No credential verifier serves this route kind yet: fail closed.
+            return Err(Rejection::NotAuthenticated(config.auth));
+        }
+
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > config.body_limit) {
+            return Err(Rejection::BodyTooLarge);
+        }
+
+        let websocket = upgrade::is_websocket(req.method(), req.version(), req.headers());
+        let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
+
+        let conn = req.extensions().get::<ConnectionInfo>().copied();
+        let peer = Peer {
+            ip: conn.map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip()),
+            trusted: conn.is_some_and(|c| self.is_trusted(c.peer)),
+            tls: conn.is_some_and(|c| c.tls),
+        };
+        let client_host = original_host(&req);
+
+        let (mut parts, body) = req.into_parts();
+        let mut headers = std::mem::take(&mut parts.headers);
+        let html = matches!(route.target, Target::Whoami) && builtin::wants_html(&headers);
+        prepare_request_headers(&mut headers, peer, client_host.as_ref());
+        if websocket {
+            upgrade::restore_upgrade_headers(&mut headers);
+        }
+
+        let rest = if config.strip_prefix {
+            strip_route_prefix(&config.path, path)
+        } else {
+            path
+        };
+
+        match &route.target {
+            Target::Static(status) => Ok(builtin::static_response(*status)),
+            Target::Whoami => {
+                parts.uri = upstream_uri(None, rest, parts.uri.query())?;
+                parts.version = Version::HTTP_11;
+                if let Some(host) = client_host {
+                    headers.insert(header::HOST, host);
+                }
+                parts.headers = headers;
+                Ok(builtin::whoami(&parts, html))
+            }
+            Target::Http(upstream, client) => {
+                parts.uri = upstream_uri(Some(upstream), rest, parts.uri.query())?;
+                parts.version = Version::HTTP_11;
+                let host = match (config.preserve_host, client_host) {
+                    (true, Some(host)) => host,
+                    _ => HeaderValue::from_str(upstream.authority.as_str())
+                        .map_err(|_| Rejection::BadHost)?,
+                };
+                headers.insert(header::HOST, host);
+                parts.headers = headers;
+                let limit = usize::try_from(config.body_limit).unwrap_or(usize::MAX);
+                let upstream_req = Request::from_parts(parts, RequestBody::new(body, limit));
+
+                let mut upstream_res = client.send(upstream_req).await?;
+                if let Some(client_upgrade) = client_upgrade {
+                    if upstream_res.status() == StatusCode::SWITCHING_PROTOCOLS {
+                        let upstream_upgrade = hyper::upgrade::on(&mut upstream_res);
+                        upgrade::tunnel(client_upgrade, upstream_upgrade);
+                        let (mut parts, _) = upstream_res.into_parts();
+                        remove_hop_by_hop(&mut parts.headers);
+                        upgrade::restore_upgrade_headers(&mut parts.headers);
+                        return Ok(Response::from_parts(parts, crate::http::body::empty()));
+                    }
+                }
+                let (mut parts, body) = upstream_res.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(Into::into).boxed_unsync(),
+                ))
+            }
+        }
+    }
+
+    fn is_trusted(&self, peer: SocketAddr) -> bool {
+        let ip = peer.ip();
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The gateway's own endpoints, served ahead of every route.
+fn gateway_endpoint(path: &str) -> Option<Response<Body>> {
+    if path == "/healthz" {
+        return Some(response::text(StatusCode::OK, "ok"));
+    }
+    let reserved = RESERVED_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix) || path == prefix.trim_end_matches('/'));
+    reserved.then(|| rescue(Rejection::NoRoute))
+}
+
+/// The host the client asked for, lower case and without port, for route matching.
+/// An HTTP/2 `:authority` or absolute-form target wins over `Host` (RFC 9112 §3.2.2).
+fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejection> {
+    let host = match req.uri().authority() {
+        Some(authority) => authority.host(),
+        None => match req.headers().get(header::HOST) {
+            None => return Ok(None),
+            Some(value) => {
+                let text = value.to_str().map_err(|_| Rejection::BadHost)?;
+                let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
+                if authority.as_str().contains('@') {
+                    return Err(Rejection::BadHost);
+                }
+                // The host is the start of `text` (`host[:port]`); slice it rather than copy.
+                text.get(..authority.host().len()).ok_or(Rejection::BadHost)?
+            }
+        },
+    };
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(Some(Cow::Owned(host.to_ascii_lowercase())))
+    } else {
+        Ok(Some(Cow::Borrowed(host)))
+    }
+}
+
+/// The `Host` the client sent (or its HTTP/2 authority), for `X-Forwarded-Host` and
+/// `preserve_host`.
+fn original_host(req: &Request<Incoming>) -> Option<HeaderValue> {
+    if let Some(value) = req.headers().get(header::HOST) {
+        return Some(value.clone());
+    }
+    req.uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+}
+
+/// The request target sent upstream: the upstream's base path, the route-relative path, and the
+/// client's query unchanged. With no upstream (built-ins) only path and query.
+fn upstream_uri(
+    upstream: Option<&HttpUpstream>,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, Rejection> {
+    let base = upstream.map_or("", |u| u.base_path.as_str());
+    let mut target = String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(base);
+    target.push_str(path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let path_and_query =
+        PathAndQuery::try_from(target).map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))?;
+    let mut builder = Uri::builder();
+    if let Some(upstream) = upstream {
+        builder = builder
+            .scheme(upstream.scheme.clone())
+            .authority(upstream.authority.clone());
+    }
+    builder
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))
+}
+
+/// The tower service over a shared [`Gateway`].
+#[derive(Clone)]
+pub struct GatewayService(pub Arc<Gateway>);
+
+impl tower::Service<Request<Incoming>> for GatewayService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let gateway = self.0.clone();
+        Box::pin(async move { Ok(gateway.handle(req).await) })
+    }
+}

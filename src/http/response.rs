@@ -1,0 +1,34 @@
+//! Response builders for what the gateway answers itself, with the headers every such answer
+//! carries: `no-store` caching, `nosniff`, and an explicit content type.
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use super::body::{full, Body};
+
+/// A short plain-text answer.
+pub fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    let mut message = message.into();
+    if !message.ends_with('\n') {
+        message.push('\n');
+    }
+    with_type(status, "text/plain; charset=utf-8", message)
+}
+
+/// A body with the given content type.
+pub fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<bytes::Bytes>,
+) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

@@ -1,0 +1,34 @@
+//! authgate: a reverse-proxy authentication gateway.
+//!
+//! The request path, outside in:
+//!
+//! ```text
+//! TCP ─► server (limits, TLS, HTTP/1.1 + HTTP/2) ─► middleware::access_log
+//!     ─► dispatch: path::normalize ─► gateway endpoints ─► routes ─► auth gate
+//!     ─► proxy::headers (hygiene, X-Forwarded-*) ─► proxy::forward | proxy::builtin
+//!     ◄─ every refusal becomes a response in rescue.rs, and only there
+//! ```
+//!
+//! Modules:
+//! - [`cli`] and [`commands`]: the `authgate` program, one function per subcommand;
+//! - [`config`]: `gateway.toml`, parsed and validated into the runtime [`config::Config`];
+//! - [`server`]: listener, TLS, connection limits, graceful shutdown, the layer order;
+//! - [`middleware`]: tower layers, one per module;
+//! - [`dispatch`]: what happens to one request;
+//! - [`proxy`]: path normalisation, routing, header hygiene, the upstream client;
+//! - [`rescue`]: refusals to responses;
+//! - [`http`]: body types and response builders;
+//! - [`logging`]: tracing set-up;
+//! - [`private_file`]: 0600 files written atomically.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod dispatch;
+pub mod http;
+pub mod logging;
+pub mod middleware;
+pub mod private_file;
+pub mod proxy;
+pub mod rescue;
+pub mod server;

@@ -1,0 +1,26 @@
+//! Tracing set-up: text or JSON lines on standard error through a non-blocking writer, so a
+//! slow terminal or pipe never stalls request handling. `RUST_LOG` overrides `[log] level`.
+//!
+//! What may be logged is decided where events are written (see `middleware::access_log`):
+//! never a header value, a query string, a token, a secret or a cookie.
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global subscriber. Keep the guard alive: dropping it flushes the writer.
+pub fn init(config: &LogConfig) -> Option<WorkerGuard> {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let installed = match config.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    installed.ok().map(|()| guard)
+}

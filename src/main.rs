@@ -1,0 +1,24 @@
+//! The `authgate` binary: parse the command line, run the subcommand, map the result to an
+//! exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use authgate::cli::{Cli, Command};
+use authgate::commands::{self, CommandError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<(), CommandError> = match &cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Check(args) => commands::check::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("authgate: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

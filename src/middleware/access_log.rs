@@ -1,0 +1,227 @@
+//! The access log: one line per request, written when its response body has been sent (or
+//! abandoned), so that `bytes` and `duration_ms` are the real totals for a streamed body.
+//!
+//! Fields: `method`, `path` (never the query, which may carry codes or tokens), `status`,
+//! `route`, `upstream`, `reason` (why the gateway answered itself), `peer`, `bytes`,
+//! `duration_ms`, `complete`. Header values are never logged, so neither `Authorization`
+//! nor `Cookie` can appear.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::dispatch::ConnectionInfo;
+use crate::rescue::RejectionReason;
+
+/// Which route served a response, put into its extensions by the dispatcher.
+#[derive(Debug, Clone)]
+pub struct RouteLabel {
+    pub route: Arc<str>,
+    pub upstream: Arc<str>,
+}
+
+/// Adds the access log around a service.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLogLayer {
+    enabled: bool,
+}
+
+impl AccessLogLayer {
+    pub fn new(enabled: bool) -> Self {
+        AccessLogLayer { enabled }
+    }
+}
+
+impl<S> Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog {
+            inner,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// The access-log service.
+#[derive(Debug, Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    enabled: bool,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for AccessLog<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: HttpBody,
+{
+    type Response = Response<LoggedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let pending = self.enabled.then(|| Pending {
+            method: req.method().clone(),
+            path: req.uri().path().to_owned(),
+            peer: req.extensions().get::<ConnectionInfo>().map(|c| c.peer),
+            start: Instant::now(),
+        });
+        ResponseFuture {
+            inner: self.inner.call(req),
+            pending,
+        }
+    }
+}
+
+/// What is known of a request before its response.
+struct Pending {
+    method: Method,
+    path: String,
+    peer: Option<std::net::SocketAddr>,
+    start: Instant,
+}
+
+pin_project! {
+    /// Resolves to the inner response with its body wrapped for counting.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        pending: Option<Pending>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: HttpBody,
+{
+    type Output = Result<Response<LoggedBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let record = this.pending.take().map(|p| {
+            let label = response.extensions().get::<RouteLabel>().cloned();
+            Record {
+                method: p.method,
+                path: p.path,
+                peer: p.peer,
+                start: p.start,
+                status: response.status(),
+                label,
+                reason: response.extensions().get::<RejectionReason>().map(|r| r.0),
+                bytes: 0,
+            }
+        });
+        Poll::Ready(Ok(response.map(|inner| LoggedBody { inner, record })))
+    }
+}
+
+/// Everything the log line holds.
+struct Record {
+    method: Method,
+    path: String,
+    peer: Option<std::net::SocketAddr>,
+    start: Instant,
+    status: StatusCode,
+    label: Option<RouteLabel>,
+    reason: Option<&'static str>,
+    bytes: u64,
+}
+
+impl Record {
+    fn emit(&self, complete: bool) {
+        let (route, upstream) = match &self.label {
+            Some(l) => (&*l.route, &*l.upstream),
+            None => ("-", "-"),
+        };
+        tracing::info!(
+            target: "authgate::access",
+            method = %self.method,
+            path = %self.path,
+            status = self.status.as_u16(),
+            route,
+            upstream,
+            reason = self.reason.unwrap_or("-"),
+            peer = %self.peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            bytes = self.bytes,
+            duration_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            complete,
+        );
+    }
+}
+
+pin_project! {
+    /// A response body that counts its bytes and writes the log line at its end.
+    pub struct LoggedBody<B: HttpBody> {
+        #[pin]
+        inner: B,
+        record: Option<Record>,
+    }
+
+    impl<B: HttpBody> PinnedDrop for LoggedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(record) = this.record.take() {
+                // An empty body is complete without ever being polled.
+                record.emit(this.inner.is_end_stream());
+            }
+        }
+    }
+}
+
+impl<B> HttpBody for LoggedBody<B>
+where
+    B: HttpBody<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(record) = this.record.as_mut() {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        record.bytes += data.len() as u64;
+                    }
+                }
+                Some(Err(_)) => {
+                    if let Some(record) = this.record.take() {
+                        record.emit(false);
+                    }
+                }
+                None => {
+                    if let Some(record) = this.record.take() {
+                        record.emit(true);
+                    }
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,4 @@
+//! Tower layers around the dispatcher, one module per layer. Their order is written down
+//! once, in `server::stack`.
+
+pub mod access_log;

@@ -1,0 +1,276 @@
+//! Header hygiene between the client and the upstream.
+//!
+//! Order matters and is fixed in [`prepare_request_headers`]: first the client's hop-by-hop
+//! headers go (RFC 9110 §7.6.1), then every identity, forwarding and routing header the client
+//! sent, in any letter case and with `_` for `-` (some upstream stacks fold the two), and only
+//! then does the gateway add its own. Forwarding headers from a configured trusted proxy are
+//! kept and extended instead of replaced.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers only the gateway may set towards an upstream: identities it vouches for.
+const IDENTITY: [&str; 3] = ["x-auth-user", "x-auth-client", "x-auth-scopes"];
+
+/// Headers that say where a request came from or where it is going. From an untrusted peer
+/// they are lies at worst and noise at best; several frameworks route on the last group.
+const FORWARDING: [&str; 12] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+    "x-real-ip",
+    "x-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+];
+
+/// Fixed hop-by-hop names (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive`); every `Proxy-*`
+/// header and whatever `Connection` names go too.
+const HOP_BY_HOP: [HeaderName; 5] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers: those `Connection` names, then the fixed list.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(named) = connection_tokens(headers) {
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    if headers.keys().any(|n| n.as_str().starts_with("proxy-")) {
+        let proxy: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| n.as_str().starts_with("proxy-"))
+            .cloned()
+            .collect();
+        for name in proxy {
+            headers.remove(name);
+        }
+    }
+}
+
+/// The header names listed in `Connection`, when there are any besides the usual ones.
+fn connection_tokens(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
+    let mut named = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(text) = value.to_str() else { continue };
+        for token in text.split(',') {
+            let token = token.trim();
+            if token.is_empty()
+                || token.eq_ignore_ascii_case("close")
+                || token.eq_ignore_ascii_case("keep-alive")
+                || token.eq_ignore_ascii_case("upgrade")
+            {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                named.push(name);
+            }
+        }
+    }
+    (!named.is_empty()).then_some(named)
+}
+
+/// Whether `Connection` holds the token `wanted`.
+pub fn connection_has(headers: &HeaderMap, wanted: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value.to_str().is_ok_and(|text| {
+            text.split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case(wanted))
+        })
+    })
+}
+
+/// `name` lower-cased (already, by `http`) with `_` read as `-`, compared against `list`.
+fn spelled_as(name: &HeaderName, list: &[&str]) -> bool {
+    let name = name.as_str();
+    list.iter().any(|wanted| {
+        name.len() == wanted.len()
+            && name
+                .bytes()
+                .zip(wanted.bytes())
+                .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+    })
+}
+
+/// Where the request came from, as the gateway saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub ip: IpAddr,
+    /// The peer is a configured trusted proxy: its forwarding headers are believed.
+    pub trusted: bool,
+    /// The client connection used TLS.
+    pub tls: bool,
+}
+
+/// Cleans the client's headers and adds the gateway's forwarding headers.
+/// `host` is the `Host` the client asked for, when it sent one.
+pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option<&HeaderValue>) {
+    remove_hop_by_hop(headers);
+
+    let prior_for: Option<String> = if peer.trusted {
+        let values: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    } else {
+        None
+    };
+    let prior_proto = peer
+        .trusted
+        .then(|| headers.get("x-forwarded-proto").cloned())
+        .flatten();
+    let prior_host = peer
+        .trusted
+        .then(|| headers.get("x-forwarded-host").cloned())
+        .flatten();
+
+    let suspicious: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let first = name.as_str().as_bytes().first();
+            matches!(first, Some(b'x' | b'f'))
+                && (spelled_as(name, &IDENTITY)
+                    || (spelled_as(name, &FORWARDING)
+                        && !(peer.trusted
+                            && FORWARDING.contains(&name.as_str())
+                            && name.as_str() != "x-forwarded-for")))
+        })
+        .cloned()
+        .collect();
+    for name in suspicious {
+        headers.remove(name);
+    }
+
+    let ip = peer.ip.to_string();
+    let forwarded_for = match prior_for {
+        Some(prior) => format!("{prior}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert("x-forwarded-for", value);
+    }
+    let proto = prior_proto.unwrap_or_else(|| {
+        HeaderValue::from_static(if peer.tls { "https" } else { "http" })
+    });
+    headers.insert("x-forwarded-proto", proto);
+    if let Some(host) = prior_host.or_else(|| host.cloned()) {
+        headers.insert("x-forwarded-host", host);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    const PEER: Peer = Peer {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
+        trusted: false,
+        tls: true,
+    };
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("connection", "close"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("proxy-authorization", "Basic abc"),
+            ("proxy-connection", "keep-alive"),
+            ("accept", "*/*"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["accept"]);
+    }
+
+    #[test]
+    fn spoofed_identity_and_forwarding_in_every_spelling() {
+        let mut h = map(&[
+            ("X-Auth-User", "admin"),
+            ("x_auth_user", "admin"),
+            ("X_AUTH_CLIENT", "x"),
+            ("x-auth_scopes", "all"),
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("x_forwarded_for", "1.2.3.4"),
+            ("X-Forwarded-Host", "evil"),
+            ("x-forwarded-proto", "http"),
+            ("Forwarded", "for=1.2.3.4"),
+            ("X-Real-IP", "1.2.3.4"),
+            ("X-Original-URL", "/admin"),
+            ("x-rewrite-url", "/admin"),
+            ("x-app", "kept"),
+        ]);
+        let host = HeaderValue::from_static("gw.example.com");
+        prepare_request_headers(&mut h, PEER, Some(&host));
+        let mut left: Vec<(String, String)> = h
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ("x-app".to_owned(), "kept".to_owned()),
+                ("x-forwarded-for".to_owned(), "10.0.0.7".to_owned()),
+                ("x-forwarded-host".to_owned(), "gw.example.com".to_owned()),
+                ("x-forwarded-proto".to_owned(), "https".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn trusted_proxy_forwarding_is_extended() {
+        let mut h = map(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "public.example.com"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("x-auth-user", "admin"),
+        ]);
+        let peer = Peer {
+            trusted: true,
+            tls: false,
+            ..PEER
+        };
+        prepare_request_headers(&mut h, peer, Some(&HeaderValue::from_static("internal")));
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9, 10.0.0.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "public.example.com");
+        assert!(h.get("x_forwarded_for").is_none());
+        assert!(h.get("x-auth-user").is_none());
+    }
+}

@@ -1,0 +1,9 @@
+//! The reverse proxy: path normalisation, the route table, header hygiene, the upstream
+//! client, built-in upstreams and WebSocket tunnels.
+
+pub mod builtin;
+pub mod forward;
+pub mod headers;
+pub mod path;
+pub mod routes;
+pub mod upgrade;

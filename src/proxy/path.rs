@@ -1,0 +1,220 @@
+//! The one canonical path normalisation, used both to choose a route and to build the path
+//! the upstream receives, so that no upstream can see a path that matched another route.
+//!
+//! What it does (RFC 3986 §6.2.2 plus the refusals that reverse proxies have learnt the hard
+//! way): percent-encoded unreserved characters are decoded, other escapes are kept with
+//! upper-case hex, `.` and `..` segments are resolved, repeated slashes are merged. It refuses
+//! what different servers read differently: `%2F` and `%5C` (a slash that is not one), `%00`
+//! and control bytes, raw backslashes and `#`, non-ASCII bytes, `..;` path-parameter tricks
+//! and `..` climbing above the root. The query never takes part: callers pass only the path.
+
+use std::fmt;
+
+/// Paths the gateway serves itself, ahead of every route.
+pub const RESERVED_PREFIXES: [&str; 3] = ["/oauth2/", "/.well-known/", "/healthz"];
+
+/// Why a request path was refused (always a 400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRejection {
+    /// The request target is not an absolute path (`*`, empty).
+    NotAbsolute,
+    /// `%2F`: a slash hidden from segment splitting.
+    EncodedSlash,
+    /// `%5C` or a raw `\`: a separator on some servers, not on others.
+    Backslash,
+    /// `%00`, or any raw or encoded control byte.
+    ControlByte,
+    /// `%` not followed by two hex digits.
+    BadEscape,
+    /// A raw `#` or a byte outside ASCII.
+    IllegalCharacter,
+    /// A `..;` or `.;` segment (Tomcat-style path parameters on a dot segment).
+    DotSegmentParameter,
+    /// `..` above the root.
+    ClimbsAboveRoot,
+}
+
+impl fmt::Display for PathRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PathRejection::NotAbsolute => "the path must start with `/`",
+            PathRejection::EncodedSlash => "the path holds an encoded slash (%2F)",
+            PathRejection::Backslash => "the path holds a backslash or %5C",
+            PathRejection::ControlByte => "the path holds a NUL or control byte",
+            PathRejection::BadEscape => "the path holds a malformed percent-escape",
+            PathRejection::IllegalCharacter => "the path holds `#` or a non-ASCII byte",
+            PathRejection::DotSegmentParameter => "the path holds a `..;` segment",
+            PathRejection::ClimbsAboveRoot => "the path climbs above the root",
+        })
+    }
+}
+
+impl std::error::Error for PathRejection {}
+
+/// Normalises an absolute request path (without its query).
+pub fn normalize(raw: &str) -> Result<String, PathRejection> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(PathRejection::NotAbsolute);
+    }
+    let mut out = String::with_capacity(raw.len());
+    // Byte offsets in `out` where each kept segment's leading '/' sits, for `..`.
+    let mut starts: Vec<usize> = Vec::new();
+    let mut segment = String::new();
+    let mut trailing_slash = false;
+    for raw_segment in raw[1..].split('/') {
+        decode_segment(raw_segment, &mut segment)?;
+        let name = segment.split(';').next().unwrap_or("");
+        if segment.contains(';') && (name == "." || name == "..") {
+            return Err(PathRejection::DotSegmentParameter);
+        }
+        match segment.as_str() {
+            "" => trailing_slash = true,
+            "." => trailing_slash = true,
+            ".." => {
+                let start = starts.pop().ok_or(PathRejection::ClimbsAboveRoot)?;
+                out.truncate(start);
+                trailing_slash = true;
+            }
+            kept => {
+                starts.push(out.len());
+                out.push('/');
+                out.push_str(kept);
+                trailing_slash = false;
+            }
+        }
+    }
+    if out.is_empty() || trailing_slash {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// Decodes one segment into `out`: unreserved escapes decoded, others kept upper-cased.
+fn decode_segment(raw: &str, out: &mut String) -> Result<(), PathRejection> {
+    out.clear();
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let hi = bytes.get(i + 1).and_then(|c| hex_value(*c));
+                let lo = bytes.get(i + 2).and_then(|c| hex_value(*c));
+                let (Some(hi), Some(lo)) = (hi, lo) else {
+                    return Err(PathRejection::BadEscape);
+                };
+                let value = hi << 4 | lo;
+                match value {
+                    b'/' => return Err(PathRejection::EncodedSlash),
+                    b'\\' => return Err(PathRejection::Backslash),
+                    0x00..=0x1f | 0x7f => return Err(PathRejection::ControlByte),
+                    v if is_unreserved(v) => out.push(char::from(v)),
+                    v => {
+                        out.push('%');
+                        out.push(char::from(HEX_UPPER[usize::from(v >> 4)]));
+                        out.push(char::from(HEX_UPPER[usize::from(v & 0xf)]));
+                    }
+                }
+                i += 3;
+            }
+            b'\\' => return Err(PathRejection::Backslash),
+            0x00..=0x1f | 0x7f => return Err(PathRejection::ControlByte),
+            b'#' | 0x80..=0xff => return Err(PathRejection::IllegalCharacter),
+            _ => {
+                out.push(char::from(b));
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// RFC 3986 §2.3.
+fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_forms() {
+        let cases = [
+            ("/", "/"),
+            ("/api", "/api"),
+            ("/api/", "/api/"),
+            ("/a/b/c", "/a/b/c"),
+            ("//a///b", "/a/b"),
+            ("/a/./b", "/a/b"),
+            ("/a/b/..", "/a/"),
+            ("/a/b/../c", "/a/c"),
+            ("/a/.", "/a/"),
+            ("/%61%70%69/x", "/api/x"),
+            ("/a/%2E%2E/b", "/b"),
+            ("/a%20b", "/a%20b"),
+            ("/a%3fb", "/a%3Fb"),
+            ("/~user/-_.", "/~user/-_."),
+            ("/a;b=c", "/a;b=c"),
+            ("/..a/b..", "/..a/b.."),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw).as_deref(), Ok(want), "normalize({raw:?})");
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        use PathRejection::*;
+        let cases = [
+            ("", NotAbsolute),
+            ("*", NotAbsolute),
+            ("api", NotAbsolute),
+            ("/a%2Fb", EncodedSlash),
+            ("/a%2fb", EncodedSlash),
+            ("/a%5Cb", Backslash),
+            ("/a%5cb", Backslash),
+            ("/a\\b", Backslash),
+            ("/a%00b", ControlByte),
+            ("/a\0b", ControlByte),
+            ("/a%0Ab", ControlByte),
+            ("/a\tb", ControlByte),
+            ("/a%7f", ControlByte),
+            ("/a%zz", BadEscape),
+            ("/a%4", BadEscape),
+            ("/a%", BadEscape),
+            ("/a#b", IllegalCharacter),
+            ("/caf\u{e9}", IllegalCharacter),
+            ("/..;/admin", DotSegmentParameter),
+            ("/a/..;x/b", DotSegmentParameter),
+            ("/a/.;/b", DotSegmentParameter),
+            ("/..", ClimbsAboveRoot),
+            ("/../a", ClimbsAboveRoot),
+            ("/a/../..", ClimbsAboveRoot),
+            ("/a/%2e%2e/%2e%2e/etc", ClimbsAboveRoot),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(normalize(raw), Err(want), "normalize({raw:?})");
+        }
+    }
+
+    #[test]
+    fn idempotent() {
+        for raw in ["/a//b/./c/../d/", "/%7euser", "/x%20y/%41"] {
+            let once = normalize(raw).unwrap();
+            assert_eq!(normalize(&once).unwrap(), once);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The one place where a refusal becomes a status code, headers and a public message.
+//!
+//! Modules fail with their own small error types ([`PathRejection`], [`UpstreamError`]);
+//! they never choose a status. [`rescue`] does, in one match, in the pingora manner: the
+//! client's fault is 4xx, the upstream's is 502/504, ours would be 500. Clients get a fixed
+//! message; the access log gets the typed reason through [`RejectionReason`] in the response
+//! extensions. No message here ever holds a request value, so none can leak a credential.
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::config::AuthMode;
+use crate::http::body::Body;
+use crate::http::response;
+use crate::proxy::forward::UpstreamError;
+use crate::proxy::path::PathRejection;
+
+/// Why the gateway answered a request itself instead of forwarding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The path is not one the gateway will route.
+    Path(PathRejection),
+    /// The `Host` header or `:authority` is not a valid authority.
+    BadHost,
+    /// No route matches.
+    NoRoute,
+    /// A route requires authentication that the request does not carry.
+    NotAuthenticated(AuthMode),
+    /// The declared or streamed body is larger than the route allows.
+    BodyTooLarge,
+    /// The upstream failed.
+    Upstream(UpstreamError),
+    /// The client's own request body broke off while it was being forwarded.
+    ClientBodyFailed,
+}
+
+impl From<PathRejection> for Rejection {
+    fn from(reason: PathRejection) -> Self {
+        Rejection::Path(reason)
+    }
+}
+
+impl From<UpstreamError> for Rejection {
+    fn from(err: UpstreamError) -> Self {
+        Rejection::Upstream(err)
+    }
+}
+
+/// The reason a response was produced by the gateway, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectionReason(pub &'static str);
+
+impl Rejection {
+    /// A stable, secret-free name for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Path(_) => "bad_path",
+            Rejection::BadHost => "bad_host",
+            Rejection::NoRoute => "no_route",
+            Rejection::NotAuthenticated(_) => "not_authenticated",
+            Rejection::BodyTooLarge => "body_too_large",
+            Rejection::Upstream(UpstreamError::Unreachable) => "upstream_unreachable",
+            Rejection::Upstream(UpstreamError::Timeout) => "upstream_timeout",
+            Rejection::Upstream(UpstreamError::Failed) => "upstream_failed",
+            Rejection::ClientBodyFailed => "client_body_failed",
+        }
+    }
+}
+
+/// Turns a refusal into the response the client sees.
+pub fn rescue(rejection: Rejection) -> Response<Body> {
+    let (status, message): (StatusCode, &str) = match rejection {
+        Rejection::Path(reason) => {
+            let mut res = response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."));
+            res.extensions_mut().insert(RejectionReason(rejection.reason()));
+            return res;
+        }
+        Rejection::BadHost => (StatusCode::BAD_REQUEST, "Bad request: invalid Host header."),
+        Rejection::NoRoute => (StatusCode::NOT_FOUND, "Not found: no route serves this path."),
+        Rejection::NotAuthenticated(_) => {
+            (StatusCode::UNAUTHORIZED, "Unauthorized: this route requires authentication.")
+        }
+        Rejection::BodyTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large: the request body exceeds this route's limit.",
+        ),
+        Rejection::Upstream(UpstreamError::Unreachable) => (
+            StatusCode::BAD_GATEWAY,
+            "Bad gateway: the upstream server could not be reached.",
+        ),
+        Rejection::Upstream(UpstreamError::Timeout) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway timeout: the upstream server did not answer in time.",
+        ),
+        Rejection::Upstream(UpstreamError::Failed) => (
+            StatusCode::BAD_GATEWAY,
+            "Bad gateway: the upstream server broke off its answer.",
+        ),
+        Rejection::ClientBodyFailed => (
+            StatusCode::BAD_REQUEST,
+            "Bad request: the request body could not be read.",
+        ),
+    };
+    let mut res = response::text(status, message);
+    if let Rejection::NotAuthenticated(_) = rejection {
+        // Every 401 says how to authenticate (RFC 9110 §11.6.1, RFC 6750 §3).
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"authgate\""),
+        );
+    }
+    if status == StatusCode::BAD_REQUEST {
+        // The request stream may be in any state after a malformed request: do not reuse it.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res.extensions_mut()
+        .insert(RejectionReason(rejection.reason()));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_status_per_reason() {
+        let cases = [
+            (Rejection::Path(PathRejection::EncodedSlash), 400),
+            (Rejection::BadHost, 400),
+            (Rejection::NoRoute, 404),
+            (Rejection::NotAuthenticated(AuthMode::Bearer), 401),
+            (Rejection::BodyTooLarge, 413),
+            (Rejection::Upstream(UpstreamError::Unreachable), 502),
+            (Rejection::Upstream(UpstreamError::Timeout), 504),
+            (Rejection::Upstream(UpstreamError::Failed), 502),
+            (Rejection::ClientBodyFailed, 400),
+        ];
+        for (rejection, status) in cases {
+            let res = rescue(rejection);
+            assert_eq!(res.status().as_u16(), status, "{rejection:?}");
+            assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        }
+        let res = rescue(Rejection::NotAuthenticated(AuthMode::Session));
+        assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+}

@@ -1,0 +1,225 @@
+//! The public listener: bind, accept, TLS, serve HTTP/1.1 and HTTP/2, shut down gracefully.
+//!
+//! Limits applied here, before any request reaches the stack: at most `max_connections`
+//! connections at once; the TLS handshake and each request's header block must arrive within
+//! `header_timeout` (which also bounds idle keep-alive); a header block larger than
+//! `header_bytes` is answered 431 by hyper; HTTP/2 streams, header lists and reset floods
+//! are capped. On shutdown the listener closes first, then connections finish their
+//! in-flight requests within `shutdown_grace`.
+
+pub mod signals;
+pub mod stack;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+use crate::config::{Config, Limits};
+use crate::dispatch::{ConnectionInfo, Gateway};
+use stack::Stack;
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum ServeError {
+    Bind(SocketAddr, std::io::Error),
+    Tls(tls::TlsError),
+    Upstream(crate::proxy::forward::UpstreamSetupError),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
+            ServeError::Tls(err) => write!(f, "TLS: {err}"),
+            ServeError::Upstream(err) => write!(f, "upstream: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// A gateway bound to its listener, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    stack: Stack,
+    limits: Limits,
+    shutdown_grace: Duration,
+}
+
+impl Server {
+    /// Builds everything a configuration needs and binds the listener.
+    pub async fn bind(config: &Config) -> Result<Server, ServeError> {
+        let tls = tls::server_config(&config.server)
+            .map_err(ServeError::Tls)?
+            .map(TlsAcceptor::from);
+        let gateway = Gateway::new(config).map_err(ServeError::Upstream)?;
+        let stack = stack::build(Arc::new(gateway), config.log.access);
+        let listen = config.server.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| ServeError::Bind(listen, e))?;
+        Ok(Server {
+            listener,
+            tls,
+            stack,
+            limits: config.server.limits.clone(),
+            shutdown_grace: config.server.shutdown_grace,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains within the grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let builder = Arc::new(http_builder(&self.limits));
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(self.limits.max_connections));
+        let header_timeout = self.limits.header_timeout;
+        tokio::pin!(shutdown);
+
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_closed) => break,
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let connection = Connection {
+                stream,
+                peer,
+                tls: self.tls.clone(),
+                stack: self.stack.clone(),
+                builder: builder.clone(),
+                header_timeout,
+            };
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                connection.serve(watcher).await;
+                drop(permit);
+            });
+        }
+
+        drop(self.listener);
+        tracing::info!(grace_s = self.shutdown_grace.as_secs(), "listener closed; draining connections");
+        if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; closing the remaining connections");
+        }
+    }
+}
+
+/// hyper's connection settings, from `[server.limits]`.
+fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.header_bytes)
+        .max_headers(100)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256)
+        .max_pending_accept_reset_streams(Some(50))
+        .max_local_error_reset_streams(Some(256))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// One accepted connection.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    stack: Stack,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    header_timeout: Duration,
+}
+
+impl Connection {
+    async fn serve(self, watcher: hyper_util::server::graceful::Watcher) {
+        let info = ConnectionInfo {
+            peer: self.peer,
+            tls: self.tls.is_some(),
+        };
+        let stack = self.stack;
+        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            req.extensions_mut().insert(info);
+            let mut stack = stack.clone();
+            async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
+        });
+        let result = match self.tls {
+            None => {
+                let conn = self
+                    .builder
+                    .serve_connection_with_upgrades(TokioIo::new(self.stream), service);
+                watcher.watch(conn.into_owned()).await
+            }
+            Some(acceptor) => {
+                let handshake =
+                    tokio::time::timeout(self.header_timeout, acceptor.accept(self.stream)).await;
+                let stream = match handshake {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => {
+                        tracing::debug!(peer = %self.peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let conn = self
+                    .builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                watcher.watch(conn.into_owned()).await
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(peer = %self.peer, error = %err, "connection ended with an error");
+        }
+    }
+}
+
+fn unwrap_infallible<T>(result: Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}

@@ -1,0 +1,96 @@
+//! TLS for the public listener (rustls, TLS 1.2 and 1.3 only, ALPN `h2` and `http/1.1`),
+//! from operator files or from a self-signed certificate generated into `data_dir`.
+//!
+//! The self-signed certificate covers the host of `public_url`, `localhost` and `127.0.0.1`;
+//! it is written once (key 0600, directory 0700) and reused on later starts, and generated
+//! again only when those names change.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::{ServerConfig, TlsMode};
+use crate::private_file::{create_private_dir, write_private};
+
+/// Why TLS could not be set up. Messages name files, never key material.
+#[derive(Debug)]
+pub struct TlsError(pub String);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+/// The rustls configuration for the listener, or `None` with `mode = "off"`.
+pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
+    let (cert, key) = match &server.tls {
+        TlsMode::Off => return Ok(None),
+        TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
+        TlsMode::SelfSigned => self_signed(&server.data_dir, &server.public_url.host)?,
+    };
+    let certs = read_certs(&cert).map_err(TlsError)?;
+    let key = read_key(&key).map_err(TlsError)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError(format!("TLS setup: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError(format!("{}: the certificate and key do not fit together: {e}", cert.display())))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Some(Arc::new(config)))
+}
+
+/// Reads every certificate of a PEM file.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Reads the first private key of a PEM file.
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let pem = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    rustls_pemfile::private_key(&mut pem.as_slice())
+        .map_err(|_| format!("{}: not a PEM private key file", path.display()))?
+        .ok_or_else(|| format!("{}: holds no PEM private key", path.display()))
+}
+
+/// Paths of the self-signed certificate and key, generated when missing or stale.
+fn self_signed(data_dir: &Path, public_host: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+    let dir = data_dir.join("tls");
+    let cert_path = dir.join("self-signed.pem");
+    let key_path = dir.join("self-signed.key");
+    let names_path = dir.join("self-signed.names");
+
+    let mut names = vec![public_host.to_owned(), "localhost".to_owned(), "127.0.0.1".to_owned()];
+    names.dedup();
+    let wanted = names.join("\n");
+    let current = fs::read_to_string(&names_path).ok();
+    if current.as_deref() == Some(wanted.as_str()) && cert_path.exists() && key_path.exists() {
+        return Ok((cert_path, key_path));
+    }
+
+    let generated = rcgen::generate_simple_self_signed(names.clone())
+        .map_err(|e| TlsError(format!("cannot generate a self-signed certificate: {e}")))?;
+    create_private_dir(&dir).map_err(TlsError)?;
+    write_private(&key_path, generated.key_pair.serialize_pem().as_bytes()).map_err(TlsError)?;
+    write_private(&cert_path, generated.cert.pem().as_bytes()).map_err(TlsError)?;
+    write_private(&names_path, wanted.as_bytes()).map_err(TlsError)?;
+    tracing::info!(
+        cert = %cert_path.display(),
+        names = %names.join(","),
+        "generated a self-signed TLS certificate"
+    );
+    Ok((cert_path, key_path))
+}
