@@ -24,6 +24,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// Path to gateway.toml. Relative paths inside it resolve against its directory.
-    #[arg(long, value_name = "PATH", env = "AUTHGATE_CONFIG", default_value = "gateway.toml")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "AUTHGATE_CONFIG",
+        default_value = "gateway.toml"
+    )]
     pub config: PathBuf,
 }

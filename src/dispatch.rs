@@ -20,8 +20,8 @@ use std::task::{Context, Poll};
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
-use hyper::body::Incoming;
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use ipnet::IpNet;
 
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
@@ -51,9 +51,16 @@ struct Route {
 }
 
 enum Target {
-    Http(HttpUpstream, UpstreamClient),
+    Http(Box<HttpTarget>),
     Static(StatusCode),
     Whoami,
+}
+
+/// A real upstream: where it is, the pooled client for it, and the `Host` it is sent by default.
+struct HttpTarget {
+    upstream: HttpUpstream,
+    client: UpstreamClient,
+    host: HeaderValue,
 }
 
 /// Everything the request path needs from one configuration. Immutable once built.
@@ -67,7 +74,16 @@ impl Gateway {
         let mut entries = Vec::with_capacity(config.routes.len());
         for route in &config.routes {
             let target = match &route.upstream {
-                Upstream::Http(up) => Target::Http(up.clone(), UpstreamClient::new(route)?),
+                Upstream::Http(up) => {
+                    let host = HeaderValue::from_str(up.authority.as_str()).map_err(|_| {
+                        UpstreamSetupError(format!("route {}: upstream host", route.path))
+                    })?;
+                    Target::Http(Box::new(HttpTarget {
+                        upstream: up.clone(),
+                        client: UpstreamClient::new(route)?,
+                        host,
+                    }))
+                }
                 Upstream::Static(status) => Target::Static(*status),
                 Upstream::Whoami => Target::Whoami,
             };
@@ -101,7 +117,9 @@ impl Gateway {
     }
 
     async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
-        let path = normalize(req.uri().path())?;
+        // A `Uri` clone is a reference count, and lets the path outlive the request's move.
+        let uri = req.uri().clone();
+        let path = normalize(uri.path())?;
 
         if let Some(response) = gateway_endpoint(&path) {
             return Ok(response);
@@ -175,13 +193,17 @@ impl Gateway {
                 parts.headers = headers;
                 Ok(builtin::whoami(&parts, html))
             }
-            Target::Http(upstream, client) => {
+            Target::Http(http) => {
+                let HttpTarget {
+                    upstream,
+                    client,
+                    host: upstream_host,
+                } = &**http;
                 parts.uri = upstream_uri(Some(upstream), rest, parts.uri.query())?;
                 parts.version = Version::HTTP_11;
                 let host = match (config.preserve_host, client_host) {
                     (true, Some(host)) => host,
-                    _ => HeaderValue::from_str(upstream.authority.as_str())
-                        .map_err(|_| Rejection::BadHost)?,
+                    _ => upstream_host.clone(),
                 };
                 headers.insert(header::HOST, host);
                 parts.headers = headers;
@@ -240,7 +262,8 @@ fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejecti
                     return Err(Rejection::BadHost);
                 }
                 // The host is the start of `text` (`host[:port]`); slice it rather than copy.
-                text.get(..authority.host().len()).ok_or(Rejection::BadHost)?
+                text.get(..authority.host().len())
+                    .ok_or(Rejection::BadHost)?
             }
         },
     };
@@ -270,15 +293,16 @@ fn upstream_uri(
     query: Option<&str>,
 ) -> Result<Uri, Rejection> {
     let base = upstream.map_or("", |u| u.base_path.as_str());
-    let mut target = String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    let mut target =
+        String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str(base);
     target.push_str(path);
     if let Some(query) = query {
         target.push('?');
         target.push_str(query);
     }
-    let path_and_query =
-        PathAndQuery::try_from(target).map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))?;
+    let path_and_query = PathAndQuery::try_from(target)
+        .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))?;
     let mut builder = Uri::builder();
     if let Some(upstream) = upstream {
         builder = builder

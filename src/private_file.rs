@@ -34,6 +34,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     file.sync_all().map_err(fail)?;
     fs::rename(&tmp, path).map_err(fail)?;
     // The rename is durable only once the directory entry is.
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
 }

@@ -71,15 +71,21 @@ impl Rejection {
 pub fn rescue(rejection: Rejection) -> Response<Body> {
     let (status, message): (StatusCode, &str) = match rejection {
         Rejection::Path(reason) => {
-            let mut res = response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."));
-            res.extensions_mut().insert(RejectionReason(rejection.reason()));
+            let mut res =
+                response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."));
+            res.extensions_mut()
+                .insert(RejectionReason(rejection.reason()));
             return res;
         }
         Rejection::BadHost => (StatusCode::BAD_REQUEST, "Bad request: invalid Host header."),
-        Rejection::NoRoute => (StatusCode::NOT_FOUND, "Not found: no route serves this path."),
-        Rejection::NotAuthenticated(_) => {
-            (StatusCode::UNAUTHORIZED, "Unauthorized: this route requires authentication.")
-        }
+        Rejection::NoRoute => (
+            StatusCode::NOT_FOUND,
+            "Not found: no route serves this path.",
+        ),
+        Rejection::NotAuthenticated(_) => (
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized: this route requires authentication.",
+        ),
         Rejection::BodyTooLarge => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "Payload too large: the request body exceeds this route's limit.",

@@ -1,1 +1,170 @@
+//! Configuration tests: what is accepted, what every refusal says, and where it points.
 
+use super::*;
+
+const SERVER: &str = r#"[server]
+listen = "127.0.0.1:8443"
+public_url = "https://gw.example.com"
+"#;
+
+fn err(text: &str) -> String {
+    Config::from_toml_str(text).unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_file_gets_safe_defaults() {
+    let c = Config::from_toml_str(SERVER).unwrap();
+    assert_eq!(c.server.tls, TlsMode::SelfSigned);
+    assert_eq!(c.server.public_url.origin, "https://gw.example.com");
+    assert_eq!(c.server.public_url.host, "gw.example.com");
+    assert_eq!(c.server.data_dir, PathBuf::from("data"));
+    assert!(c.server.trusted_proxies.is_empty());
+    assert_eq!(c.server.limits.header_bytes, 16 * 1024);
+    assert_eq!(c.server.limits.header_timeout, Duration::from_secs(30));
+    assert_eq!(c.log.format, LogFormat::Text);
+    assert!(c.log.access);
+    assert!(c.routes.is_empty());
+}
+
+#[test]
+fn route_defaults_and_values() {
+    let c = Config::from_toml_str(&format!(
+        r#"{SERVER}
+[[routes]]
+path = "/api/"
+host = "API.example.com"
+upstream = "https://10.0.0.5:9443/v1/"
+auth = "bearer"
+scopes = ["api:read", "api:write"]
+strip_prefix = true
+body_limit = "1MiB"
+response_timeout = "2s"
+[[routes]]
+path = "/"
+upstream = "static://204"
+auth = "none"
+"#
+    ))
+    .unwrap();
+    let api = &c.routes[0];
+    assert_eq!(api.host.as_deref(), Some("api.example.com"));
+    assert_eq!(api.auth, AuthMode::Bearer);
+    assert_eq!(api.scopes, ["api:read", "api:write"]);
+    assert!(api.strip_prefix && !api.preserve_host);
+    assert_eq!(api.body_limit, 1 << 20);
+    assert_eq!(api.connect_timeout, Duration::from_secs(5));
+    assert_eq!(api.response_timeout, Duration::from_secs(2));
+    match &api.upstream {
+        Upstream::Http(up) => {
+            assert_eq!(up.authority.as_str(), "10.0.0.5:9443");
+            assert_eq!(up.base_path, "/v1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(c.routes[1].upstream, Upstream::Static(s) if s.as_u16() == 204));
+    assert_eq!(c.routes[1].body_limit, 10 << 20);
+}
+
+#[test]
+fn errors_name_line_and_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x\"\nlistne = 1\n",
+            "<string>:4: server.listne: unknown field `listne`",
+        ),
+        (
+            "[server]\nlisten = \"nowhere\"\npublic_url = \"https://x\"\n",
+            "<string>:2: server.listen: `nowhere` is not a socket address",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"whoami://\"\nauth = \"none\"\n[[routes]]\npath = \"/b\"\nupstream = \"ftp://x\"\nauth = \"none\"\n"),
+            "<string>:10: routes[1].upstream: `ftp://x` has an unsupported scheme",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"api\"\nupstream = \"whoami://\"\nauth = \"none\"\n"),
+            "<string>:5: routes[0].path: must start with `/`",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/a/../b\"\nupstream = \"whoami://\"\nauth = \"none\"\n"),
+            "<string>:5: routes[0].path: is not in normal form; write `/b`",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/a\"\nupstream = \"whoami://\"\nauth = \"none\"\n[[routes]]\npath = \"/a/\"\nupstream = \"whoami://\"\nauth = \"none\"\n"),
+            "<string>:9: routes[1].path: routes[0] already has this host and path",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"whoami://\"\nauth = \"none\"\nconnect_timeout = \"5\"\n"),
+            "<string>:8: routes[0].connect_timeout: `5` is not a duration",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"whoami://\"\nauth = \"maybe\"\n"),
+            "<string>:7: routes[0].auth: `maybe` is not one of",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"whoami://\"\n"),
+            "routes[0]: missing field `auth`",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/oauth2/x\"\nupstream = \"whoami://\"\nauth = \"none\"\n"),
+            "<string>:5: routes[0].path: `/oauth2/` is reserved",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"whoami://\"\nauth = \"none\"\nscopes = [\"a\"]\n"),
+            "<string>:8: routes[0].scopes: scopes need an authenticated route",
+        ),
+        (
+            &format!("{SERVER}[[routes]]\npath = \"/\"\nupstream = \"static://99\"\nauth = \"none\"\n"),
+            "<string>:6: routes[0].upstream: `static://99`",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://x\"\n",
+            "<string>:3: server.public_url: is http:// while the gateway serves TLS",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x/base\"\n",
+            "<string>:3: server.public_url: must be an origin only",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x\"\n[server.tls]\nmode = \"files\"\ncert = \"c.pem\"\n",
+            "<string>:4: server.tls: mode = \"files\" needs both `cert` and `key`",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x\"\n[server.limits]\nheader_bytes = \"1KiB\"\n",
+            "<string>:5: server.limits.header_bytes: must be between 8KiB and 1MiB",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x\"\ntrusted_proxies = [\"10.0.0.0/8\", \"nope\"]\n",
+            "<string>:4: server.trusted_proxies[1]: `nope` is not an IP address or CIDR block",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://x\n",
+            "<string>:3: ",
+        ),
+        ("", "missing field `server`"),
+    ];
+    for (text, want) in cases {
+        let got = err(text);
+        assert!(
+            got.contains(want),
+            "for:\n{text}\nwant: {want}\ngot:  {got}"
+        );
+    }
+}
+
+#[test]
+fn http_public_url_is_allowed_only_with_tls_off() {
+    let text = "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n[server.tls]\nmode = \"off\"\n";
+    let c = Config::from_toml_str(text).unwrap();
+    assert_eq!(c.server.tls, TlsMode::Off);
+}
+
+#[test]
+fn starter_configuration_is_valid() {
+    let text = include_str!("../../gateway.toml");
+    let c = Config::from_toml_str(text).unwrap();
+    assert!(
+        c.server.listen.ip().is_loopback(),
+        "the starter must listen on loopback"
+    );
+    assert_ne!(c.server.tls, TlsMode::Off);
+}

@@ -74,7 +74,17 @@ mod tests {
 
     #[test]
     fn durations_refused() {
-        for bad in ["", "90", "s", "1.5h", "-1s", " 1s", "1 s", "1sec", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "90",
+            "s",
+            "1.5h",
+            "-1s",
+            " 1s",
+            "1 s",
+            "1sec",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
         }
     }

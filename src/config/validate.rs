@@ -60,17 +60,39 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
 fn parse(src: Source<'_>) -> Result<FileConfig> {
     let deserializer = toml::Deserializer::new(src.text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
+        let path = key_path(err.path());
         let inner = err.into_inner();
         let line = inner.span().map(|span| src.line_of(span.start));
         let message = inner.message().trim().to_owned();
         ConfigError {
             file: src.name.to_owned(),
             line,
-            key: (path != ".").then_some(path),
+            key: (!path.is_empty()).then_some(path),
             message,
         }
     })
+}
+
+/// `routes[1].upstream`, without the internal segments `toml::Spanned` adds.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if key.starts_with("$__") {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
 }
 
 struct Validator<'a> {
@@ -303,7 +325,9 @@ impl Validator<'_> {
             Some(level) => {
                 tracing_subscriber::EnvFilter::builder()
                     .parse(level.get_ref())
-                    .map_err(|e| self.err(level, "log.level", format!("is not a log filter: {e}")))?;
+                    .map_err(|e| {
+                        self.err(level, "log.level", format!("is not a log filter: {e}"))
+                    })?;
                 level.get_ref().clone()
             }
         };
@@ -331,7 +355,11 @@ impl Validator<'_> {
                 ))
             }
             Err(reason) => {
-                return Err(self.err(&r.path, &key("path"), format!("is not a valid path: {reason}")))
+                return Err(self.err(
+                    &r.path,
+                    &key("path"),
+                    format!("is not a valid path: {reason}"),
+                ))
             }
         }
         let path = raw_path.clone();
@@ -436,7 +464,9 @@ impl Validator<'_> {
             && text.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                     && !label.starts_with('-')
                     && !label.ends_with('-')
             });
@@ -480,8 +510,8 @@ impl Validator<'_> {
             Some(s) if *s == Scheme::HTTP || *s == Scheme::HTTPS => s.clone(),
             _ => {
                 return Err(bad(format!(
-                    "`{text}` has an unsupported scheme; use http://, https://, static:// or whoami://"
-                )))
+                "`{text}` has an unsupported scheme; use http://, https://, static:// or whoami://"
+            )))
             }
         };
         let authority: Authority = uri
@@ -495,8 +525,12 @@ impl Validator<'_> {
             return Err(bad(format!("`{text}` must not have a query or fragment")));
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
-        if !base_path.is_empty() && normalize(&base_path).ok().as_deref() != Some(&base_path) {
-            return Err(bad(format!("`{text}` has a path that is not in normal form")));
+        if !base_path.is_empty()
+            && normalize(&base_path).ok().as_deref() != Some(base_path.as_str())
+        {
+            return Err(bad(format!(
+                "`{text}` has a path that is not in normal form"
+            )));
         }
         Ok(Upstream::Http(HttpUpstream {
             scheme,

@@ -49,7 +49,11 @@ pub fn whoami(parts: &Parts, html: bool) -> Response<Body> {
             .collect(),
     };
     if html {
-        response::with_type(StatusCode::OK, "text/html; charset=utf-8", render_html(&view))
+        response::with_type(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            render_html(&view),
+        )
     } else {
         let json = serde_json::to_vec_pretty(&view).unwrap_or_default();
         response::with_type(StatusCode::OK, "application/json", json)
@@ -84,7 +88,11 @@ fn displayed_value(name: &header::HeaderName, value: &header::HeaderValue) -> St
 fn render_html(view: &Whoami<'_>) -> String {
     let mut rows = String::new();
     for (name, value) in &view.headers {
-        let highlight = if name.starts_with("x-auth-") { " class=\"identity\"" } else { "" };
+        let highlight = if name.starts_with("x-auth-") {
+            " class=\"identity\""
+        } else {
+            ""
+        };
         rows.push_str(&format!(
             "<tr{highlight}><th scope=\"row\">{}</th><td>{}</td></tr>\n",
             escape(name),
@@ -152,9 +160,15 @@ mod tests {
 
     #[test]
     fn credentials_are_never_displayed() {
-        let auth = displayed_value(&header::AUTHORIZATION, &HeaderValue::from_static("Bearer abc.def"));
+        let auth = displayed_value(
+            &header::AUTHORIZATION,
+            &HeaderValue::from_static("Bearer abc.def"),
+        );
         assert_eq!(auth, "Bearer [redacted]");
-        let cookie = displayed_value(&header::COOKIE, &HeaderValue::from_static("a=1; __Host-s=secret"));
+        let cookie = displayed_value(
+            &header::COOKIE,
+            &HeaderValue::from_static("a=1; __Host-s=secret"),
+        );
         assert_eq!(cookie, "a=[redacted]; __Host-s=[redacted]");
     }
 

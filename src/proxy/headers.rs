@@ -166,9 +166,8 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option
     if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
         headers.insert("x-forwarded-for", value);
     }
-    let proto = prior_proto.unwrap_or_else(|| {
-        HeaderValue::from_static(if peer.tls { "https" } else { "http" })
-    });
+    let proto = prior_proto
+        .unwrap_or_else(|| HeaderValue::from_static(if peer.tls { "https" } else { "http" }));
     headers.insert("x-forwarded-proto", proto);
     if let Some(host) = prior_host.or_else(|| host.cloned()) {
         headers.insert("x-forwarded-host", host);

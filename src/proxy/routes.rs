@@ -33,8 +33,12 @@ impl<R> RouteTable<R> {
             }
         }
         // Stable sorts: among equal lengths, configuration order is kept.
-        table.by_host.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
-        table.any_host.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        table
+            .by_host
+            .sort_by_key(|entry| std::cmp::Reverse(entry.1.len()));
+        table
+            .any_host
+            .sort_by_key(|entry| std::cmp::Reverse(entry.0.len()));
         table
     }
 
@@ -83,12 +87,12 @@ mod tests {
             "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://localhost\"\n[server.tls]\nmode = \"off\"\n{toml_routes}"
         );
         let config = Config::from_toml_str(&text).unwrap();
-        RouteTable::new(
-            config
-                .routes
-                .iter()
-                .map(|r| (r, format!("{}{}", r.host.clone().unwrap_or_default(), r.path))),
-        )
+        RouteTable::new(config.routes.iter().map(|r| {
+            (
+                r,
+                format!("{}{}", r.host.clone().unwrap_or_default(), r.path),
+            )
+        }))
     }
 
     #[test]
@@ -147,13 +151,18 @@ mod tests {
             "#,
         );
         assert_eq!(
-            t.find(Some("app.example.com"), "/api/x").map(String::as_str),
+            t.find(Some("app.example.com"), "/api/x")
+                .map(String::as_str),
             Some("app.example.com/")
         );
-        assert_eq!(t.find(Some("x.example.com"), "/api/x").map(String::as_str), Some("/api/"));
+        assert_eq!(
+            t.find(Some("x.example.com"), "/api/x").map(String::as_str),
+            Some("/api/")
+        );
         assert_eq!(t.find(None, "/"), None);
         assert_eq!(
-            t.find(Some("other.example.com"), "/api/").map(String::as_str),
+            t.find(Some("other.example.com"), "/api/")
+                .map(String::as_str),
             Some("/api/")
         );
         assert_eq!(t.find(Some("other.example.com"), "/nothing"), None);

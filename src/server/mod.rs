@@ -130,7 +130,10 @@ impl Server {
         }
 
         drop(self.listener);
-        tracing::info!(grace_s = self.shutdown_grace.as_secs(), "listener closed; draining connections");
+        tracing::info!(
+            grace_s = self.shutdown_grace.as_secs(),
+            "listener closed; draining connections"
+        );
         if tokio::time::timeout(self.shutdown_grace, graceful.shutdown())
             .await
             .is_err()

@@ -41,7 +41,12 @@ pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerC
         .map_err(|e| TlsError(format!("TLS setup: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| TlsError(format!("{}: the certificate and key do not fit together: {e}", cert.display())))?;
+        .map_err(|e| {
+            TlsError(format!(
+                "{}: the certificate and key do not fit together: {e}",
+                cert.display()
+            ))
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
 }
@@ -73,7 +78,11 @@ fn self_signed(data_dir: &Path, public_host: &str) -> Result<(PathBuf, PathBuf),
     let key_path = dir.join("self-signed.key");
     let names_path = dir.join("self-signed.names");
 
-    let mut names = vec![public_host.to_owned(), "localhost".to_owned(), "127.0.0.1".to_owned()];
+    let mut names = vec![
+        public_host.to_owned(),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
     names.dedup();
     let wanted = names.join("\n");
     let current = fs::read_to_string(&names_path).ok();
