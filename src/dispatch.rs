@@ -208,9 +208,10 @@ impl Gateway {
                 headers.insert(header::HOST, host);
                 parts.headers = headers;
                 let limit = usize::try_from(config.body_limit).unwrap_or(usize::MAX);
-                let upstream_req = Request::from_parts(parts, RequestBody::new(body, limit));
+                let (body, body_sent) = RequestBody::new(body, limit);
+                let upstream_req = Request::from_parts(parts, body);
 
-                let mut upstream_res = client.send(upstream_req).await?;
+                let mut upstream_res = client.send(upstream_req, body_sent).await?;
                 if let Some(client_upgrade) = client_upgrade {
                     if upstream_res.status() == StatusCode::SWITCHING_PROTOCOLS {
                         let upstream_upgrade = hyper::upgrade::on(&mut upstream_res);

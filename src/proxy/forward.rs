@@ -1,5 +1,6 @@
 //! The upstream client: pooled keep-alive HTTP/1.1 connections, plain or over rustls, with a
-//! connect timeout (then 502) and a response-header timeout (then 504).
+//! connect timeout (then 502) and a response-header timeout counted from the end of the
+//! request body (then 504).
 //!
 //! One [`UpstreamClient`] per route, so each route's timeouts and trust anchors are its own.
 //! Bodies stream both ways: the client's request body is handed to hyper as it arrives, and
@@ -14,6 +15,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::oneshot;
 
 use crate::config::RouteConfig;
 use crate::http::body::{is_length_limit, RequestBody};
@@ -74,13 +76,44 @@ impl UpstreamClient {
         })
     }
 
-    /// Sends `req` and waits for the response headers.
-    pub async fn send(&self, req: Request<RequestBody>) -> Result<Response<Incoming>, Rejection> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(req)).await {
-            Err(_elapsed) => Err(UpstreamError::Timeout.into()),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) => Err(classify(&err)),
+    /// Sends `req` and waits for the response headers: at most `response_timeout` after the
+    /// request body has been sent in full (`body_sent`).
+    pub async fn send(
+        &self,
+        req: Request<RequestBody>,
+        body_sent: oneshot::Receiver<()>,
+    ) -> Result<Response<Incoming>, Rejection> {
+        let timeout = self.response_timeout;
+        let deadline = async move {
+            let _ = body_sent.await;
+            tokio::time::sleep(timeout).await;
+        };
+        tokio::select! {
+            result = self.client.request(req) => result.map_err(|err| {
+                let rejection = classify(&err);
+                if matches!(rejection, Rejection::Upstream(_)) {
+                    // The cause chain names addresses and protocol faults, never request data.
+                    tracing::warn!(error = %ErrorChain(&err), "upstream request failed");
+                }
+                rejection
+            }),
+            () = deadline => Err(UpstreamError::Timeout.into()),
         }
+    }
+}
+
+/// Displays an error with all its causes: `client error (Connect): tcp connect error: ...`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
