@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use ipnet::IpNet;
 
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
-use crate::http::body::{Body, RequestBody};
+use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::response;
 use crate::middleware::access_log::RouteLabel;
 use crate::proxy::builtin;
@@ -224,10 +224,8 @@ impl Gateway {
                 }
                 let (mut parts, body) = upstream_res.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(
-                    parts,
-                    body.map_err(Into::into).boxed_unsync(),
-                ))
+                let body = IdleTimeoutBody::new(body, config.response_timeout);
+                Ok(Response::from_parts(parts, body.boxed_unsync()))
             }
         }
     }

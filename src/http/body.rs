@@ -6,6 +6,7 @@
 //! [`RequestBody`], whose [`http_body_util::Limited`] makes a body larger than the route
 //! allows fail as it streams, with nothing buffered.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -102,4 +103,70 @@ pub fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
         current = e.source();
     }
     false
+}
+
+/// A response body from an upstream that fails when the upstream goes silent mid-stream for
+/// longer than `idle` (nginx's `proxy_read_timeout`), so a stalled upstream never holds the
+/// client forever.
+pub struct IdleTimeoutBody<B> {
+    inner: B,
+    idle: std::time::Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// The upstream sent nothing for longer than the route's `response_timeout`.
+#[derive(Debug)]
+pub struct UpstreamBodyTimeout;
+
+impl std::fmt::Display for UpstreamBodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the upstream went silent in the middle of its response body")
+    }
+}
+
+impl std::error::Error for UpstreamBodyTimeout {}
+
+impl<B> IdleTimeoutBody<B> {
+    pub fn new(inner: B, idle: std::time::Duration) -> Self {
+        IdleTimeoutBody {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl<B> http_body::Body for IdleTimeoutBody<B>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let deadline = tokio::time::Instant::now() + this.idle;
+                this.timer.as_mut().reset(deadline);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(UpstreamBodyTimeout)))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
