@@ -32,3 +32,4 @@ pub mod private_file;
 pub mod proxy;
 pub mod rescue;
 pub mod server;
+pub mod tokens;

@@ -16,7 +16,90 @@ pub struct FileConfig {
     #[serde(default)]
     pub log: LogSection,
     #[serde(default)]
+    pub tokens: TokensSection,
+    #[serde(default)]
+    pub session: SessionSection,
+    /// `[scopes]`: every scope's description, shown on the consent page.
+    #[serde(default)]
+    pub scopes: std::collections::BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<UserSection>>,
+    #[serde(default)]
+    pub clients: Vec<Spanned<ClientSection>>,
+    #[serde(default)]
     pub routes: Vec<Spanned<RouteSection>>,
+}
+
+/// `[tokens]`: lifetimes and signing keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSection {
+    /// Access token lifetime. Default `"15m"`.
+    pub access_ttl: Option<Spanned<String>>,
+    /// Refresh token lifetime (of the whole family since the login). Default `"30d"`.
+    pub refresh_ttl: Option<Spanned<String>>,
+    /// Authorization code lifetime. Default `"60s"`.
+    pub code_ttl: Option<Spanned<String>>,
+    /// HMAC-SHA256 key, `env:NAME` or `file:PATH`. Default `"file:DATA_DIR/signing.key"`,
+    /// generated (0600) on first start when missing.
+    pub signing_key: Option<Spanned<String>>,
+    /// Keys still accepted for verification during a rotation.
+    #[serde(default)]
+    pub previous_keys: Vec<Spanned<String>>,
+    /// The `aud` of access tokens. Default: `public_url`.
+    pub audience: Option<Spanned<String>>,
+    /// How long a just-rotated refresh token may be presented again and get the same new
+    /// pair (concurrent tabs or replicas). Default `"5s"`; `"0s"` turns it off.
+    pub refresh_grace: Option<Spanned<String>>,
+}
+
+/// `[session]`: the browser login session.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// Inactivity after which a session ends. Default `"8h"`.
+    pub idle_timeout: Option<Spanned<String>>,
+    /// Age after which a session ends however active. Default `"7d"`.
+    pub max_lifetime: Option<Spanned<String>>,
+}
+
+/// One `[[users]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSection {
+    pub name: Spanned<String>,
+    /// An argon2id PHC string from `authgate hash-password`.
+    pub password: Spanned<String>,
+    /// The most this user may grant.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+}
+
+/// One `[[clients]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    pub id: Spanned<String>,
+    /// `"public"` (PKCE, no secret) or `"confidential"` (a secret).
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    /// `sha256:HEX` of the client secret, written by `authgate client add`.
+    pub secret: Option<Spanned<String>>,
+    /// A name shown on the consent page. Default: the id.
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub redirect_uris: Vec<Spanned<String>>,
+    /// Default `["authorization_code", "refresh_token"]` for public clients,
+    /// `["client_credentials"]` for confidential ones.
+    pub grants: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The most this client may ask for; also its default when it asks for none.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// A client of the gateway's operator: users are not asked for consent. Default `false`.
+    #[serde(default)]
+    pub first_party: bool,
+    /// Require PKCE S256 (always true for public clients). Default `true`.
+    pub require_pkce: Option<Spanned<bool>>,
 }
 
 /// `[server]`: where and how the gateway listens.

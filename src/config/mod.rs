@@ -7,9 +7,11 @@
 
 pub mod error;
 pub mod file;
+mod identity;
 mod units;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +28,12 @@ pub use units::{parse_duration, parse_size};
 pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub tokens: TokensConfig,
+    pub session: SessionConfig,
+    /// Every declared scope and its description.
+    pub scopes: BTreeMap<String, String>,
+    pub users: Vec<UserConfig>,
+    pub clients: Vec<ClientConfig>,
     pub routes: Vec<RouteConfig>,
 }
 
@@ -63,6 +71,128 @@ impl Config {
             self.server.listen,
             self.server.public_url.origin
         )
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub code_ttl: Duration,
+    pub signing_key: SecretRef,
+    pub previous_keys: Vec<SecretRef>,
+    /// The `aud` claim of access tokens.
+    pub audience: String,
+    /// Zero turns the refresh grace window off.
+    pub refresh_grace: Duration,
+}
+
+/// `[session]`.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+/// One `[[users]]` entry.
+#[derive(Clone)]
+pub struct UserConfig {
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One `[[clients]]` entry.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub id: String,
+    pub kind: ClientKind,
+    /// SHA-256 of the secret, for confidential clients.
+    pub secret_hash: Option<crate::tokens::opaque::TokenHash>,
+    /// Shown on the consent page.
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub grants: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub first_party: bool,
+    pub require_pkce: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Cannot keep a secret (browser apps, native apps): PKCE, no client authentication.
+    Public,
+    /// Authenticates with a secret.
+    Confidential,
+}
+
+/// The grant types of RFC 6749 that authgate serves (never `password` or `implicit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    /// The RFC 6749 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+/// Where a secret lives: never in the file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`
+    Env(String),
+    /// `file:PATH`
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Reads the secret's text. Errors name the source, never its content.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            SecretRef::Env(name) => std::env::var(name)
+                .map_err(|_| format!("env:{name}: the environment variable is not set")),
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("file:{}: cannot read: {e}", path.display())),
+        }
+    }
+}
+
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Turns the file shape into the runtime [`Config`]: defaults applied, every value parsed,
 //! cross-field rules checked, and each failure placed at its line and key.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,9 +35,14 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
     let v = Validator { src, base };
     let server = v.server(file.server.get_ref(), file.server.span())?;
     let log = v.log(&file.log)?;
+    let scopes = v.scope_table(&file.scopes)?;
+    let tokens = v.tokens(&file.tokens, &server.data_dir, &server.public_url)?;
+    let session = v.session(&file.session)?;
+    let users = v.users(&file.users, &scopes)?;
+    let clients = v.clients(&file.clients, &scopes, &users)?;
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(file.routes.len());
     for (index, section) in file.routes.iter().enumerate() {
-        let route = v.route(index, section.get_ref())?;
+        let route = v.route(index, section.get_ref(), &scopes)?;
         let same = routes.iter().position(|r| {
             r.host == route.host && r.path.trim_end_matches('/') == route.path.trim_end_matches('/')
         });
@@ -52,6 +58,11 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
     Ok(Config {
         server,
         log,
+        tokens,
+        session,
+        scopes,
+        users,
+        clients,
         routes,
     })
 }
@@ -95,17 +106,22 @@ fn key_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-struct Validator<'a> {
-    src: Source<'a>,
+pub(super) struct Validator<'a> {
+    pub(super) src: Source<'a>,
     base: &'a Path,
 }
 
 impl Validator<'_> {
-    fn err(&self, at: &Spanned<impl Sized>, key: &str, msg: impl Into<String>) -> ConfigError {
+    pub(super) fn err(
+        &self,
+        at: &Spanned<impl Sized>,
+        key: &str,
+        msg: impl Into<String>,
+    ) -> ConfigError {
         self.src.error(at.span(), key, msg)
     }
 
-    fn path(&self, value: &str) -> PathBuf {
+    pub(super) fn path(&self, value: &str) -> PathBuf {
         let path = Path::new(value);
         if path.is_absolute() {
             path.to_path_buf()
@@ -114,7 +130,7 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(
+    pub(super) fn duration(
         &self,
         value: &Option<Spanned<String>>,
         key: &str,
@@ -338,7 +354,12 @@ impl Validator<'_> {
         })
     }
 
-    fn route(&self, index: usize, r: &RouteSection) -> Result<RouteConfig> {
+    fn route(
+        &self,
+        index: usize,
+        r: &RouteSection,
+        declared: &BTreeMap<String, String>,
+    ) -> Result<RouteConfig> {
         let key = |field: &str| format!("routes[{index}].{field}");
 
         let raw_path = r.path.get_ref();
@@ -394,22 +415,7 @@ impl Validator<'_> {
             }
         };
 
-        let mut scopes = Vec::with_capacity(r.scopes.len());
-        for (i, scope) in r.scopes.iter().enumerate() {
-            let text = scope.get_ref();
-            let valid = !text.is_empty()
-                && text
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
-            if !valid {
-                return Err(self.err(
-                    scope,
-                    &key(&format!("scopes[{i}]")),
-                    format!("`{text}` is not a scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)"),
-                ));
-            }
-            scopes.push(text.clone());
-        }
+        let scopes = self.scope_list(&r.scopes, &key("scopes"), declared)?;
         if auth == AuthMode::None {
             if let Some(first) = r.scopes.first() {
                 return Err(self.err(

@@ -1,0 +1,566 @@
+//! Validation of who may authenticate and how: `[tokens]`, `[session]`, `[scopes]`,
+//! `[[users]]` and `[[clients]]`, including the redirect URI rules of RFC 9700 §2.1 and
+//! RFC 8252 §7 (exact strings; `http` only on loopback; private-use schemes for native apps).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::file::{ClientSection, SessionSection, TokensSection, UserSection};
+use super::units::parse_duration;
+use super::validate::Validator;
+use super::{
+    ClientConfig, ClientKind, GrantType, PublicUrl, SecretRef, SessionConfig, TokensConfig,
+    UserConfig,
+};
+use crate::tokens::keyring::KeyRing;
+use crate::tokens::opaque::TokenHash;
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+/// The longest an authorization code may live (RFC 6749 §4.1.2 recommends 10 minutes at most).
+const MAX_CODE_TTL: Duration = Duration::from_secs(600);
+const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
+
+/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+pub(super) fn is_scope_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// User names and client ids: they appear in headers, logs and URLs.
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 128
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+impl Validator<'_> {
+    pub(super) fn secret_ref(&self, value: &Spanned<String>, key: &str) -> Result<SecretRef> {
+        let text = value.get_ref();
+        if let Some(name) = text.strip_prefix("env:") {
+            let valid =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(self.err(
+                    value,
+                    key,
+                    "env: needs a variable name, like env:AUTHGATE_KEY",
+                ));
+            }
+            return Ok(SecretRef::Env(name.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err(self.err(value, key, "file: needs a path, like file:data/signing.key"));
+            }
+            return Ok(SecretRef::File(self.path(path)));
+        }
+        // Never echo the value: it may be the secret itself.
+        Err(self.err(
+            value,
+            key,
+            "secrets are never written into the file: use env:NAME or file:PATH",
+        ))
+    }
+
+    fn duration_or_zero(
+        &self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration> {
+        match value {
+            None => Ok(default),
+            Some(v) => parse_duration(v.get_ref()).map_err(|m| self.err(v, key, m)),
+        }
+    }
+
+    pub(super) fn tokens(
+        &self,
+        t: &TokensSection,
+        data_dir: &Path,
+        public_url: &PublicUrl,
+    ) -> Result<TokensConfig> {
+        let access_ttl =
+            self.duration(&t.access_ttl, "tokens.access_ttl", Duration::from_secs(900))?;
+        let refresh_ttl = self.duration(
+            &t.refresh_ttl,
+            "tokens.refresh_ttl",
+            Duration::from_secs(30 * 86400),
+        )?;
+        let code_ttl = self.duration(&t.code_ttl, "tokens.code_ttl", Duration::from_secs(60))?;
+        if code_ttl > MAX_CODE_TTL {
+            if let Some(v) = &t.code_ttl {
+                return Err(self.err(
+                    v,
+                    "tokens.code_ttl",
+                    "must be at most 10m (RFC 6749 §4.1.2)",
+                ));
+            }
+        }
+        if refresh_ttl < access_ttl {
+            if let Some(v) = t.refresh_ttl.as_ref().or(t.access_ttl.as_ref()) {
+                return Err(self.err(
+                    v,
+                    "tokens.refresh_ttl",
+                    "must not be shorter than access_ttl",
+                ));
+            }
+        }
+        let refresh_grace = self.duration_or_zero(
+            &t.refresh_grace,
+            "tokens.refresh_grace",
+            Duration::from_secs(5),
+        )?;
+        if refresh_grace > MAX_REFRESH_GRACE {
+            if let Some(v) = &t.refresh_grace {
+                return Err(self.err(v, "tokens.refresh_grace", "must be at most 60s"));
+            }
+        }
+
+        let signing_key = match &t.signing_key {
+            Some(v) => self.secret_ref(v, "tokens.signing_key")?,
+            None => SecretRef::File(data_dir.join("signing.key")),
+        };
+        let mut previous_keys = Vec::with_capacity(t.previous_keys.len());
+        for (i, v) in t.previous_keys.iter().enumerate() {
+            previous_keys.push(self.secret_ref(v, &format!("tokens.previous_keys[{i}]"))?);
+        }
+        // Read the keys now, without creating anything, so `check` refuses what `serve` would.
+        if let Err(err) = KeyRing::load(&signing_key, &[], false) {
+            return Err(match &t.signing_key {
+                Some(v) => self.err(v, "tokens.signing_key", err.0),
+                None => self
+                    .src
+                    .file_error(format!("tokens.signing_key: {}", err.0)),
+            });
+        }
+        for (i, (source, v)) in previous_keys.iter().zip(&t.previous_keys).enumerate() {
+            if let Err(err) = KeyRing::load(source, &[], false) {
+                return Err(self.err(v, &format!("tokens.previous_keys[{i}]"), err.0));
+            }
+        }
+
+        let audience = match &t.audience {
+            None => public_url.origin.clone(),
+            Some(v) if v.get_ref().trim().is_empty() => {
+                return Err(self.err(v, "tokens.audience", "must not be empty"))
+            }
+            Some(v) => v.get_ref().clone(),
+        };
+        Ok(TokensConfig {
+            access_ttl,
+            refresh_ttl,
+            code_ttl,
+            signing_key,
+            previous_keys,
+            audience,
+            refresh_grace,
+        })
+    }
+
+    pub(super) fn session(&self, s: &SessionSection) -> Result<SessionConfig> {
+        let idle_timeout = self.duration(
+            &s.idle_timeout,
+            "session.idle_timeout",
+            Duration::from_secs(8 * 3600),
+        )?;
+        let max_lifetime = self.duration(
+            &s.max_lifetime,
+            "session.max_lifetime",
+            Duration::from_secs(7 * 86400),
+        )?;
+        if idle_timeout > max_lifetime {
+            if let Some(v) = s.idle_timeout.as_ref().or(s.max_lifetime.as_ref()) {
+                return Err(self.err(
+                    v,
+                    "session.idle_timeout",
+                    "must not be longer than max_lifetime",
+                ));
+            }
+        }
+        Ok(SessionConfig {
+            idle_timeout,
+            max_lifetime,
+        })
+    }
+
+    pub(super) fn scope_table(
+        &self,
+        scopes: &BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (name, description) in scopes {
+            let key = format!("scopes.{name}");
+            if !is_scope_token(name) {
+                return Err(self.err(
+                    description,
+                    &key,
+                    "is not a scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)",
+                ));
+            }
+            if description.get_ref().trim().is_empty() {
+                return Err(self.err(
+                    description,
+                    &key,
+                    "needs a description for the consent page",
+                ));
+            }
+            out.insert(name.clone(), description.get_ref().clone());
+        }
+        Ok(out)
+    }
+
+    /// Checks a list of scopes: valid tokens, and declared when `[scopes]` declares any.
+    pub(super) fn scope_list(
+        &self,
+        list: &[Spanned<String>],
+        key: &str,
+        declared: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(list.len());
+        for (i, scope) in list.iter().enumerate() {
+            let text = scope.get_ref();
+            let at = format!("{key}[{i}]");
+            if !is_scope_token(text) {
+                return Err(self.err(
+                    scope,
+                    &at,
+                    format!("`{text}` is not a scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)"),
+                ));
+            }
+            if !declared.is_empty() && !declared.contains_key(text) {
+                return Err(self.err(scope, &at, format!("`{text}` is not declared in [scopes]")));
+            }
+            if !out.contains(text) {
+                out.push(text.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn users(
+        &self,
+        users: &[Spanned<UserSection>],
+        declared: &BTreeMap<String, String>,
+    ) -> Result<Vec<UserConfig>> {
+        let mut out: Vec<UserConfig> = Vec::with_capacity(users.len());
+        for (index, user) in users.iter().enumerate() {
+            let u = user.get_ref();
+            let key = |field: &str| format!("users[{index}].{field}");
+            let name = u.name.get_ref();
+            if !is_identifier(name) {
+                return Err(self.err(
+                    &u.name,
+                    &key("name"),
+                    "must be 1 to 128 letters, digits, `.`, `_`, `-` or `@`",
+                ));
+            }
+            if let Some(first) = out.iter().position(|other| other.name == *name) {
+                return Err(self.err(
+                    &u.name,
+                    &key("name"),
+                    format!("users[{first}] has the same name"),
+                ));
+            }
+            let hash = u.password.get_ref();
+            let parsed = argon2::PasswordHash::new(hash).ok();
+            if parsed.as_ref().map(|p| p.algorithm.as_str()) != Some("argon2id") {
+                return Err(self.err(
+                    &u.password,
+                    &key("password"),
+                    "must be an argon2id PHC string from `authgate hash-password`, never a plain password",
+                ));
+            }
+            out.push(UserConfig {
+                name: name.clone(),
+                password_hash: hash.clone(),
+                scopes: self.scope_list(&u.scopes, &key("scopes"), declared)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn clients(
+        &self,
+        clients: &[Spanned<ClientSection>],
+        declared: &BTreeMap<String, String>,
+        users: &[UserConfig],
+    ) -> Result<Vec<ClientConfig>> {
+        let mut out: Vec<ClientConfig> = Vec::with_capacity(clients.len());
+        for (index, client) in clients.iter().enumerate() {
+            out.push(self.client(index, client.get_ref(), declared, users, &out)?);
+        }
+        Ok(out)
+    }
+
+    fn client(
+        &self,
+        index: usize,
+        c: &ClientSection,
+        declared: &BTreeMap<String, String>,
+        users: &[UserConfig],
+        earlier: &[ClientConfig],
+    ) -> Result<ClientConfig> {
+        let key = |field: &str| format!("clients[{index}].{field}");
+        let id = c.id.get_ref();
+        if !is_identifier(id) {
+            return Err(self.err(
+                &c.id,
+                &key("id"),
+                "must be 1 to 128 letters, digits, `.`, `_`, `-` or `@`",
+            ));
+        }
+        if let Some(first) = earlier.iter().position(|other| other.id == *id) {
+            return Err(self.err(
+                &c.id,
+                &key("id"),
+                format!("clients[{first}] has the same id"),
+            ));
+        }
+        if users.iter().any(|u| u.name == *id) {
+            // X-Auth-User and X-Auth-Client must never be confusable.
+            return Err(self.err(
+                &c.id,
+                &key("id"),
+                "equals a user's name; client ids and user names must differ",
+            ));
+        }
+        let kind = match c.kind.get_ref().as_str() {
+            "public" => ClientKind::Public,
+            "confidential" => ClientKind::Confidential,
+            other => {
+                return Err(self.err(
+                    &c.kind,
+                    &key("type"),
+                    format!("`{other}` is not one of \"public\", \"confidential\""),
+                ))
+            }
+        };
+        let secret_hash = match (kind, &c.secret) {
+            (ClientKind::Public, None) => None,
+            (ClientKind::Public, Some(v)) => {
+                return Err(self.err(v, &key("secret"), "a public client has no secret"))
+            }
+            (ClientKind::Confidential, None) => {
+                return Err(self.err(
+                    &c.kind,
+                    &key("secret"),
+                    "a confidential client needs `secret` (written by `authgate client add`)",
+                ))
+            }
+            (ClientKind::Confidential, Some(v)) => Some(
+                v.get_ref()
+                    .strip_prefix("sha256:")
+                    .and_then(TokenHash::from_hex)
+                    .ok_or_else(|| {
+                        self.err(
+                            v,
+                            &key("secret"),
+                            "must be `sha256:` and 64 hex digits (from `authgate client add`), never the secret itself",
+                        )
+                    })?,
+            ),
+        };
+
+        let grants = match &c.grants {
+            None => match kind {
+                ClientKind::Public => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                ClientKind::Confidential => vec![GrantType::ClientCredentials],
+            },
+            Some(list) => {
+                let mut grants = Vec::new();
+                for (i, g) in list.get_ref().iter().enumerate() {
+                    let grant = GrantType::parse(g.get_ref()).ok_or_else(|| {
+                        self.err(
+                            g,
+                            &format!("clients[{index}].grants[{i}]"),
+                            format!(
+                                "`{}` is not one of \"authorization_code\", \"refresh_token\", \"client_credentials\" (password and implicit grants are not offered)",
+                                g.get_ref()
+                            ),
+                        )
+                    })?;
+                    if !grants.contains(&grant) {
+                        grants.push(grant);
+                    }
+                }
+                if grants.is_empty() {
+                    return Err(self.err(list, &key("grants"), "must name at least one grant"));
+                }
+                grants
+            }
+        };
+        let grants_at = |g: &Option<Spanned<Vec<Spanned<String>>>>| {
+            g.as_ref().map_or(c.kind.span(), |l| l.span())
+        };
+        if kind == ClientKind::Public && grants.contains(&GrantType::ClientCredentials) {
+            return Err(self.src.error(
+                grants_at(&c.grants),
+                key("grants"),
+                "client_credentials needs a confidential client",
+            ));
+        }
+        if grants.contains(&GrantType::RefreshToken)
+            && !grants.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(self.src.error(
+                grants_at(&c.grants),
+                key("grants"),
+                "refresh_token is only issued with authorization_code",
+            ));
+        }
+
+        let mut redirect_uris: Vec<String> = Vec::with_capacity(c.redirect_uris.len());
+        for (i, uri) in c.redirect_uris.iter().enumerate() {
+            let at = format!("clients[{index}].redirect_uris[{i}]");
+            check_redirect_uri(uri.get_ref()).map_err(|m| self.err(uri, &at, m))?;
+            if !redirect_uris.contains(uri.get_ref()) {
+                redirect_uris.push(uri.get_ref().clone());
+            }
+        }
+        if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(self.err(
+                &c.id,
+                &key("redirect_uris"),
+                "authorization_code needs at least one redirect URI",
+            ));
+        }
+
+        let require_pkce = match (&c.require_pkce, kind) {
+            (None, _) => true,
+            (Some(v), ClientKind::Public) if !*v.get_ref() => {
+                return Err(self.err(v, &key("require_pkce"), "a public client must use PKCE"))
+            }
+            (Some(v), _) => *v.get_ref(),
+        };
+        let name = match &c.name {
+            Some(v) if v.get_ref().trim().is_empty() => {
+                return Err(self.err(v, &key("name"), "must not be empty"))
+            }
+            Some(v) => v.get_ref().clone(),
+            None => id.clone(),
+        };
+        Ok(ClientConfig {
+            id: id.clone(),
+            kind,
+            secret_hash,
+            name,
+            redirect_uris,
+            grants,
+            scopes: self.scope_list(&c.scopes, &key("scopes"), declared)?,
+            first_party: c.first_party,
+            require_pkce,
+        })
+    }
+}
+
+/// A redirect URI a client may register: matched later by exact string, so it must be
+/// absolute, without fragment, wildcard or user information; `http` only on loopback
+/// (RFC 8252 §7.3); other schemes only as private-use reverse-domain names (RFC 8252 §7.1).
+pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
+    if uri.len() > 2048 {
+        return Err("is longer than 2048 characters".to_owned());
+    }
+    if uri.bytes().any(|b| b <= b' ' || b == 0x7f || b >= 0x80) {
+        return Err("must not contain spaces, control bytes or non-ASCII characters".to_owned());
+    }
+    if uri.contains('#') {
+        return Err("must not have a fragment (RFC 6749 §3.1.2)".to_owned());
+    }
+    if uri.contains('*') {
+        return Err(
+            "must not contain wildcards: redirect URIs are compared as exact strings".to_owned(),
+        );
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err("must be an absolute URI".to_owned());
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        });
+    if !scheme_ok {
+        return Err("must start with a lower-case scheme".to_owned());
+    }
+    match scheme {
+        "https" | "http" => {
+            let Some(after) = rest.strip_prefix("//") else {
+                return Err("must be an absolute URL (scheme://host/path)".to_owned());
+            };
+            let authority = after.split(['/', '?']).next().unwrap_or("");
+            if authority.contains('@') {
+                return Err("must not contain user information".to_owned());
+            }
+            let host = host_of(authority);
+            if host.is_empty() {
+                return Err("needs a host".to_owned());
+            }
+            if scheme == "http" && !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+                return Err("http:// is allowed only for loopback (127.0.0.1, [::1], localhost); use https://".to_owned());
+            }
+            Ok(())
+        }
+        _ if scheme.contains('.') => Ok(()),
+        _ => Err(format!(
+            "the scheme `{scheme}` is not allowed: use https://, http:// on loopback, or a private-use scheme like com.example.app:/callback"
+        )),
+    }
+}
+
+/// The host of an authority (`host[:port]`, `[v6]:port`).
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => &authority[..=end],
+            None => "",
+        };
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        for ok in [
+            "https://app.example.com/callback",
+            "https://app.example.com:8443/cb?x=1",
+            "http://127.0.0.1:5173/callback",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/callback",
+            "https://app.example.com/cb#frag",
+            "https://*.example.com/cb",
+            "http://app.example.com/cb",
+            "https://user@app.example.com/cb",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "https:///cb",
+            "HTTPS://app.example.com/cb",
+            "https://app.example.com/c b",
+            "http://127.0.0.1.evil.com/cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

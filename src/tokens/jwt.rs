@@ -1,0 +1,179 @@
+//! Access tokens: JWTs signed HS256 in the RFC 9068 profile (`typ: at+jwt`, `kid`, claims
+//! `iss aud sub client_id scope iat exp jti`).
+//!
+//! Verification is an allow-list, in this order, and stops at the first failure: size
+//! bound, exactly three base64url parts, a header that is exactly `{alg: HS256, typ: at+jwt,
+//! kid}` (so `none`, `RS256` and `HS512` are refused before any key is touched), a known `kid`,
+//! the MAC compared in constant time, and only then the claims are parsed: no unknown or
+//! duplicate members, exact `iss` and `aud`, `exp` and `nbf`/`iat` with a small leeway.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::Mac;
+use serde::{Deserialize, Serialize};
+
+use super::keyring::{KeyRing, SigningKey};
+
+/// The longest token accepted: far above any token authgate issues.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+
+const TYP: &str = "at+jwt";
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user, or the client id for client credentials.
+    pub sub: String,
+    pub client_id: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
+}
+
+/// Why a token is not valid. `Display` is safe for logs and `WWW-Authenticate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenInvalid {
+    Malformed,
+    Algorithm,
+    Type,
+    UnknownKey,
+    Signature,
+    Claims,
+    Issuer,
+    Audience,
+    Expired,
+    NotYetValid,
+}
+
+impl std::fmt::Display for TokenInvalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenInvalid::Malformed => "the token is malformed",
+            TokenInvalid::Algorithm => "the token's algorithm is not HS256",
+            TokenInvalid::Type => "the token is not an access token (typ at+jwt)",
+            TokenInvalid::UnknownKey => "the token was signed with an unknown key",
+            TokenInvalid::Signature => "the token's signature is invalid",
+            TokenInvalid::Claims => "the token's claims are malformed",
+            TokenInvalid::Issuer => "the token was issued by someone else",
+            TokenInvalid::Audience => "the token is for another audience",
+            TokenInvalid::Expired => "the token has expired",
+            TokenInvalid::NotYetValid => "the token is not valid yet",
+        })
+    }
+}
+
+impl std::error::Error for TokenInvalid {}
+
+/// Signs `claims` with `key`.
+pub fn sign(claims: &AccessClaims, key: &SigningKey) -> String {
+    let header = Header {
+        alg: "HS256",
+        typ: TYP,
+        kid: key.kid(),
+    };
+    // Serialising these plain structs cannot fail; an empty part would fail verification.
+    let header = serde_json::to_vec(&header).unwrap_or_default();
+    let payload = serde_json::to_vec(claims).unwrap_or_default();
+    let mut token = String::with_capacity(64 + payload.len() * 4 / 3 + 48);
+    URL_SAFE_NO_PAD.encode_string(header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+    let mut mac = key.mac();
+    mac.update(token.as_bytes());
+    let signature = mac.finalize().into_bytes();
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    token
+}
+
+/// What a valid token must say.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    /// Seconds since the Unix epoch.
+    pub now: u64,
+}
+
+/// Verifies `token` and returns its claims.
+pub fn verify(
+    token: &str,
+    keys: &KeyRing,
+    expected: Expected<'_>,
+) -> Result<AccessClaims, TokenInvalid> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenInvalid::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenInvalid::Malformed);
+    };
+
+    let header_json = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| TokenInvalid::Malformed)?;
+    // Any header other than exactly {alg, typ, kid} is refused, duplicates included.
+    let header: Header<'_> =
+        serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
+    if header.alg != "HS256" {
+        return Err(TokenInvalid::Algorithm);
+    }
+    if !(header.typ.eq_ignore_ascii_case(TYP)
+        || header.typ.eq_ignore_ascii_case("application/at+jwt"))
+    {
+        return Err(TokenInvalid::Type);
+    }
+    let key = keys.find(header.kid).ok_or(TokenInvalid::UnknownKey)?;
+
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| TokenInvalid::Malformed)?;
+    let signed_len = header_b64.len() + 1 + payload_b64.len();
+    let mut mac = key.mac();
+    mac.update(&token.as_bytes()[..signed_len]);
+    mac.verify_slice(&signature)
+        .map_err(|_| TokenInvalid::Signature)?;
+
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TokenInvalid::Malformed)?;
+    let claims: AccessClaims =
+        serde_json::from_slice(&payload).map_err(|_| TokenInvalid::Claims)?;
+    if claims.iss != expected.issuer {
+        return Err(TokenInvalid::Issuer);
+    }
+    if claims.aud != expected.audience {
+        return Err(TokenInvalid::Audience);
+    }
+    if claims.exp.saturating_add(LEEWAY_SECS) <= expected.now {
+        return Err(TokenInvalid::Expired);
+    }
+    let not_before = claims.nbf.unwrap_or(claims.iat);
+    if not_before > expected.now.saturating_add(LEEWAY_SECS) {
+        return Err(TokenInvalid::NotYetValid);
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests;

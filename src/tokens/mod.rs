@@ -1,0 +1,9 @@
+//! Token primitives: opaque random tokens and their at-rest hashes, the HMAC key ring, and
+//! the HS256 JWT codec for access tokens (RFC 9068 profile).
+//!
+//! Nothing here knows HTTP or the store. Secrets are compared in constant time, and no
+//! `Debug` or `Display` here prints key material or a token.
+
+pub mod jwt;
+pub mod keyring;
+pub mod opaque;

@@ -1,0 +1,105 @@
+//! Opaque tokens (authorization codes, refresh tokens, session ids, client secrets): 256 bits
+//! from the OS generator, base64url without padding, and the SHA-256 digest that is all the
+//! store ever keeps of them.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A fresh 256-bit random token, base64url-encoded (43 characters).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 digest of a token: how it is stored and looked up. A digest is enough (no
+/// salt or slow hash) because the tokens themselves carry 256 bits of entropy.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Lower-case hex, for storage keys and the configuration's `sha256:` secrets.
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        out
+    }
+
+    pub fn from_hex(text: &str) -> Option<TokenHash> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = u8::try_from(hi << 4 | lo).ok()?;
+        }
+        Some(TokenHash(out))
+    }
+
+    /// Whether `token` hashes to this digest, in constant time.
+    pub fn matches(&self, token: &str) -> bool {
+        bool::from(TokenHash::of(token).0.ct_eq(&self.0))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A prefix is enough to tell hashes apart in a test failure.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+impl Serialize for TokenHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TokenHash::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("not a SHA-256 hex digest"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_bit_and_distinct() {
+        let a = new_token();
+        let b = new_token();
+        assert_eq!(a.len(), 43);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn hash_round_trips_and_matches() {
+        let token = new_token();
+        let hash = TokenHash::of(&token);
+        assert_eq!(TokenHash::from_hex(&hash.to_hex()), Some(hash));
+        assert!(hash.matches(&token));
+        assert!(!hash.matches("other"));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert!(!format!("{hash:?}").contains(&hash.to_hex()));
+    }
+}
