@@ -32,4 +32,5 @@ pub mod private_file;
 pub mod proxy;
 pub mod rescue;
 pub mod server;
+pub mod store;
 pub mod tokens;

@@ -1,0 +1,450 @@
+//! The one test suite every store backend must pass: round trips, single use, rotation with
+//! its grace window, reuse detection, revocation, expiry and concurrency.
+
+use std::sync::Arc;
+
+use super::*;
+
+const NOW: u64 = 1_000_000;
+
+fn hash(name: &str) -> TokenHash {
+    TokenHash::of(name)
+}
+
+fn grant(family: &str) -> CodeGrant {
+    CodeGrant {
+        client_id: "spa".into(),
+        user: "alice".into(),
+        redirect_uri: "http://127.0.0.1:5173/cb".into(),
+        scope: "api:read".into(),
+        code_challenge: Some("c".repeat(43)),
+        family: family.into(),
+        expires_at: NOW + 60,
+    }
+}
+
+fn record(family: &str) -> RefreshRecord {
+    RefreshRecord {
+        family: family.into(),
+        client_id: "spa".into(),
+        user: "alice".into(),
+        scope: "api:read".into(),
+        expires_at: NOW + 86_400,
+    }
+}
+
+fn access(jti: &str) -> IssuedAccess {
+    IssuedAccess {
+        jti: jti.into(),
+        expires_at: NOW + 900,
+    }
+}
+
+fn sealed(tag: u8) -> SealedSuccessor {
+    SealedSuccessor(vec![tag; 8])
+}
+
+/// Runs every check against fresh stores made by `make`.
+pub async fn run<S: Store, F: Fn() -> S>(make: F) {
+    codes_are_single_use(&make()).await;
+    codes_expire(&make()).await;
+    concurrent_code_takes_have_one_winner(Arc::new(make())).await;
+    rotation_and_grace(&make()).await;
+    reuse_after_grace_revokes_the_family(&make()).await;
+    grace_zero_means_no_grace(&make()).await;
+    concurrent_rotations_have_one_winner(Arc::new(make())).await;
+    family_revocation_denies_its_access_tokens(&make()).await;
+    refresh_expiry(&make()).await;
+    subject_revocation(&make()).await;
+    consents(&make()).await;
+    sessions(&make()).await;
+    sweep_keeps_what_is_live(&make()).await;
+}
+
+async fn codes_are_single_use(s: &impl Store) {
+    s.put_code(hash("code"), grant("f1")).await.unwrap();
+    assert_eq!(
+        s.take_code(&hash("code"), NOW).await.unwrap(),
+        CodeTake::Fresh(grant("f1"))
+    );
+    assert_eq!(
+        s.take_code(&hash("code"), NOW).await.unwrap(),
+        CodeTake::Replayed(grant("f1"))
+    );
+    assert_eq!(
+        s.take_code(&hash("other"), NOW).await.unwrap(),
+        CodeTake::Unknown
+    );
+}
+
+async fn codes_expire(s: &impl Store) {
+    s.put_code(hash("code"), grant("f1")).await.unwrap();
+    assert_eq!(
+        s.take_code(&hash("code"), NOW + 60).await.unwrap(),
+        CodeTake::Unknown
+    );
+}
+
+async fn concurrent_code_takes_have_one_winner<S: Store>(s: Arc<S>) {
+    s.put_code(hash("code"), grant("f1")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.take_code(&hash("code"), NOW).await.unwrap()
+        }));
+    }
+    let mut fresh = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), CodeTake::Fresh(_)) {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1);
+}
+
+async fn rotation_and_grace(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_refresh(&hash("r1"), NOW).await.unwrap(),
+        Some(record("f1"))
+    );
+    let r = s
+        .rotate_refresh(
+            &hash("r1"),
+            hash("r2"),
+            record("f1"),
+            access("a2"),
+            sealed(2),
+            NOW,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Rotation::Rotated);
+    assert_eq!(
+        s.get_refresh(&hash("r1"), NOW).await.unwrap(),
+        None,
+        "a used token is not current"
+    );
+    assert_eq!(
+        s.get_refresh(&hash("r2"), NOW).await.unwrap(),
+        Some(record("f1"))
+    );
+    // Within the grace window the same used token gets the same sealed pair.
+    let again = s
+        .rotate_refresh(
+            &hash("r1"),
+            hash("r2b"),
+            record("f1"),
+            access("a2b"),
+            sealed(9),
+            NOW + 4,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Rotation::Grace(sealed(2)));
+    assert_eq!(
+        s.get_refresh(&hash("r2b"), NOW).await.unwrap(),
+        None,
+        "no sibling was created"
+    );
+    assert_eq!(
+        s.get_refresh(&hash("r2"), NOW + 4).await.unwrap(),
+        Some(record("f1"))
+    );
+}
+
+async fn reuse_after_grace_revokes_the_family(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    s.rotate_refresh(
+        &hash("r1"),
+        hash("r2"),
+        record("f1"),
+        access("a2"),
+        sealed(2),
+        NOW,
+        5,
+    )
+    .await
+    .unwrap();
+    let reuse = s
+        .rotate_refresh(
+            &hash("r1"),
+            hash("r3"),
+            record("f1"),
+            access("a3"),
+            sealed(3),
+            NOW + 5,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reuse,
+        Rotation::Reused {
+            family: "f1".into()
+        }
+    );
+    assert_eq!(
+        s.get_refresh(&hash("r2"), NOW + 5).await.unwrap(),
+        None,
+        "the whole family is gone"
+    );
+    assert!(s.is_access_revoked("a1").await.unwrap());
+    assert!(s.is_access_revoked("a2").await.unwrap());
+    let after = s
+        .rotate_refresh(
+            &hash("r2"),
+            hash("r4"),
+            record("f1"),
+            access("a4"),
+            sealed(4),
+            NOW + 6,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after, Rotation::Unknown);
+}
+
+async fn grace_zero_means_no_grace(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    s.rotate_refresh(
+        &hash("r1"),
+        hash("r2"),
+        record("f1"),
+        access("a2"),
+        sealed(2),
+        NOW,
+        0,
+    )
+    .await
+    .unwrap();
+    let reuse = s
+        .rotate_refresh(
+            &hash("r1"),
+            hash("r3"),
+            record("f1"),
+            access("a3"),
+            sealed(3),
+            NOW,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reuse,
+        Rotation::Reused {
+            family: "f1".into()
+        }
+    );
+}
+
+async fn concurrent_rotations_have_one_winner<S: Store>(s: Arc<S>) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.rotate_refresh(
+                &hash("r1"),
+                hash(&format!("new{i}")),
+                record("f1"),
+                access(&format!("a{i}")),
+                sealed(i),
+                NOW,
+                5,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut rotated = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Rotation::Rotated => rotated += 1,
+            Rotation::Grace(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+async fn family_revocation_denies_its_access_tokens(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    s.put_refresh(hash("x1"), record("f2"), access("b1"))
+        .await
+        .unwrap();
+    s.revoke_family("f1", NOW).await.unwrap();
+    assert_eq!(s.get_refresh(&hash("r1"), NOW).await.unwrap(), None);
+    assert!(s.is_access_revoked("a1").await.unwrap());
+    assert!(!s.is_access_revoked("b1").await.unwrap());
+    assert_eq!(
+        s.get_refresh(&hash("x1"), NOW).await.unwrap(),
+        Some(record("f2"))
+    );
+    s.revoke_access("solo", NOW + 10).await.unwrap();
+    assert!(s.is_access_revoked("solo").await.unwrap());
+}
+
+async fn refresh_expiry(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_refresh(&hash("r1"), NOW + 86_400).await.unwrap(),
+        None
+    );
+    let r = s
+        .rotate_refresh(
+            &hash("r1"),
+            hash("r2"),
+            record("f1"),
+            access("a2"),
+            sealed(2),
+            NOW + 86_400,
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, Rotation::Unknown);
+}
+
+async fn subject_revocation(s: &impl Store) {
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    let session = SessionRecord {
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+    };
+    s.put_session(hash("s1"), session).await.unwrap();
+    assert_eq!(
+        s.cutoff(&Subject::User("alice".into())).await.unwrap(),
+        None
+    );
+    s.revoke_subject(Subject::User("alice".into()), NOW + 1, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cutoff(&Subject::User("alice".into())).await.unwrap(),
+        Some(NOW + 1)
+    );
+    assert_eq!(
+        s.cutoff(&Subject::Client("spa".into())).await.unwrap(),
+        None
+    );
+    assert_eq!(s.get_refresh(&hash("r1"), NOW).await.unwrap(), None);
+    assert!(s.is_access_revoked("a1").await.unwrap());
+    assert_eq!(
+        s.touch_session(&hash("s1"), NOW, 100, 1000).await.unwrap(),
+        None
+    );
+    // A cut-off never moves back.
+    s.revoke_subject(Subject::User("alice".into()), NOW - 50, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cutoff(&Subject::User("alice".into())).await.unwrap(),
+        Some(NOW + 1)
+    );
+}
+
+async fn consents(s: &impl Store) {
+    assert!(s.consent("alice", "spa").await.unwrap().is_empty());
+    s.put_consent("alice", "spa", &["a".into(), "b".into()])
+        .await
+        .unwrap();
+    s.put_consent("alice", "spa", &["b".into(), "c".into()])
+        .await
+        .unwrap();
+    let mut got = s.consent("alice", "spa").await.unwrap();
+    got.sort();
+    assert_eq!(got, ["a", "b", "c"]);
+    assert!(s.consent("bob", "spa").await.unwrap().is_empty());
+}
+
+async fn sessions(s: &impl Store) {
+    let session = SessionRecord {
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+    };
+    s.put_session(hash("s1"), session.clone()).await.unwrap();
+    // Sliding idle timeout: each touch moves last_seen.
+    let touched = s
+        .touch_session(&hash("s1"), NOW + 90, 100, 1000)
+        .await
+        .unwrap();
+    assert_eq!(touched.map(|t| t.last_seen), Some(NOW + 90));
+    assert!(s
+        .touch_session(&hash("s1"), NOW + 180, 100, 1000)
+        .await
+        .unwrap()
+        .is_some());
+    // Idle limit.
+    assert_eq!(
+        s.touch_session(&hash("s1"), NOW + 280, 100, 1000)
+            .await
+            .unwrap(),
+        None
+    );
+    // Absolute limit, however active.
+    s.put_session(hash("s2"), session.clone()).await.unwrap();
+    for t in (50..1000).step_by(50) {
+        assert!(s
+            .touch_session(&hash("s2"), NOW + t, 100, 1000)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    assert_eq!(
+        s.touch_session(&hash("s2"), NOW + 1000, 100, 1000)
+            .await
+            .unwrap(),
+        None
+    );
+    s.put_session(hash("s3"), session).await.unwrap();
+    s.delete_session(&hash("s3")).await.unwrap();
+    assert_eq!(
+        s.touch_session(&hash("s3"), NOW, 100, 1000).await.unwrap(),
+        None
+    );
+}
+
+async fn sweep_keeps_what_is_live(s: &impl Store) {
+    s.put_code(hash("code"), grant("f1")).await.unwrap();
+    s.put_refresh(hash("r1"), record("f1"), access("a1"))
+        .await
+        .unwrap();
+    s.revoke_access("solo", NOW + 10).await.unwrap();
+    s.sweep(NOW).await.unwrap();
+    assert!(s.is_access_revoked("solo").await.unwrap());
+    assert_eq!(
+        s.get_refresh(&hash("r1"), NOW).await.unwrap(),
+        Some(record("f1"))
+    );
+    assert_eq!(
+        s.take_code(&hash("code"), NOW).await.unwrap(),
+        CodeTake::Fresh(grant("f1"))
+    );
+    s.sweep(NOW + 86_400).await.unwrap();
+    assert!(!s.is_access_revoked("solo").await.unwrap());
+    assert_eq!(
+        s.take_code(&hash("code"), NOW + 86_400).await.unwrap(),
+        CodeTake::Unknown
+    );
+}

@@ -1,0 +1,178 @@
+//! The token store: everything the authorization server and the sessions must remember,
+//! behind one narrow async trait so that the memory backend and (later) Redis are
+//! interchangeable.
+//!
+//! Rules every backend keeps (and [`conformance`] checks):
+//! - only hashes of codes, refresh tokens and session ids are stored, never the tokens;
+//! - taking a code and rotating a refresh token are atomic: of two concurrent callers exactly
+//!   one wins;
+//! - everything expires: callers pass `now` (seconds since the epoch) so tests run on a
+//!   test clock, and entries past their time are treated as absent.
+
+pub mod memory;
+
+#[cfg(test)]
+pub mod conformance;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::opaque::TokenHash;
+
+/// A store failure: the backend could not answer. Callers fail closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "token store unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What an authorization code stands for (RFC 6749 §4.1.2), bound to everything its
+/// redemption must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub user: String,
+    pub redirect_uri: String,
+    /// Space-separated granted scopes.
+    pub scope: String,
+    /// The S256 `code_challenge`, when PKCE was used.
+    pub code_challenge: Option<String>,
+    /// The refresh family its tokens will belong to, chosen when the code is issued so that
+    /// a replayed code can revoke what the first redemption produced.
+    pub family: String,
+    pub expires_at: u64,
+}
+
+/// The outcome of taking a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeTake {
+    /// First use.
+    Fresh(CodeGrant),
+    /// Already redeemed once (kept until the code's expiry so a replay can be answered).
+    Replayed(CodeGrant),
+    /// Unknown or expired.
+    Unknown,
+}
+
+/// A refresh token's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub family: String,
+    pub client_id: String,
+    pub user: String,
+    /// Space-separated scopes this token may refresh to (or narrower).
+    pub scope: String,
+    /// When the family ends, however often it rotates.
+    pub expires_at: u64,
+}
+
+/// The new pair of a rotation, sealed with a key only the holder of the old refresh token can
+/// derive, so that a grace-window replay can be given the same pair without the store ever
+/// holding a usable token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSuccessor(pub Vec<u8>);
+
+/// The outcome of a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// `old` was current: it is now used and `new` is current.
+    Rotated,
+    /// `old` was rotated moments ago (within the grace window): here is that rotation's pair.
+    Grace(SealedSuccessor),
+    /// `old` was rotated before the grace window: the family is now revoked.
+    Reused { family: String },
+    /// Unknown, expired, or its family revoked.
+    Unknown,
+}
+
+/// An access token issued from a refresh family, tracked so that revoking the family
+/// revokes it too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedAccess {
+    pub jti: String,
+    pub expires_at: u64,
+}
+
+/// A browser login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user: String,
+    pub created_at: u64,
+    pub last_seen: u64,
+}
+
+/// Whose tokens a cut-off applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    User(String),
+    Client(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new code.
+    async fn put_code(&self, code: TokenHash, grant: CodeGrant) -> StoreResult<()>;
+    /// Takes a code: exactly one caller ever gets [`CodeTake::Fresh`].
+    async fn take_code(&self, code: &TokenHash, now: u64) -> StoreResult<CodeTake>;
+
+    /// Starts or continues a family with a current refresh token and the access token issued
+    /// beside it.
+    async fn put_refresh(
+        &self,
+        token: TokenHash,
+        record: RefreshRecord,
+        access: IssuedAccess,
+    ) -> StoreResult<()>;
+    /// The record of a current, unexpired refresh token of a live family.
+    async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshRecord>>;
+    /// Atomically replaces the current token `old` by `new` (see [`Rotation`]).
+    async fn rotate_refresh(
+        &self,
+        old: &TokenHash,
+        new: TokenHash,
+        record: RefreshRecord,
+        access: IssuedAccess,
+        successor: SealedSuccessor,
+        now: u64,
+        grace_secs: u64,
+    ) -> StoreResult<Rotation>;
+    /// Revokes a family: its refresh tokens stop working and its access tokens are deny-listed.
+    async fn revoke_family(&self, family: &str, now: u64) -> StoreResult<()>;
+
+    /// Deny-lists one access token until it would have expired anyway.
+    async fn revoke_access(&self, jti: &str, expires_at: u64) -> StoreResult<()>;
+    /// Whether an access token is deny-listed.
+    async fn is_access_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Revokes everything of a user or client issued before `cutoff`: families, sessions, and
+    /// (through [`Store::cutoff`]) access tokens with an earlier `iat`.
+    async fn revoke_subject(&self, subject: Subject, cutoff: u64, now: u64) -> StoreResult<()>;
+    /// Tokens of `subject` issued before this time are revoked.
+    async fn cutoff(&self, subject: &Subject) -> StoreResult<Option<u64>>;
+
+    /// Remembers that `user` let `client` have `scopes`.
+    async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()>;
+    /// The scopes `user` has let `client` have.
+    async fn consent(&self, user: &str, client: &str) -> StoreResult<Vec<String>>;
+
+    async fn put_session(&self, id: TokenHash, session: SessionRecord) -> StoreResult<()>;
+    /// A live session, its `last_seen` moved to `now`; `None` (and removed) past its idle or
+    /// absolute limit.
+    async fn touch_session(
+        &self,
+        id: &TokenHash,
+        now: u64,
+        idle_secs: u64,
+        max_secs: u64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(&self, id: &TokenHash) -> StoreResult<()>;
+
+    /// Drops everything expired; backends with native expiry may do nothing.
+    async fn sweep(&self, now: u64) -> StoreResult<()>;
+}
