@@ -40,6 +40,20 @@ fn access(jti: &str) -> IssuedAccess {
     }
 }
 
+fn next(
+    token: TokenHash,
+    record: RefreshRecord,
+    access: IssuedAccess,
+    sealed: SealedSuccessor,
+) -> NextRefresh {
+    NextRefresh {
+        token,
+        record,
+        access,
+        sealed,
+    }
+}
+
 fn sealed(tag: u8) -> SealedSuccessor {
     SealedSuccessor(vec![tag; 8])
 }
@@ -114,10 +128,7 @@ async fn rotation_and_grace(s: &impl Store) {
     let r = s
         .rotate_refresh(
             &hash("r1"),
-            hash("r2"),
-            record("f1"),
-            access("a2"),
-            sealed(2),
+            next(hash("r2"), record("f1"), access("a2"), sealed(2)),
             NOW,
             5,
         )
@@ -137,10 +148,7 @@ async fn rotation_and_grace(s: &impl Store) {
     let again = s
         .rotate_refresh(
             &hash("r1"),
-            hash("r2b"),
-            record("f1"),
-            access("a2b"),
-            sealed(9),
+            next(hash("r2b"), record("f1"), access("a2b"), sealed(9)),
             NOW + 4,
             5,
         )
@@ -164,10 +172,7 @@ async fn reuse_after_grace_revokes_the_family(s: &impl Store) {
         .unwrap();
     s.rotate_refresh(
         &hash("r1"),
-        hash("r2"),
-        record("f1"),
-        access("a2"),
-        sealed(2),
+        next(hash("r2"), record("f1"), access("a2"), sealed(2)),
         NOW,
         5,
     )
@@ -176,10 +181,7 @@ async fn reuse_after_grace_revokes_the_family(s: &impl Store) {
     let reuse = s
         .rotate_refresh(
             &hash("r1"),
-            hash("r3"),
-            record("f1"),
-            access("a3"),
-            sealed(3),
+            next(hash("r3"), record("f1"), access("a3"), sealed(3)),
             NOW + 5,
             5,
         )
@@ -201,10 +203,7 @@ async fn reuse_after_grace_revokes_the_family(s: &impl Store) {
     let after = s
         .rotate_refresh(
             &hash("r2"),
-            hash("r4"),
-            record("f1"),
-            access("a4"),
-            sealed(4),
+            next(hash("r4"), record("f1"), access("a4"), sealed(4)),
             NOW + 6,
             5,
         )
@@ -219,10 +218,7 @@ async fn grace_zero_means_no_grace(s: &impl Store) {
         .unwrap();
     s.rotate_refresh(
         &hash("r1"),
-        hash("r2"),
-        record("f1"),
-        access("a2"),
-        sealed(2),
+        next(hash("r2"), record("f1"), access("a2"), sealed(2)),
         NOW,
         0,
     )
@@ -231,10 +227,7 @@ async fn grace_zero_means_no_grace(s: &impl Store) {
     let reuse = s
         .rotate_refresh(
             &hash("r1"),
-            hash("r3"),
-            record("f1"),
-            access("a3"),
-            sealed(3),
+            next(hash("r3"), record("f1"), access("a3"), sealed(3)),
             NOW,
             0,
         )
@@ -258,10 +251,12 @@ async fn concurrent_rotations_have_one_winner<S: Store>(s: Arc<S>) {
         tasks.push(tokio::spawn(async move {
             s.rotate_refresh(
                 &hash("r1"),
-                hash(&format!("new{i}")),
-                record("f1"),
-                access(&format!("a{i}")),
-                sealed(i),
+                next(
+                    hash(&format!("new{i}")),
+                    record("f1"),
+                    access(&format!("a{i}")),
+                    sealed(i),
+                ),
                 NOW,
                 5,
             )
@@ -310,10 +305,7 @@ async fn refresh_expiry(s: &impl Store) {
     let r = s
         .rotate_refresh(
             &hash("r1"),
-            hash("r2"),
-            record("f1"),
-            access("a2"),
-            sealed(2),
+            next(hash("r2"), record("f1"), access("a2"), sealed(2)),
             NOW + 86_400,
             5,
         )

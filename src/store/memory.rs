@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CodeGrant, CodeTake, IssuedAccess, RefreshRecord, Rotation, SealedSuccessor, SessionRecord,
-    Store, StoreError, StoreResult, Subject,
+    CodeGrant, CodeTake, IssuedAccess, NextRefresh, RefreshRecord, Rotation, SealedSuccessor,
+    SessionRecord, Store, StoreError, StoreResult, Subject,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -177,10 +177,7 @@ impl Store for MemoryStore {
     async fn rotate_refresh(
         &self,
         old: &TokenHash,
-        new: TokenHash,
-        record: RefreshRecord,
-        access: IssuedAccess,
-        successor: SealedSuccessor,
+        next: NextRefresh,
         now: u64,
         grace_secs: u64,
     ) -> StoreResult<Rotation> {
@@ -199,17 +196,17 @@ impl Store for MemoryStore {
             state.revoke_family(&family);
             return Ok(Rotation::Reused { family });
         }
-        if record.family != family {
+        if next.record.family != family {
             return Ok(Rotation::Unknown);
         }
         if let Some(entry) = state.refresh.get_mut(old) {
-            entry.rotated = Some((now, successor));
+            entry.rotated = Some((now, next.sealed));
         }
-        state.track(new, &record, access);
+        state.track(next.token, &next.record, next.access);
         state.refresh.insert(
-            new,
+            next.token,
             RefreshEntry {
-                record,
+                record: next.record,
                 rotated: None,
             },
         );
@@ -341,6 +338,6 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite() {
-        crate::store::conformance::run(|| MemoryStore::new()).await;
+        crate::store::conformance::run(MemoryStore::new).await;
     }
 }

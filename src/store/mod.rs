@@ -79,6 +79,15 @@ pub struct RefreshRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedSuccessor(pub Vec<u8>);
 
+/// What a rotation puts in place of the old refresh token.
+#[derive(Debug, Clone)]
+pub struct NextRefresh {
+    pub token: TokenHash,
+    pub record: RefreshRecord,
+    pub access: IssuedAccess,
+    pub sealed: SealedSuccessor,
+}
+
 /// The outcome of a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -132,14 +141,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The record of a current, unexpired refresh token of a live family.
     async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshRecord>>;
-    /// Atomically replaces the current token `old` by `new` (see [`Rotation`]).
+    /// Atomically replaces the current token `old` by `next.token` (see [`Rotation`]).
     async fn rotate_refresh(
         &self,
         old: &TokenHash,
-        new: TokenHash,
-        record: RefreshRecord,
-        access: IssuedAccess,
-        successor: SealedSuccessor,
+        next: NextRefresh,
         now: u64,
         grace_secs: u64,
     ) -> StoreResult<Rotation>;
