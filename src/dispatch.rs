@@ -28,6 +28,7 @@ use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::response;
 use crate::middleware::access_log::RouteLabel;
+use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
@@ -67,10 +68,11 @@ struct HttpTarget {
 pub struct Gateway {
     routes: RouteTable<Arc<Route>>,
     trusted_proxies: Vec<IpNet>,
+    auth: Arc<AuthServer>,
 }
 
 impl Gateway {
-    pub fn new(config: &Config) -> Result<Self, UpstreamSetupError> {
+    pub fn new(config: &Config, auth: Arc<AuthServer>) -> Result<Self, UpstreamSetupError> {
         let mut entries = Vec::with_capacity(config.routes.len());
         for route in &config.routes {
             let target = match &route.upstream {
@@ -105,6 +107,7 @@ impl Gateway {
         Ok(Gateway {
             routes: RouteTable::new(entries),
             trusted_proxies: config.server.trusted_proxies.clone(),
+            auth,
         })
     }
 
@@ -121,6 +124,13 @@ impl Gateway {
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
 
+        if oauth::endpoints::serves(&path) {
+            let peer = req
+                .extensions()
+                .get::<ConnectionInfo>()
+                .map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip());
+            return oauth::endpoints::handle(&self.auth, req, &path, peer).await;
+        }
         if let Some(response) = gateway_endpoint(&path) {
             return Ok(response);
         }

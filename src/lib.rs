@@ -22,12 +22,14 @@
 //! - [`private_file`]: 0600 files written atomically.
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod http;
 pub mod logging;
 pub mod middleware;
+pub mod oauth;
 pub mod private_file;
 pub mod proxy;
 pub mod rescue;

@@ -12,6 +12,8 @@ use http::{Response, StatusCode};
 use crate::config::AuthMode;
 use crate::http::body::Body;
 use crate::http::response;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::pages;
 use crate::proxy::forward::UpstreamError;
 use crate::proxy::path::PathRejection;
 
@@ -32,6 +34,14 @@ pub enum Rejection {
     Upstream(UpstreamError),
     /// The client's own request body broke off while it was being forwarded.
     ClientBodyFailed,
+    /// An OAuth endpoint refused the request (RFC 6749 §5.2 JSON).
+    OAuth(OAuthError),
+    /// An authorization request that must not redirect (unknown client, bad redirect URI).
+    AuthorizePage(&'static str),
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    /// A fault of the gateway itself.
+    Internal,
 }
 
 impl From<PathRejection> for Rejection {
@@ -63,6 +73,10 @@ impl Rejection {
             Rejection::Upstream(UpstreamError::Timeout) => "upstream_timeout",
             Rejection::Upstream(UpstreamError::Failed) => "upstream_failed",
             Rejection::ClientBodyFailed => "client_body_failed",
+            Rejection::OAuth(err) => err.code.as_str(),
+            Rejection::AuthorizePage(_) => "authorize_refused",
+            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::Internal => "internal",
         }
     }
 }
@@ -70,6 +84,15 @@ impl Rejection {
 /// Turns a refusal into the response the client sees.
 pub fn rescue(rejection: Rejection) -> Response<Body> {
     let (status, message): (StatusCode, &str) = match rejection {
+        Rejection::OAuth(err) => return oauth_error(err),
+        Rejection::AuthorizePage(message) => {
+            let mut res = pages::error(StatusCode::BAD_REQUEST, message);
+            res.extensions_mut()
+                .insert(RejectionReason(rejection.reason()));
+            return res;
+        }
+        Rejection::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
+        Rejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
         Rejection::Path(reason) => {
             let mut res =
                 response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."));
@@ -125,6 +148,33 @@ pub fn rescue(rejection: Rejection) -> Response<Body> {
     res
 }
 
+/// RFC 6749 §5.2: JSON, `no-store`; `invalid_client` is 401 with `WWW-Authenticate`; a store
+/// outage is 503 so that clients retry rather than give up.
+fn oauth_error(err: OAuthError) -> Response<Body> {
+    let status = match err.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = serde_json::json!({
+        "error": err.code.as_str(),
+        "error_description": err.description,
+    });
+    let mut res = response::with_type(status, "application/json", body.to_string());
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if err.code == ErrorCode::InvalidClient {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"authgate\""),
+        );
+    }
+    res.extensions_mut()
+        .insert(RejectionReason(err.code.as_str()));
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +191,11 @@ mod tests {
             (Rejection::Upstream(UpstreamError::Timeout), 504),
             (Rejection::Upstream(UpstreamError::Failed), 502),
             (Rejection::ClientBodyFailed, 400),
+            (Rejection::OAuth(OAuthError::invalid_grant("x")), 400),
+            (Rejection::OAuth(OAuthError::invalid_client("x")), 401),
+            (Rejection::OAuth(OAuthError::store_unavailable()), 503),
+            (Rejection::AuthorizePage("x"), 400),
+            (Rejection::MethodNotAllowed, 405),
         ];
         for (rejection, status) in cases {
             let res = rescue(rejection);

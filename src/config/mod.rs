@@ -41,15 +41,22 @@ impl Config {
     /// Reads and validates the file at `path`. Relative paths inside it are taken relative to
     /// the directory that holds it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
-            file: name.clone(),
+            file: path.display().to_string(),
             line: None,
             key: None,
             message: format!("cannot read the configuration: {err}"),
         })?;
-        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        validate::from_source(&name, &text, &base)
+        Config::from_toml_str_at(&text, path)
+    }
+
+    /// Validates `text` exactly as [`Config::load`] would if it were the content of `path`:
+    /// same file name in errors, same base for relative paths. The CLI's editing commands
+    /// check the text they are about to write with this, so they never write what `check`
+    /// would reject.
+    pub fn from_toml_str_at(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let base = path.parent().unwrap_or(Path::new(""));
+        validate::from_source(&path.display().to_string(), text, base)
     }
 
     /// Validates configuration text; relative paths are taken relative to the current directory.

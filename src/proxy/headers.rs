@@ -13,9 +13,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// Headers only the gateway may set towards an upstream: identities it vouches for.
 const IDENTITY: [&str; 3] = ["x-auth-user", "x-auth-client", "x-auth-scopes"];
 
-/// Headers that say where a request came from or where it is going. From an untrusted peer
-/// they are lies at worst and noise at best; several frameworks route on the last group.
-const FORWARDING: [&str; 12] = [
+/// Headers that say where a request came from. From an untrusted peer they are lies at worst
+/// and noise at best; from a trusted proxy they are kept.
+const FORWARDING: [&str; 9] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
@@ -25,10 +25,12 @@ const FORWARDING: [&str; 12] = [
     "x-forwarded-uri",
     "x-real-ip",
     "x-client-ip",
-    "x-original-url",
-    "x-original-uri",
-    "x-rewrite-url",
 ];
+
+/// Headers several frameworks route on (IIS, Symfony, Zend): an upstream would serve another
+/// path than the one the gateway matched and authorised. Stripped from every peer, trusted
+/// proxies included, since a load balancer passes on whatever its client sent.
+const ROUTING: [&str; 3] = ["x-original-url", "x-original-uri", "x-rewrite-url"];
 
 /// Fixed hop-by-hop names (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive`); every `Proxy-*`
 /// header and whatever `Connection` names go too.
@@ -147,6 +149,7 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option
             let first = name.as_str().as_bytes().first();
             matches!(first, Some(b'x' | b'f'))
                 && (spelled_as(name, &IDENTITY)
+                    || spelled_as(name, &ROUTING)
                     || (spelled_as(name, &FORWARDING)
                         && !(peer.trusted
                             && FORWARDING.contains(&name.as_str())
@@ -259,6 +262,8 @@ mod tests {
             ("x-forwarded-host", "public.example.com"),
             ("x_forwarded_for", "6.6.6.6"),
             ("x-auth-user", "admin"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
         ]);
         let peer = Peer {
             trusted: true,
@@ -271,5 +276,7 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "public.example.com");
         assert!(h.get("x_forwarded_for").is_none());
         assert!(h.get("x-auth-user").is_none());
+        assert!(h.get("x-original-url").is_none());
+        assert!(h.get("x-rewrite-url").is_none());
     }
 }

@@ -26,8 +26,13 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits};
 use crate::dispatch::{ConnectionInfo, Gateway};
+use crate::oauth::AuthServer;
+use crate::store::memory::MemoryStore;
+use crate::store::Store;
+use crate::tokens::keyring::{KeyError, KeyRing};
 use stack::Stack;
 
 /// Why the server could not start.
@@ -36,6 +41,7 @@ pub enum ServeError {
     Bind(SocketAddr, std::io::Error),
     Tls(tls::TlsError),
     Upstream(crate::proxy::forward::UpstreamSetupError),
+    Keys(KeyError),
 }
 
 impl std::fmt::Display for ServeError {
@@ -44,6 +50,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             ServeError::Tls(err) => write!(f, "TLS: {err}"),
             ServeError::Upstream(err) => write!(f, "upstream: {err}"),
+            ServeError::Keys(err) => write!(f, "signing keys: {err}"),
         }
     }
 }
@@ -55,6 +62,7 @@ pub struct Server {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     stack: Stack,
+    store: Arc<dyn Store>,
     limits: Limits,
     shutdown_grace: Duration,
 }
@@ -65,7 +73,21 @@ impl Server {
         let tls = tls::server_config(&config.server)
             .map_err(ServeError::Tls)?
             .map(TlsAcceptor::from);
-        let gateway = Gateway::new(config).map_err(ServeError::Upstream)?;
+        let keys = KeyRing::load(
+            &config.tokens.signing_key,
+            &config.tokens.previous_keys,
+            true,
+        )
+        .map_err(ServeError::Keys)?
+        .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let auth = Arc::new(AuthServer::new(
+            config,
+            keys,
+            store.clone(),
+            Arc::new(SystemClock),
+        ));
+        let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
         let stack = stack::build(Arc::new(gateway), config.log.access);
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
@@ -75,6 +97,7 @@ impl Server {
             listener,
             tls,
             stack,
+            store,
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
         })
@@ -91,6 +114,7 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.limits.max_connections));
         let header_timeout = self.limits.header_timeout;
+        let sweeper = tokio::spawn(sweep_forever(self.store.clone()));
         tokio::pin!(shutdown);
 
         loop {
@@ -130,6 +154,7 @@ impl Server {
         }
 
         drop(self.listener);
+        sweeper.abort();
         tracing::info!(
             grace_s = self.shutdown_grace.as_secs(),
             "listener closed; draining connections"
@@ -139,6 +164,17 @@ impl Server {
             .is_err()
         {
             tracing::warn!("grace period over; closing the remaining connections");
+        }
+    }
+}
+
+/// Drops expired codes, tokens and sessions once a minute.
+async fn sweep_forever(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(err) = store.sweep(SystemClock.now()).await {
+            tracing::warn!(error = %err, "store sweep failed");
         }
     }
 }
@@ -182,7 +218,10 @@ impl Connection {
             tls: self.tls.is_some(),
         };
         let stack = self.stack;
+        let first_request = Arc::new(FirstRequest::default());
+        let seen = first_request.clone();
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            seen.arrived();
             req.extensions_mut().insert(info);
             let mut stack = stack.clone();
             async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
@@ -192,7 +231,13 @@ impl Connection {
                 let conn = self
                     .builder
                     .serve_connection_with_upgrades(TokioIo::new(self.stream), service);
-                watcher.watch(conn.into_owned()).await
+                tokio::select! {
+                    result = watcher.watch(conn.into_owned()) => result,
+                    () = first_request.missed(self.header_timeout) => {
+                        tracing::debug!(peer = %self.peer, "no request within header_timeout");
+                        return;
+                    }
+                }
             }
             Some(acceptor) => {
                 let handshake =
@@ -211,11 +256,50 @@ impl Connection {
                 let conn = self
                     .builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service);
-                watcher.watch(conn.into_owned()).await
+                tokio::select! {
+                    result = watcher.watch(conn.into_owned()) => result,
+                    () = first_request.missed(self.header_timeout) => {
+                        tracing::debug!(peer = %self.peer, "no request within header_timeout");
+                        return;
+                    }
+                }
             }
         };
         if let Err(err) = result {
             tracing::debug!(peer = %self.peer, error = %err, "connection ended with an error");
+        }
+    }
+}
+
+/// Whether a connection has brought its first request yet.
+///
+/// hyper's `header_read_timeout` only runs once HTTP/1 parsing has begun; before that, the
+/// auto builder waits without a limit for the bytes that tell HTTP/1 from HTTP/2, so a client
+/// that connects and sends nothing (or half an HTTP/2 preface) would hold a connection slot
+/// forever. `header_timeout` bounds that wait too.
+#[derive(Default)]
+struct FirstRequest {
+    seen: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl FirstRequest {
+    fn arrived(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.seen.load(Ordering::Relaxed) {
+            self.seen.store(true, Ordering::Relaxed);
+            // `notify_one` keeps a permit, so a waiter that comes later still sees it.
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves when no request came within `limit`; never resolves once one has.
+    async fn missed(&self, limit: Duration) {
+        if tokio::time::timeout(limit, self.notify.notified())
+            .await
+            .is_ok()
+        {
+            std::future::pending::<()>().await;
         }
     }
 }

@@ -33,6 +33,13 @@ fn record(family: &str) -> RefreshRecord {
     }
 }
 
+fn current(family: &str) -> Option<RefreshLookup> {
+    Some(RefreshLookup {
+        record: record(family),
+        current: true,
+    })
+}
+
 fn access(jti: &str) -> IssuedAccess {
     IssuedAccess {
         jti: jti.into(),
@@ -123,7 +130,7 @@ async fn rotation_and_grace(s: &impl Store) {
         .unwrap();
     assert_eq!(
         s.get_refresh(&hash("r1"), NOW).await.unwrap(),
-        Some(record("f1"))
+        current("f1")
     );
     let r = s
         .rotate_refresh(
@@ -137,12 +144,15 @@ async fn rotation_and_grace(s: &impl Store) {
     assert_eq!(r, Rotation::Rotated);
     assert_eq!(
         s.get_refresh(&hash("r1"), NOW).await.unwrap(),
-        None,
-        "a used token is not current"
+        Some(RefreshLookup {
+            record: record("f1"),
+            current: false
+        }),
+        "a used token stays known for reuse detection, as no longer current"
     );
     assert_eq!(
         s.get_refresh(&hash("r2"), NOW).await.unwrap(),
-        Some(record("f1"))
+        current("f1")
     );
     // Within the grace window the same used token gets the same sealed pair.
     let again = s
@@ -162,7 +172,7 @@ async fn rotation_and_grace(s: &impl Store) {
     );
     assert_eq!(
         s.get_refresh(&hash("r2"), NOW + 4).await.unwrap(),
-        Some(record("f1"))
+        current("f1")
     );
 }
 
@@ -288,7 +298,7 @@ async fn family_revocation_denies_its_access_tokens(s: &impl Store) {
     assert!(!s.is_access_revoked("b1").await.unwrap());
     assert_eq!(
         s.get_refresh(&hash("x1"), NOW).await.unwrap(),
-        Some(record("f2"))
+        current("f2")
     );
     s.revoke_access("solo", NOW + 10).await.unwrap();
     assert!(s.is_access_revoked("solo").await.unwrap());
@@ -427,7 +437,7 @@ async fn sweep_keeps_what_is_live(s: &impl Store) {
     assert!(s.is_access_revoked("solo").await.unwrap());
     assert_eq!(
         s.get_refresh(&hash("r1"), NOW).await.unwrap(),
-        Some(record("f1"))
+        current("f1")
     );
     assert_eq!(
         s.take_code(&hash("code"), NOW).await.unwrap(),

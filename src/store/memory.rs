@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CodeGrant, CodeTake, IssuedAccess, NextRefresh, RefreshRecord, Rotation, SealedSuccessor,
-    SessionRecord, Store, StoreError, StoreResult, Subject,
+    CodeGrant, CodeTake, IssuedAccess, NextRefresh, RefreshLookup, RefreshRecord, Rotation,
+    SealedSuccessor, SessionRecord, Store, StoreError, StoreResult, Subject,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -160,18 +160,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshRecord>> {
+    async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshLookup>> {
         let state = self.lock()?;
         let Some(entry) = state.refresh.get(token) else {
             return Ok(None);
         };
-        if entry.rotated.is_some()
-            || entry.record.expires_at <= now
-            || !state.family_live(&entry.record.family, now)
-        {
+        if entry.record.expires_at <= now || !state.family_live(&entry.record.family, now) {
             return Ok(None);
         }
-        Ok(Some(entry.record.clone()))
+        Ok(Some(RefreshLookup {
+            record: entry.record.clone(),
+            current: entry.rotated.is_none(),
+        }))
     }
 
     async fn rotate_refresh(

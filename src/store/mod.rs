@@ -73,6 +73,13 @@ pub struct RefreshRecord {
     pub expires_at: u64,
 }
 
+/// A refresh token as found: its record, and whether it is still the family's current token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLookup {
+    pub record: RefreshRecord,
+    pub current: bool,
+}
+
 /// The new pair of a rotation, sealed with a key only the holder of the old refresh token can
 /// derive, so that a grace-window replay can be given the same pair without the store ever
 /// holding a usable token.
@@ -139,8 +146,9 @@ pub trait Store: Send + Sync + 'static {
         record: RefreshRecord,
         access: IssuedAccess,
     ) -> StoreResult<()>;
-    /// The record of a current, unexpired refresh token of a live family.
-    async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshRecord>>;
+    /// The record of an unexpired refresh token of a live family, current or already rotated
+    /// (a rotated one is answered by [`Store::rotate_refresh`] with grace or reuse detection).
+    async fn get_refresh(&self, token: &TokenHash, now: u64) -> StoreResult<Option<RefreshLookup>>;
     /// Atomically replaces the current token `old` by `next.token` (see [`Rotation`]).
     async fn rotate_refresh(
         &self,

@@ -1,0 +1,118 @@
+//! Password checks for the login page: argon2id on the blocking pool behind a semaphore (so
+//! logins never starve the proxy's async threads), the same work and answer for an unknown
+//! user as for a wrong password, and throttling per user name and per peer address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use super::throttle::Throttle;
+use crate::config::UserConfig;
+
+/// At most this many password hashes are computed at once.
+const CONCURRENT_HASHES: usize = 4;
+
+/// Why a login failed. Unknown user and wrong password are one case on purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    BadCredentials,
+    /// Too many failures: try again in this many seconds.
+    Throttled(u64),
+    Unavailable,
+}
+
+pub struct PasswordChecker {
+    permits: Arc<Semaphore>,
+    /// Verified against for unknown users, so they cost the same time.
+    dummy_hash: Arc<String>,
+    by_user: Throttle,
+    by_peer: Throttle,
+}
+
+/// The parameters `hash-password` uses (OWASP's argon2id minimum).
+pub fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl Default for PasswordChecker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PasswordChecker {
+    pub fn new() -> Self {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let dummy = crate::tokens::opaque::new_token();
+        let dummy_hash = argon2()
+            .hash_password(dummy.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        PasswordChecker {
+            permits: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
+            dummy_hash: Arc::new(dummy_hash),
+            by_user: Throttle::new(),
+            by_peer: Throttle::new(),
+        }
+    }
+
+    /// Checks `name` and `password`; returns the user's name on success.
+    pub async fn check(
+        &self,
+        users: &HashMap<String, UserConfig>,
+        name: &str,
+        password: &str,
+        peer: IpAddr,
+        now: u64,
+    ) -> Result<String, LoginFailure> {
+        let peer_key = peer.to_string();
+        let user_key = name.to_ascii_lowercase();
+        if let Err(wait) = self.by_peer.check(&peer_key, now) {
+            return Err(LoginFailure::Throttled(wait));
+        }
+        if let Err(wait) = self.by_user.check(&user_key, now) {
+            return Err(LoginFailure::Throttled(wait));
+        }
+        let user = users.get(name);
+        let hash = user.map_or_else(
+            || self.dummy_hash.as_str().to_owned(),
+            |u| u.password_hash.clone(),
+        );
+        let password = password.to_owned();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| LoginFailure::Unavailable)?;
+        let verified = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|_| LoginFailure::Unavailable)?;
+        match user {
+            Some(user) if verified => {
+                self.by_user.succeed(&user_key);
+                Ok(user.name.clone())
+            }
+            _ => {
+                self.by_user.fail(&user_key, now);
+                self.by_peer.fail(&peer_key, now);
+                tracing::info!(peer = %peer, reason = "bad_credentials", "login failed");
+                Err(LoginFailure::BadCredentials)
+            }
+        }
+    }
+}

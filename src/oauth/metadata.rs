@@ -1,0 +1,30 @@
+//! Authorization server metadata (RFC 8414), every URL built from `public_url` and never
+//! from request headers.
+
+use serde_json::{json, Value};
+
+use super::AuthServer;
+
+impl AuthServer {
+    pub fn metadata(&self) -> Value {
+        let base = &self.settings.issuer;
+        let scopes: Vec<&str> = self.scopes.keys().map(String::as_str).collect();
+        json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "revocation_endpoint": format!("{base}/oauth2/revoke"),
+            "introspection_endpoint": format!("{base}/oauth2/introspect"),
+            "end_session_endpoint": format!("{base}/oauth2/logout"),
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! The authorization server's core: plain types in, plain types out, no HTTP (the oxide-auth
+//! habit). `endpoints.rs` is the only HTTP adapter; `pages.rs` renders the login and consent
+//! pages.
+//!
+//! - [`authorize`]: validating an authorization request and issuing its code;
+//! - [`grants`]: the token endpoint's three grants;
+//! - [`revocation`]: RFC 7009 revocation and RFC 7662 introspection;
+//! - [`login`]: password checks off the async threads, throttled;
+//! - [`clients`], [`pkce`], [`seal`], [`throttle`], [`error`]: the parts they share.
+
+pub mod authorize;
+pub mod clients;
+pub mod csrf;
+pub mod endpoints;
+pub mod error;
+pub mod grants;
+pub mod login;
+pub mod metadata;
+pub mod pages;
+pub mod pkce;
+pub mod revocation;
+pub mod seal;
+pub mod throttle;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::config::{Config, UserConfig};
+use crate::store::{IssuedAccess, Store, Subject};
+use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
+use crate::tokens::keyring::KeyRing;
+use clients::Clients;
+use error::OAuthError;
+
+/// A successful token endpoint answer (RFC 6749 §5.1).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a presented access token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRefused {
+    Invalid(TokenInvalid),
+    Revoked,
+    StoreUnavailable,
+}
+
+/// Settings the core needs, from `[tokens]` and `[server]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: u64,
+    pub refresh_ttl: u64,
+    pub code_ttl: u64,
+    pub refresh_grace: u64,
+    pub session_idle: u64,
+    pub session_max: u64,
+}
+
+/// The authorization server.
+pub struct AuthServer {
+    pub settings: Settings,
+    pub keys: KeyRing,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub clients: Clients,
+    pub users: HashMap<String, UserConfig>,
+    /// Declared scopes and their descriptions.
+    pub scopes: std::collections::BTreeMap<String, String>,
+    pub login: login::PasswordChecker,
+    /// Key for CSRF tokens: derived from the signing key, never used to sign tokens.
+    pub csrf: csrf::CsrfKey,
+}
+
+impl AuthServer {
+    pub fn new(
+        config: &Config,
+        keys: KeyRing,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> AuthServer {
+        let t = &config.tokens;
+        let settings = Settings {
+            issuer: config.server.public_url.origin.clone(),
+            audience: t.audience.clone(),
+            access_ttl: t.access_ttl.as_secs(),
+            refresh_ttl: t.refresh_ttl.as_secs(),
+            code_ttl: t.code_ttl.as_secs(),
+            refresh_grace: t.refresh_grace.as_secs(),
+            session_idle: config.session.idle_timeout.as_secs(),
+            session_max: config.session.max_lifetime.as_secs(),
+        };
+        let csrf = csrf::CsrfKey::derive(keys.current());
+        AuthServer {
+            settings,
+            keys,
+            store,
+            clock,
+            clients: Clients::new(&config.clients),
+            users: config
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.clone()))
+                .collect(),
+            scopes: config.scopes.clone(),
+            login: login::PasswordChecker::new(),
+            csrf,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Signs a new access token.
+    fn access_token(&self, sub: &str, client_id: &str, scope: &str) -> (String, IssuedAccess) {
+        let now = self.now();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: sub.to_owned(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            iat: now,
+            exp: now + self.settings.access_ttl,
+            jti: random_id(),
+            nbf: None,
+        };
+        let token = jwt::sign(&claims, self.keys.current());
+        (
+            token,
+            IssuedAccess {
+                jti: claims.jti,
+                expires_at: claims.exp,
+            },
+        )
+    }
+
+    /// Verifies an access token: signature and claims, then revocation (its `jti`, and the
+    /// cut-offs of its user and client).
+    pub async fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessRefused> {
+        let now = self.now();
+        let expected = Expected {
+            issuer: &self.settings.issuer,
+            audience: &self.settings.audience,
+            now,
+        };
+        let claims = jwt::verify(token, &self.keys, expected).map_err(AccessRefused::Invalid)?;
+        let store = &self.store;
+        let revoked = store
+            .is_access_revoked(&claims.jti)
+            .await
+            .map_err(|_| AccessRefused::StoreUnavailable)?;
+        if revoked {
+            return Err(AccessRefused::Revoked);
+        }
+        let mut subjects = vec![Subject::Client(claims.client_id.clone())];
+        if claims.sub != claims.client_id {
+            subjects.push(Subject::User(claims.sub.clone()));
+        }
+        for subject in subjects {
+            let cutoff = store
+                .cutoff(&subject)
+                .await
+                .map_err(|_| AccessRefused::StoreUnavailable)?;
+            if cutoff.is_some_and(|c| claims.iat < c) {
+                return Err(AccessRefused::Revoked);
+            }
+        }
+        Ok(claims)
+    }
+}
+
+/// A 128-bit random identifier (token ids, family ids).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl From<AccessRefused> for OAuthError {
+    fn from(_: AccessRefused) -> Self {
+        OAuthError::invalid_grant("the token is not valid")
+    }
+}
