@@ -1,8 +1,13 @@
 //! The command line, as clap sees it: every subcommand and flag with its help text.
+//!
+//! Only shapes live here; what each subcommand does is in [`crate::commands`]. Values that
+//! the configuration validator also checks (ids, redirect URIs, scopes) are taken as plain
+//! strings on purpose: the validator is the one judge, so the CLI cannot accept what `check`
+//! rejects or the other way round.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// authgate: a reverse-proxy authentication gateway with its own OAuth2 authorization server.
 #[derive(Debug, Parser)]
@@ -18,6 +23,22 @@ pub enum Command {
     Serve(ConfigArg),
     /// Validate a configuration without starting anything (exit 0 valid, 2 invalid).
     Check(ConfigArg),
+    /// Read a password from standard input and print its argon2id hash for `users[].password`.
+    ///
+    /// On a terminal the password is asked for twice, without echo. Otherwise the first line
+    /// of standard input is the password (only the line ending is removed). The hash uses
+    /// argon2id with m=19456 KiB, t=2, p=1 and a random salt. The password itself is never
+    /// printed.
+    HashPassword,
+    /// Manage OAuth clients: the `[[clients]]` entries of the configuration file.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users: the `[[users]]` entries of the configuration file.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Work with access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 /// Where the configuration file is.
@@ -31,4 +52,230 @@ pub struct ConfigArg {
         default_value = "gateway.toml"
     )]
     pub config: PathBuf,
+}
+
+/// `authgate client ...`. Every change keeps the file's comments and layout, is written only
+/// if `authgate check` would accept the result, and replaces the file atomically.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Add a client. A confidential client's secret is generated and printed once; the file
+    /// keeps only its SHA-256 hash.
+    Add(ClientAddArgs),
+    /// List the configured clients (never their secrets).
+    List(ConfigArg),
+    /// Remove a client. Access tokens already issued to it stay valid until they expire.
+    Remove(ClientIdArgs),
+    /// Replace a confidential client's secret with a new one, printed once. The old secret
+    /// stops working once the gateway loads the changed file (SIGHUP or restart).
+    RotateSecret(ClientIdArgs),
+}
+
+/// `authgate client add`.
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// The client id (`client_id`): 1 to 128 letters, digits, `.`, `_`, `-` or `@`.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Whether the client can keep a secret: browser and native apps cannot (public),
+    /// servers and workers can (confidential).
+    #[arg(long = "type", value_name = "TYPE", value_enum)]
+    pub kind: ClientType,
+    /// A redirect URI, compared by exact string: https://, http:// on loopback only, or a
+    /// private-use scheme such as com.example.app:/callback. Repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// A scope the client may ask for (also its default when it asks for none). Repeat for
+    /// several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// A grant type the client may use. Repeat for several. Default: authorization_code and
+    /// refresh_token for a public client, client_credentials for a confidential one.
+    #[arg(long = "grant", value_name = "GRANT", value_enum)]
+    pub grants: Vec<GrantArg>,
+    /// The name shown to users on the consent page. Default: the id.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The gateway operator's own client: users are not asked for consent.
+    #[arg(long)]
+    pub first_party: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// A command about one existing client.
+#[derive(Debug, Args)]
+pub struct ClientIdArgs {
+    /// The client id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `--type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientType {
+    /// Cannot keep a secret; PKCE, no client authentication.
+    Public,
+    /// Authenticates with a secret.
+    Confidential,
+}
+
+/// `--grant`: the RFC 6749 grant types authgate serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantArg {
+    /// Authorization code with PKCE (users log in through the browser).
+    #[value(name = "authorization_code")]
+    AuthorizationCode,
+    /// Refresh tokens, rotated on every use (needs authorization_code).
+    #[value(name = "refresh_token")]
+    RefreshToken,
+    /// The client acts on its own behalf (confidential clients only).
+    #[value(name = "client_credentials")]
+    ClientCredentials,
+}
+
+/// `authgate user ...`: same guarantees as the client commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from standard input, as `hash-password` reads it,
+    /// and only its argon2id hash is written.
+    Add(UserAddArgs),
+    /// List the configured users and their scopes (never their password hashes).
+    List(ConfigArg),
+    /// Remove a user. Sessions and tokens already issued stay valid until they end.
+    Remove(UserNameArgs),
+}
+
+/// `authgate user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The user name: 1 to 128 letters, digits, `.`, `_`, `-` or `@`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A scope the user may grant to clients. Repeat for several.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// A command about one existing user.
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// The user name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authgate token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Verify an access token against the configured signing keys and print its claims as
+    /// JSON; exit 1, saying why, when it is invalid.
+    ///
+    /// Checks the signature, `kid`, `typ`, `iss`, `aud`, `exp` and `nbf`, as the gateway does.
+    /// It does not consult the token store, so a revoked token that has not expired yet still
+    /// shows as valid here.
+    Inspect(TokenInspectArgs),
+}
+
+/// `authgate token inspect`.
+#[derive(Debug, Args)]
+pub struct TokenInspectArgs {
+    /// The access token. Omit it, or give `-`, to read it from standard input instead, which
+    /// keeps it out of the shell history and the process list.
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// Contract §1: every subcommand's `--help` describes every flag.
+    #[test]
+    fn every_subcommand_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str) {
+            assert!(command.get_about().is_some(), "`{path}` has no help text");
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "`{path}` {id} has no help text");
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "authgate");
+    }
+
+    #[test]
+    fn client_add_takes_repeated_flags() {
+        let cli = Cli::try_parse_from([
+            "authgate",
+            "client",
+            "add",
+            "spa",
+            "--type",
+            "public",
+            "--redirect-uri",
+            "http://127.0.0.1/a",
+            "--redirect-uri",
+            "http://127.0.0.1/b",
+            "--grant",
+            "authorization_code",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "a",
+            "--scope",
+            "b",
+            "--config",
+            "x.toml",
+        ])
+        .unwrap();
+        let Command::Client(ClientCommand::Add(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.kind, ClientType::Public);
+        assert_eq!(args.redirect_uris.len(), 2);
+        assert_eq!(
+            args.grants,
+            [GrantArg::AuthorizationCode, GrantArg::RefreshToken]
+        );
+        assert_eq!(args.scopes, ["a", "b"]);
+        assert_eq!(args.config.config, PathBuf::from("x.toml"));
+        assert!(!args.first_party);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for argv in [
+            &["authgate", "client", "add", "x"][..],
+            &["authgate", "client", "add", "x", "--type", "secret"],
+            &[
+                "authgate", "client", "add", "x", "--type", "public", "--grant", "password",
+            ],
+            &[
+                "authgate", "client", "add", "x", "--type", "public", "--grant", "implicit",
+            ],
+        ] {
+            let err = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+        }
+    }
 }

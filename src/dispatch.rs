@@ -24,6 +24,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use ipnet::IpNet;
 
+use crate::authn::{self, flow, AuthnFailure, Via};
+use crate::authn::{forward_auth, resource_metadata};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::response;
@@ -32,6 +34,7 @@ use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
+use crate::proxy::identity_headers;
 use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
@@ -49,6 +52,8 @@ struct Route {
     config: crate::config::RouteConfig,
     label: RouteLabel,
     target: Target,
+    /// This route's RFC 9728 metadata URL, named in its bearer challenges.
+    metadata_url: Arc<str>,
 }
 
 enum Target {
@@ -67,6 +72,7 @@ struct HttpTarget {
 /// Everything the request path needs from one configuration. Immutable once built.
 pub struct Gateway {
     routes: RouteTable<Arc<Route>>,
+    routes_config: Vec<crate::config::RouteConfig>,
     trusted_proxies: Vec<IpNet>,
     auth: Arc<AuthServer>,
 }
@@ -101,11 +107,16 @@ impl Gateway {
                 config: route.clone(),
                 label,
                 target,
+                metadata_url: Arc::from(resource_metadata::url_for(
+                    &config.server.public_url.origin,
+                    &route.path,
+                )),
             };
             entries.push((route, Arc::new(built)));
         }
         Ok(Gateway {
             routes: RouteTable::new(entries),
+            routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
             auth,
         })
@@ -124,6 +135,22 @@ impl Gateway {
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
 
+        match &*path {
+            flow::CALLBACK_PATH => {
+                return Ok(flow::callback(&self.auth, req.headers(), uri.query()).await)
+            }
+            forward_auth::PATH => {
+                return forward_auth::check(&self.auth, req.headers(), uri.query()).await
+            }
+            _ => {}
+        }
+        if let Some(resource) = path.strip_prefix(resource_metadata::PATH) {
+            return resource_metadata::serve(
+                &self.auth.settings.issuer,
+                &self.routes_config,
+                resource,
+            );
+        }
         if oauth::endpoints::serves(&path) {
             let peer = req
                 .extensions()
@@ -153,10 +180,32 @@ impl Gateway {
         mut req: Request<Incoming>,
     ) -> Result<Response<Body>, Rejection> {
         let config = &route.config;
-        if config.auth != AuthMode::None {
-            // No credential verifier serves this route kind yet: fail closed.
-            return Err(Rejection::NotAuthenticated(config.auth));
-        }
+        let identity = match config.auth {
+            AuthMode::None => None,
+            mode => {
+                let decided = authn::decide(
+                    &self.auth,
+                    mode,
+                    &config.scopes,
+                    req.headers(),
+                    req.uri().query(),
+                )
+                .await;
+                match decided {
+                    Ok(identity) => Some(identity),
+                    Err(AuthnFailure::LoginRequired) => {
+                        let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+                        return Ok(flow::start(&self.auth, back));
+                    }
+                    Err(failure) => {
+                        return Err(Rejection::Unauthenticated {
+                            failure,
+                            metadata: route.metadata_url.clone(),
+                        })
+                    }
+                }
+            }
+        };
 
         let declared = req
             .headers()
@@ -168,6 +217,16 @@ impl Gateway {
         }
 
         let websocket = upgrade::is_websocket(req.method(), req.version(), req.headers());
+        if websocket
+            && identity.as_ref().is_some_and(|i| i.via == Via::Session)
+            && !upgrade::origin_allowed(req.headers(), &self.auth.settings.issuer)
+        {
+            // A cross-site page must not ride the session cookie into a WebSocket.
+            return Err(Rejection::Unauthenticated {
+                failure: AuthnFailure::InsufficientScope(String::new()),
+                metadata: route.metadata_url.clone(),
+            });
+        }
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
 
         let conn = req.extensions().get::<ConnectionInfo>().copied();
@@ -182,6 +241,7 @@ impl Gateway {
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && builtin::wants_html(&headers);
         prepare_request_headers(&mut headers, peer, client_host.as_ref());
+        identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);
         }
@@ -234,6 +294,7 @@ impl Gateway {
                 }
                 let (mut parts, body) = upstream_res.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
+                identity_headers::drop_gateway_cookies_set_by(&mut parts.headers);
                 let body = IdleTimeoutBody::new(body, config.response_timeout);
                 Ok(Response::from_parts(parts, body.boxed_unsync()))
             }

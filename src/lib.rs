@@ -21,6 +21,7 @@
 //! - [`logging`]: tracing set-up;
 //! - [`private_file`]: 0600 files written atomically.
 
+pub mod authn;
 pub mod cli;
 pub mod clock;
 pub mod commands;

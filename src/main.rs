@@ -13,6 +13,10 @@ fn main() -> ExitCode {
     let result: Result<(), CommandError> = match &cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::HashPassword => commands::hash_password::run(),
+        Command::Client(command) => commands::client::run(command),
+        Command::User(command) => commands::user::run(command),
+        Command::Token(command) => commands::token::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,9 @@
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::config::AuthMode;
+use std::sync::Arc;
+
+use crate::authn::AuthnFailure;
 use crate::http::body::Body;
 use crate::http::response;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -18,7 +20,7 @@ use crate::proxy::forward::UpstreamError;
 use crate::proxy::path::PathRejection;
 
 /// Why the gateway answered a request itself instead of forwarding it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     /// The path is not one the gateway will route.
     Path(PathRejection),
@@ -26,8 +28,12 @@ pub enum Rejection {
     BadHost,
     /// No route matches.
     NoRoute,
-    /// A route requires authentication that the request does not carry.
-    NotAuthenticated(AuthMode),
+    /// A protected route's caller is not authenticated or lacks a scope. `metadata` is the
+    /// RFC 9728 resource metadata URL named in the challenge.
+    Unauthenticated {
+        failure: AuthnFailure,
+        metadata: Arc<str>,
+    },
     /// The declared or streamed body is larger than the route allows.
     BodyTooLarge,
     /// The upstream failed.
@@ -67,7 +73,13 @@ impl Rejection {
             Rejection::Path(_) => "bad_path",
             Rejection::BadHost => "bad_host",
             Rejection::NoRoute => "no_route",
-            Rejection::NotAuthenticated(_) => "not_authenticated",
+            Rejection::Unauthenticated { failure, .. } => match failure {
+                AuthnFailure::Missing | AuthnFailure::LoginRequired => "not_authenticated",
+                AuthnFailure::InvalidToken(_) => "invalid_token",
+                AuthnFailure::TokenInQuery => "token_in_query",
+                AuthnFailure::InsufficientScope(_) => "insufficient_scope",
+                AuthnFailure::StoreUnavailable => "store_unavailable",
+            },
             Rejection::BodyTooLarge => "body_too_large",
             Rejection::Upstream(UpstreamError::Unreachable) => "upstream_unreachable",
             Rejection::Upstream(UpstreamError::Timeout) => "upstream_timeout",
@@ -83,8 +95,14 @@ impl Rejection {
 
 /// Turns a refusal into the response the client sees.
 pub fn rescue(rejection: Rejection) -> Response<Body> {
-    let (status, message): (StatusCode, &str) = match rejection {
-        Rejection::OAuth(err) => return oauth_error(err),
+    let (status, message): (StatusCode, &str) = match &rejection {
+        Rejection::OAuth(err) => return oauth_error(*err),
+        Rejection::Unauthenticated { failure, metadata } => {
+            let mut res = bearer_challenge(failure, metadata);
+            res.extensions_mut()
+                .insert(RejectionReason(rejection.reason()));
+            return res;
+        }
         Rejection::AuthorizePage(message) => {
             let mut res = pages::error(StatusCode::BAD_REQUEST, message);
             res.extensions_mut()
@@ -104,10 +122,6 @@ pub fn rescue(rejection: Rejection) -> Response<Body> {
         Rejection::NoRoute => (
             StatusCode::NOT_FOUND,
             "Not found: no route serves this path.",
-        ),
-        Rejection::NotAuthenticated(_) => (
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized: this route requires authentication.",
         ),
         Rejection::BodyTooLarge => (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -131,13 +145,6 @@ pub fn rescue(rejection: Rejection) -> Response<Body> {
         ),
     };
     let mut res = response::text(status, message);
-    if let Rejection::NotAuthenticated(_) = rejection {
-        // Every 401 says how to authenticate (RFC 9110 §11.6.1, RFC 6750 §3).
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"authgate\""),
-        );
-    }
     if status == StatusCode::BAD_REQUEST {
         // The request stream may be in any state after a malformed request: do not reuse it.
         res.headers_mut()
@@ -145,6 +152,59 @@ pub fn rescue(rejection: Rejection) -> Response<Body> {
     }
     res.extensions_mut()
         .insert(RejectionReason(rejection.reason()));
+    res
+}
+
+/// RFC 6750 §3: every 401 and 403 of a protected route says how to authenticate, with the
+/// RFC 9728 `resource_metadata` so that clients find the authorization server by themselves.
+fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
+    let (status, error, description, message) = match failure {
+        AuthnFailure::Missing | AuthnFailure::LoginRequired => (
+            StatusCode::UNAUTHORIZED,
+            None,
+            None,
+            "Unauthorized: this route requires authentication.",
+        ),
+        AuthnFailure::InvalidToken(why) => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some(*why),
+            "Unauthorized: the access token is not valid.",
+        ),
+        AuthnFailure::TokenInQuery => (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+            Some("send the access token in the Authorization header, never in the URL"),
+            "Bad request: access tokens are accepted only in the Authorization header.",
+        ),
+        AuthnFailure::InsufficientScope(_) => (
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            Some("the access token lacks a scope this route requires"),
+            "Forbidden: the credentials lack a scope this route requires.",
+        ),
+        AuthnFailure::StoreUnavailable => {
+            return response::text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable: the token store cannot be reached.",
+            )
+        }
+    };
+    let mut challenge = String::from("Bearer realm=\"authgate\"");
+    if let Some(error) = error {
+        challenge.push_str(&format!(", error=\"{error}\""));
+    }
+    if let Some(description) = description {
+        challenge.push_str(&format!(", error_description=\"{description}\""));
+    }
+    if let AuthnFailure::InsufficientScope(scope) = failure {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    challenge.push_str(&format!(", resource_metadata=\"{metadata}\""));
+    let mut res = response::text(status, message);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
     res
 }
 
@@ -185,7 +245,20 @@ mod tests {
             (Rejection::Path(PathRejection::EncodedSlash), 400),
             (Rejection::BadHost, 400),
             (Rejection::NoRoute, 404),
-            (Rejection::NotAuthenticated(AuthMode::Bearer), 401),
+            (
+                Rejection::Unauthenticated {
+                    failure: AuthnFailure::Missing,
+                    metadata: Arc::from("m"),
+                },
+                401,
+            ),
+            (
+                Rejection::Unauthenticated {
+                    failure: AuthnFailure::InsufficientScope("a".into()),
+                    metadata: Arc::from("m"),
+                },
+                403,
+            ),
             (Rejection::BodyTooLarge, 413),
             (Rejection::Upstream(UpstreamError::Unreachable), 502),
             (Rejection::Upstream(UpstreamError::Timeout), 504),
@@ -198,11 +271,17 @@ mod tests {
             (Rejection::MethodNotAllowed, 405),
         ];
         for (rejection, status) in cases {
-            let res = rescue(rejection);
+            let res = rescue(rejection.clone());
             assert_eq!(res.status().as_u16(), status, "{rejection:?}");
             assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
         }
-        let res = rescue(Rejection::NotAuthenticated(AuthMode::Session));
-        assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+        let res = rescue(Rejection::Unauthenticated {
+            failure: AuthnFailure::InsufficientScope("api:write".into()),
+            metadata: Arc::from("https://gw/.well-known/oauth-protected-resource/api/"),
+        });
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"the access token lacks a scope this route requires\", scope=\"api:write\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/api/\""
+        );
     }
 }

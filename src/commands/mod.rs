@@ -1,10 +1,28 @@
 //! One function per subcommand. Each returns a [`CommandError`] whose kind decides the exit
-//! code (contract §1): 2 for a bad configuration, 1 for anything else.
+//! code (contract §1): 2 for a bad configuration or bad arguments, 1 for anything else.
+//!
+//! - [`serve`], [`check`]: run or validate the gateway;
+//! - [`hash_password`]: argon2id hashes for `[[users]]`, and the password prompt `user add`
+//!   shares;
+//! - [`client`], [`user`]: edit `[[clients]]` and `[[users]]` through [`config_file`], which
+//!   keeps comments and writes only what `check` accepts;
+//! - [`token`]: verify an access token offline.
+//!
+//! Output discipline: results go to standard output (a hash, a list, claims, a new client
+//! secret once), notes about what was done go to standard error. No command prints a
+//! password, and only `client add` and `client rotate-secret` print a secret: the one they
+//! just generated, once.
 
 pub mod check;
+pub mod client;
+pub mod config_file;
+pub mod hash_password;
 pub mod serve;
+pub mod token;
+pub mod user;
 
 use std::fmt;
+use std::io::Write;
 
 use crate::config::ConfigError;
 
@@ -13,6 +31,9 @@ use crate::config::ConfigError;
 pub enum CommandError {
     /// The configuration is invalid: exit 2.
     Config(ConfigError),
+    /// The arguments or input cannot be acted on (an id that exists already or does not
+    /// exist, an empty password): exit 2, like clap's own usage errors.
+    BadArguments(String),
     /// Anything else: exit 1.
     Failed(String),
 }
@@ -20,7 +41,7 @@ pub enum CommandError {
 impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Config(_) => 2,
+            CommandError::Config(_) | CommandError::BadArguments(_) => 2,
             CommandError::Failed(_) => 1,
         }
     }
@@ -30,13 +51,31 @@ impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandError::Config(err) => err.fmt(f),
-            CommandError::Failed(message) => f.write_str(message),
+            CommandError::BadArguments(message) | CommandError::Failed(message) => {
+                f.write_str(message)
+            }
         }
     }
 }
+
+impl std::error::Error for CommandError {}
 
 impl From<ConfigError> for CommandError {
     fn from(err: ConfigError) -> Self {
         CommandError::Config(err)
     }
+}
+
+/// Writes `text` to standard output. Unlike `print!`, a closed pipe (`| head`) is an error
+/// to report, not a panic.
+pub(crate) fn print_out(text: &str) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CommandError::Failed(format!("cannot write to standard output: {e}")))
+}
+
+/// A note on standard error about what was done. Best effort: the work is done already.
+pub(crate) fn note(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "authgate: {text}");
 }

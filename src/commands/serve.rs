@@ -14,6 +14,9 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
         .enable_all()
         .build()
         .map_err(|e| CommandError::Failed(format!("cannot start the runtime: {e}")))?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     runtime.block_on(async {
         let server = Server::bind(&config)
             .await

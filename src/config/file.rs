@@ -193,4 +193,7 @@ pub struct RouteSection {
     pub response_timeout: Option<Spanned<String>>,
     /// PEM file of CA certificates trusted for an `https` upstream, instead of the public roots.
     pub upstream_ca: Option<Spanned<String>>,
+    /// On a request authenticated by a bearer token, forward its `Authorization` header.
+    /// Default `true`.
+    pub forward_token: Option<bool>,
 }

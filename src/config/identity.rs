@@ -264,6 +264,13 @@ impl Validator<'_> {
                     "must be 1 to 128 letters, digits, `.`, `_`, `-` or `@`",
                 ));
             }
+            if name == crate::authn::GATEWAY_CLIENT_ID {
+                return Err(self.err(
+                    &u.name,
+                    &key("name"),
+                    "`authgate` is the gateway's own client id; choose another user name",
+                ));
+            }
             if let Some(first) = out.iter().position(|other| other.name == *name) {
                 return Err(self.err(
                     &u.name,
@@ -324,6 +331,13 @@ impl Validator<'_> {
                 &c.id,
                 &key("id"),
                 format!("clients[{first}] has the same id"),
+            ));
+        }
+        if id == crate::authn::GATEWAY_CLIENT_ID {
+            return Err(self.err(
+                &c.id,
+                &key("id"),
+                "`authgate` is the gateway's own client id; choose another",
             ));
         }
         if users.iter().any(|u| u.name == *id) {

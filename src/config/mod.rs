@@ -64,6 +64,33 @@ impl Config {
         validate::from_source("<string>", text, Path::new(""))
     }
 
+    /// Settings that are valid but probably not what the operator wants; `check` prints them
+    /// and `serve` logs them at every start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.users.iter().any(|u| u.name == "demo") {
+            out.push(
+                "the demo user `demo` is configured, with the password the README gives: remove it before anyone else can reach this gateway".to_owned(),
+            );
+        }
+        let url = &self.server.public_url;
+        let loopback_name = matches!(url.host.as_str(), "localhost" | "127.0.0.1" | "::1");
+        let sessions = self.routes.iter().any(|r| r.auth == AuthMode::Session);
+        if url.scheme == Scheme::HTTP && !loopback_name {
+            out.push(format!(
+                "server.public_url is {}: browsers only keep the gateway's Secure __Host- cookies over https, so sign-in and session routes will not work; serve https (or put a TLS-terminating proxy in front and write its https:// URL)",
+                url.origin
+            ));
+        }
+        if sessions && self.users.is_empty() {
+            out.push(
+                "session routes are configured but there are no [[users]]: nobody can sign in"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     /// A one-line description, as `authgate check` prints it.
     pub fn summary(&self) -> String {
         let tls = match &self.server.tls {
@@ -274,6 +301,7 @@ pub struct RouteConfig {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub upstream_ca: Option<PathBuf>,
+    pub forward_token: bool,
 }
 
 /// Where a route's requests go.

@@ -460,6 +460,7 @@ impl Validator<'_> {
                 Duration::from_secs(60),
             )?,
             upstream_ca,
+            forward_token: r.forward_token.unwrap_or(true),
         })
     }
 

@@ -25,6 +25,8 @@ use super::error::OAuthError;
 use super::grants::TokenRequest;
 use super::login::LoginFailure;
 use super::{pages, AuthServer};
+use crate::authn::return_to::safe_return_path;
+use crate::authn::SESSION_COOKIE;
 use crate::http::body::{full, Body};
 use crate::http::cookie;
 use crate::rescue::Rejection;
@@ -396,6 +398,8 @@ async fn login(
         user: user.clone(),
         created_at: now,
         last_seen: now,
+        scope: String::new(),
+        family: None,
     };
     auth.store
         .put_session(TokenHash::of(&session_id), record)
@@ -516,6 +520,12 @@ async fn introspect(
 async fn logout(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
     let is_post = req.method() == Method::POST;
     let session = session_user(auth, req.headers()).await?;
+    let route_session = cookie::get(req.headers(), SESSION_COOKIE).map(str::to_owned);
+    let return_to = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "rd")
+            .map(|(_, v)| v.into_owned())
+    });
     let session_id = session
         .as_ref()
         .map_or("", |(id, _)| id.as_str())
@@ -549,7 +559,35 @@ async fn logout(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Bo
             .map_err(|e| Rejection::OAuth(e.into()))?;
         tracing::info!(user = %user, "logged out");
     }
-    let mut response = pages::logged_out();
+    end_route_session(auth, &route_session).await?;
+    let mut response = match return_to {
+        Some(path) => redirect(StatusCode::SEE_OTHER, &safe_return_path(&path))?,
+        None => pages::logged_out(),
+    };
     set_cookie(&mut response, cookie::clear(LOGIN_COOKIE));
+    set_cookie(&mut response, cookie::clear(SESSION_COOKIE));
     Ok(response)
+}
+
+/// Ends a protected-route session and revokes the tokens it came from.
+async fn end_route_session(auth: &AuthServer, id: &Option<String>) -> Result<(), Rejection> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let now = auth.now();
+    let hash = TokenHash::of(id);
+    let s = &auth.settings;
+    let store_err = |e: crate::store::StoreError| Rejection::OAuth(e.into());
+    let session = auth
+        .store
+        .touch_session(&hash, now, s.session_idle, s.session_max)
+        .await
+        .map_err(store_err)?;
+    if let Some(family) = session.and_then(|session| session.family) {
+        auth.store
+            .revoke_family(&family, now)
+            .await
+            .map_err(store_err)?;
+    }
+    auth.store.delete_session(&hash).await.map_err(store_err)
 }

@@ -30,8 +30,9 @@ use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::authn::GATEWAY_CLIENT_ID;
 use crate::clock::Clock;
-use crate::config::{Config, UserConfig};
+use crate::config::{ClientConfig, ClientKind, Config, GrantType, UserConfig};
 use crate::store::{IssuedAccess, Store, Subject};
 use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 use crate::tokens::keyring::KeyRing;
@@ -118,7 +119,7 @@ impl AuthServer {
             keys,
             store,
             clock,
-            clients: Clients::new(&config.clients),
+            clients: Clients::new(&with_gateway_client(config)),
             users: config
                 .users
                 .iter()
@@ -191,6 +192,40 @@ impl AuthServer {
         }
         Ok(claims)
     }
+}
+
+/// The configured clients plus the gateway's own: a public, first-party client that signs
+/// browsers in for session routes, asking for every scope there is (the user's own scopes
+/// then decide what the session holds).
+fn with_gateway_client(config: &Config) -> Vec<ClientConfig> {
+    let mut scopes: Vec<String> = config.scopes.keys().cloned().collect();
+    let more = config
+        .users
+        .iter()
+        .flat_map(|u| u.scopes.iter())
+        .chain(config.routes.iter().flat_map(|r| r.scopes.iter()));
+    for scope in more {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    let mut clients = config.clients.clone();
+    clients.push(ClientConfig {
+        id: GATEWAY_CLIENT_ID.to_owned(),
+        kind: ClientKind::Public,
+        secret_hash: None,
+        name: "authgate".to_owned(),
+        redirect_uris: vec![format!(
+            "{}{}",
+            config.server.public_url.origin,
+            crate::authn::flow::CALLBACK_PATH
+        )],
+        grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes,
+        first_party: true,
+        require_pkce: true,
+    });
+    clients
 }
 
 /// A 128-bit random identifier (token ids, family ids).

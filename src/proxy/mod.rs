@@ -4,6 +4,7 @@
 pub mod builtin;
 pub mod forward;
 pub mod headers;
+pub mod identity_headers;
 pub mod path;
 pub mod routes;
 pub mod upgrade;

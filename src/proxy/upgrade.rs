@@ -45,3 +45,12 @@ pub fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
         }
     });
 }
+
+/// Whether a WebSocket handshake riding a session cookie comes from the gateway's own origin
+/// (browsers always send `Origin` on WebSocket handshakes; a missing one is not a browser).
+pub fn origin_allowed(headers: &HeaderMap, public_origin: &str) -> bool {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => origin.eq_ignore_ascii_case(public_origin),
+        None => true,
+    }
+}

@@ -332,6 +332,8 @@ async fn subject_revocation(s: &impl Store) {
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
+        scope: String::new(),
+        family: None,
     };
     s.put_session(hash("s1"), session).await.unwrap();
     assert_eq!(
@@ -384,6 +386,8 @@ async fn sessions(s: &impl Store) {
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
+        scope: String::new(),
+        family: None,
     };
     s.put_session(hash("s1"), session.clone()).await.unwrap();
     // Sliding idle timeout: each touch moves last_seen.

@@ -116,12 +116,20 @@ pub struct IssuedAccess {
     pub expires_at: u64,
 }
 
-/// A browser login session.
+/// A browser session: the authorization server's login session, or a session on the
+/// gateway's protected routes (which also records what it may do and the refresh family it
+/// came from, so that ending it revokes its tokens).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub user: String,
     pub created_at: u64,
     pub last_seen: u64,
+    /// Space-separated scopes (route sessions).
+    #[serde(default)]
+    pub scope: String,
+    /// The refresh family behind a route session.
+    #[serde(default)]
+    pub family: Option<String>,
 }
 
 /// Whose tokens a cut-off applies to.

@@ -1,0 +1,100 @@
+//! Bearer tokens (RFC 6750): read from the `Authorization` header only. A token in the query
+//! string (`access_token=`) is refused rather than ignored, so that a client learns it must
+//! not put tokens where logs and `Referer` headers keep them.
+
+use http::header::{self, HeaderMap};
+
+/// What the `Authorization` header holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    None,
+    Bearer(&'a str),
+    /// A second header, an empty token, or bytes outside the RFC 6750 token68 alphabet.
+    Malformed,
+    /// Another scheme (Basic, …): not ours to judge.
+    OtherScheme,
+}
+
+/// Reads the bearer token of a request.
+pub fn presented(headers: &HeaderMap) -> Presented<'_> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Presented::None;
+    };
+    if values.next().is_some() {
+        return Presented::Malformed;
+    }
+    let Ok(text) = value.to_str() else {
+        return Presented::Malformed;
+    };
+    let Some((scheme, token)) = text.split_once(' ') else {
+        return if text.eq_ignore_ascii_case("bearer") {
+            Presented::Malformed
+        } else {
+            Presented::OtherScheme
+        };
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Presented::OtherScheme;
+    }
+    let token = token.trim_start_matches(' ');
+    let token68 = !token.is_empty()
+        && token.trim_end_matches('=').bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if token68 {
+        Presented::Bearer(token)
+    } else {
+        Presented::Malformed
+    }
+}
+
+/// Whether the query string carries an `access_token` parameter.
+pub fn token_in_query(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn with(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn reading_the_header() {
+        assert_eq!(presented(&with(&[])), Presented::None);
+        assert_eq!(
+            presented(&with(&["Bearer abc.def-_~"])),
+            Presented::Bearer("abc.def-_~")
+        );
+        assert_eq!(presented(&with(&["bearer abc"])), Presented::Bearer("abc"));
+        assert_eq!(
+            presented(&with(&["Basic dXNlcjpw"])),
+            Presented::OtherScheme
+        );
+        assert_eq!(presented(&with(&["Bearer"])), Presented::Malformed);
+        assert_eq!(presented(&with(&["Bearer "])), Presented::Malformed);
+        assert_eq!(presented(&with(&["Bearer a b"])), Presented::Malformed);
+        assert_eq!(
+            presented(&with(&["Bearer a", "Bearer b"])),
+            Presented::Malformed
+        );
+    }
+
+    #[test]
+    fn query_tokens() {
+        assert!(token_in_query(Some("a=1&access_token=x")));
+        assert!(token_in_query(Some("Access_Token=x")));
+        assert!(!token_in_query(Some("token=x")));
+        assert!(!token_in_query(None));
+    }
+}

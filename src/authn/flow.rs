@@ -1,0 +1,234 @@
+//! The browser sign-in flow of session routes: the gateway is its own first-party client.
+//!
+//! 1. [`start`]: a browser without a session is redirected to `/oauth2/authorize` with a fresh
+//!    `state` and PKCE challenge; `state`, the verifier and the page it asked for travel in a
+//!    signed, short-lived, `HttpOnly` flow cookie named after the state, so that several tabs
+//!    can sign in at once and a callback is accepted only by the browser that started it.
+//! 2. [`callback`]: checks the flow cookie, `state` and `iss` (RFC 9207), exchanges the code
+//!    in-process, creates the session (256-bit id, only its hash stored), sets the session
+//!    cookie, and sends the browser back where it started.
+//!
+//! A callback that cannot be completed shows a page saying why: never another redirect, so
+//! a browser that drops cookies cannot loop.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{return_to::safe_return_path, GATEWAY_CLIENT_ID, SESSION_COOKIE};
+use crate::http::body::Body;
+use crate::http::cookie;
+use crate::oauth::clients::ClientCredentials;
+use crate::oauth::grants::TokenRequest;
+use crate::oauth::{pages, AuthServer};
+use crate::store::SessionRecord;
+use crate::tokens::opaque::{new_token, TokenHash};
+
+/// Where the authorization server sends the gateway's own codes.
+pub const CALLBACK_PATH: &str = "/oauth2/callback";
+const FLOW_COOKIE_PREFIX: &str = "__Host-authgate-flow-";
+const FLOW_TTL_SECS: u64 = 600;
+
+#[derive(Serialize, Deserialize)]
+struct FlowState {
+    /// `state`
+    s: String,
+    /// PKCE verifier
+    v: String,
+    /// return path
+    r: String,
+    /// expiry
+    e: u64,
+}
+
+fn flow_cookie_name(state: &str) -> String {
+    format!("{FLOW_COOKIE_PREFIX}{}", &state[..state.len().min(12)])
+}
+
+/// The redirect that sends a browser to sign in, returning to `return_to` afterwards.
+pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
+    let state = new_token();
+    let verifier = new_token();
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let flow = FlowState {
+        s: state.clone(),
+        v: verifier,
+        r: safe_return_path(return_to),
+        e: auth.now() + FLOW_TTL_SECS,
+    };
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&flow).unwrap_or_default());
+    let mac = auth.csrf.token("flow", &[&payload]);
+    let value = format!("{payload}.{mac}");
+
+    let issuer = &auth.settings.issuer;
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", GATEWAY_CLIENT_ID)
+        .append_pair("redirect_uri", &format!("{issuer}{CALLBACK_PATH}"))
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let location = format!("/oauth2/authorize?{}", query.finish());
+
+    let mut response = Response::new(crate::http::body::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if let Some(set) = cookie::set(&flow_cookie_name(&state), &value, Some(FLOW_TTL_SECS)) {
+        response.headers_mut().append(header::SET_COOKIE, set);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Finishes the flow at `/oauth2/callback`.
+pub async fn callback(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Response<Body> {
+    match finish(auth, headers, query.unwrap_or("")).await {
+        Ok(response) => response,
+        Err((status, message)) => {
+            tracing::info!(reason = message, "sign-in callback refused");
+            pages::error(status, message)
+        }
+    }
+}
+
+type Refusal = (StatusCode, &'static str);
+
+async fn finish(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response<Body>, Refusal> {
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    if param("error").is_some() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "Sign-in was cancelled or refused. Go back and try again.",
+        ));
+    }
+    let state =
+        param("state").ok_or((StatusCode::BAD_REQUEST, "The sign-in answer has no state."))?;
+    let code = param("code").ok_or((StatusCode::BAD_REQUEST, "The sign-in answer has no code."))?;
+    if param("iss").is_some_and(|iss| iss != auth.settings.issuer) {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "The sign-in answer came from another issuer.",
+        ));
+    }
+    let cookie_name = flow_cookie_name(&state);
+    let raw = cookie::get(headers, &cookie_name).ok_or((
+        StatusCode::BAD_REQUEST,
+        "This browser did not keep the sign-in cookie: cookies may be blocked, the address may differ from the gateway's public URL, or the sign-in took too long. Open the page again to retry.",
+    ))?;
+    let (payload, mac) = raw
+        .split_once('.')
+        .ok_or((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."))?;
+    if !auth.csrf.verify(mac, "flow", &[payload]) {
+        return Err((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."));
+    }
+    let flow: FlowState = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."))?;
+    if flow.e <= auth.now() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "The sign-in took too long. Open the page again to retry.",
+        ));
+    }
+    if flow.s != state {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "The sign-in answer does not belong to this browser.",
+        ));
+    }
+
+    let request = TokenRequest {
+        grant_type: Some("authorization_code".to_owned()),
+        code: Some(code),
+        redirect_uri: Some(format!("{}{CALLBACK_PATH}", auth.settings.issuer)),
+        code_verifier: Some(flow.v),
+        client: ClientCredentials {
+            id: Some(GATEWAY_CLIENT_ID.to_owned()),
+            secret: None,
+        },
+        ..TokenRequest::default()
+    };
+    let tokens = auth.token(request).await.map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            "The sign-in could not be completed. Open the page again to retry.",
+        )
+    })?;
+    let claims = auth
+        .verify_access(&tokens.access_token)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The sign-in could not be completed.",
+            )
+        })?;
+    let family = match &tokens.refresh_token {
+        Some(refresh) => auth
+            .store
+            .get_refresh(&TokenHash::of(refresh), auth.now())
+            .await
+            .ok()
+            .flatten()
+            .map(|found| found.record.family),
+        None => None,
+    };
+
+    let session_id = new_token();
+    let now = auth.now();
+    let record = SessionRecord {
+        user: claims.sub.clone(),
+        created_at: now,
+        last_seen: now,
+        scope: claims.scope,
+        family,
+    };
+    auth.store
+        .put_session(TokenHash::of(&session_id), record)
+        .await
+        .map_err(|_| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The session store is unavailable. Try again shortly.",
+            )
+        })?;
+    tracing::info!(user = %claims.sub, "session started");
+
+    let mut response = Response::new(crate::http::body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let back = safe_return_path(&flow.r);
+    if let Ok(location) = HeaderValue::from_str(&back) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    let h = response.headers_mut();
+    if let Some(set) = cookie::set(SESSION_COOKIE, &session_id, Some(auth.settings.session_max)) {
+        h.append(header::SET_COOKIE, set);
+    }
+    if let Some(clear) = cookie::clear(&cookie_name) {
+        h.append(header::SET_COOKIE, clear);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

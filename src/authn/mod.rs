@@ -1,0 +1,161 @@
+//! Who is calling a protected route, and may they: the decision, over plain types.
+//!
+//! `auth = "bearer"`: an access token from the `Authorization` header, verified (signature,
+//! claims, revocation) on every request. `auth = "session"`: the gateway's session cookie,
+//! or a bearer token. Then every scope the route lists must be held. [`decide`] returns the
+//! [`Identity`] or an [`AuthnFailure`]; `rescue` alone turns a failure into 401/403, and the
+//! dispatcher sends a browser without a session through [`flow`].
+
+pub mod bearer;
+pub mod flow;
+pub mod forward_auth;
+pub mod resource_metadata;
+pub mod return_to;
+
+use http::header::{self, HeaderMap};
+
+use crate::config::AuthMode;
+use crate::http::cookie;
+use crate::oauth::{AccessRefused, AuthServer};
+use crate::tokens::opaque::TokenHash;
+use bearer::Presented;
+
+/// The client id the gateway uses for its own browser sign-in flow.
+pub const GATEWAY_CLIENT_ID: &str = "authgate";
+/// The session cookie of protected routes (contract §5).
+pub const SESSION_COOKIE: &str = "__Host-authgate-session";
+/// Every cookie the gateway owns starts so: never forwarded, never set by an upstream.
+pub const COOKIE_PREFIX: &str = "__Host-authgate-";
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bearer,
+    Session,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user, absent for a client acting for itself (client credentials).
+    pub user: Option<String>,
+    pub client_id: String,
+    /// Space-separated.
+    pub scope: String,
+    pub via: Via,
+}
+
+impl Identity {
+    pub fn has_scopes(&self, needed: &[String]) -> bool {
+        needed
+            .iter()
+            .all(|n| self.scope.split(' ').any(|held| held == n))
+    }
+}
+
+/// Why a request may not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthnFailure {
+    /// No credential at all (RFC 6750 §3.1: no error code).
+    Missing,
+    /// A browser on a session route without a session: send it to sign in.
+    LoginRequired,
+    /// A token was presented and is not valid (`invalid_token`).
+    InvalidToken(&'static str),
+    /// A token in the query string (`invalid_request`).
+    TokenInQuery,
+    /// Valid, but without every scope the route needs (`insufficient_scope`).
+    InsufficientScope(String),
+    /// The token store could not answer: fail closed.
+    StoreUnavailable,
+}
+
+/// Decides a request to a route with `mode` and `scopes`.
+pub async fn decide(
+    auth: &AuthServer,
+    mode: AuthMode,
+    scopes: &[String],
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Identity, AuthnFailure> {
+    if bearer::token_in_query(query) {
+        return Err(AuthnFailure::TokenInQuery);
+    }
+    let identity = match bearer::presented(headers) {
+        Presented::Bearer(token) => from_token(auth, token).await?,
+        Presented::Malformed => {
+            return Err(AuthnFailure::InvalidToken(
+                "the Authorization header is malformed",
+            ))
+        }
+        Presented::None | Presented::OtherScheme => match mode {
+            AuthMode::Session => match from_session(auth, headers).await? {
+                Some(identity) => identity,
+                None if wants_html(headers) => return Err(AuthnFailure::LoginRequired),
+                None => return Err(AuthnFailure::Missing),
+            },
+            _ => return Err(AuthnFailure::Missing),
+        },
+    };
+    if !identity.has_scopes(scopes) {
+        return Err(AuthnFailure::InsufficientScope(scopes.join(" ")));
+    }
+    Ok(identity)
+}
+
+async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFailure> {
+    match auth.verify_access(token).await {
+        Ok(claims) => Ok(Identity {
+            // Client ids never equal user names (checked), so `sub == client_id` is a client.
+            user: (claims.sub != claims.client_id).then_some(claims.sub),
+            client_id: claims.client_id,
+            scope: claims.scope,
+            via: Via::Bearer,
+        }),
+        Err(AccessRefused::Invalid(reason)) => {
+            tracing::info!(reason = %reason, "bearer token refused");
+            Err(AuthnFailure::InvalidToken(
+                "the access token is invalid or expired",
+            ))
+        }
+        Err(AccessRefused::Revoked) => Err(AuthnFailure::InvalidToken(
+            "the access token has been revoked",
+        )),
+        Err(AccessRefused::StoreUnavailable) => Err(AuthnFailure::StoreUnavailable),
+    }
+}
+
+/// The session behind the session cookie, if it is alive (touching it slides its idle limit).
+pub async fn from_session(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+) -> Result<Option<Identity>, AuthnFailure> {
+    let Some(id) = cookie::get(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let s = &auth.settings;
+    let session = auth
+        .store
+        .touch_session(
+            &TokenHash::of(id),
+            auth.now(),
+            s.session_idle,
+            s.session_max,
+        )
+        .await
+        .map_err(|_| AuthnFailure::StoreUnavailable)?;
+    Ok(session.map(|session| Identity {
+        user: Some(session.user),
+        client_id: GATEWAY_CLIENT_ID.to_owned(),
+        scope: session.scope,
+        via: Via::Session,
+    }))
+}
+
+/// Browsers say they want HTML; API clients get a 401 instead of a redirect.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}

@@ -1,0 +1,142 @@
+//! What an upstream learns about the caller, and what it must never see.
+//!
+//! After header hygiene has removed every client-sent `X-Auth-*` (in `headers.rs`), the
+//! gateway adds `X-Auth-User` (only for a user), `X-Auth-Client` and `X-Auth-Scopes`. The
+//! gateway's own cookies are cut out of `Cookie` while the application's pass untouched; a
+//! bearer token is forwarded unless the route says `forward_token = false`; a session is never
+//! turned into a replayable header. Upstream `Set-Cookie` for a gateway cookie is dropped.
+
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::authn::{Identity, Via, COOKIE_PREFIX};
+
+/// Adds the identity headers and removes the gateway's credentials from the request.
+pub fn apply(headers: &mut HeaderMap, identity: Option<&Identity>, forward_token: bool) {
+    strip_gateway_cookies(headers);
+    let Some(identity) = identity else {
+        return;
+    };
+    if identity.via == Via::Bearer && !forward_token {
+        headers.remove(header::AUTHORIZATION);
+    }
+    if let Some(user) = identity
+        .user
+        .as_deref()
+        .and_then(|u| HeaderValue::from_str(u).ok())
+    {
+        headers.insert("x-auth-user", user);
+    }
+    if let Ok(client) = HeaderValue::from_str(&identity.client_id) {
+        headers.insert("x-auth-client", client);
+    }
+    if let Ok(scopes) = HeaderValue::from_str(&identity.scope) {
+        headers.insert("x-auth-scopes", scopes);
+    }
+}
+
+/// Removes `__Host-authgate-*` cookies from every `Cookie` header, keeping the others.
+fn strip_gateway_cookies(headers: &mut HeaderMap) {
+    let owns_one = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| v.to_str().map_or(true, |t| t.contains(COOKIE_PREFIX)));
+    if !owns_one {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && !pair.starts_with(COOKIE_PREFIX))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, value);
+        }
+    }
+}
+
+/// Drops any upstream `Set-Cookie` that would set or clear one of the gateway's cookies.
+pub fn drop_gateway_cookies_set_by(headers: &mut HeaderMap) {
+    let ours = |v: &HeaderValue| {
+        v.to_str()
+            .is_ok_and(|t| t.trim_start().starts_with(COOKIE_PREFIX))
+    };
+    let theirs = headers.get_all(header::SET_COOKIE).iter().any(ours);
+    if !theirs {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| !ours(v))
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for value in kept {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_and_cookie_hygiene() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("app=1; __Host-authgate-session=secret; theme=dark"),
+        );
+        let identity = Identity {
+            user: Some("alice".into()),
+            client_id: "spa".into(),
+            scope: "api:read app".into(),
+            via: Via::Bearer,
+        };
+        apply(&mut h, Some(&identity), false);
+        assert_eq!(h["cookie"], "app=1; theme=dark");
+        assert!(h.get(header::AUTHORIZATION).is_none());
+        assert_eq!(h["x-auth-user"], "alice");
+        assert_eq!(h["x-auth-client"], "spa");
+        assert_eq!(h["x-auth-scopes"], "api:read app");
+    }
+
+    #[test]
+    fn client_identity_has_no_user_and_only_gateway_cookie_goes() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-authgate-session=s"),
+        );
+        let identity = Identity {
+            user: None,
+            client_id: "worker".into(),
+            scope: String::new(),
+            via: Via::Bearer,
+        };
+        apply(&mut h, Some(&identity), true);
+        assert!(h.get(header::COOKIE).is_none());
+        assert!(h.get("x-auth-user").is_none());
+        assert_eq!(h["x-auth-client"], "worker");
+    }
+
+    #[test]
+    fn upstream_cannot_set_gateway_cookies() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("__Host-authgate-session=evil; Path=/"),
+        );
+        h.append(header::SET_COOKIE, HeaderValue::from_static("app=1"));
+        drop_gateway_cookies_set_by(&mut h);
+        let left: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(left, ["app=1"]);
+    }
+}
