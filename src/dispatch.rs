@@ -142,6 +142,7 @@ impl Gateway {
             forward_auth::PATH => {
                 return forward_auth::check(&self.auth, req.headers(), uri.query()).await
             }
+            flow::START_PATH => return Ok(flow::start_from_query(&self.auth, uri.query())),
             _ => {}
         }
         if let Some(resource) = path.strip_prefix(resource_metadata::PATH) {

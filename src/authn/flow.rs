@@ -29,6 +29,8 @@ use crate::tokens::opaque::{new_token, TokenHash};
 
 /// Where the authorization server sends the gateway's own codes.
 pub const CALLBACK_PATH: &str = "/oauth2/callback";
+/// Starts a sign-in explicitly, returning to `?rd=` (for forward-auth set-ups).
+pub const START_PATH: &str = "/oauth2/start";
 const FLOW_COOKIE_PREFIX: &str = "__Host-authgate-flow-";
 const FLOW_TTL_SECS: u64 = 600;
 
@@ -46,6 +48,18 @@ struct FlowState {
 
 fn flow_cookie_name(state: &str) -> String {
     format!("{FLOW_COOKIE_PREFIX}{}", &state[..state.len().min(12)])
+}
+
+/// `GET /oauth2/start?rd=/path`: the sign-in redirect, returning to `rd` (validated) after.
+pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body> {
+    let rd = query
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "rd")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_else(|| "/".to_owned());
+    start(auth, &rd)
 }
 
 /// The redirect that sends a browser to sign in, returning to `return_to` afterwards.
