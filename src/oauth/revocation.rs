@@ -71,11 +71,12 @@ impl AuthServer {
             }
             return Ok(());
         }
-        // An access token: signature checked, expiry ignored (an expired one needs nothing).
+        // An access token: verified as of now (an expired one needs nothing). Verifying "as
+        // of 0" would refuse every real token as not yet valid (`iat` far after 0).
         let expected = Expected {
             issuer: &self.settings.issuer,
             audience: &self.settings.audience,
-            now: 0,
+            now,
         };
         if let Ok(claims) = jwt::verify(token, &self.keys, expected) {
             if claims.client_id == client.id && claims.exp > now {

@@ -63,6 +63,7 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     stack: Stack,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     limits: Limits,
     shutdown_grace: Duration,
 }
@@ -70,6 +71,18 @@ pub struct Server {
 impl Server {
     /// Builds everything a configuration needs and binds the listener.
     pub async fn bind(config: &Config) -> Result<Server, ServeError> {
+        Server::bind_with(config, Arc::new(SystemClock), Arc::new(MemoryStore::new())).await
+    }
+
+    /// [`Server::bind`] with a given clock, by which tokens, codes, sign-in flows and sessions
+    /// are timed and the store is swept, and a given token store. Tests pass a
+    /// [`crate::clock::ManualClock`] to move time forward instead of sleeping, and keep a
+    /// handle on the store to act as the administrator would (revoke a user).
+    pub async fn bind_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+    ) -> Result<Server, ServeError> {
         let tls = tls::server_config(&config.server)
             .map_err(ServeError::Tls)?
             .map(TlsAcceptor::from);
@@ -80,13 +93,7 @@ impl Server {
         )
         .map_err(ServeError::Keys)?
         .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
-        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let auth = Arc::new(AuthServer::new(
-            config,
-            keys,
-            store.clone(),
-            Arc::new(SystemClock),
-        ));
+        let auth = Arc::new(AuthServer::new(config, keys, store.clone(), clock.clone()));
         let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
         let stack = stack::build(Arc::new(gateway), config.log.access);
         let listen = config.server.listen;
@@ -98,6 +105,7 @@ impl Server {
             tls,
             stack,
             store,
+            clock,
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
         })
@@ -114,7 +122,7 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.limits.max_connections));
         let header_timeout = self.limits.header_timeout;
-        let sweeper = tokio::spawn(sweep_forever(self.store.clone()));
+        let sweeper = tokio::spawn(sweep_forever(self.store.clone(), self.clock.clone()));
         tokio::pin!(shutdown);
 
         loop {
@@ -169,11 +177,11 @@ impl Server {
 }
 
 /// Drops expired codes, tokens and sessions once a minute.
-async fn sweep_forever(store: Arc<dyn Store>) {
+async fn sweep_forever(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        if let Err(err) = store.sweep(SystemClock.now()).await {
+        if let Err(err) = store.sweep(clock.now()).await {
             tracing::warn!(error = %err, "store sweep failed");
         }
     }

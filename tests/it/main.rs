@@ -1,2 +1,43 @@
+//! End-to-end tests: the gateway (in-process, or the real binary) between real clients and
+//! real upstream servers, all on 127.0.0.1 ephemeral ports. Support code is in `support/`.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-fn main() {}
+
+mod support;
+
+// `authgate check` and `serve` on good and broken files: exit codes, FILE:LINE: key messages.
+mod check;
+// The administration commands as the binary: hash-password, client, user, token inspect.
+mod cli_admin;
+// Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
+mod headers;
+// Header size, slow headers and body size limits: 431, cut-off connections, 413.
+mod limits;
+// Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.
+mod oauth_codes;
+// OAuth code + PKCE flows through login and consent; consent memory, denial, metadata.
+mod oauth_flow;
+// Login and consent pages: CSRF, identical failure answers, framing and caching headers.
+mod oauth_pages;
+// Refresh tokens: rotation, grace-window replay, reuse revoking the family, scope, client binding.
+mod oauth_refresh;
+// Refused authorization requests (error page vs error redirect) and bad client secrets.
+mod oauth_refusals;
+// Client credentials, revocation, introspection, and forged or tampered access tokens.
+mod oauth_tokens;
+// Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
+mod path_normalisation;
+// Route choice: longest prefix, hosts, strip_prefix, preserve_host, base paths, 404, reserved paths.
+mod routing;
+// Graceful shutdown of the binary on SIGTERM/SIGINT: in-flight requests finish, exit 0.
+mod shutdown;
+// The repository's starter gateway.toml, run by the binary: whoami, static and bearer routes.
+mod starter;
+// Bodies streamed both ways, never buffered whole: first bytes before last, 256 MiB transfers.
+mod streaming;
+// TLS in self-signed mode: HTTP/2 and HTTP/1.1 over the generated certificate, key file, reuse.
+mod tls;
+// Upstream failures: 502 for a dead upstream, 504 for a silent one, statuses passed through.
+mod upstream_failures;
+// WebSocket upgrade proxied both ways: text, binary and close through the gateway.
+mod websocket;

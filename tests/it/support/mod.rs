@@ -1,0 +1,67 @@
+//! Test support: real servers on 127.0.0.1 ephemeral ports and real clients.
+//!
+//! - [`gateway`]: the gateway in-process ([`TestGateway`]) from a [`GatewayBuilder`];
+//! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
+//! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
+//! - [`upstream`]: hyper upstreams that record what they received ([`TestUpstream`]);
+//! - [`websocket`]: a WebSocket echo upstream;
+//! - [`protected`]: the gateway in front of protected routes, on a test clock, with a store
+//!   the test can reach; [`browser`]: reqwest as a browser with a cookie jar;
+//!   [`webdriver`]: a real headless Chromium through chromedriver;
+//! - [`raw`]: a raw TCP client for exact bytes (reqwest normalises paths and cannot send
+//!   malformed requests).
+//!
+//! Every wait in here is bounded, so a gateway that buffers or hangs fails a test instead of
+//! stalling the suite.
+
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod gateway;
+pub mod oauth;
+pub mod process;
+pub mod protected;
+pub mod raw;
+pub mod upstream;
+pub mod webdriver;
+pub mod websocket;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use gateway::{GatewayBuilder, Route, TestGateway};
+pub use process::{authgate, GatewayProcess};
+pub use raw::{RawConnection, RawRequest, RawResponse};
+pub use upstream::{Echoed, TestUpstream};
+pub use websocket::WsEchoUpstream;
+
+/// The default bound on any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the test with `what` if it takes longer than `limit`.
+pub async fn within<F: Future>(limit: Duration, what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(limit, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out after {limit:?}: {what}"),
+    }
+}
+
+/// A reqwest client that talks to 127.0.0.1 directly (never through an environment proxy)
+/// and does not follow redirects, so tests see exactly what the gateway answered.
+pub fn http_client() -> reqwest::Client {
+    client_builder().build().expect("reqwest client")
+}
+
+/// The builder behind [`http_client`], for tests that add to it (roots, resolve, HTTP/1 only).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound once, then released).
+pub fn dead_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr").port()
+}

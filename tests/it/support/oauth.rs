@@ -1,0 +1,751 @@
+//! The authorization server under test, and the parties that talk to it:
+//!
+//! - [`AuthGateway`]: the gateway in-process over self-signed TLS, its `public_url`
+//!   (`https://localhost:PORT`, the issuer) carrying the port it really listens on, with the
+//!   users, clients and scopes of [`fixture`];
+//! - [`Browser`]: reqwest with its own cookie jar and redirects off, so each step of login →
+//!   consent → redirect is taken by hand and its `Location` read;
+//! - the `oauth2` crate ([`OAuthClient`]) as the third-party client at the token,
+//!   revocation and introspection endpoints.
+//!
+//! Redirect URIs point at ports where nothing listens: only the `Location` header is read.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use authgate::config::Config;
+use authgate::server::{ServeError, Server};
+use authgate::tokens::keyring::SigningKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use oauth2::basic::{BasicClient, BasicErrorResponse};
+use oauth2::{
+    AuthUrl, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, IntrospectionUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, RevocationUrl, Scope,
+    StandardErrorResponse, TokenUrl,
+};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, Url};
+use tokio::sync::oneshot;
+
+use super::{client_builder, GatewayBuilder};
+
+/// The user of every flow, and the password the fixture's hash is of.
+pub const USER: &str = "alice";
+pub const PASSWORD: &str = "correct horse battery staple";
+/// A second user, with the same password.
+pub const OTHER_USER: &str = "bob";
+
+/// A public client (PKCE, no secret).
+pub const SPA: &str = "spa";
+pub const SPA_REDIRECT: &str = "http://127.0.0.1:5173/callback";
+/// Another public client, for tokens presented by the wrong client.
+pub const OTHER_SPA: &str = "other-spa";
+pub const OTHER_SPA_REDIRECT: &str = "http://127.0.0.1:5174/callback";
+/// A confidential client with the code, refresh and client-credentials grants.
+pub const WEB: &str = "webapp";
+pub const WEB_SECRET: &str = "webapp-secret-5mQkR2vJx8TzL0pW3nYcB7fHs4dA9gEu";
+pub const WEB_REDIRECT: &str = "https://app.example.com/callback";
+/// A first-party public client: no consent asked.
+pub const PORTAL: &str = "portal";
+pub const PORTAL_REDIRECT: &str = "http://127.0.0.1:7000/cb";
+/// A confidential client with client credentials only.
+pub const WORKER: &str = "billing-worker";
+pub const WORKER_SECRET: &str = "worker-secret-Qv9cN1xZ6rT3yL8kP2wM5bH7jF0dS4gA";
+/// A confidential client that introspects tokens (a resource server).
+pub const RS: &str = "resource-server";
+pub const RS_SECRET: &str = "rs-secret-Wc3Tn8qL1vB6xK9mZ2rY5pJ7hD0fG4sN";
+
+/// `oauth2`'s client with every endpoint this gateway offers set (all but device flow).
+pub type OAuthClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointSet>;
+
+/// The argon2id hash of [`PASSWORD`] (m=19456, t=2, p=1), computed once per test run.
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        authgate::oauth::login::argon2()
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .expect("argon2id hash")
+            .to_string()
+    })
+}
+
+/// `sha256:HEX` of a client secret, as `authgate client add` writes it.
+fn secret_hash(secret: &str) -> String {
+    format!(
+        "sha256:{}",
+        authgate::tokens::opaque::TokenHash::of(secret).to_hex()
+    )
+}
+
+/// The `[scopes]`, `[[users]]` and `[[clients]]` every test gateway has.
+pub fn fixture() -> String {
+    let hash = password_hash();
+    format!(
+        r#"[scopes]
+app = "Use the application"
+"api:read" = "Read your data through the API"
+"api:write" = "Change your data through the API"
+admin = "Administer the gateway"
+
+[[users]]
+name = "{USER}"
+password = "{hash}"
+scopes = ["app", "api:read", "api:write"]
+
+[[users]]
+name = "{OTHER_USER}"
+password = "{hash}"
+scopes = ["api:read"]
+
+[[clients]]
+id = "{SPA}"
+type = "public"
+name = "Single-page app"
+redirect_uris = ["{SPA_REDIRECT}"]
+grants = ["authorization_code", "refresh_token"]
+scopes = ["app", "api:read", "api:write"]
+
+[[clients]]
+id = "{OTHER_SPA}"
+type = "public"
+redirect_uris = ["{OTHER_SPA_REDIRECT}"]
+grants = ["authorization_code", "refresh_token"]
+scopes = ["api:read"]
+
+[[clients]]
+id = "{WEB}"
+type = "confidential"
+secret = "{web}"
+name = "Web application"
+redirect_uris = ["{WEB_REDIRECT}"]
+grants = ["authorization_code", "refresh_token", "client_credentials"]
+scopes = ["api:read", "api:write"]
+
+[[clients]]
+id = "{PORTAL}"
+type = "public"
+first_party = true
+redirect_uris = ["{PORTAL_REDIRECT}"]
+scopes = ["app"]
+
+[[clients]]
+id = "{WORKER}"
+type = "confidential"
+secret = "{worker}"
+grants = ["client_credentials"]
+scopes = ["api:read"]
+
+[[clients]]
+id = "{RS}"
+type = "confidential"
+secret = "{rs}"
+grants = ["client_credentials"]
+scopes = ["api:read"]
+"#,
+        web = secret_hash(WEB_SECRET),
+        worker = secret_hash(WORKER_SECRET),
+        rs = secret_hash(RS_SECRET),
+    )
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A client that trusts the gateway's generated certificate and finds `localhost` at `addr`.
+fn trusting_client(data: &tempfile::TempDir, addr: SocketAddr) -> reqwest::ClientBuilder {
+    let pem =
+        std::fs::read(data.path().join("tls/self-signed.pem")).expect("the generated certificate");
+    let root = reqwest::Certificate::from_pem(&pem).expect("PEM");
+    client_builder()
+        .add_root_certificate(root)
+        .resolve("localhost", addr)
+}
+
+/// The gateway as an authorization server. Dropping it begins its shutdown.
+pub struct AuthGateway {
+    addr: SocketAddr,
+    issuer: String,
+    data: tempfile::TempDir,
+    /// One client for the token-side endpoints, so its connections are kept alive.
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl AuthGateway {
+    /// The fixture with default `[tokens]`.
+    pub async fn start() -> AuthGateway {
+        AuthGateway::start_with("").await
+    }
+
+    /// The fixture with `tokens` as the lines of `[tokens]` (e.g. `refresh_grace = "0s"`).
+    ///
+    /// The issuer must name the port, which is only known once bound: a free port is chosen
+    /// first and written into both `public_url` and `listen`, again with another port should
+    /// someone take it in between.
+    pub async fn start_with(tokens: &str) -> AuthGateway {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let issuer = format!("https://localhost:{port}");
+            let mut builder = GatewayBuilder::new()
+                .tls_self_signed()
+                .public_url(&issuer)
+                .data_dir(data.path())
+                .toml_section(&fixture());
+            if !tokens.is_empty() {
+                builder = builder.toml_section(&format!("[tokens]\n{tokens}"));
+            }
+            let text = builder.toml(data.path());
+            let mut config = Config::from_toml_str(&text)
+                .unwrap_or_else(|err| panic!("test configuration rejected: {err}\n{text}"));
+            config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
+            let server = match Server::bind(&config).await {
+                Ok(server) => server,
+                Err(ServeError::Bind(..)) if attempt < 5 => continue,
+                Err(err) => panic!("gateway did not start: {err}"),
+            };
+            let addr = server.local_addr().expect("local addr");
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(server.run(async move {
+                let _ = stopped.await;
+            }));
+            let http = trusting_client(&data, addr).build().expect("client");
+            return AuthGateway {
+                addr,
+                issuer,
+                data,
+                http,
+                stop: Some(stop),
+            };
+        }
+    }
+
+    /// `public_url`: the issuer, `https://localhost:PORT`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `{issuer}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// A client without cookies that trusts the gateway: for the `oauth2` crate and raw
+    /// requests to the token, revocation and introspection endpoints.
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
+    /// A browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = trusting_client(&self.data, self.addr)
+            .cookie_provider(jar.clone())
+            .build()
+            .expect("client");
+        Browser {
+            client,
+            jar,
+            issuer: self.issuer.clone(),
+        }
+    }
+
+    /// The `oauth2` client for `id` (with `secret` when confidential), redirecting to
+    /// `redirect_uri`; confidential clients authenticate with HTTP Basic.
+    pub fn oauth_client(&self, id: &str, secret: Option<&str>, redirect_uri: &str) -> OAuthClient {
+        let client = BasicClient::new(ClientId::new(id.to_owned()))
+            .set_auth_uri(AuthUrl::new(self.url("/oauth2/authorize")).expect("URL"))
+            .set_token_uri(TokenUrl::new(self.url("/oauth2/token")).expect("URL"))
+            .set_revocation_url(RevocationUrl::new(self.url("/oauth2/revoke")).expect("URL"))
+            .set_introspection_url(
+                IntrospectionUrl::new(self.url("/oauth2/introspect")).expect("URL"),
+            )
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).expect("URL"));
+        match secret {
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.to_owned())),
+            None => client,
+        }
+    }
+
+    pub fn spa(&self) -> OAuthClient {
+        self.oauth_client(SPA, None, SPA_REDIRECT)
+    }
+
+    pub fn web(&self) -> OAuthClient {
+        self.oauth_client(WEB, Some(WEB_SECRET), WEB_REDIRECT)
+    }
+
+    /// The resource server, which may introspect.
+    pub fn resource_server(&self) -> OAuthClient {
+        self.oauth_client(RS, Some(RS_SECRET), WEB_REDIRECT)
+    }
+
+    /// The raw introspection answer for `token`, asked by the resource server.
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        let response = self
+            .http()
+            .post(self.url("/oauth2/introspect"))
+            .basic_auth(RS, Some(RS_SECRET))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("introspection request");
+        assert_eq!(response.status(), StatusCode::OK, "introspection status");
+        response.json().await.expect("introspection JSON")
+    }
+
+    /// Whether introspection says `token` is active (and says nothing else when it is not).
+    pub async fn is_active(&self, token: &str) -> bool {
+        let answer = self.introspect(token).await;
+        match answer["active"].as_bool() {
+            Some(true) => true,
+            Some(false) => {
+                assert_eq!(
+                    answer,
+                    serde_json::json!({"active": false}),
+                    "inactive answer"
+                );
+                false
+            }
+            None => panic!("introspection without `active`: {answer}"),
+        }
+    }
+
+    /// The gateway's signing key, as generated into `data_dir` on first start.
+    pub fn signing_key(&self) -> SigningKey {
+        let text = std::fs::read_to_string(self.data.path().join("signing.key"))
+            .expect("the generated signing key");
+        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).expect("base64 key");
+        SigningKey::new(&bytes).expect("signing key")
+    }
+}
+
+impl Drop for AuthGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An authorization request built by the `oauth2` crate: S256 PKCE and a random state.
+pub struct AuthRequest {
+    pub url: String,
+    pub verifier: PkceCodeVerifier,
+    pub state: CsrfToken,
+}
+
+/// The authorization URL for `client` asking for `scopes` (none: the client's defaults).
+pub fn auth_request(client: &OAuthClient, scopes: &[&str]) -> AuthRequest {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
+        .set_pkce_challenge(challenge)
+        .url();
+    AuthRequest {
+        url: url.to_string(),
+        verifier,
+        state,
+    }
+}
+
+/// What the user does on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+/// A browser: its own cookie jar, redirects not followed.
+pub struct Browser {
+    client: reqwest::Client,
+    jar: Arc<Jar>,
+    issuer: String,
+}
+
+impl Browser {
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.issuer)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// GETs `url` (absolute, or a path on the gateway).
+    pub async fn open(&self, url: &str) -> Page {
+        let response = self
+            .client
+            .get(self.absolute(url))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("GET");
+        Page::read(response).await
+    }
+
+    /// POSTs a form to a path on the gateway, with the `Origin` a browser sends.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .client
+            .post(self.absolute(path))
+            .header("origin", &self.issuer)
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        Page::read(response).await
+    }
+
+    /// Submits the login form of `page` as `user`.
+    pub async fn sign_in(&self, page: &Page, user: &str, password: &str) -> Page {
+        assert!(page.is_login(), "not the login page: {page:?}");
+        let csrf = page.hidden("csrf").expect("login csrf");
+        let request = page.hidden("request").expect("login request");
+        self.post(
+            "/oauth2/login",
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("username", user),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    /// Submits the consent form of `page`.
+    pub async fn decide(&self, page: &Page, decision: Decision) -> Page {
+        assert!(page.is_consent(), "not the consent page: {page:?}");
+        let csrf = page.hidden("csrf").expect("consent csrf");
+        let request = page.hidden("request").expect("consent request");
+        let decision = match decision {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+        };
+        self.post(
+            "/oauth2/consent",
+            &[
+                ("csrf", &csrf),
+                ("request", &request),
+                ("decision", decision),
+            ],
+        )
+        .await
+    }
+
+    /// Follows `page`'s redirect on the gateway (a relative `Location`).
+    pub async fn follow(&self, page: &Page) -> Page {
+        let location = page.location().expect("a redirect");
+        assert!(
+            location.starts_with('/'),
+            "expected a redirect within the gateway, got {location}"
+        );
+        self.open(&location).await
+    }
+
+    /// Runs an authorization from `url` to the redirect that leaves the gateway: signs in as
+    /// [`USER`] if asked, decides on consent if asked. Returns that redirect and the pages
+    /// met on the way (`"login"`, `"consent"`).
+    pub async fn authorize(&self, url: &str, decision: Decision) -> (Callback, Vec<&'static str>) {
+        let mut seen = Vec::new();
+        let mut page = self.open(url).await;
+        for _ in 0..6 {
+            if page.is_login() {
+                seen.push("login");
+                page = self.sign_in(&page, USER, PASSWORD).await;
+                assert_eq!(page.status, StatusCode::SEE_OTHER, "login answer: {page:?}");
+            } else if page.is_consent() {
+                seen.push("consent");
+                page = self.decide(&page, decision).await;
+            } else if page.location().is_some_and(|l| l.starts_with('/')) {
+                page = self.follow(&page).await;
+            } else if page.location().is_some() {
+                return (page.callback(), seen);
+            } else {
+                panic!("unexpected page during authorization: {page:?}");
+            }
+        }
+        panic!("authorization did not end in a redirect; pages: {seen:?}");
+    }
+
+    /// Whether the jar holds a cookie named `name` for the gateway.
+    pub fn has_cookie(&self, name: &str) -> bool {
+        let url = Url::parse(&self.issuer).expect("issuer URL");
+        self.jar.cookies(&url).is_some_and(|header| {
+            header.to_str().unwrap_or("").split(';').any(|pair| {
+                pair.trim()
+                    .split_once('=')
+                    .is_some_and(|(k, v)| k == name && !v.is_empty())
+            })
+        })
+    }
+}
+
+/// A response as a browser sees it.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page")
+            .field("status", &self.status)
+            .field("location", &self.location())
+            .field("alert", &self.alert())
+            .field("body", &self.body.chars().take(400).collect::<String>())
+            .finish()
+    }
+}
+
+impl Page {
+    async fn read(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.text().await.expect("body");
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<String> {
+        self.header("location").map(str::to_owned)
+    }
+
+    pub fn is_login(&self) -> bool {
+        self.body.contains(r#"action="/oauth2/login""#)
+    }
+
+    pub fn is_consent(&self) -> bool {
+        self.body.contains(r#"action="/oauth2/consent""#)
+    }
+
+    /// The value of the hidden input `name`, unescaped.
+    pub fn hidden(&self, name: &str) -> Option<String> {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = self.body.find(&marker)? + marker.len();
+        let end = start + self.body[start..].find('"')?;
+        Some(unescape(&self.body[start..end]))
+    }
+
+    /// The text of the page's alert, if it shows one.
+    pub fn alert(&self) -> Option<String> {
+        let start = self.body.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
+        let end = start + self.body[start..].find("</p>")?;
+        Some(unescape(&self.body[start..end]))
+    }
+
+    /// The `Set-Cookie` headers' cookie names.
+    pub fn set_cookie_names(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split_once('=').map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    /// The redirect that leaves the gateway, parsed.
+    pub fn callback(&self) -> Callback {
+        let location = self.location().expect("a redirect");
+        Callback::parse(&location)
+    }
+}
+
+/// A redirect to a client's `redirect_uri`.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    pub location: String,
+    /// The URI without its query.
+    pub base: String,
+    pub params: HashMap<String, String>,
+}
+
+impl Callback {
+    pub fn parse(location: &str) -> Callback {
+        let url =
+            Url::parse(location).unwrap_or_else(|_| panic!("not an absolute URL: {location}"));
+        let mut params = HashMap::new();
+        for (k, v) in url.query_pairs() {
+            let previous = params.insert(k.to_string(), v.to_string());
+            assert!(previous.is_none(), "repeated `{k}` in {location}");
+        }
+        let base = location.split('?').next().unwrap_or("").to_owned();
+        Callback {
+            location: location.to_owned(),
+            base,
+            params,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    pub fn code(&self) -> oauth2::AuthorizationCode {
+        oauth2::AuthorizationCode::new(
+            self.get("code")
+                .unwrap_or_else(|| panic!("no code in {}", self.location))
+                .to_owned(),
+        )
+    }
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The RFC 6749 error code of a refused `oauth2` request; panics on any other failure.
+pub fn error_code<RE, T>(err: RequestTokenError<RE, StandardErrorResponse<T>>) -> String
+where
+    RE: std::error::Error + 'static,
+    T: oauth2::ErrorResponseType + std::fmt::Display + 'static,
+{
+    match err {
+        RequestTokenError::ServerResponse(response) => serde_json::to_value(response.error())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .expect("error code"),
+        other => panic!("expected an OAuth error response, got {other:?}"),
+    }
+}
+
+/// The error code of a refused token request.
+pub fn token_error<RE: std::error::Error + 'static>(
+    err: RequestTokenError<RE, BasicErrorResponse>,
+) -> String {
+    error_code(err)
+}
+
+/// A raw token-endpoint answer: status, headers and JSON body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: serde_json::Value,
+}
+
+impl Answer {
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let json = response.json().await.expect("JSON answer");
+        Answer {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.json["error"].as_str()
+    }
+}
+
+/// The claims part of a JWT, decoded (not verified).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+/// The header part of a JWT, decoded.
+pub fn jwt_header(token: &str) -> serde_json::Value {
+    let header = token.split('.').next().expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON")
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A code for `client` (asking for `scopes`) from a fresh browser that signs in as [`USER`]
+/// and approves, with the request it answers.
+pub async fn code_for(
+    gateway: &AuthGateway,
+    client: &OAuthClient,
+    scopes: &[&str],
+) -> (Callback, AuthRequest) {
+    let request = auth_request(client, scopes);
+    let (callback, _) = gateway
+        .browser()
+        .authorize(&request.url, Decision::Approve)
+        .await;
+    assert_eq!(
+        callback.get("state"),
+        Some(request.state.secret().as_str()),
+        "state"
+    );
+    (callback, request)
+}
+
+/// Tokens for `client` through the whole code flow.
+pub async fn tokens_for(
+    gateway: &AuthGateway,
+    client: &OAuthClient,
+    scopes: &[&str],
+) -> oauth2::basic::BasicTokenResponse {
+    let (callback, request) = code_for(gateway, client, scopes).await;
+    client
+        .exchange_code(callback.code())
+        .set_pkce_verifier(request.verifier)
+        .request_async(&gateway.http())
+        .await
+        .expect("code exchange")
+}
+
+/// A copy of a verifier (the crate's type is not `Clone`, on purpose).
+pub fn same_verifier(verifier: &PkceCodeVerifier) -> PkceCodeVerifier {
+    PkceCodeVerifier::new(verifier.secret().clone())
+}
+
+/// `url` with the query parameter `name` set to `value`, or removed for `None`.
+pub fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
+    let mut parsed = Url::parse(url).expect("URL");
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    {
+        let mut query = parsed.query_pairs_mut();
+        query.clear();
+        for (k, v) in &pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    parsed.to_string()
+}
