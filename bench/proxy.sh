@@ -19,6 +19,7 @@ NO_BUILD=${NO_BUILD:-0}        # 1: do not run cargo build (use the existing bin
 NGINX_ONLY=${NGINX_ONLY:-0}    # 1: skip authgate entirely (tests the harness itself)
 SERVER_CPU=${SERVER_CPU:-1}    # CPU for every server process
 CLIENT_CPU=${CLIENT_CPU:-0}    # CPU for wrk / the idle-connection client
+QUIET_WAIT=${QUIET_WAIT:-60}   # before each measured run, wait up to this many seconds for idle CPUs (0: don't)
 
 ME=$(basename "$0")
 log() { printf '==> %s\n' "$*" >&2; }
@@ -27,6 +28,7 @@ die() { printf '%s: error: %s\n' "$ME" "$*" >&2; exit 1; }
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer (got '$CONNS')"
+[[ $QUIET_WAIT =~ ^[0-9]+$ ]] || die "QUIET_WAIT must be a non-negative integer (got '$QUIET_WAIT')"
 [[ $IDLE_CONNS =~ ^[0-9]+$ ]] || die "IDLE_CONNS must be a non-negative integer (got '$IDLE_CONNS')"
 [[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "DURATION must look like 10s, 1m (got '$DURATION')"
 [[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 3s, 0 to skip (got '$WARMUP')"
@@ -34,6 +36,7 @@ for m in $MODES; do
     [[ $m == plain || $m == tls ]] || die "MODES may contain only 'plain' and 'tls' (got '$m')"
 done
 
+START_DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 REPO=$(cd "$(dirname "$0")/.." && pwd -P)
 BENCH="$REPO/bench"
 cd "$REPO"
@@ -114,6 +117,15 @@ MEM_NOTES=()
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if ((rc != 0)) && [[ -d ${WORK:-} ]]; then
+        # Failed: show what the servers said before their logs go away.
+        local f
+        for f in "$WORK"/authgate-*.log "$WORK"/nginx/error.log "$WORK"/upstream/error.log; do
+            [[ -s $f ]] || continue
+            echo "----- ${f#"$WORK"/} (last 30 lines) -----" >&2
+            tail -n 30 "$f" | sed -E 's/\x1b\[[0-9;]*m//g' >&2
+        done
+    fi
     local i pid kids=() deadline
     # Children first (nginx workers), recorded by parent PID before the parent goes away.
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
@@ -343,6 +355,20 @@ if [[ -n $AG_PID_plain ]]; then
 fi
 
 # ------------------------------------------------------------ benchmark ----
+# Share of all CPUs busy over 2 s (from /proc/stat), while our servers sit idle:
+# anything much above 0 is other work (a build...) that will skew the numbers.
+cpu_busy_pct() { # [SECONDS=2]
+    local a b
+    a=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat)
+    sleep "${1:-2}"
+    b=$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
+}
+BUSY_START=$(cpu_busy_pct)
+if ((BUSY_START > 10)); then
+    warn "CPUs are ${BUSY_START}% busy before the benchmark: other work on this machine will skew the numbers"
+fi
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 ERRNOTES="$WORK/errors.txt"
@@ -360,6 +386,7 @@ run_wrk() {
     forget_pid "$wpid"
     if ((wrc != 0)); then
         cat "$out" >&2
+        check_servers
         die "wrk failed with status $wrc ($label, $url)"
     fi
 }
@@ -392,15 +419,79 @@ parse_wrk() {
     }' "$1"
 }
 
+# CPU time (user+system jiffies) of the whole machine, and of everything this
+# script started: the servers (with nginx's workers) plus this shell and the
+# children it has reaped (wrk, python...). The difference over a run is CPU
+# used by other work on the machine, which skews the result.
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+machine_jiffies() { awk '/^cpu / {print $2 + $3 + $4; exit}' /proc/stat; }
+own_jiffies() {
+    local p all=() files=()
+    for p in "${PIDS[@]}"; do
+        # shellcheck disable=SC2207
+        all+=("$p" $(pgrep -P "$p" 2>/dev/null || true))
+    done
+    for p in "${all[@]}"; do [[ -r /proc/$p/stat ]] && files+=("/proc/$p/stat"); done
+    # Fields after "pid (comm) ": $12 utime, $13 stime, $14 cutime, $15 cstime.
+    {
+        ((${#files[@]})) && cat "${files[@]}" 2>/dev/null | sed 's/^.*) //' | awk '{print $12 + $13}'
+        sed 's/^.*) //' "/proc/$$/stat" | awk '{print $12 + $13 + $14 + $15}'
+    } | awk '{s += $1} END {print s + 0}'
+}
+
+# Before a measured run, wait (at most QUIET_WAIT seconds) until the CPUs are
+# idle, so that a build or the like elsewhere on the machine does not overlap it.
+wait_quiet() {
+    local waited=0 busy
+    ((QUIET_WAIT > 0)) || return 0
+    while busy=$(cpu_busy_pct 1) && ((busy > 10)); do
+        if ((waited == 0)); then log "  CPUs ${busy}% busy with other work: waiting up to ${QUIET_WAIT}s for quiet"; fi
+        waited=$((waited + 1))
+        if ((waited >= QUIET_WAIT)); then
+            log "  still ${busy}% busy after ${QUIET_WAIT}s: measuring anyway (see 'other CPU load')"
+            return 0
+        fi
+    done
+}
+
+# Die if a server we started has exited (crash, killed...), with its exit status.
+check_alive() { # NAME PID LOGFILE
+    local name=$1 pid=$2 logf=$3 st=0
+    kill -0 "$pid" 2>/dev/null && return 0
+    wait "$pid" 2>/dev/null || st=$?
+    forget_pid "$pid"
+    echo "----- $name output ($logf, last 40 lines) -----" >&2
+    tail -n 40 "$logf" | sed -E 's/\x1b\[[0-9;]*m//g' >&2 || true
+    echo "-----" >&2
+    if ((st > 128)); then
+        die "$name (PID $pid) died during the benchmark: killed by signal $((st - 128)) ($(kill -l $((st - 128)) 2>/dev/null || echo '?'))"
+    fi
+    die "$name (PID $pid) exited during the benchmark with status $st"
+}
+check_servers() {
+    check_alive "upstream nginx" "$UP_PID" "$WORK/upstream/error.log"
+    check_alive "nginx proxy" "$NGX_PID" "$WORK/nginx/error.log"
+    [[ -z $AG_PID_plain ]] || check_alive "authgate (plain)" "$AG_PID_plain" "$WORK/authgate-plain.log"
+    [[ -z $AG_PID_tls ]] || check_alive "authgate (tls)" "$AG_PID_tls" "$WORK/authgate-tls.log"
+}
+
 bench_one() { # MODE SERVER ROUND URL
-    local mode=$1 server=$2 round=$3 url=$4 out parsed
+    local mode=$1 server=$2 round=$3 url=$4 out parsed m0 o0 t0 m1 o1 t1 other
     out="$WORK/wrk-$mode-$server-$round.txt"
+    wait_quiet
+    check_servers
+    m0=$(machine_jiffies) o0=$(own_jiffies) t0=$EPOCHREALTIME
     run_wrk "$server $mode round $round" "$url" "$DURATION" "$out"
+    m1=$(machine_jiffies) o1=$(own_jiffies) t1=$EPOCHREALTIME
+    # other work, in % of one CPU, averaged over the run
+    other=$(awk -v m="$((m1 - m0))" -v o="$((o1 - o0))" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
+        'BEGIN { x = (m - o) / ((t1 - t0) * hz) * 100; printf "%.0f", (x < 0 ? 0 : x) }')
     parsed=$(parse_wrk "$out") || { cat "$out" >&2; die "could not parse wrk output ($server $mode round $round)"; }
     read -r rps p50 p99 non2xx sockerr reqs <<<"$parsed"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$mode" "$server" "$round" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$reqs" >>"$RESULTS"
-    log "  round $round $(printf '%-8s' "$server") ${rps} req/s  p50 ${p50} ms  p99 ${p99} ms$(
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$mode" "$server" "$round" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$reqs" "$other" >>"$RESULTS"
+    check_servers
+    log "  round $round $(printf '%-8s' "$server") ${rps} req/s  p50 ${p50} ms  p99 ${p99} ms  (other CPU load ${other}%)$(
         ((non2xx + sockerr)) && printf '  !! non-2xx %s, socket errors %s' "$non2xx" "$sockerr")"
     if ((non2xx + sockerr)); then
         {
@@ -491,12 +582,14 @@ if ((IDLE_CONNS > 0)); then
     hold_idle "nginx (master+worker)" "$NGX_PORT" "${NGX_ALL[@]}"
 fi
 
+BUSY_END=$(cpu_busy_pct)
+
 # ------------------------------------------------------------- report ----
 [[ -s $RESULTS ]] || die "no results"
 {
     echo "## authgate vs nginx proxy_pass"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), host: $(uname -sr), CPUs: $NCPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))"
+    echo "- started: $START_DATE, host: $(uname -sr), CPUs: $NCPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))"
     if [[ $NGINX_ONLY == 1 ]]; then
         ag_desc="not run (NGINX_ONLY=1)"
     elif rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null); then
@@ -511,6 +604,8 @@ fi
         echo "- pinning: none (see warnings)"
     fi
     echo "- wrk -t1 -c$CONNS -d$DURATION --latency; $ROUNDS interleaved rounds per mode after a $WARMUP warm-up; upstream: nginx \`return 200 \"ok\\n\"\`"
+    echo "- CPU busy (all CPUs, 2 s sample, servers idle) before the benchmark: ${BUSY_START}%, after: ${BUSY_END}%$(
+        ((BUSY_START > 10 || BUSY_END > 10)) && echo ' — **the machine was busy with other work: treat the numbers with suspicion**')"
     echo "- plain = HTTP/1.1 over TCP; tls = HTTPS (TLS 1.2/1.3, self-signed EC P-256 cert), keep-alive throughout"
     echo
 } 
@@ -522,10 +617,10 @@ path, nginx_only = sys.argv[1], sys.argv[2] == "1"
 rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
 data = defaultdict(list)   # (mode, server) -> [(round, rps, p50, p99, non2xx, sockerr, reqs)]
 modes = []
-for mode, server, rnd, rps, p50, p99, non2xx, sockerr, reqs in rows:
+for mode, server, rnd, rps, p50, p99, non2xx, sockerr, reqs, other in rows:
     if mode not in modes:
         modes.append(mode)
-    data[(mode, server)].append((int(rnd), float(rps), float(p50), float(p99), int(non2xx), int(sockerr), int(reqs)))
+    data[(mode, server)].append((int(rnd), float(rps), float(p50), float(p99), int(non2xx), int(sockerr), int(reqs), int(other)))
 servers = ["nginx"] + ([] if nginx_only else ["authgate"])
 
 def med(xs):
@@ -559,15 +654,25 @@ for mode in modes:
 print()
 print("### Raw rounds")
 print()
-print("| mode | round | server | req/s | p50 ms | p99 ms | requests | non-2xx/3xx | socket errors |")
-print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+print("| mode | round | server | req/s | p50 ms | p99 ms | requests | non-2xx/3xx | socket errors | other CPU load |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 for mode in modes:
     rounds = sorted({r[0] for s in servers for r in data[(mode, s)]})
     for rnd in rounds:
         for s in servers:
             for r in data[(mode, s)]:
                 if r[0] == rnd:
-                    print("| %s | %d | %s | %.0f | %.3f | %.3f | %d | %d | %d |" % (mode, rnd, s, r[1], r[2], r[3], r[6], r[4], r[5]))
+                    print("| %s | %d | %s | %.0f | %.3f | %.3f | %d | %d | %d | %d%% |" % (mode, rnd, s, r[1], r[2], r[3], r[6], r[4], r[5], r[7]))
+print()
+busy = [(mode, s, r[0], r[7]) for (mode, s), rs in data.items() for r in rs if r[7] >= 10]
+if busy:
+    print("**Warning**: other processes used CPU during %d of %d measured runs (up to %d%% of a CPU; "
+          "\"other CPU load\" above). On a 2-CPU machine they compete with the servers or wrk: "
+          "those runs are not trustworthy. Re-run on a quiet machine."
+          % (len(busy), sum(len(rs) for rs in data.values()), max(b[3] for b in busy)))
+else:
+    print("Other CPU load stayed under 10%% of a CPU in every measured run (max %d%%)."
+          % max(r[7] for rs in data.values() for r in rs))
 print()
 PY
 
@@ -603,9 +708,14 @@ fi
 for f in "$WORK"/authgate-*.log "$WORK/nginx/error.log" "$WORK/upstream/error.log"; do
     [[ -s $f ]] || continue
     echo
-    echo "### Log output: ${f#"$WORK"/} ($(wc -l <"$f") lines, last 20)"
+    echo "### Log output: ${f#"$WORK"/} ($(wc -l <"$f") lines; distinct messages, most frequent first)"
     echo
     echo '```'
-    tail -n 20 "$f"
+    # Strip ANSI colours and the leading timestamp (tracing: ISO 8601; nginx: "YYYY/MM/DD HH:MM:SS"),
+    # drop nginx's "*123" connection numbers, then count identical lines.
+    sed -E -e 's/\x1b\[[0-9;]*m//g' \
+        -e 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z? +//' \
+        -e 's/^[0-9]{4}\/[0-9]{2}\/[0-9]{2} [0-9:]+ //' \
+        -e 's/\*[0-9]+ /*N /' "$f" | sort | uniq -c | sort -rn | head -n 15
     echo '```'
 done

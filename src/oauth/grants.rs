@@ -6,7 +6,8 @@
 //!   be used to revoke someone else's tokens;
 //! - `refresh_token`: bound to its client, rotated on every use, never widened; a used token
 //!   presented again within the grace window gets the same new pair, after it revokes the
-//!   whole family (RFC 9700 §4.14.2);
+//!   whole family (RFC 9700 §4.14.2); a narrower `scope` narrows the access token, while the
+//!   new refresh token keeps the scope originally granted (RFC 6749 §6);
 //! - `client_credentials`: confidential clients only, no refresh token.
 
 use super::clients::ClientCredentials;
@@ -252,11 +253,13 @@ impl AuthServer {
             token_type: "Bearer".to_owned(),
             expires_in: self.settings.access_ttl,
             refresh_token: Some(new_refresh.clone()),
-            scope: scope.clone(),
+            scope,
         };
+        // The new refresh token keeps the scope originally granted (RFC 6749 §6: "MUST be
+        // identical"); only this access token is narrowed.
         let next = NextRefresh {
             token: TokenHash::of(&new_refresh),
-            record: RefreshRecord { scope, ..record },
+            record,
             access,
             sealed: seal::seal(old, &pair),
         };

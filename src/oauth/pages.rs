@@ -105,12 +105,9 @@ pub fn login(query: &str, csrf: &str, error: Option<&str>, username: &str) -> Re
         query = escape(query),
         username = escape(username),
     );
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    page(status, "Sign in", &body)
+    // A re-shown form is still a page to fill in: 200, not a 401 (which would need an HTTP
+    // authentication challenge).
+    page(StatusCode::OK, "Sign in", &body)
 }
 
 /// The consent form: the client and each scope with its description.

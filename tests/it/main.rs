@@ -9,6 +9,8 @@ mod support;
 mod check;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
+// Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
+mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
 mod headers;
 // Header size, slow headers and body size limits: 431, cut-off connections, 413.
@@ -27,6 +29,18 @@ mod oauth_refusals;
 mod oauth_tokens;
 // Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
 mod path_normalisation;
+// Bearer routes: RFC 6750 challenges, scopes on every request, query tokens, revocation.
+mod protect_bearer;
+// Protected routes' upstream view: spoofed identity headers, gateway cookies in and out.
+mod protect_headers;
+// RFC 9728 protected resource metadata, gateway-wide and per route, named by 401s.
+mod protect_metadata;
+// Return targets of logout and sign-in: open-redirect forms never leave the site.
+mod protect_redirects;
+// Session routes: the sign-in flow, callback refusals, idle and absolute limits, logout.
+mod protect_session;
+// Headless Chromium signs in to the starter's whoami page; scripts cannot read the cookie.
+mod real_browser;
 // Route choice: longest prefix, hosts, strip_prefix, preserve_host, base paths, 404, reserved paths.
 mod routing;
 // Graceful shutdown of the binary on SIGTERM/SIGINT: in-flight requests finish, exit 0.

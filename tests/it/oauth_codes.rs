@@ -1,8 +1,6 @@
 //! Authorization codes at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.6): single use
 //! with revocation on a valid replay, bound to client, redirect_uri and verifier, short-lived.
 
-use std::time::Duration;
-
 use oauth2::{PkceCodeVerifier, TokenResponse};
 
 use crate::support::oauth::{
@@ -106,18 +104,39 @@ async fn missing_code_verifier_is_invalid_grant() {
 
 #[tokio::test]
 async fn expired_code_is_invalid_grant() {
-    // Codes live `code_ttl`, counted in whole seconds: after 2.1 s a 1 s code is past its time
-    // whatever the sub-second phase it was issued at.
-    let gateway = AuthGateway::start_with("code_ttl = \"1s\"").await;
+    // Default code_ttl: 60 s. The gateway's clock is moved past it, not slept through.
+    let gateway = AuthGateway::start().await;
     let spa = gateway.spa();
     let (callback, request) = code_for(&gateway, &spa, &["api:read"]).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    gateway.advance(61);
     let err = spa
         .exchange_code(callback.code())
-        .set_pkce_verifier(request.verifier)
+        .set_pkce_verifier(same_verifier(&request.verifier))
         .request_async(&gateway.http())
         .await
         .expect_err("an expired code");
+    assert_eq!(token_error(err), "invalid_grant");
+}
+
+#[tokio::test]
+async fn code_within_a_short_code_ttl_works_and_expires_after_it() {
+    let gateway = AuthGateway::start_with("code_ttl = \"5s\"").await;
+    let spa = gateway.spa();
+    let (early, early_request) = code_for(&gateway, &spa, &["api:read"]).await;
+    let (late, late_request) = code_for(&gateway, &spa, &["api:read"]).await;
+    gateway.advance(4);
+    spa.exchange_code(early.code())
+        .set_pkce_verifier(early_request.verifier)
+        .request_async(&gateway.http())
+        .await
+        .expect("a code within its lifetime");
+    gateway.advance(1);
+    let err = spa
+        .exchange_code(late.code())
+        .set_pkce_verifier(late_request.verifier)
+        .request_async(&gateway.http())
+        .await
+        .expect_err("a code at the end of its lifetime");
     assert_eq!(token_error(err), "invalid_grant");
 }
 

@@ -115,6 +115,63 @@ async fn login_csrf_token_from_another_session_is_refused() {
 }
 
 #[tokio::test]
+async fn consent_is_bound_to_its_session_request_and_origin() {
+    let gateway = AuthGateway::start().await;
+    let spa = gateway.spa();
+    let browser = gateway.browser();
+    let narrow = auth_request(&spa, &["api:read"]);
+    let login = browser.open(&narrow.url).await;
+    let signed_in = browser.sign_in(&login, USER, PASSWORD).await;
+    let consent = browser.follow(&signed_in).await;
+    assert!(consent.is_consent(), "{consent:?}");
+    let csrf = consent.hidden("csrf").expect("csrf");
+
+    // The token of the consent to `api:read`, submitted for a request asking for more.
+    let wide = auth_request(&spa, &["api:read", "api:write"]);
+    let wide_query = wide.url.split_once('?').expect("query").1.to_owned();
+    let refused = browser
+        .post(
+            "/oauth2/consent",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request", &wide_query),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert!(refused.location().is_none());
+
+    // The right token, posted from another site.
+    let request = consent.hidden("request").expect("request");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("request", request.as_str()),
+        ("decision", "approve"),
+    ];
+    let cross_site = browser
+        .post_from("https://evil.example", "/oauth2/consent", &form)
+        .await;
+    assert_eq!(cross_site.status, StatusCode::BAD_REQUEST, "{cross_site:?}");
+    assert!(cross_site.location().is_none());
+
+    // The right token from another browser's session: that browser is not signed in, and a
+    // signed-in one has another session.
+    let other = gateway.browser();
+    let other_login = other.open(&narrow.url).await;
+    let other_signed_in = other.sign_in(&other_login, USER, PASSWORD).await;
+    assert_eq!(other_signed_in.status, StatusCode::SEE_OTHER);
+    let stolen = other.post("/oauth2/consent", &form).await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST, "{stolen:?}");
+    assert!(stolen.location().is_none());
+
+    // Nothing was consented to: the form itself still works.
+    assert!(browser.open(&narrow.url).await.is_consent());
+    let approved = browser.decide(&consent, Decision::Approve).await;
+    assert!(approved.callback().get("code").is_some());
+}
+
+#[tokio::test]
 async fn unknown_user_and_wrong_password_get_the_same_answer() {
     let gateway = AuthGateway::start().await;
     let request = auth_request(&gateway.spa(), &["api:read"]);

@@ -57,6 +57,35 @@ async fn refresh_rotates_and_a_replay_within_the_grace_window_gets_the_same_pair
 }
 
 #[tokio::test]
+async fn refresh_reuse_after_the_grace_window_revokes_the_family() {
+    // Default refresh_grace: 5 s, on the gateway's clock.
+    let gateway = AuthGateway::start().await;
+    let spa = gateway.spa();
+    let first = tokens_for(&gateway, &spa, &["api:read"]).await;
+    let r0 = refresh_token(&first);
+    let second = refresh(&gateway, &spa, &r0).await.expect("refresh");
+    let r1 = refresh_token(&second);
+
+    gateway.advance(4);
+    let replay = refresh(&gateway, &spa, &r0)
+        .await
+        .expect("still within grace");
+    assert_eq!(refresh_token(&replay).secret(), r1.secret());
+
+    gateway.advance(1);
+    assert_eq!(
+        refresh(&gateway, &spa, &r0).await.err().as_deref(),
+        Some("invalid_grant")
+    );
+    assert_eq!(
+        refresh(&gateway, &spa, &r1).await.err().as_deref(),
+        Some("invalid_grant"),
+        "the family is revoked"
+    );
+    assert!(!gateway.is_active(second.access_token().secret()).await);
+}
+
+#[tokio::test]
 async fn refresh_reuse_without_grace_revokes_the_family() {
     let gateway = AuthGateway::start_with("refresh_grace = \"0s\"").await;
     let spa = gateway.spa();

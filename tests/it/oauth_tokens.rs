@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::oauth::{
-    error_code, jwt_claims, jwt_header, now, token_error, tokens_for, Answer, AuthGateway,
-    OAuthClient, OTHER_SPA, SPA, USER, WEB, WEB_REDIRECT, WEB_SECRET, WORKER, WORKER_SECRET,
+    error_code, jwt_claims, jwt_header, token_error, tokens_for, Answer, AuthGateway, OAuthClient,
+    OTHER_SPA, SPA, USER, WEB, WEB_REDIRECT, WEB_SECRET, WORKER, WORKER_SECRET,
 };
 
 fn worker(gateway: &AuthGateway) -> OAuthClient {
@@ -288,7 +288,7 @@ async fn introspection_describes_an_active_token() {
         .as_i64()
         .expect("exp claim");
     assert_eq!(exp, expected);
-    assert!(exp > i64::try_from(now()).expect("time"));
+    assert!(exp > i64::try_from(gateway.now()).expect("time"));
 
     // A refresh token of the caller's choosing is described too.
     let refresh = gateway
@@ -371,6 +371,18 @@ async fn token_signed_with_another_key_is_refused() {
         serde_json::from_value(claims).expect("claims");
     let signed = authgate::tokens::jwt::sign(&parsed, &other);
     assert!(!gateway.is_active(&signed).await);
+}
+
+#[tokio::test]
+async fn expired_access_token_is_inactive() {
+    // Default access_ttl: 15 minutes, on the gateway's clock (with a small leeway for skew).
+    let gateway = AuthGateway::start().await;
+    let tokens = tokens_for(&gateway, &gateway.spa(), &["api:read"]).await;
+    let access = tokens.access_token().secret();
+    gateway.advance(899);
+    assert!(gateway.is_active(access).await);
+    gateway.advance(60);
+    assert!(!gateway.is_active(access).await);
 }
 
 #[tokio::test]

@@ -126,7 +126,10 @@ impl Browser {
         let location = page
             .location()
             .unwrap_or_else(|| panic!("not a redirect: {page:?}"));
-        assert!(self.is_ours(&location), "a redirect off the gateway: {location}");
+        assert!(
+            self.is_ours(&location),
+            "a redirect off the gateway: {location}"
+        );
         self.get(&location).await
     }
 
@@ -282,7 +285,11 @@ impl Page {
 
     /// What the echo upstream received.
     pub fn echoed(&self) -> Echoed {
-        assert_eq!(self.status, StatusCode::OK, "not the upstream's answer: {self:?}");
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "not the upstream's answer: {self:?}"
+        );
         serde_json::from_str(&self.body)
             .unwrap_or_else(|err| panic!("not the echo upstream's JSON ({err}): {self:?}"))
     }

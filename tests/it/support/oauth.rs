@@ -9,14 +9,19 @@
 //!   revocation and introspection endpoints.
 //!
 //! Redirect URIs point at ports where nothing listens: only the `Location` header is read.
+//! The gateway runs on a [`ManualClock`] set to the real time at start: it stands still
+//! unless a test moves it ([`AuthGateway::advance`]), so lifetimes and the refresh grace
+//! window are tested without sleeping and without depending on the machine's speed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHasher, SaltString};
+use authgate::clock::{Clock, ManualClock, SystemClock};
 use authgate::config::Config;
 use authgate::server::{ServeError, Server};
+use authgate::store::memory::MemoryStore;
 use authgate::tokens::keyring::SigningKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -177,6 +182,7 @@ pub struct AuthGateway {
     data: tempfile::TempDir,
     /// One client for the token-side endpoints, so its connections are kept alive.
     http: reqwest::Client,
+    clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -210,7 +216,9 @@ impl AuthGateway {
             let mut config = Config::from_toml_str(&text)
                 .unwrap_or_else(|err| panic!("test configuration rejected: {err}\n{text}"));
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
-            let server = match Server::bind(&config).await {
+            let clock = Arc::new(ManualClock::new(SystemClock.now()));
+            let store = Arc::new(MemoryStore::new());
+            let server = match Server::bind_with(&config, clock.clone(), store).await {
                 Ok(server) => server,
                 Err(ServeError::Bind(..)) if attempt < 5 => continue,
                 Err(err) => panic!("gateway did not start: {err}"),
@@ -226,9 +234,20 @@ impl AuthGateway {
                 issuer,
                 data,
                 http,
+                clock,
                 stop: Some(stop),
             };
         }
+    }
+
+    /// Moves the gateway's clock forward.
+    pub fn advance(&self, secs: u64) {
+        self.clock.advance(secs);
+    }
+
+    /// The gateway's time, in seconds since the Unix epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// `public_url`: the issuer, `https://localhost:PORT`.
@@ -398,10 +417,16 @@ impl Browser {
 
     /// POSTs a form to a path on the gateway, with the `Origin` a browser sends.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let origin = self.issuer.clone();
+        self.post_from(&origin, path, form).await
+    }
+
+    /// POSTs a form as a page of `origin` would.
+    pub async fn post_from(&self, origin: &str, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .client
             .post(self.absolute(path))
-            .header("origin", &self.issuer)
+            .header("origin", origin)
             .form(form)
             .send()
             .await
@@ -679,14 +704,6 @@ pub fn jwt_claims(token: &str) -> serde_json::Value {
 pub fn jwt_header(token: &str) -> serde_json::Value {
     let header = token.split('.').next().expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON")
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
 }
 
 /// A code for `client` (asking for `scopes`) from a fresh browser that signs in as [`USER`]

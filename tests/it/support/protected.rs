@@ -454,3 +454,53 @@ impl Store for SpyStore {
         self.inner.sweep(now).await
     }
 }
+
+/// A `WWW-Authenticate` challenge: its scheme and its `name="value"` parameters.
+#[derive(Debug)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: std::collections::HashMap<String, String>,
+}
+
+impl Challenge {
+    /// Parses the `WWW-Authenticate` header of `response` (panics when there is none).
+    pub fn of(headers: &reqwest::header::HeaderMap) -> Challenge {
+        let value = headers
+            .get("www-authenticate")
+            .expect("a WWW-Authenticate header")
+            .to_str()
+            .expect("ASCII challenge");
+        Challenge::parse(value)
+    }
+
+    /// Parses `Scheme name="value", name="value"` (quoted values without escapes, as the
+    /// gateway writes them).
+    pub fn parse(value: &str) -> Challenge {
+        let (scheme, mut rest) = value.split_once(' ').unwrap_or((value, ""));
+        let mut params = std::collections::HashMap::new();
+        loop {
+            rest = rest.trim_start_matches([' ', ',']);
+            let Some((name, after)) = rest.split_once('=') else {
+                break;
+            };
+            let (value, after) = match after.strip_prefix('"') {
+                Some(quoted) => {
+                    let end = quoted.find('"').expect("closing quote");
+                    (&quoted[..end], &quoted[end + 1..])
+                }
+                None => after.split_once(',').unwrap_or((after, "")),
+            };
+            let previous = params.insert(name.trim().to_owned(), value.to_owned());
+            assert!(previous.is_none(), "repeated parameter {name} in {value}");
+            rest = after;
+        }
+        Challenge {
+            scheme: scheme.to_owned(),
+            params,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+}
