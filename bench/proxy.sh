@@ -626,32 +626,44 @@ servers = ["nginx"] + ([] if nginx_only else ["authgate"])
 def med(xs):
     return statistics.median(xs)
 
-print("### Summary (median over rounds)")
-print()
-if nginx_only:
-    print("| mode | server | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---:|---:|---:|---:|")
-else:
-    print("| mode | server | req/s | p50 ms | p99 ms | errors | req/s authgate/nginx | p99 authgate/nginx |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-for mode in modes:
-    m = {}
-    for s in servers:
-        rs = data[(mode, s)]
-        m[s] = (med([r[1] for r in rs]), med([r[2] for r in rs]), med([r[3] for r in rs]),
-                sum(r[4] + r[5] for r in rs))
-    for s in servers:
-        rps, p50, p99, errs = m[s]
-        line = "| %s | %s | %.0f | %.3f | %.3f | %d |" % (mode, s, rps, p50, p99, errs)
-        if not nginx_only:
-            if s == "authgate":
-                n = m["nginx"]
-                line += " **%.2f** | **%.2f** |" % (rps / n[0] if n[0] else float("nan"),
-                                                  p99 / n[2] if n[2] else float("nan"))
+QUIET = 10  # "other CPU load" (% of a CPU) under which a run counts as undisturbed
+
+def summary(title, keep):
+    print("### " + title)
+    print()
+    if nginx_only:
+        print("| mode | server | rounds | req/s | p50 ms | p99 ms | errors |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+    else:
+        print("| mode | server | rounds | req/s | p50 ms | p99 ms | errors | req/s authgate/nginx | p99 authgate/nginx |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for mode in modes:
+        m = {}
+        for s in servers:
+            rs = [r for r in data[(mode, s)] if keep(r)]
+            m[s] = ((len(rs), med([r[1] for r in rs]), med([r[2] for r in rs]), med([r[3] for r in rs]),
+                     sum(r[4] + r[5] for r in rs)) if rs else None)
+        for s in servers:
+            if m[s] is None:
+                line = "| %s | %s | 0 | – | – | – | – |" % (mode, s)
             else:
-                line += " | |"
-        print(line)
-print()
+                n_r, rps, p50, p99, errs = m[s]
+                line = "| %s | %s | %d | %.0f | %.3f | %.3f | %d |" % (mode, s, n_r, rps, p50, p99, errs)
+            if not nginx_only:
+                if s == "authgate" and m["authgate"] and m["nginx"]:
+                    a, n = m["authgate"], m["nginx"]
+                    line += " **%.2f** | **%.2f** |" % (a[1] / n[1] if n[1] else float("nan"),
+                                                      a[3] / n[3] if n[3] else float("nan"))
+                else:
+                    line += " | |"
+            print(line)
+    print()
+
+summary("Summary (median over rounds)", lambda r: True)
+all_runs = [r for rs in data.values() for r in rs]
+if any(r[7] >= QUIET for r in all_runs) and any(r[7] < QUIET for r in all_runs):
+    summary("Summary over undisturbed rounds only (other CPU load < %d%%)" % QUIET,
+            lambda r: r[7] < QUIET)
 print("### Raw rounds")
 print()
 print("| mode | round | server | req/s | p50 ms | p99 ms | requests | non-2xx/3xx | socket errors | other CPU load |")
@@ -664,7 +676,7 @@ for mode in modes:
                 if r[0] == rnd:
                     print("| %s | %d | %s | %.0f | %.3f | %.3f | %d | %d | %d | %d%% |" % (mode, rnd, s, r[1], r[2], r[3], r[6], r[4], r[5], r[7]))
 print()
-busy = [(mode, s, r[0], r[7]) for (mode, s), rs in data.items() for r in rs if r[7] >= 10]
+busy = [(mode, s, r[0], r[7]) for (mode, s), rs in data.items() for r in rs if r[7] >= QUIET]
 if busy:
     print("**Warning**: other processes used CPU during %d of %d measured runs (up to %d%% of a CPU; "
           "\"other CPU load\" above). On a 2-CPU machine they compete with the servers or wrk: "

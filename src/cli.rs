@@ -66,7 +66,7 @@ pub enum ClientCommand {
     /// Remove a client. Access tokens already issued to it stay valid until they expire.
     Remove(ClientIdArgs),
     /// Replace a confidential client's secret with a new one, printed once. The old secret
-    /// stops working once the gateway loads the changed file (SIGHUP or restart).
+    /// stops working once the gateway loads the changed file (at its restart).
     RotateSecret(ClientIdArgs),
 }
 

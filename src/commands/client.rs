@@ -35,7 +35,7 @@ pub fn add(args: &ClientAddArgs) -> Result<(), CommandError> {
     }
     let added = config.clients.iter().find(|c| c.id == args.id);
     note(&format!(
-        "{}: added client `{}` ({}); a running gateway applies it on reload (SIGHUP) or restart",
+        "{}: added client `{}` ({}); a running gateway applies it when restarted",
         file.path().display(),
         args.id,
         added.map(describe).unwrap_or_default()
@@ -228,7 +228,7 @@ pub fn remove(args: &ClientIdArgs) -> Result<(), CommandError> {
     remove_from(&mut file, &args.id)?;
     file.save()?;
     note(&format!(
-        "{}: removed client `{}`; a running gateway applies it on reload (SIGHUP) or restart. Access tokens already issued to it stay valid until they expire",
+        "{}: removed client `{}`; a running gateway applies it when restarted. Access tokens already issued to it stay valid until they expire",
         file.path().display(),
         args.id
     ));
@@ -257,7 +257,7 @@ pub fn rotate_secret(args: &ClientIdArgs) -> Result<(), CommandError> {
     file.save()?;
     show_secret(&secret, &args.id, file.path())?;
     note(&format!(
-        "{}: replaced the secret of client `{}`; the old one stops working when a running gateway reloads (SIGHUP) or restarts",
+        "{}: replaced the secret of client `{}`; the old one stops working when a running gateway restarts",
         file.path().display(),
         args.id
     ));

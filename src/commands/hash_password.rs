@@ -9,14 +9,10 @@
 use std::io::{BufRead, IsTerminal, Read};
 
 use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::{print_out, CommandError};
 
-/// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
-pub const MEMORY_KIB: u32 = 19_456;
-pub const ITERATIONS: u32 = 2;
-pub const PARALLELISM: u32 = 1;
+pub use crate::oauth::login::{ITERATIONS, MEMORY_KIB, PARALLELISM};
 
 /// The longest password accepted. Far above any passphrase, and a bound on what the login
 /// form has to carry.
@@ -96,10 +92,8 @@ fn read_line(input: &mut impl BufRead) -> Result<String, CommandError> {
 
 /// The argon2id PHC string of `password`, with a fresh random salt.
 pub fn hash(password: &str) -> Result<String, CommandError> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| CommandError::Failed(format!("argon2 parameters: {e}")))?;
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    crate::oauth::login::argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| CommandError::Failed(format!("cannot hash the password: {e}")))
@@ -108,7 +102,7 @@ pub fn hash(password: &str) -> Result<String, CommandError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::{PasswordHash, PasswordVerifier};
+    use argon2::{Argon2, PasswordHash, PasswordVerifier};
 
     #[test]
     fn hash_is_argon2id_with_owasp_params_and_verifies() {

@@ -46,7 +46,7 @@ pub fn add(args: &UserAddArgs) -> Result<(), CommandError> {
     file.append(Section::Users, user_table(args, &password_hash))?;
     file.save()?;
     note(&format!(
-        "{}: added user `{}` (scopes: {}); a running gateway applies it on reload (SIGHUP) or restart",
+        "{}: added user `{}` (scopes: {}); a running gateway applies it when restarted",
         file.path().display(),
         args.name,
         or_dash(args.scopes.join(" "))
@@ -90,7 +90,7 @@ pub fn remove(args: &UserNameArgs) -> Result<(), CommandError> {
     }
     file.save()?;
     note(&format!(
-        "{}: removed user `{}`; a running gateway applies it on reload (SIGHUP) or restart. Sessions and tokens already issued stay valid until they end",
+        "{}: removed user `{}`; a running gateway applies it when restarted. Sessions and tokens already issued stay valid until they end",
         file.path().display(),
         args.name
     ));

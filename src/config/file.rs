@@ -27,7 +27,27 @@ pub struct FileConfig {
     #[serde(default)]
     pub clients: Vec<Spanned<ClientSection>>,
     #[serde(default)]
+    pub registration: RegistrationSection,
+    #[serde(default)]
     pub routes: Vec<Spanned<RouteSection>>,
+}
+
+/// `[registration]`: RFC 7591 dynamic client registration (AI agents speaking MCP register
+/// themselves this way). Off unless `enabled = true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationSection {
+    /// Default `false`.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The bearer token a registration request must carry, `env:NAME` or `file:PATH`.
+    /// Required when enabled.
+    pub initial_access_token: Option<Spanned<String>>,
+    /// The most a registered client may ask for. Default none.
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    /// Registered clients kept at most. Default `1000`.
+    pub max_clients: Option<Spanned<u32>>,
 }
 
 /// `[tokens]`: lifetimes and signing keys.

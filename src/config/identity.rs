@@ -9,12 +9,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::file::{ClientSection, SessionSection, TokensSection, UserSection};
+use super::file::{ClientSection, RegistrationSection, SessionSection, TokensSection, UserSection};
 use super::units::parse_duration;
 use super::validate::Validator;
 use super::{
-    ClientConfig, ClientKind, GrantType, PublicUrl, SecretRef, SessionConfig, TokensConfig,
-    UserConfig,
+    ClientConfig, ClientKind, GrantType, PublicUrl, RegistrationConfig, SecretRef, SessionConfig,
+    TokensConfig, UserConfig,
 };
 use crate::tokens::keyring::KeyRing;
 use crate::tokens::opaque::TokenHash;
@@ -164,6 +164,51 @@ impl Validator<'_> {
             previous_keys,
             audience,
             refresh_grace,
+        })
+    }
+
+    pub(super) fn registration(
+        &self,
+        r: &RegistrationSection,
+        declared: &BTreeMap<String, String>,
+    ) -> Result<RegistrationConfig> {
+        let scopes = self.scope_list(&r.scopes, "registration.scopes", declared)?;
+        let max_clients = match &r.max_clients {
+            None => 1000,
+            Some(n) if *n.get_ref() == 0 => {
+                return Err(self.err(n, "registration.max_clients", "must be at least 1"))
+            }
+            Some(n) => *n.get_ref() as usize,
+        };
+        let initial_access_token = match (&r.initial_access_token, r.enabled) {
+            (None, false) => None,
+            (Some(v), false) => {
+                return Err(self.err(v, "registration.initial_access_token", "is only used with enabled = true"))
+            }
+            (None, true) => {
+                return Err(self.src.file_error(
+                    "registration.initial_access_token: registration needs an initial access token (env:NAME or file:PATH)",
+                ))
+            }
+            (Some(v), true) => {
+                let source = self.secret_ref(v, "registration.initial_access_token")?;
+                let token = source
+                    .read()
+                    .map_err(|m| self.err(v, "registration.initial_access_token", m))?;
+                if token.trim().len() < 32 {
+                    return Err(self.err(
+                        v,
+                        "registration.initial_access_token",
+                        "must hold at least 32 characters of random text",
+                    ));
+                }
+                Some(source)
+            }
+        };
+        Ok(RegistrationConfig {
+            initial_access_token,
+            scopes,
+            max_clients,
         })
     }
 

@@ -21,6 +21,8 @@ use http::StatusCode;
 use ipnet::IpNet;
 
 pub use error::ConfigError;
+/// The redirect URI rules, shared by `check` and dynamic registration.
+pub use identity::check_redirect_uri;
 pub use units::{parse_duration, parse_size};
 
 /// The validated configuration the gateway runs on.
@@ -34,7 +36,19 @@ pub struct Config {
     pub scopes: BTreeMap<String, String>,
     pub users: Vec<UserConfig>,
     pub clients: Vec<ClientConfig>,
+    pub registration: RegistrationConfig,
     pub routes: Vec<RouteConfig>,
+}
+
+/// `[registration]`: RFC 7591 dynamic client registration.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationConfig {
+    /// `None`: registration is off (the default).
+    pub initial_access_token: Option<SecretRef>,
+    /// The most a registered client may ask for.
+    pub scopes: Vec<String>,
+    /// Registered clients kept at most.
+    pub max_clients: usize,
 }
 
 impl Config {
@@ -147,8 +161,8 @@ impl std::fmt::Debug for UserConfig {
     }
 }
 
-/// One `[[clients]]` entry.
-#[derive(Debug, Clone)]
+/// One `[[clients]]` entry, or a client registered through RFC 7591 (kept in the store).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ClientConfig {
     pub id: String,
     pub kind: ClientKind,
@@ -163,7 +177,8 @@ pub struct ClientConfig {
     pub require_pkce: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ClientKind {
     /// Cannot keep a secret (browser apps, native apps): PKCE, no client authentication.
     Public,
@@ -172,7 +187,8 @@ pub enum ClientKind {
 }
 
 /// The grant types of RFC 6749 that authgate serves (never `password` or `implicit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GrantType {
     AuthorizationCode,
     RefreshToken,

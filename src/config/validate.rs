@@ -40,6 +40,7 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
     let session = v.session(&file.session)?;
     let users = v.users(&file.users, &scopes)?;
     let clients = v.clients(&file.clients, &scopes, &users)?;
+    let registration = v.registration(&file.registration, &scopes)?;
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(file.routes.len());
     for (index, section) in file.routes.iter().enumerate() {
         let route = v.route(index, section.get_ref(), &scopes)?;
@@ -63,6 +64,7 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
         scopes,
         users,
         clients,
+        registration,
         routes,
     })
 }

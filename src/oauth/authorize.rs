@@ -53,7 +53,7 @@ const SINGLE: [&str; 7] = [
 
 impl AuthServer {
     /// Validates an authorization request's query string.
-    pub fn check_authorize(&self, query: &str) -> Result<AuthorizeRequest, AuthorizeError> {
+    pub async fn check_authorize(&self, query: &str) -> Result<AuthorizeRequest, AuthorizeError> {
         let mut params: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             if SINGLE.contains(&k.as_ref()) && params.iter().any(|(seen, _)| *seen == k) {
@@ -74,9 +74,13 @@ impl AuthServer {
                 .map(|(_, v)| v.as_str())
         };
 
-        let client = get("client_id")
-            .and_then(|id| self.clients.get(id))
-            .ok_or(AuthorizeError::Page("The application is unknown."))?;
+        let client = match get("client_id") {
+            Some(id) => self.client(id).await.map_err(|_| {
+                AuthorizeError::Page("The service is unavailable. Try again shortly.")
+            })?,
+            None => None,
+        };
+        let client = &client.ok_or(AuthorizeError::Page("The application is unknown."))?;
         let redirect_uri =
             match get("redirect_uri") {
                 Some(uri) => registered_match(client, uri)
@@ -171,7 +175,7 @@ impl AuthServer {
     ) -> Result<bool, OAuthError> {
         let first_party = self
             .clients
-            .get(&req.client_id)
+            .configured(&req.client_id)
             .is_some_and(|c| c.first_party);
         if first_party {
             return Ok(false);

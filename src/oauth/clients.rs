@@ -40,16 +40,18 @@ impl Clients {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<&ClientConfig> {
+    /// A client from the configuration file.
+    pub fn configured(&self, id: &str) -> Option<&ClientConfig> {
         self.by_id.get(id)
     }
 
-    /// Authenticates the calling client.
-    pub fn authenticate(
+    /// Checks the presented credentials against `client` (as looked up by their id).
+    pub fn verify(
         &self,
+        client: Option<&ClientConfig>,
         creds: &ClientCredentials,
         now: u64,
-    ) -> Result<&ClientConfig, OAuthError> {
+    ) -> Result<(), OAuthError> {
         let Some(id) = creds.id.as_deref() else {
             return Err(OAuthError::invalid_client(
                 "client authentication is required",
@@ -60,7 +62,6 @@ impl Clients {
                 "too many failed authentication attempts; try again later",
             ));
         }
-        let client = self.by_id.get(id);
         let ok = match (
             client.map(|c| (c.kind, c.secret_hash)),
             creds.secret.as_deref(),
@@ -74,16 +75,13 @@ impl Clients {
             }
             _ => false,
         };
-        match client {
-            Some(client) if ok => {
-                self.failures.succeed(id);
-                Ok(client)
-            }
-            _ => {
-                self.failures.fail(id, now);
-                tracing::info!(client_id = %id, reason = "client_auth_failed", "client authentication failed");
-                Err(OAuthError::invalid_client("client authentication failed"))
-            }
+        if ok {
+            self.failures.succeed(id);
+            Ok(())
+        } else {
+            self.failures.fail(id, now);
+            tracing::info!(client_id = %id, reason = "client_auth_failed", "client authentication failed");
+            Err(OAuthError::invalid_client("client authentication failed"))
         }
     }
 }

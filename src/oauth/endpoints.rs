@@ -24,6 +24,7 @@ use super::clients::ClientCredentials;
 use super::error::OAuthError;
 use super::grants::TokenRequest;
 use super::login::LoginFailure;
+use super::registration::{ClientMetadata, RegistrationRefused};
 use super::{pages, AuthServer};
 use crate::authn::return_to::safe_return_path;
 use crate::authn::SESSION_COOKIE;
@@ -32,6 +33,7 @@ use crate::http::cookie;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash};
+use std::sync::Arc;
 
 /// The authorization server's login session (single sign-on across clients).
 pub const LOGIN_COOKIE: &str = "__Host-authgate-login";
@@ -67,6 +69,7 @@ pub async fn handle(
         ("/oauth2/revoke", &Method::POST) => revoke(auth, req).await,
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
         ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
+        ("/oauth2/register", &Method::POST) => register(auth, req).await,
         (
             "/.well-known/oauth-authorization-server"
             | "/oauth2/authorize"
@@ -260,7 +263,7 @@ async fn authorize(
     headers: &HeaderMap,
     query: &str,
 ) -> Result<Response<Body>, Rejection> {
-    let request = match auth.check_authorize(query) {
+    let request = match auth.check_authorize(query).await {
         Ok(request) => request,
         Err(err) => return authorize_error(auth, err),
     };
@@ -297,9 +300,12 @@ async fn decide(
         .await
         .map_err(Rejection::OAuth)?;
     if needs {
-        let client_name = auth
-            .clients
-            .get(&request.client_id)
+        let client = auth
+            .client(&request.client_id)
+            .await
+            .map_err(Rejection::OAuth)?;
+        let client_name = client
+            .as_ref()
             .map_or(request.client_id.as_str(), |c| c.name.as_str());
         let scopes: Vec<(String, String)> = granted
             .iter()
@@ -355,7 +361,7 @@ async fn login(
 ) -> Result<Response<Body>, Rejection> {
     let (headers, form) = read_form(req).await?;
     let query = form.get("request").unwrap_or("").to_owned();
-    let request = match auth.check_authorize(&query) {
+    let request = match auth.check_authorize(&query).await {
         Ok(request) => request,
         Err(err) => return authorize_error(auth, err),
     };
@@ -418,7 +424,7 @@ async fn login(
 async fn consent(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
     let (headers, form) = read_form(req).await?;
     let query = form.get("request").unwrap_or("").to_owned();
-    let request = match auth.check_authorize(&query) {
+    let request = match auth.check_authorize(&query).await {
         Ok(request) => request,
         Err(err) => return authorize_error(auth, err),
     };
@@ -515,6 +521,66 @@ async fn introspect(
         .await
         .map_err(Rejection::OAuth)?;
     Ok(json(&answer))
+}
+
+async fn register(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+    let metadata = Arc::from(crate::authn::resource_metadata::url_for(
+        &auth.settings.issuer,
+        "/",
+    ));
+    if auth.registration_token.is_none() {
+        return Err(Rejection::NoRoute);
+    }
+    let json_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    let token = match crate::authn::bearer::presented(req.headers()) {
+        crate::authn::bearer::Presented::Bearer(token) => Some(token.to_owned()),
+        _ => None,
+    };
+    if token.is_none() {
+        return Err(Rejection::Unauthenticated {
+            failure: crate::authn::AuthnFailure::Missing,
+            metadata,
+        });
+    }
+    if !json_type {
+        return Err(Rejection::OAuth(OAuthError::invalid_request(
+            "the body must be application/json",
+        )));
+    }
+    let body = tokio::time::timeout(
+        FORM_TIMEOUT,
+        Limited::new(req.into_body(), MAX_FORM_BYTES).collect(),
+    )
+    .await
+    .map_err(|_| Rejection::ClientBodyFailed)?
+    .map_err(|_| Rejection::BodyTooLarge)?
+    .to_bytes();
+    let parsed: ClientMetadata = serde_json::from_slice(&body).map_err(|_| {
+        Rejection::OAuth(OAuthError::new(
+            super::error::ErrorCode::InvalidClientMetadata,
+            "the body is not a JSON object of client metadata",
+        ))
+    })?;
+    match auth.register(token.as_deref(), parsed).await {
+        Ok(registered) => {
+            let mut response = json(&registered);
+            *response.status_mut() = StatusCode::CREATED;
+            Ok(response)
+        }
+        Err(RegistrationRefused::Disabled) => Err(Rejection::NoRoute),
+        Err(RegistrationRefused::Unauthorized) => Err(Rejection::Unauthenticated {
+            failure: crate::authn::AuthnFailure::InvalidToken(
+                "the initial access token is not valid",
+            ),
+            metadata,
+        }),
+        Err(RegistrationRefused::Invalid(err)) => Err(Rejection::OAuth(err)),
+    }
 }
 
 async fn logout(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {

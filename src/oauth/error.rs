@@ -36,6 +36,11 @@ pub enum ErrorCode {
     /// "The authorization server is currently unable to handle the request due to a
     /// temporary overloading or maintenance." §4.1.2.1
     TemporarilyUnavailable,
+    /// RFC 7591 §3.2.2: "The value of one or more redirection URIs is invalid."
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: "The value of one of the client metadata fields is invalid and the
+    /// server has rejected this request."
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -51,6 +56,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 }

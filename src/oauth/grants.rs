@@ -53,7 +53,7 @@ impl AuthServer {
                 "the grant type is not supported",
             ));
         };
-        let client = self.clients.authenticate(&req.client, self.now())?;
+        let client = &self.authenticate_client(&req.client).await?;
         if !client.grants.contains(&grant) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,

@@ -33,9 +33,15 @@ pub struct PasswordChecker {
     by_peer: Throttle,
 }
 
-/// The parameters `hash-password` uses (OWASP's argon2id minimum).
+/// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+/// The hasher `hash-password` and the dummy hash for unknown users use (the login verifies
+/// with whatever parameters each stored hash names).
 pub fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 

@@ -9,7 +9,7 @@ impl AuthServer {
     pub fn metadata(&self) -> Value {
         let base = &self.settings.issuer;
         let scopes: Vec<&str> = self.scopes.keys().map(String::as_str).collect();
-        json!({
+        let mut doc = json!({
             "issuer": base,
             "authorization_endpoint": format!("{base}/oauth2/authorize"),
             "token_endpoint": format!("{base}/oauth2/token"),
@@ -25,6 +25,10 @@ impl AuthServer {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
-        })
+        });
+        if self.registration_token.is_some() {
+            doc["registration_endpoint"] = Value::String(format!("{base}/oauth2/register"));
+        }
+        doc
     }
 }

@@ -18,6 +18,7 @@ pub mod login;
 pub mod metadata;
 pub mod pages;
 pub mod pkce;
+pub mod registration;
 pub mod revocation;
 pub mod seal;
 pub mod throttle;
@@ -93,6 +94,9 @@ pub struct AuthServer {
     pub login: login::PasswordChecker,
     /// Key for CSRF tokens: derived from the signing key, never used to sign tokens.
     pub csrf: csrf::CsrfKey,
+    pub registration: crate::config::RegistrationConfig,
+    /// SHA-256 of the registration endpoint's initial access token, when registration is on.
+    pub registration_token: Option<crate::tokens::opaque::TokenHash>,
 }
 
 impl AuthServer {
@@ -128,11 +132,42 @@ impl AuthServer {
             scopes: config.scopes.clone(),
             login: login::PasswordChecker::new(),
             csrf,
+            registration_token: config
+                .registration
+                .initial_access_token
+                .as_ref()
+                .and_then(|source| source.read().ok())
+                .map(|token| crate::tokens::opaque::TokenHash::of(token.trim())),
+            registration: config.registration.clone(),
         }
     }
 
     pub fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    /// A client: from the configuration, else (when registration is on) from the store.
+    pub async fn client(&self, id: &str) -> Result<Option<ClientConfig>, OAuthError> {
+        if let Some(client) = self.clients.configured(id) {
+            return Ok(Some(client.clone()));
+        }
+        if self.registration.initial_access_token.is_none() {
+            return Ok(None);
+        }
+        Ok(self.store.get_client(id).await?)
+    }
+
+    /// Authenticates the calling client (RFC 6749 §2.3).
+    pub async fn authenticate_client(
+        &self,
+        creds: &clients::ClientCredentials,
+    ) -> Result<ClientConfig, OAuthError> {
+        let client = match creds.id.as_deref() {
+            Some(id) => self.client(id).await?,
+            None => None,
+        };
+        self.clients.verify(client.as_ref(), creds, self.now())?;
+        client.ok_or(OAuthError::invalid_client("client authentication failed"))
     }
 
     /// Signs a new access token.

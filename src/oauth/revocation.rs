@@ -63,7 +63,7 @@ impl AuthServer {
     /// Revokes `token` if it belongs to the calling client.
     pub async fn revoke(&self, token: &str, client: &ClientCredentials) -> Result<(), OAuthError> {
         let now = self.now();
-        let client = self.clients.authenticate(client, now)?;
+        let client = self.authenticate_client(client).await?;
         if let Some(found) = self.store.get_refresh(&TokenHash::of(token), now).await? {
             if found.record.client_id == client.id {
                 self.store.revoke_family(&found.record.family, now).await?;
@@ -94,7 +94,7 @@ impl AuthServer {
         client: &ClientCredentials,
     ) -> Result<Introspection, OAuthError> {
         let now = self.now();
-        let caller = self.clients.authenticate(client, now)?;
+        let caller = self.authenticate_client(client).await?;
         if caller.kind != ClientKind::Confidential {
             return Err(OAuthError::invalid_client(
                 "introspection is for confidential clients",

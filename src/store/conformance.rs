@@ -80,6 +80,30 @@ pub async fn run<S: Store, F: Fn() -> S>(make: F) {
     consents(&make()).await;
     sessions(&make()).await;
     sweep_keeps_what_is_live(&make()).await;
+    registered_clients(&make()).await;
+}
+
+async fn registered_clients(s: &impl Store) {
+    use crate::config::{ClientConfig, ClientKind, GrantType};
+    let client = |id: &str| ClientConfig {
+        id: id.into(),
+        kind: ClientKind::Public,
+        secret_hash: None,
+        name: id.into(),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        grants: vec![GrantType::AuthorizationCode],
+        scopes: vec![],
+        first_party: false,
+        require_pkce: true,
+    };
+    assert!(s.put_client(client("a"), 2).await.unwrap());
+    assert!(s.put_client(client("b"), 2).await.unwrap());
+    assert!(!s.put_client(client("c"), 2).await.unwrap(), "capped");
+    assert_eq!(
+        s.get_client("a").await.unwrap().map(|c| c.id),
+        Some("a".into())
+    );
+    assert_eq!(s.get_client("c").await.unwrap().map(|c| c.id), None);
 }
 
 async fn codes_are_single_use(s: &impl Store) {

@@ -14,6 +14,7 @@ use super::{
     CodeGrant, CodeTake, IssuedAccess, NextRefresh, RefreshLookup, RefreshRecord, Rotation,
     SealedSuccessor, SessionRecord, Store, StoreError, StoreResult, Subject,
 };
+use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 
 #[derive(Debug, Default)]
@@ -30,6 +31,8 @@ struct State {
     cutoffs: HashMap<String, u64>,
     consents: HashMap<String, Vec<String>>,
     sessions: HashMap<TokenHash, SessionRecord>,
+    #[serde(default)]
+    clients: HashMap<String, ClientConfig>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -305,6 +308,19 @@ impl Store for MemoryStore {
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()> {
         self.lock()?.sessions.remove(id);
         Ok(())
+    }
+
+    async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool> {
+        let mut state = self.lock()?;
+        if state.clients.len() >= max && !state.clients.contains_key(&client.id) {
+            return Ok(false);
+        }
+        state.clients.insert(client.id.clone(), client);
+        Ok(true)
+    }
+
+    async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>> {
+        Ok(self.lock()?.clients.get(id).cloned())
     }
 
     async fn sweep(&self, now: u64) -> StoreResult<()> {

@@ -17,6 +17,7 @@ pub mod conformance;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 
 /// A store failure: the backend could not answer. Callers fail closed.
@@ -194,6 +195,12 @@ pub trait Store: Send + Sync + 'static {
         max_secs: u64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()>;
+
+    /// Stores a dynamically registered client, unless `max` are registered already
+    /// (returns `false` then).
+    async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool>;
+    /// A dynamically registered client.
+    async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>>;
 
     /// Drops everything expired; backends with native expiry may do nothing.
     async fn sweep(&self, now: u64) -> StoreResult<()>;

@@ -11,9 +11,11 @@ use crate::support::TestUpstream;
 
 async fn gateway() -> (ProtectedGateway, TestUpstream) {
     let upstream = TestUpstream::echo("app").await;
-    let gateway =
-        ProtectedGateway::start(vec![protected("/", &upstream.url(), "session", &["app"])], "")
-            .await;
+    let gateway = ProtectedGateway::start(
+        vec![protected("/", &upstream.url(), "session", &["app"])],
+        "",
+    )
+    .await;
     (gateway, upstream)
 }
 
@@ -90,7 +92,10 @@ async fn forward_auth_without_valid_credentials_is_401_never_a_redirect() {
     let response = gateway
         .api()
         .get(gateway.url("/oauth2/auth"))
-        .header("cookie", "__Host-authgate-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .header(
+            "cookie",
+            "__Host-authgate-session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
         .send()
         .await
         .expect("request");

@@ -23,6 +23,8 @@ mod oauth_flow;
 mod oauth_pages;
 // Refresh tokens: rotation, grace-window replay, reuse revoking the family, scope, client binding.
 mod oauth_refresh;
+// RFC 7591 dynamic client registration: off by default, the initial token, unsafe metadata.
+mod oauth_registration;
 // Refused authorization requests (error page vs error redirect) and bad client secrets.
 mod oauth_refusals;
 // Client credentials, revocation, introspection, and forged or tampered access tokens.

@@ -14,7 +14,12 @@ async fn gateway(upstream: &TestUpstream) -> ProtectedGateway {
     ProtectedGateway::start(
         vec![
             protected("/api/", &upstream.url(), "bearer", &["api:read"]),
-            protected("/both/", &upstream.url(), "bearer", &["api:read", "api:write"]),
+            protected(
+                "/both/",
+                &upstream.url(),
+                "bearer",
+                &["api:read", "api:write"],
+            ),
             protected("/quiet/", &upstream.url(), "bearer", &["api:read"])
                 .set("forward_token", "false"),
         ],
@@ -82,7 +87,11 @@ async fn bad_expired_or_tampered_token_gets_401_invalid_token() {
     let good = gateway.client_token("api:read").await;
     // One character in the middle of the signature changed (all six of its bits count).
     let at = good.rfind('.').expect("a JWT") + 10;
-    let swapped = if good.as_bytes()[at] == b'Q' { "A" } else { "Q" };
+    let swapped = if good.as_bytes()[at] == b'Q' {
+        "A"
+    } else {
+        "Q"
+    };
     let tampered = format!("{}{swapped}{}", &good[..at], &good[at + 1..]);
     let (header, _) = good.split_once('.').expect("a JWT");
     let unsigned = format!("{header}.e30.");

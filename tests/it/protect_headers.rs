@@ -145,7 +145,10 @@ async fn upstream_cannot_set_the_gateway_cookies_and_its_own_pass() {
             "set-cookie",
             "__Host-authgate-session=planted; Path=/; Secure; HttpOnly; SameSite=Lax",
         ),
-        ("set-cookie", "__Host-authgate-login=planted; Path=/; Secure"),
+        (
+            "set-cookie",
+            "__Host-authgate-login=planted; Path=/; Secure",
+        ),
         ("set-cookie", "app=1; Path=/; HttpOnly"),
         ("set-cookie", "theme=dark; Path=/"),
     ])

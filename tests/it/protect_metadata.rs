@@ -17,7 +17,10 @@ async fn json(client: &reqwest::Client, url: &str) -> Value {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    assert!(content_type.starts_with("application/json"), "{url}: {content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{url}: {content_type}"
+    );
     response.json().await.expect("JSON")
 }
 
@@ -28,7 +31,12 @@ async fn resource_metadata_names_the_authorization_server_gateway_wide_and_per_r
         vec![
             protected("/", &upstream.url(), "session", &["app"]),
             protected("/api/", &upstream.url(), "bearer", &["api:read"]),
-            protected("/admin/", &upstream.url(), "bearer", &["admin", "api:write"]),
+            protected(
+                "/admin/",
+                &upstream.url(),
+                "bearer",
+                &["admin", "api:write"],
+            ),
         ],
         "",
     )
@@ -40,8 +48,13 @@ async fn resource_metadata_names_the_authorization_server_gateway_wide_and_per_r
     let doc = json(&api, &gateway.url("/.well-known/oauth-protected-resource")).await;
     assert_eq!(doc["authorization_servers"], serde_json::json!([origin]));
     assert_eq!(doc["resource"], origin);
-    assert_eq!(doc["bearer_methods_supported"], serde_json::json!(["header"]));
-    let scopes = doc["scopes_supported"].as_array().expect("scopes_supported");
+    assert_eq!(
+        doc["bearer_methods_supported"],
+        serde_json::json!(["header"])
+    );
+    let scopes = doc["scopes_supported"]
+        .as_array()
+        .expect("scopes_supported");
     for scope in ["app", "api:read", "admin", "api:write"] {
         assert!(scopes.iter().any(|s| s == scope), "{scope} in {doc}");
     }
@@ -58,15 +71,30 @@ async fn resource_metadata_names_the_authorization_server_gateway_wide_and_per_r
             .get("resource_metadata")
             .expect("resource_metadata")
             .to_owned();
-        assert!(url.starts_with(&gateway.url("/.well-known/oauth-protected-resource/")), "{url}");
+        assert!(
+            url.starts_with(&gateway.url("/.well-known/oauth-protected-resource/")),
+            "{url}"
+        );
         let doc = json(&api, &url).await;
-        assert_eq!(doc["authorization_servers"], serde_json::json!([origin]), "{url}");
+        assert_eq!(
+            doc["authorization_servers"],
+            serde_json::json!([origin]),
+            "{url}"
+        );
         assert_eq!(doc["resource"], gateway.url(resource), "{url}");
-        assert_eq!(doc["scopes_supported"], serde_json::json!(route_scopes), "{url}");
+        assert_eq!(
+            doc["scopes_supported"],
+            serde_json::json!(route_scopes),
+            "{url}"
+        );
     }
 
     // The authorization server it names has that issuer (RFC 8414 §3.3).
-    let server = json(&api, &gateway.url("/.well-known/oauth-authorization-server")).await;
+    let server = json(
+        &api,
+        &gateway.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
     assert_eq!(server["issuer"], origin);
 
     // A path no protected route has is not a document.

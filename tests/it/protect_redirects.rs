@@ -50,7 +50,6 @@ const EVIL: &[&str] = &[
     "\t//evil.example",
     "/ /evil.example",
     "/./\\evil.example",
-    "/.//evil.example",
     "/..//evil.example",
     "/../../evil.example",
     "/%2e%2e/%2e%2e/evil.example",
@@ -94,9 +93,11 @@ fn assert_same_origin_path(origin: &str, location: &str, sent: &str) {
 
 async fn gateway() -> (ProtectedGateway, TestUpstream) {
     let upstream = TestUpstream::echo("app").await;
-    let gateway =
-        ProtectedGateway::start(vec![protected("/", &upstream.url(), "session", &["app"])], "")
-            .await;
+    let gateway = ProtectedGateway::start(
+        vec![protected("/", &upstream.url(), "session", &["app"])],
+        "",
+    )
+    .await;
     (gateway, upstream)
 }
 
@@ -121,7 +122,7 @@ async fn logout_rd_open_redirect_forms_fall_back_to_the_root() {
     for rd in EVIL {
         let location = logout_location(&gateway, rd).await;
         assert_same_origin_path(gateway.origin(), &location, rd);
-        if location != "/" { eprintln!("NOTROOT {rd:?} -> {location:?}"); }
+        assert_eq!(location, "/", "rd {rd:?}");
     }
 }
 
@@ -133,7 +134,12 @@ async fn logout_rd_keeps_same_origin_paths() {
         ("/goodbye", "/goodbye"),
         ("/app/page?x=1&y=2", "/app/page?x=1&y=2"),
         ("/a/./b/../c", "/a/c"),
-        ("/search?q=%2F%2Fevil.example", "/search?q=%2F%2Fevil.example"),
+        // Normalised the one canonical way: empty and dot segments go, a path it stays.
+        ("/.//evil.example", "/evil.example"),
+        (
+            "/search?q=%2F%2Fevil.example",
+            "/search?q=%2F%2Fevil.example",
+        ),
     ] {
         let location = logout_location(&gateway, rd).await;
         assert_same_origin_path(gateway.origin(), &location, rd);
@@ -174,6 +180,7 @@ async fn logout_rd_with_raw_query_bytes_stays_on_the_site() {
 #[tokio::test]
 async fn sign_in_returns_only_to_a_same_origin_path() {
     let (gateway, upstream) = gateway().await;
+    let mut through_the_flow = 0;
     // First URLs whose path would be read as another host if sent back verbatim.
     for first in ["//evil.example/x", "///evil.example", "/%2F%2Fevil.example"] {
         let browser = gateway.browser();
@@ -191,6 +198,11 @@ async fn sign_in_returns_only_to_a_same_origin_path() {
         assert_eq!(back.status, StatusCode::SEE_OTHER, "{first}: {back:?}");
         let location = back.location().expect("Location");
         assert_same_origin_path(gateway.origin(), &location, first);
+        through_the_flow += 1;
     }
-    let _ = upstream;
+    assert!(
+        through_the_flow > 0,
+        "every first URL was refused: nothing was tested"
+    );
+    assert_eq!(upstream.hits(), 0);
 }

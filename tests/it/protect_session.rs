@@ -98,9 +98,15 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
 /// Asserts `page` is an error page: HTML, no redirect, no session cookie.
 fn assert_error_page(page: &Page) {
     assert!(page.status.is_client_error(), "{page:?}");
-    assert!(page.location().is_none(), "an error page never redirects: {page:?}");
+    assert!(
+        page.location().is_none(),
+        "an error page never redirects: {page:?}"
+    );
     assert!(page.is_html(), "{page:?}");
-    assert!(page.alert().is_some(), "the page says what went wrong: {page:?}");
+    assert!(
+        page.alert().is_some(),
+        "the page says what went wrong: {page:?}"
+    );
     assert!(page.set_cookie(SESSION_COOKIE).is_none(), "{page:?}");
 }
 
@@ -129,10 +135,7 @@ async fn browser_signs_in_through_the_gateway_flow_and_returns_to_the_first_url(
     assert_eq!(param("client_id").as_deref(), Some("authgate"));
     assert_eq!(param("response_type").as_deref(), Some("code"));
     assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(
-        param("redirect_uri"),
-        Some(gateway.url("/oauth2/callback"))
-    );
+    assert_eq!(param("redirect_uri"), Some(gateway.url("/oauth2/callback")));
     let state = param("state").expect("state");
     assert!(state.len() >= 43, "state of at least 256 bits");
     let flow_cookie = start
@@ -141,7 +144,10 @@ async fn browser_signs_in_through_the_gateway_flow_and_returns_to_the_first_url(
         .find(|c| c.starts_with(FLOW_PREFIX))
         .expect("a flow cookie");
     assert_host_cookie(&flow_cookie);
-    assert!(max_age(&flow_cookie).is_some_and(|age| age <= 3600), "{flow_cookie}");
+    assert!(
+        max_age(&flow_cookie).is_some_and(|age| age <= 3600),
+        "{flow_cookie}"
+    );
     assert_eq!(upstream.hits(), 0);
 
     // 2. The login page, 3. signing in.
@@ -175,16 +181,25 @@ async fn browser_signs_in_through_the_gateway_flow_and_returns_to_the_first_url(
     assert_eq!(back.location().as_deref(), Some(first));
     let session = back.set_cookie(SESSION_COOKIE).expect("the session cookie");
     assert_host_cookie(&session);
-    assert_eq!(max_age(&session), Some(7 * 24 * 3600), "max_lifetime by default");
+    assert_eq!(
+        max_age(&session),
+        Some(7 * 24 * 3600),
+        "max_lifetime by default"
+    );
     let flow_cleared = back
         .set_cookies()
         .into_iter()
         .find(|c| c.starts_with(FLOW_PREFIX))
         .expect("the flow cookie cleared");
     assert_eq!(max_age(&flow_cleared), Some(0), "{flow_cleared}");
-    let id = browser.cookie(SESSION_COOKIE).expect("session cookie in the jar");
+    let id = browser
+        .cookie(SESSION_COOKIE)
+        .expect("session cookie in the jar");
     assert!(id.len() >= 43, "a 256-bit session id");
-    assert!(browser.cookie_names().iter().all(|n| !n.starts_with(FLOW_PREFIX)));
+    assert!(browser
+        .cookie_names()
+        .iter()
+        .all(|n| !n.starts_with(FLOW_PREFIX)));
 
     // The store finds the session by the id's hash.
     let now = gateway.now();
@@ -215,7 +230,10 @@ async fn browser_signs_in_through_the_gateway_flow_and_returns_to_the_first_url(
     let mut app_cookies: Vec<&str> = cookies.split("; ").collect();
     app_cookies.sort_unstable();
     assert_eq!(app_cookies, ["app_pref=dark", "cart=3"]);
-    assert!(seen.header("authorization").is_none(), "a session never becomes a header");
+    assert!(
+        seen.header("authorization").is_none(),
+        "a session never becomes a header"
+    );
     assert_eq!(upstream.hits(), 1);
 
     // Signed in, the next page goes straight through.
@@ -311,7 +329,9 @@ async fn session_without_a_route_scope_is_forbidden_without_a_redirect_loop() {
     let gateway = gateway(&upstream, "").await;
     let browser = gateway.browser();
     // alice may not have `admin`: signed in, the route still refuses her, once, plainly.
-    let journey = browser.sign_in_at("/admin/panel", ALICE, USER_PASSWORD).await;
+    let journey = browser
+        .sign_in_at("/admin/panel", ALICE, USER_PASSWORD)
+        .await;
     assert_eq!(journey.last.status, StatusCode::FORBIDDEN, "{journey:#?}");
     let challenge = Challenge::of(&journey.last.headers);
     assert_eq!(challenge.get("error"), Some("insufficient_scope"));
@@ -320,7 +340,10 @@ async fn session_without_a_route_scope_is_forbidden_without_a_redirect_loop() {
     let again = browser.get("/admin/panel").await;
     assert_eq!(again.status, StatusCode::FORBIDDEN, "{again:?}");
     // Her session is good for the routes she may use.
-    assert_eq!(browser.get("/").await.echoed().header("x-auth-user"), Some(ALICE));
+    assert_eq!(
+        browser.get("/").await.echoed().header("x-auth-user"),
+        Some(ALICE)
+    );
     assert_eq!(upstream.hits(), 1);
 }
 
@@ -374,7 +397,11 @@ async fn callback_with_a_wrong_state_gets_an_error_page() {
 
     // Another state altogether (no flow cookie of that name).
     let page = browser
-        .get(&with_param(&callback, "state", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+        .get(&with_param(
+            &callback,
+            "state",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ))
         .await;
     assert_error_page(&page);
 
@@ -432,7 +459,9 @@ async fn session_is_alive_one_second_before_the_idle_timeout_and_gone_at_it() {
         .is_some_and(|l| l.starts_with("/oauth2/authorize?")));
     // The sign-in session idled out as well: the login form, not a silent new session.
     assert!(browser.follow(&page).await.is_login());
-    let id = browser.cookie(SESSION_COOKIE).expect("cookie still in the jar");
+    let id = browser
+        .cookie(SESSION_COOKIE)
+        .expect("cookie still in the jar");
     let replay = gateway
         .api()
         .get(gateway.url("/"))
@@ -455,7 +484,11 @@ async fn session_ends_at_max_lifetime_even_when_active() {
     let to_callback = browser.follow(&signed_in).await;
     let back = browser.follow(&to_callback).await;
     let cookie = back.set_cookie(SESSION_COOKIE).expect("session cookie");
-    assert_eq!(max_age(&cookie), Some(30 * 60), "the cookie lives as long as the session");
+    assert_eq!(
+        max_age(&cookie),
+        Some(30 * 60),
+        "the cookie lives as long as the session"
+    );
 
     // Active every 9 minutes, up to one second before 30 minutes.
     for step in [540, 540, 540, 179] {
@@ -480,7 +513,11 @@ async fn signed_in_with_token(gateway: &ProtectedGateway) -> (Browser, String, S
     assert_eq!(issued.len(), 1, "{issued:?}");
     assert_eq!(issued[0].user, ALICE);
     let jti = issued[0].jti.clone();
-    assert!(!gateway.store().is_access_revoked(&jti).await.expect("store"));
+    assert!(!gateway
+        .store()
+        .is_access_revoked(&jti)
+        .await
+        .expect("store"));
     let id = browser.cookie(SESSION_COOKIE).expect("session cookie");
     (browser, id, jti)
 }
@@ -494,7 +531,11 @@ async fn assert_session_dead(gateway: &ProtectedGateway, id: &str) {
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "replayed session cookie");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "replayed session cookie"
+    );
 }
 
 /// Asserts the answer clears the session and sign-in cookies.
@@ -521,7 +562,10 @@ async fn logout_by_post_with_csrf_ends_the_session_clears_cookies_and_revokes_it
     assert_eq!(confirm.status, StatusCode::OK);
     assert!(confirm.set_cookies().is_empty(), "{confirm:?}");
     let csrf = confirm.hidden("csrf").expect("csrf");
-    assert_eq!(browser.get("/").await.echoed().header("x-auth-user"), Some(ALICE));
+    assert_eq!(
+        browser.get("/").await.echoed().header("x-auth-user"),
+        Some(ALICE)
+    );
 
     let done = browser.post("/oauth2/logout", &[("csrf", &csrf)]).await;
     assert_eq!(done.status, StatusCode::OK, "{done:?}");
@@ -530,7 +574,11 @@ async fn logout_by_post_with_csrf_ends_the_session_clears_cookies_and_revokes_it
     assert!(browser.cookie(SESSION_COOKIE).is_none());
     assert!(browser.cookie(LOGIN_COOKIE).is_none());
     assert!(
-        gateway.store().is_access_revoked(&jti).await.expect("store"),
+        gateway
+            .store()
+            .is_access_revoked(&jti)
+            .await
+            .expect("store"),
         "the session's access token is revoked"
     );
     assert_session_dead(&gateway, &id).await;
@@ -556,7 +604,11 @@ async fn logout_by_same_origin_get_redirects_to_rd_and_ends_the_session() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");
     assert_eq!(done.location().as_deref(), Some("/goodbye?see=you"));
     assert_cookies_cleared(&done);
-    assert!(gateway.store().is_access_revoked(&jti).await.expect("store"));
+    assert!(gateway
+        .store()
+        .is_access_revoked(&jti)
+        .await
+        .expect("store"));
     assert_session_dead(&gateway, &id).await;
     let next = browser.get("/").await;
     assert_eq!(next.status, StatusCode::FOUND, "{next:?}");
@@ -589,15 +641,25 @@ async fn cross_site_logout_only_gets_a_confirmation_page() {
         .post_with(
             "/oauth2/logout",
             &[("csrf", "forged")],
-            &[("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")],
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
         )
         .await;
     assert_eq!(forged.status, StatusCode::OK);
     assert!(forged.set_cookies().is_empty(), "{forged:?}");
 
     // Still signed in, tokens alive.
-    assert_eq!(browser.get("/").await.echoed().header("x-auth-user"), Some(ALICE));
-    assert!(!gateway.store().is_access_revoked(&jti).await.expect("store"));
+    assert_eq!(
+        browser.get("/").await.echoed().header("x-auth-user"),
+        Some(ALICE)
+    );
+    assert!(!gateway
+        .store()
+        .is_access_revoked(&jti)
+        .await
+        .expect("store"));
 }
 
 #[tokio::test]
@@ -609,7 +671,10 @@ async fn revoking_a_user_ends_their_sessions_and_tokens_on_the_next_request() {
     let token = gateway.user_token(ALICE, "app").await;
     let api = gateway.api();
     let with_token = || api.get(gateway.url("/")).bearer_auth(&token).send();
-    assert_eq!(with_token().await.expect("request").status(), StatusCode::OK);
+    assert_eq!(
+        with_token().await.expect("request").status(),
+        StatusCode::OK
+    );
     let id = alice.cookie(SESSION_COOKIE).expect("session cookie");
 
     // What `authgate token revoke --user alice` does, on the gateway's own store. The cut-off
@@ -625,7 +690,10 @@ async fn revoking_a_user_ends_their_sessions_and_tokens_on_the_next_request() {
 
     let page = alice.get("/").await;
     assert_eq!(page.status, StatusCode::FOUND, "{page:?}");
-    assert!(alice.follow(&page).await.is_login(), "signed out everywhere");
+    assert!(
+        alice.follow(&page).await.is_login(),
+        "signed out everywhere"
+    );
     assert_session_dead(&gateway, &id).await;
     let refused = with_token().await.expect("request");
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);

@@ -78,7 +78,9 @@ async fn chromium_signs_in_to_the_whoami_page_and_scripts_cannot_read_the_sessio
             .await
             .expect("type the password");
         browser
-            .find(Locator::Css("form[action='/oauth2/login'] button[type=submit]"))
+            .find(Locator::Css(
+                "form[action='/oauth2/login'] button[type=submit]",
+            ))
             .await
             .expect("the sign-in button")
             .click()

@@ -198,6 +198,15 @@ impl AuthGateway {
     /// first and written into both `public_url` and `listen`, again with another port should
     /// someone take it in between.
     pub async fn start_with(tokens: &str) -> AuthGateway {
+        if tokens.is_empty() {
+            AuthGateway::start_with_sections("").await
+        } else {
+            AuthGateway::start_with_sections(&format!("[tokens]\n{tokens}")).await
+        }
+    }
+
+    /// The fixture with `sections` (raw TOML, e.g. a `[registration]` table) appended.
+    pub async fn start_with_sections(sections: &str) -> AuthGateway {
         let data = tempfile::tempdir().expect("temp dir");
         let mut attempt = 0;
         loop {
@@ -209,8 +218,8 @@ impl AuthGateway {
                 .public_url(&issuer)
                 .data_dir(data.path())
                 .toml_section(&fixture());
-            if !tokens.is_empty() {
-                builder = builder.toml_section(&format!("[tokens]\n{tokens}"));
+            if !sections.is_empty() {
+                builder = builder.toml_section(sections);
             }
             let text = builder.toml(data.path());
             let mut config = Config::from_toml_str(&text)

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use authgate::clock::{Clock, ManualClock, SystemClock};
-use authgate::config::Config;
+use authgate::config::{ClientConfig, Config};
 use authgate::server::{ServeError, Server};
 use authgate::store::memory::MemoryStore;
 use authgate::store::{
@@ -341,6 +341,8 @@ pub struct Issued {
 
 /// The memory store, noting every access token issued from a refresh family (the only way a
 /// test can name the tokens behind a browser session, which never leave the gateway).
+/// Every other method is the memory store's own: a method added to [`Store`] is delegated
+/// here in one line.
 #[derive(Default)]
 pub struct SpyStore {
     inner: MemoryStore,
@@ -448,6 +450,14 @@ impl Store for SpyStore {
 
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()> {
         self.inner.delete_session(id).await
+    }
+
+    async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool> {
+        self.inner.put_client(client, max).await
+    }
+
+    async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>> {
+        self.inner.get_client(id).await
     }
 
     async fn sweep(&self, now: u64) -> StoreResult<()> {

@@ -1,0 +1,200 @@
+//! Dynamic client registration (RFC 7591), off unless `[registration] enabled = true`, and
+//! then only for requests carrying the configured initial access token (compared as SHA-256
+//! digests in constant time). Registered clients live in the store, capped in number, are
+//! never first-party, always use PKCE, and may ask only for `[registration] scopes`.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{ErrorCode, OAuthError};
+use super::grants::scope_list;
+use super::{random_id, AuthServer};
+use crate::config::{check_redirect_uri, ClientConfig, ClientKind, GrantType};
+use crate::tokens::opaque::{new_token, TokenHash};
+
+/// The client metadata a registration request may send (RFC 7591 §2); others are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClientMetadata {
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub grant_types: Option<Vec<String>>,
+    pub response_types: Option<Vec<String>>,
+    pub client_name: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// The registration response (RFC 7591 §3.2.1).
+#[derive(Serialize)]
+pub struct Registered {
+    pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub client_id_issued_at: u64,
+    /// 0: the secret does not expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<u64>,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<&'static str>,
+    pub response_types: Vec<&'static str>,
+    pub token_endpoint_auth_method: &'static str,
+    pub scope: String,
+}
+
+/// Why a registration was refused.
+#[derive(Debug)]
+pub enum RegistrationRefused {
+    /// Registration is off: the endpoint does not exist.
+    Disabled,
+    /// No or wrong initial access token.
+    Unauthorized,
+    Invalid(OAuthError),
+}
+
+fn metadata_error(description: &'static str) -> RegistrationRefused {
+    RegistrationRefused::Invalid(OAuthError::new(
+        ErrorCode::InvalidClientMetadata,
+        description,
+    ))
+}
+
+impl AuthServer {
+    /// Registers a client for a request that presented `initial_token`.
+    pub async fn register(
+        &self,
+        initial_token: Option<&str>,
+        metadata: ClientMetadata,
+    ) -> Result<Registered, RegistrationRefused> {
+        let Some(expected) = self.registration_token else {
+            return Err(RegistrationRefused::Disabled);
+        };
+        if !initial_token.is_some_and(|t| expected.matches(t)) {
+            return Err(RegistrationRefused::Unauthorized);
+        }
+
+        let kind = match metadata.token_endpoint_auth_method.as_deref() {
+            Some("none") => ClientKind::Public,
+            None | Some("client_secret_basic") | Some("client_secret_post") => ClientKind::Confidential,
+            Some(_) => return Err(metadata_error("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")),
+        };
+        if metadata
+            .response_types
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|t| t != "code"))
+        {
+            return Err(metadata_error("only the response type code is supported"));
+        }
+        let names = metadata
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec!["authorization_code".to_owned()]);
+        let mut grants = Vec::new();
+        for name in &names {
+            let grant =
+                GrantType::parse(name).ok_or(metadata_error("a grant type is not supported"))?;
+            if !grants.contains(&grant) {
+                grants.push(grant);
+            }
+        }
+        if grants.is_empty() {
+            return Err(metadata_error("grant_types must not be empty"));
+        }
+        if kind == ClientKind::Public && grants.contains(&GrantType::ClientCredentials) {
+            return Err(metadata_error(
+                "client_credentials needs a confidential client",
+            ));
+        }
+        if grants.contains(&GrantType::RefreshToken)
+            && !grants.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(metadata_error(
+                "refresh_token is only issued with authorization_code",
+            ));
+        }
+        if metadata.redirect_uris.len() > 10 {
+            return Err(metadata_error("at most 10 redirect_uris"));
+        }
+        for uri in &metadata.redirect_uris {
+            if check_redirect_uri(uri).is_err() {
+                return Err(RegistrationRefused::Invalid(OAuthError::new(
+                    ErrorCode::InvalidRedirectUri,
+                    "a redirect URI is not acceptable (absolute, no fragment or wildcard, https or loopback http)",
+                )));
+            }
+        }
+        if grants.contains(&GrantType::AuthorizationCode) && metadata.redirect_uris.is_empty() {
+            return Err(RegistrationRefused::Invalid(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                "authorization_code needs at least one redirect URI",
+            )));
+        }
+        let scopes = match metadata.scope.as_deref() {
+            None => self.registration.scopes.clone(),
+            Some(s) => {
+                let asked = scope_list(s);
+                if asked.iter().any(|s| !self.registration.scopes.contains(s)) {
+                    return Err(metadata_error(
+                        "a requested scope is not offered to registered clients",
+                    ));
+                }
+                asked
+            }
+        };
+        let name = metadata
+            .client_name
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect::<String>();
+
+        let id = format!("dyn-{}", random_id());
+        let secret = (kind == ClientKind::Confidential).then(new_token);
+        let client = ClientConfig {
+            id: id.clone(),
+            kind,
+            secret_hash: secret.as_deref().map(TokenHash::of),
+            name: if name.trim().is_empty() {
+                id.clone()
+            } else {
+                name
+            },
+            redirect_uris: metadata.redirect_uris,
+            grants,
+            scopes,
+            first_party: false,
+            require_pkce: true,
+        };
+        let stored = self
+            .store
+            .put_client(client.clone(), self.registration.max_clients)
+            .await
+            .map_err(|e| RegistrationRefused::Invalid(e.into()))?;
+        if !stored {
+            return Err(RegistrationRefused::Invalid(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "no more clients can be registered",
+            )));
+        }
+        tracing::info!(client_id = %client.id, "client registered");
+        Ok(Registered {
+            client_id: client.id,
+            client_secret_expires_at: secret.as_ref().map(|_| 0),
+            client_secret: secret,
+            client_id_issued_at: self.now(),
+            client_name: client.name,
+            redirect_uris: client.redirect_uris,
+            grant_types: client.grants.iter().map(|g| g.as_str()).collect(),
+            response_types: if client.grants.contains(&GrantType::AuthorizationCode) {
+                vec!["code"]
+            } else {
+                vec![]
+            },
+            token_endpoint_auth_method: match client.kind {
+                ClientKind::Public => "none",
+                ClientKind::Confidential => "client_secret_basic",
+            },
+            scope: client.scopes.join(" "),
+        })
+    }
+}
