@@ -604,8 +604,8 @@ BUSY_END=$(cpu_busy_pct)
         echo "- pinning: none (see warnings)"
     fi
     echo "- wrk -t1 -c$CONNS -d$DURATION --latency; $ROUNDS interleaved rounds per mode after a $WARMUP warm-up; upstream: nginx \`return 200 \"ok\\n\"\`"
-    echo "- CPU busy (all CPUs, 2 s sample, servers idle) before the benchmark: ${BUSY_START}%, after: ${BUSY_END}%$(
-        ((BUSY_START > 10 || BUSY_END > 10)) && echo ' — **the machine was busy with other work: treat the numbers with suspicion**')"
+    echo "- CPU busy (all CPUs, 2 s sample, servers idle) before the benchmark: ${BUSY_START}%, after: ${BUSY_END}%;" \
+        "what other work took during each measured run is the 'other CPU load' column below"
     echo "- plain = HTTP/1.1 over TCP; tls = HTTPS (TLS 1.2/1.3, self-signed EC P-256 cert), keep-alive throughout"
     echo
 } 

@@ -592,10 +592,13 @@ async fn logout(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Bo
             .find(|(k, _)| k == "rd")
             .map(|(_, v)| v.into_owned())
     });
+    // The logout form is bound to whichever session this browser still has: the login
+    // session, else the route session (which outlives it while the app is in use).
     let session_id = session
         .as_ref()
-        .map_or("", |(id, _)| id.as_str())
-        .to_owned();
+        .map(|(id, _)| id.clone())
+        .or_else(|| route_session.clone())
+        .unwrap_or_default();
     if is_post {
         let (headers, form) = read_form(req).await?;
         let csrf_ok = auth

@@ -64,6 +64,8 @@ pub struct Server {
     stack: Stack,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// `[session]` idle and absolute limits, in seconds, for the sweeper.
+    session_limits: (u64, u64),
     limits: Limits,
     shutdown_grace: Duration,
 }
@@ -106,6 +108,10 @@ impl Server {
             stack,
             store,
             clock,
+            session_limits: (
+                config.session.idle_timeout.as_secs(),
+                config.session.max_lifetime.as_secs(),
+            ),
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
         })
@@ -122,7 +128,12 @@ impl Server {
         let graceful = GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(self.limits.max_connections));
         let header_timeout = self.limits.header_timeout;
-        let sweeper = tokio::spawn(sweep_forever(self.store.clone(), self.clock.clone()));
+        let sweeper = tokio::spawn(sweep_forever(
+            self.store.clone(),
+            self.clock.clone(),
+            self.session_limits.0,
+            self.session_limits.1,
+        ));
         tokio::pin!(shutdown);
 
         loop {
@@ -177,11 +188,16 @@ impl Server {
 }
 
 /// Drops expired codes, tokens and sessions once a minute.
-async fn sweep_forever(store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+async fn sweep_forever(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    session_idle: u64,
+    session_max: u64,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        if let Err(err) = store.sweep(clock.now()).await {
+        if let Err(err) = store.sweep(clock.now(), session_idle, session_max).await {
             tracing::warn!(error = %err, "store sweep failed");
         }
     }

@@ -456,12 +456,35 @@ async fn sessions(s: &impl Store) {
 }
 
 async fn sweep_keeps_what_is_live(s: &impl Store) {
+    let session = |at: u64| SessionRecord {
+        user: "alice".into(),
+        created_at: at,
+        last_seen: at,
+        scope: String::new(),
+        family: None,
+    };
+    s.put_session(hash("live"), session(NOW)).await.unwrap();
+    s.put_session(hash("idle"), session(NOW - 100))
+        .await
+        .unwrap();
     s.put_code(hash("code"), grant("f1")).await.unwrap();
     s.put_refresh(hash("r1"), record("f1"), access("a1"))
         .await
         .unwrap();
     s.revoke_access("solo", NOW + 10).await.unwrap();
-    s.sweep(NOW).await.unwrap();
+    s.sweep(NOW, 100, 1000).await.unwrap();
+    assert!(s
+        .touch_session(&hash("live"), NOW, 1_000_000, 1_000_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.touch_session(&hash("idle"), NOW, 1_000_000, 1_000_000)
+            .await
+            .unwrap(),
+        None,
+        "an abandoned session is swept, not kept until touched"
+    );
     assert!(s.is_access_revoked("solo").await.unwrap());
     assert_eq!(
         s.get_refresh(&hash("r1"), NOW).await.unwrap(),
@@ -471,7 +494,7 @@ async fn sweep_keeps_what_is_live(s: &impl Store) {
         s.take_code(&hash("code"), NOW).await.unwrap(),
         CodeTake::Fresh(grant("f1"))
     );
-    s.sweep(NOW + 86_400).await.unwrap();
+    s.sweep(NOW + 86_400, 100, 1000).await.unwrap();
     assert!(!s.is_access_revoked("solo").await.unwrap());
     assert_eq!(
         s.take_code(&hash("code"), NOW + 86_400).await.unwrap(),

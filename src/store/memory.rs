@@ -323,8 +323,12 @@ impl Store for MemoryStore {
         Ok(self.lock()?.clients.get(id).cloned())
     }
 
-    async fn sweep(&self, now: u64) -> StoreResult<()> {
+    async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
         let mut state = self.lock()?;
+        state.sessions.retain(|_, s| {
+            s.last_seen.saturating_add(session_idle) > now
+                && s.created_at.saturating_add(session_max) > now
+        });
         state.codes.retain(|_, c| c.grant.expires_at > now);
         state.revoked_access.retain(|_, exp| *exp > now);
         let dead: Vec<String> = state

@@ -202,6 +202,7 @@ pub trait Store: Send + Sync + 'static {
     /// A dynamically registered client.
     async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>>;
 
-    /// Drops everything expired; backends with native expiry may do nothing.
-    async fn sweep(&self, now: u64) -> StoreResult<()>;
+    /// Drops everything expired, sessions by the given idle and absolute limits; backends with
+    /// native expiry may do less.
+    async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()>;
 }

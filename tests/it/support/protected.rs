@@ -460,8 +460,8 @@ impl Store for SpyStore {
         self.inner.get_client(id).await
     }
 
-    async fn sweep(&self, now: u64) -> StoreResult<()> {
-        self.inner.sweep(now).await
+    async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
+        self.inner.sweep(now, session_idle, session_max).await
     }
 }
 
