@@ -111,7 +111,10 @@ pub fn is_length_limit(err: &(dyn std::error::Error + 'static)) -> bool {
 pub struct IdleTimeoutBody<B> {
     inner: B,
     idle: std::time::Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    /// Created the first time the upstream makes us wait (most bodies arrive whole and never
+    /// need a timer-wheel entry), re-armed at each later wait.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
 }
 
 /// The upstream sent nothing for longer than the route's `response_timeout`.
@@ -131,7 +134,8 @@ impl<B> IdleTimeoutBody<B> {
         IdleTimeoutBody {
             inner,
             idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
+            timer: None,
+            armed: false,
         }
     }
 }
@@ -151,14 +155,24 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let deadline = tokio::time::Instant::now() + this.idle;
-                this.timer.as_mut().reset(deadline);
+                // Progress: the silence starts again from the next wait.
+                this.armed = false;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(UpstreamBodyTimeout)))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let idle = this.idle;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if !this.armed {
+                    timer.as_mut().reset(tokio::time::Instant::now() + idle);
+                    this.armed = true;
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(UpstreamBodyTimeout)))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
