@@ -1,20 +1,19 @@
-//! Password checks for the login page: argon2id on the blocking pool behind a semaphore (so
-//! logins never starve the proxy's async threads), the same work and answer for an unknown
+//! Password checks for the login page: argon2id on a small pool of low-priority threads (so
+//! logins never starve the proxy, see `hash_pool.rs`), the same work and answer for an unknown
 //! user as for a wrong password, and throttling per user name and per peer address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
-
+use super::hash_pool::HashPool;
 use super::throttle::Throttle;
 use crate::config::UserConfig;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 
-/// At most this many password hashes are computed at once.
-const CONCURRENT_HASHES: usize = 4;
+/// Login attempts waiting for a hash thread at most; more are answered "busy" at once.
+const HASH_QUEUE: usize = 64;
 
 /// Why a login failed. Unknown user and wrong password are one case on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +25,7 @@ pub enum LoginFailure {
 }
 
 pub struct PasswordChecker {
-    permits: Arc<Semaphore>,
+    pool: HashPool,
     /// Verified against for unknown users, so they cost the same time.
     dummy_hash: Arc<String>,
     by_user: Throttle,
@@ -59,8 +58,10 @@ impl PasswordChecker {
             .hash_password(dummy.as_bytes(), &salt)
             .map(|h| h.to_string())
             .unwrap_or_default();
+        // One hash thread per CPU, at most 4: enough to use idle CPUs, never more.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         PasswordChecker {
-            permits: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
+            pool: HashPool::new(threads, HASH_QUEUE),
             dummy_hash: Arc::new(dummy_hash),
             by_user: Throttle::new(),
             by_peer: Throttle::new(),
@@ -90,24 +91,19 @@ impl PasswordChecker {
             |u| u.password_hash.clone(),
         );
         let password = password.to_owned();
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+        let verified = self
+            .pool
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| {
+                        argon2()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .unwrap_or(false)
+            })
             .await
             .map_err(|_| LoginFailure::Unavailable)?;
-        let verified = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    argon2()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|_| LoginFailure::Unavailable)?;
         match user {
             Some(user) if verified => {
                 self.by_user.succeed(&user_key);

@@ -14,6 +14,7 @@ pub mod csrf;
 pub mod endpoints;
 pub mod error;
 pub mod grants;
+pub mod hash_pool;
 pub mod login;
 pub mod metadata;
 pub mod pages;
