@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use super::hash_pool::HashPool;
 use super::throttle::Throttle;
 use crate::config::UserConfig;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Login attempts waiting for a hash thread at most; more are answered "busy" at once.
@@ -24,10 +23,16 @@ pub enum LoginFailure {
     Unavailable,
 }
 
+/// Verified against for unknown users, so that they cost the same time as a wrong password.
+/// Made once with `hash-password` from a random password nobody kept, with the same
+/// parameters as real hashes; an unknown user is refused whatever this verification says.
+/// A constant rather than a start-up computation: hashing at start costs 19 MiB of memory
+/// that the allocator then keeps.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$7HmpYFAr8R2FiKHG9KnRwg$AA9rmRC2oQeiyDO5uSW7PPz16caj6Chb4v44qffbhWI";
+
 pub struct PasswordChecker {
     pool: HashPool,
-    /// Verified against for unknown users, so they cost the same time.
-    dummy_hash: Arc<String>,
     by_user: Throttle,
     by_peer: Throttle,
 }
@@ -52,17 +57,10 @@ impl Default for PasswordChecker {
 
 impl PasswordChecker {
     pub fn new() -> Self {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let dummy = crate::tokens::opaque::new_token();
-        let dummy_hash = argon2()
-            .hash_password(dummy.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
         // One hash thread per CPU, at most 4: enough to use idle CPUs, never more.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         PasswordChecker {
             pool: HashPool::new(threads, HASH_QUEUE),
-            dummy_hash: Arc::new(dummy_hash),
             by_user: Throttle::new(),
             by_peer: Throttle::new(),
         }
@@ -86,10 +84,7 @@ impl PasswordChecker {
             return Err(LoginFailure::Throttled(wait));
         }
         let user = users.get(name);
-        let hash = user.map_or_else(
-            || self.dummy_hash.as_str().to_owned(),
-            |u| u.password_hash.clone(),
-        );
+        let hash = user.map_or_else(|| DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
         let password = password.to_owned();
         let verified = self
             .pool
@@ -116,5 +111,19 @@ impl PasswordChecker {
                 Err(LoginFailure::BadCredentials)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_has_the_real_parameters() {
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(DUMMY_HASH.starts_with(&format!(
+            "$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}$"
+        )));
     }
 }
