@@ -3,11 +3,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc: a proxy allocates and frees many small, short-lived buffers per request, the
-/// pattern it is built for (measured by bench/proxy.sh).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 
 use authgate::cli::{Cli, Command};
