@@ -3,7 +3,7 @@
 //! identity headers for a valid session or bearer token, 401 (403 for a missing scope)
 //! otherwise. `?scope=a b` names the scopes required, all of them.
 
-use http::header::{HeaderMap, HeaderValue};
+use http::header::HeaderMap;
 use http::{Response, StatusCode};
 use std::sync::Arc;
 
@@ -54,19 +54,6 @@ pub async fn check(
         }
     };
     let mut res = response::text(StatusCode::ACCEPTED, "Accepted.");
-    let h = res.headers_mut();
-    if let Some(user) = identity
-        .user
-        .as_deref()
-        .and_then(|u| HeaderValue::from_str(u).ok())
-    {
-        h.insert("x-auth-user", user);
-    }
-    if let Ok(client) = HeaderValue::from_str(&identity.client_id) {
-        h.insert("x-auth-client", client);
-    }
-    if let Ok(scope) = HeaderValue::from_str(&identity.scope) {
-        h.insert("x-auth-scopes", scope);
-    }
+    crate::proxy::identity_headers::insert(res.headers_mut(), &identity);
     Ok(res)
 }

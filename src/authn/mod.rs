@@ -17,7 +17,6 @@ use http::header::{self, HeaderMap};
 use crate::config::AuthMode;
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
-use crate::tokens::opaque::TokenHash;
 use bearer::Presented;
 
 /// The client id the gateway uses for its own browser sign-in flow.
@@ -133,15 +132,8 @@ pub async fn from_session(
     let Some(id) = cookie::get(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let s = &auth.settings;
     let session = auth
-        .store
-        .touch_session(
-            &TokenHash::of(id),
-            auth.now(),
-            s.session_idle,
-            s.session_max,
-        )
+        .touch_session(id)
         .await
         .map_err(|_| AuthnFailure::StoreUnavailable)?;
     Ok(session.map(|session| Identity {

@@ -244,15 +244,8 @@ async fn session_user(
     let Some(id) = cookie::get(headers, LOGIN_COOKIE) else {
         return Ok(None);
     };
-    let s = &auth.settings;
     let found = auth
-        .store
-        .touch_session(
-            &TokenHash::of(id),
-            auth.now(),
-            s.session_idle,
-            s.session_max,
-        )
+        .touch_session(id)
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
     Ok(found.map(|session| (id.to_owned(), session.user)))
@@ -643,20 +636,16 @@ async fn end_route_session(auth: &AuthServer, id: &Option<String>) -> Result<(),
     let Some(id) = id else {
         return Ok(());
     };
-    let now = auth.now();
-    let hash = TokenHash::of(id);
-    let s = &auth.settings;
     let store_err = |e: crate::store::StoreError| Rejection::OAuth(e.into());
-    let session = auth
-        .store
-        .touch_session(&hash, now, s.session_idle, s.session_max)
-        .await
-        .map_err(store_err)?;
+    let session = auth.touch_session(id).await.map_err(store_err)?;
     if let Some(family) = session.and_then(|session| session.family) {
         auth.store
-            .revoke_family(&family, now)
+            .revoke_family(&family, auth.now())
             .await
             .map_err(store_err)?;
     }
-    auth.store.delete_session(&hash).await.map_err(store_err)
+    auth.store
+        .delete_session(&TokenHash::of(id))
+        .await
+        .map_err(store_err)
 }

@@ -171,6 +171,23 @@ impl AuthServer {
         client.ok_or(OAuthError::invalid_client("client authentication failed"))
     }
 
+    /// The live session with id `id` (a cookie's value), its idle limit slid forward; `None`
+    /// past the `[session]` limits.
+    pub async fn touch_session(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::store::SessionRecord>, crate::store::StoreError> {
+        let s = &self.settings;
+        self.store
+            .touch_session(
+                &crate::tokens::opaque::TokenHash::of(id),
+                self.now(),
+                s.session_idle,
+                s.session_max,
+            )
+            .await
+    }
+
     /// Signs a new access token.
     fn access_token(&self, sub: &str, client_id: &str, scope: &str) -> (String, IssuedAccess) {
         let now = self.now();

@@ -19,6 +19,11 @@ pub fn apply(headers: &mut HeaderMap, identity: Option<&Identity>, forward_token
     if identity.via == Via::Bearer && !forward_token {
         headers.remove(header::AUTHORIZATION);
     }
+    insert(headers, identity);
+}
+
+/// Sets `X-Auth-User` (only for a user), `X-Auth-Client` and `X-Auth-Scopes` from `identity`.
+pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
     if let Some(user) = identity
         .user
         .as_deref()
