@@ -145,6 +145,18 @@ async fn read_form(req: Request<Incoming>) -> Result<(HeaderMap, Form), Rejectio
     Ok((parts.headers, Form::parse(collected.to_bytes())))
 }
 
+/// A form for the token-side endpoints, where a repeated parameter is `invalid_request`
+/// (RFC 6749 §3.2).
+async fn read_oauth_form(req: Request<Incoming>) -> Result<(HeaderMap, Form), Rejection> {
+    let (headers, form) = read_form(req).await?;
+    if form.repeated {
+        return Err(Rejection::OAuth(OAuthError::invalid_request(
+            "a parameter is repeated",
+        )));
+    }
+    Ok((headers, form))
+}
+
 /// Form parameters, with repeats noted (RFC 6749 §3.1: parameters must not repeat).
 struct Form {
     pairs: Vec<(String, String)>,
@@ -455,12 +467,7 @@ async fn consent(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<B
 }
 
 async fn token(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
-    let (headers, form) = read_form(req).await?;
-    if form.repeated {
-        return Err(Rejection::OAuth(OAuthError::invalid_request(
-            "a parameter is repeated",
-        )));
-    }
+    let (headers, form) = read_oauth_form(req).await?;
     let request = TokenRequest {
         grant_type: form.take("grant_type"),
         code: form.take("code"),
@@ -474,19 +481,20 @@ async fn token(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Bod
     Ok(json(&response))
 }
 
-async fn revoke(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
-    let (headers, form) = read_form(req).await?;
-    if form.repeated {
-        return Err(Rejection::OAuth(OAuthError::invalid_request(
-            "a parameter is repeated",
-        )));
-    }
+/// The body of a revocation or introspection request: the caller's credentials and `token`.
+async fn token_form(req: Request<Incoming>) -> Result<(ClientCredentials, String), Rejection> {
+    let (headers, form) = read_oauth_form(req).await?;
     let client = client_credentials(&headers, &form)?;
     let token = form
         .take("token")
         .ok_or(Rejection::OAuth(OAuthError::invalid_request(
             "token is required",
         )))?;
+    Ok((client, token))
+}
+
+async fn revoke(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+    let (client, token) = token_form(req).await?;
     auth.revoke(&token, &client)
         .await
         .map_err(Rejection::OAuth)?;
@@ -497,18 +505,7 @@ async fn introspect(
     auth: &AuthServer,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Rejection> {
-    let (headers, form) = read_form(req).await?;
-    if form.repeated {
-        return Err(Rejection::OAuth(OAuthError::invalid_request(
-            "a parameter is repeated",
-        )));
-    }
-    let client = client_credentials(&headers, &form)?;
-    let token = form
-        .take("token")
-        .ok_or(Rejection::OAuth(OAuthError::invalid_request(
-            "token is required",
-        )))?;
+    let (client, token) = token_form(req).await?;
     let answer = auth
         .introspect(&token, &client)
         .await

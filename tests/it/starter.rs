@@ -34,13 +34,7 @@ fn starter_for_test() -> String {
 
 /// The value of the hidden form input `name` in an HTML page.
 fn hidden_input(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("hidden input") + marker.len();
-    let end = start + html[start..].find('"').expect("closing quote");
-    html[start..end]
-        .replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
+    crate::support::html::hidden_input(html, name).expect("hidden input")
 }
 
 /// The path and query of a `Location`, which may name the starter's configured port.

@@ -247,17 +247,12 @@ impl Page {
 
     /// The value of the hidden input `name`, unescaped.
     pub fn hidden(&self, name: &str) -> Option<String> {
-        let marker = format!(r#"name="{name}" value=""#);
-        let start = self.body.find(&marker)? + marker.len();
-        let end = start + self.body[start..].find('"')?;
-        Some(unescape(&self.body[start..end]))
+        super::html::hidden_input(&self.body, name)
     }
 
     /// The text of the page's alert, if it shows one.
     pub fn alert(&self) -> Option<String> {
-        let start = self.body.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
-        let end = start + self.body[start..].find("</p>")?;
-        Some(unescape(&self.body[start..end]))
+        super::html::alert(&self.body)
     }
 
     /// Every `Set-Cookie` header, whole.
@@ -308,12 +303,4 @@ pub fn cookie_attributes(set_cookie: &str) -> Vec<(String, String)> {
             }
         })
         .collect()
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }

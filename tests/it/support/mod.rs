@@ -18,6 +18,7 @@
 
 pub mod browser;
 pub mod gateway;
+pub mod html;
 pub mod oauth;
 pub mod process;
 pub mod protected;
@@ -61,6 +62,13 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound once, then released).
+/// A loopback port that was free a moment ago (for configurations that must name their
+/// port before binding, such as an https `public_url`); callers retry if it is taken.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr").port()
+}
+
 pub fn dead_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("local addr").port()

@@ -36,7 +36,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use tokio::sync::oneshot;
 
-use super::{client_builder, GatewayBuilder};
+use super::{client_builder, free_port, GatewayBuilder};
 
 /// The user of every flow, and the password the fixture's hash is of.
 pub const USER: &str = "alice";
@@ -157,12 +157,6 @@ scopes = ["api:read"]
         worker = secret_hash(WORKER_SECRET),
         rs = secret_hash(RS_SECRET),
     )
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// A client that trusts the gateway's generated certificate and finds `localhost` at `addr`.
@@ -576,17 +570,12 @@ impl Page {
 
     /// The value of the hidden input `name`, unescaped.
     pub fn hidden(&self, name: &str) -> Option<String> {
-        let marker = format!(r#"name="{name}" value=""#);
-        let start = self.body.find(&marker)? + marker.len();
-        let end = start + self.body[start..].find('"')?;
-        Some(unescape(&self.body[start..end]))
+        super::html::hidden_input(&self.body, name)
     }
 
     /// The text of the page's alert, if it shows one.
     pub fn alert(&self) -> Option<String> {
-        let start = self.body.find(r#"role="alert">"#)? + r#"role="alert">"#.len();
-        let end = start + self.body[start..].find("</p>")?;
-        Some(unescape(&self.body[start..end]))
+        super::html::alert(&self.body)
     }
 
     /// The `Set-Cookie` headers' cookie names.
@@ -643,14 +632,6 @@ impl Callback {
                 .to_owned(),
         )
     }
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 /// The RFC 6749 error code of a refused `oauth2` request; panics on any other failure.

@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 
 use super::browser::{Browser, Page};
 use super::oauth::{password_hash, PASSWORD};
-use super::{client_builder, GatewayBuilder, Route};
+use super::{client_builder, free_port, GatewayBuilder, Route};
 
 /// The users: both may use the application; only alice may write through the API.
 pub const ALICE: &str = "alice";
@@ -89,12 +89,6 @@ pub fn protected(path: &str, upstream: &str, auth: &str, scopes: &[&str]) -> Rou
     Route::new(path, upstream)
         .set_str("auth", auth)
         .set("scopes", &format!("[{}]", list.join(", ")))
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// The gateway under test. Dropping it begins its shutdown.
