@@ -30,6 +30,44 @@ pub struct FileConfig {
     pub registration: RegistrationSection,
     #[serde(default)]
     pub routes: Vec<Spanned<RouteSection>>,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub admin: AdminSection,
+}
+
+/// `[store]`: where tokens, codes and sessions live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `"memory"` (in memory, persisted as a JSON journal and snapshot under `data_dir`) or
+    /// `"redis"` (several gateways share one Redis). Default `"memory"`.
+    pub backend: Option<Spanned<String>>,
+    /// For `backend = "redis"`: `redis://HOST:PORT[/DB]` (or `rediss://`), or `env:NAME` /
+    /// `file:PATH` holding it when it carries a password.
+    pub url: Option<Spanned<String>>,
+    /// For `backend = "memory"`: fsync the journal before answering. Default `true`.
+    pub fsync: Option<Spanned<bool>>,
+    /// For `backend = "memory"`: the journal size past which it is compacted into the
+    /// snapshot. Default `"64MiB"`.
+    pub compact_after: Option<Spanned<String>>,
+    /// For `backend = "redis"`: the prefix of every key. Default `"authgate:"`.
+    pub key_prefix: Option<Spanned<String>>,
+    /// For `backend = "redis"`: while Redis is unreachable, accept bearer tokens that verify,
+    /// checked against the revocations last seen, instead of refusing them with 503.
+    /// Default `false` (fail closed).
+    pub fail_open: Option<Spanned<bool>>,
+}
+
+/// `[admin]`: the admin listener (metrics and the live token API).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Socket address of the admin listener, or `"off"`. Default `"127.0.0.1:9090"`.
+    pub listen: Option<Spanned<String>>,
+    /// The bearer credential of the admin API, `env:NAME` or `file:PATH`. Default
+    /// `"file:DATA_DIR/admin.token"`, generated (0600) on first start when missing.
+    pub token: Option<Spanned<String>>,
 }
 
 /// `[registration]`: RFC 7591 dynamic client registration (AI agents speaking MCP register

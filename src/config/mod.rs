@@ -8,6 +8,7 @@
 pub mod error;
 pub mod file;
 mod identity;
+mod operations;
 mod units;
 mod validate;
 
@@ -23,6 +24,7 @@ use ipnet::IpNet;
 pub use error::ConfigError;
 /// The redirect URI rules, shared by `check` and dynamic registration.
 pub use identity::check_redirect_uri;
+pub use operations::check_redis_url;
 pub use units::{parse_duration, parse_size};
 
 /// The validated configuration the gateway runs on.
@@ -38,6 +40,60 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     pub registration: RegistrationConfig,
     pub routes: Vec<RouteConfig>,
+    pub store: StoreConfig,
+    pub admin: AdminConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+}
+
+/// Which store keeps tokens, codes and sessions.
+#[derive(Debug, Clone)]
+pub enum StoreBackend {
+    /// In memory, persisted as a JSON journal and snapshot under `data_dir`.
+    Memory {
+        /// fsync the journal before a response that depends on a change is sent.
+        fsync: bool,
+        /// Journal bytes past which it is compacted into the snapshot.
+        compact_after: u64,
+    },
+    /// One Redis shared by several gateways.
+    Redis {
+        url: RedisUrl,
+        key_prefix: String,
+        /// Accept verifying bearer tokens against the last known revocations while Redis is
+        /// unreachable, instead of refusing them.
+        fail_open: bool,
+    },
+}
+
+/// Where the Redis URL comes from: written in the file (no credentials) or a secret source.
+#[derive(Debug, Clone)]
+pub enum RedisUrl {
+    Literal(String),
+    Secret(SecretRef),
+}
+
+impl RedisUrl {
+    /// The URL's text. Errors never include it (it may hold a password).
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            RedisUrl::Literal(url) => Ok(url.clone()),
+            RedisUrl::Secret(source) => Ok(source.read()?.trim().to_owned()),
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// `None`: the admin listener is off.
+    pub listen: Option<SocketAddr>,
+    /// The admin API's bearer credential.
+    pub token: SecretRef,
 }
 
 /// `[registration]`: RFC 7591 dynamic client registration.

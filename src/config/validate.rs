@@ -56,6 +56,8 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
         }
         routes.push(route);
     }
+    let store = v.store(&file.store)?;
+    let admin = v.admin(&file.admin, &server.data_dir, server.listen)?;
     Ok(Config {
         server,
         log,
@@ -66,6 +68,8 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
         clients,
         registration,
         routes,
+        store,
+        admin,
     })
 }
 

@@ -30,7 +30,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits};
 use crate::dispatch::{ConnectionInfo, Gateway};
 use crate::oauth::AuthServer;
-use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use crate::tokens::keyring::{KeyError, KeyRing};
 use stack::Stack;
@@ -42,6 +41,7 @@ pub enum ServeError {
     Tls(tls::TlsError),
     Upstream(crate::proxy::forward::UpstreamSetupError),
     Keys(KeyError),
+    Store(crate::store::StoreError),
 }
 
 impl std::fmt::Display for ServeError {
@@ -51,6 +51,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Tls(err) => write!(f, "TLS: {err}"),
             ServeError::Upstream(err) => write!(f, "upstream: {err}"),
             ServeError::Keys(err) => write!(f, "signing keys: {err}"),
+            ServeError::Store(err) => write!(f, "{err}"),
         }
     }
 }
@@ -73,7 +74,10 @@ pub struct Server {
 impl Server {
     /// Builds everything a configuration needs and binds the listener.
     pub async fn bind(config: &Config) -> Result<Server, ServeError> {
-        Server::bind_with(config, Arc::new(SystemClock), Arc::new(MemoryStore::new())).await
+        let store = crate::store::open(config)
+            .await
+            .map_err(ServeError::Store)?;
+        Server::bind_with(config, Arc::new(SystemClock), store).await
     }
 
     /// [`Server::bind`] with a given clock, by which tokens, codes, sign-in flows and sessions

@@ -66,21 +66,87 @@ fn sealed(tag: u8) -> SealedSuccessor {
 }
 
 /// Runs every check against fresh stores made by `make`.
-pub async fn run<S: Store, F: Fn() -> S>(make: F) {
-    codes_are_single_use(&make()).await;
-    codes_expire(&make()).await;
-    concurrent_code_takes_have_one_winner(Arc::new(make())).await;
-    rotation_and_grace(&make()).await;
-    reuse_after_grace_revokes_the_family(&make()).await;
-    grace_zero_means_no_grace(&make()).await;
-    concurrent_rotations_have_one_winner(Arc::new(make())).await;
-    family_revocation_denies_its_access_tokens(&make()).await;
-    refresh_expiry(&make()).await;
-    subject_revocation(&make()).await;
-    consents(&make()).await;
-    sessions(&make()).await;
-    sweep_keeps_what_is_live(&make()).await;
-    registered_clients(&make()).await;
+/// Runs every check, each on a fresh store from `make` (which may connect somewhere, hence
+/// async; a shared backend must hand out an emptied store each time).
+pub async fn run<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    codes_are_single_use(&make().await).await;
+    codes_expire(&make().await).await;
+    concurrent_code_takes_have_one_winner(Arc::new(make().await)).await;
+    rotation_and_grace(&make().await).await;
+    reuse_after_grace_revokes_the_family(&make().await).await;
+    grace_zero_means_no_grace(&make().await).await;
+    concurrent_rotations_have_one_winner(Arc::new(make().await)).await;
+    family_revocation_denies_its_access_tokens(&make().await).await;
+    refresh_expiry(&make().await).await;
+    subject_revocation(&make().await).await;
+    consents(&make().await).await;
+    sessions(&make().await).await;
+    sweep_keeps_what_is_live(&make().await).await;
+    registered_clients(&make().await).await;
+    grant_listing(&make().await).await;
+}
+
+async fn grant_listing(s: &impl Store) {
+    let access = |jti: &str, expires_at: u64| IssuedAccess {
+        jti: jti.into(),
+        expires_at,
+    };
+    s.put_refresh(hash("r1"), record("f1"), access("a1", NOW + 900))
+        .await
+        .unwrap();
+    let mut other = record("f2");
+    other.user = "bob".into();
+    other.client_id = "cli".into();
+    s.put_refresh(hash("r2"), other, access("a2", NOW + 900))
+        .await
+        .unwrap();
+    s.put_refresh(hash("r3"), record("f3"), access("a3", NOW - 1))
+        .await
+        .unwrap();
+    s.revoke_family("f3", NOW).await.unwrap();
+
+    let all = s
+        .list_grants(&GrantFilter::default(), NOW, 100)
+        .await
+        .unwrap();
+    let families: Vec<&str> = all.iter().map(|g| g.family.as_str()).collect();
+    assert_eq!(families, ["f1", "f2"], "revoked families are not listed");
+    assert_eq!(all[0].access, [access("a1", NOW + 900)]);
+    assert_eq!(all[0].user, "alice");
+    assert_eq!(all[0].client_id, "spa");
+
+    let bob = GrantFilter {
+        user: Some("bob".into()),
+        client: None,
+    };
+    let listed = s.list_grants(&bob, NOW, 100).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].family, "f2");
+    let spa = GrantFilter {
+        user: None,
+        client: Some("spa".into()),
+    };
+    assert_eq!(s.list_grants(&spa, NOW, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        s.list_grants(&GrantFilter::default(), NOW, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Past the family's end it is no longer live.
+    assert!(s
+        .list_grants(&GrantFilter::default(), NOW + 86_400, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let stats = s.stats().await.unwrap();
+    assert!(!stats.entries.is_empty());
 }
 
 async fn registered_clients(s: &impl Store) {

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CodeGrant, CodeTake, IssuedAccess, NextRefresh, RefreshLookup, RefreshRecord, Rotation,
-    SealedSuccessor, SessionRecord, Store, StoreError, StoreResult, Subject,
+    CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess, NextRefresh, RefreshLookup,
+    RefreshRecord, Rotation, SealedSuccessor, SessionRecord, Store, StoreError, StoreResult,
+    StoreStats, Subject,
 };
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
@@ -323,6 +324,51 @@ impl Store for MemoryStore {
         Ok(self.lock()?.clients.get(id).cloned())
     }
 
+    async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<GrantSummary>> {
+        let state = self.lock()?;
+        let mut out: Vec<GrantSummary> = state
+            .families
+            .iter()
+            .filter(|(_, f)| {
+                !f.revoked && f.expires_at > now && filter.matches(&f.user, &f.client_id)
+            })
+            .take(limit)
+            .map(|(name, f)| GrantSummary {
+                family: name.clone(),
+                user: f.user.clone(),
+                client_id: f.client_id.clone(),
+                expires_at: f.expires_at,
+                access: f
+                    .access
+                    .iter()
+                    .filter(|a| a.expires_at > now)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.family.cmp(&b.family));
+        Ok(out)
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let state = self.lock()?;
+        Ok(StoreStats {
+            entries: vec![
+                ("code", state.codes.len() as u64),
+                ("refresh_token", state.refresh.len() as u64),
+                ("family", state.families.len() as u64),
+                ("revoked_access", state.revoked_access.len() as u64),
+                ("session", state.sessions.len() as u64),
+                ("client", state.clients.len() as u64),
+            ],
+        })
+    }
+
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
         let mut state = self.lock()?;
         state.sessions.retain(|_, s| {
@@ -358,6 +404,6 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_conformance_suite() {
-        crate::store::conformance::run(MemoryStore::new).await;
+        crate::store::conformance::run(|| async { MemoryStore::new() }).await;
     }
 }

@@ -10,6 +10,7 @@
 //!   test clock, and entries past their time are treated as absent.
 
 pub mod memory;
+pub mod redis;
 
 #[cfg(test)]
 pub mod conformance;
@@ -19,6 +20,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
+
+/// Opens the store `[store]` names: the memory backend (recovered from its files under
+/// `data_dir`) or a connection to Redis.
+pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
+    use crate::config::StoreBackend;
+    match &config.store.backend {
+        StoreBackend::Memory { .. } => Ok(std::sync::Arc::new(memory::MemoryStore::new())),
+        StoreBackend::Redis {
+            url,
+            key_prefix,
+            fail_open,
+        } => {
+            let url = url.read().map_err(StoreError)?;
+            let store = redis::RedisStore::connect(&url, key_prefix, *fail_open).await?;
+            Ok(std::sync::Arc::new(store))
+        }
+    }
+}
 
 /// A store failure: the backend could not answer. Callers fail closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +159,39 @@ pub enum Subject {
     Client(String),
 }
 
+/// Which grants `authgate token list` asks for: all of them, or a user's, a client's, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub user: Option<String>,
+    pub client: Option<String>,
+}
+
+impl GrantFilter {
+    pub fn matches(&self, user: &str, client_id: &str) -> bool {
+        self.user.as_deref().is_none_or(|u| u == user)
+            && self.client.as_deref().is_none_or(|c| c == client_id)
+    }
+}
+
+/// One live refresh family (a sign-in of a user at a client, or a browser session on the
+/// gateway's routes), as `authgate token list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantSummary {
+    pub family: String,
+    pub user: String,
+    pub client_id: String,
+    /// When the family ends, however often it rotates.
+    pub expires_at: u64,
+    /// Its access tokens that have not expired yet.
+    pub access: Vec<IssuedAccess>,
+}
+
+/// How much a store holds, by kind of entry, for the `authgate_store_entries` metric.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub entries: Vec<(&'static str, u64)>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new code.
@@ -201,6 +253,16 @@ pub trait Store: Send + Sync + 'static {
     async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool>;
     /// A dynamically registered client.
     async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>>;
+
+    /// Live (unrevoked, unexpired) refresh families that match `filter`, at most `limit`.
+    async fn list_grants(
+        &self,
+        filter: &GrantFilter,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<GrantSummary>>;
+    /// How many entries of each kind the store holds.
+    async fn stats(&self) -> StoreResult<StoreStats>;
 
     /// Drops everything expired, sessions by the given idle and absolute limits; backends with
     /// native expiry may do less.
