@@ -454,6 +454,19 @@ impl Store for SpyStore {
         self.inner.get_client(id).await
     }
 
+    async fn list_grants(
+        &self,
+        filter: &authgate::store::GrantFilter,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<authgate::store::GrantSummary>> {
+        self.inner.list_grants(filter, now, limit).await
+    }
+
+    async fn stats(&self) -> StoreResult<authgate::store::StoreStats> {
+        self.inner.stats().await
+    }
+
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
         self.inner.sweep(now, session_idle, session_max).await
     }
