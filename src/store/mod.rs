@@ -10,6 +10,7 @@
 //!   test clock, and entries past their time are treated as absent.
 
 pub mod memory;
+pub mod persist;
 pub mod redis;
 
 #[cfg(test)]
@@ -26,7 +27,27 @@ use crate::tokens::opaque::TokenHash;
 pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
     use crate::config::StoreBackend;
     match &config.store.backend {
-        StoreBackend::Memory { .. } => Ok(std::sync::Arc::new(memory::MemoryStore::new())),
+        StoreBackend::Memory {
+            fsync,
+            compact_after,
+        } => {
+            let options = persist::Options {
+                fsync: *fsync,
+                compact_after: *compact_after,
+                session_limits: (
+                    config.session.idle_timeout.as_secs(),
+                    config.session.max_lifetime.as_secs(),
+                ),
+            };
+            let dir = config.server.data_dir.clone();
+            // Recovery reads files and may take seconds for a large store: off the runtime.
+            let store =
+                tokio::task::spawn_blocking(move || memory::MemoryStore::open(&dir, options))
+                    .await
+                    .map_err(|e| StoreError(format!("store recovery stopped: {e}")))?
+                    .map_err(StoreError)?;
+            Ok(std::sync::Arc::new(store))
+        }
         StoreBackend::Redis {
             url,
             key_prefix,
@@ -103,8 +124,27 @@ pub struct RefreshLookup {
 /// The new pair of a rotation, sealed with a key only the holder of the old refresh token can
 /// derive, so that a grace-window replay can be given the same pair without the store ever
 /// holding a usable token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedSuccessor(pub Vec<u8>);
+
+/// Base64 in JSON (journal, snapshot, Redis) rather than an array of numbers.
+impl Serialize for SealedSuccessor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD_NO_PAD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SealedSuccessor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text.as_bytes())
+            .map(SealedSuccessor)
+            .map_err(|_| serde::de::Error::custom("not base64"))
+    }
+}
 
 /// What a rotation puts in place of the old refresh token.
 #[derive(Debug, Clone)]

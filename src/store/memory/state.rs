@@ -1,0 +1,270 @@
+//! The memory store's data: plain maps, the one function that changes them ([`State::apply`],
+//! used both live and when replaying the journal), the reads, and the sweep of what expired.
+//!
+//! This is also the snapshot's shape: `State` is serialised whole by compaction.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::change::Change;
+use crate::config::ClientConfig;
+use crate::store::{
+    CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord, SealedSuccessor,
+    SessionRecord, StoreStats, Subject,
+};
+use crate::tokens::opaque::TokenHash;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub codes: HashMap<TokenHash, CodeEntry>,
+    pub refresh: HashMap<TokenHash, RefreshEntry>,
+    pub families: HashMap<String, FamilyEntry>,
+    pub revoked_access: HashMap<String, u64>,
+    pub cutoffs: HashMap<String, u64>,
+    pub consents: HashMap<String, Vec<String>>,
+    pub sessions: HashMap<TokenHash, SessionRecord>,
+    #[serde(default)]
+    pub clients: HashMap<String, ClientConfig>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeEntry {
+    pub grant: CodeGrant,
+    pub used: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefreshEntry {
+    pub record: RefreshRecord,
+    /// When it was rotated, and the pair that rotation produced (sealed).
+    pub rotated: Option<(u64, SealedSuccessor)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FamilyEntry {
+    pub user: String,
+    pub client_id: String,
+    pub revoked: bool,
+    pub expires_at: u64,
+    pub access: Vec<IssuedAccess>,
+    pub tokens: Vec<TokenHash>,
+}
+
+pub fn subject_key(subject: &Subject) -> String {
+    match subject {
+        Subject::User(name) => format!("user:{name}"),
+        Subject::Client(id) => format!("client:{id}"),
+    }
+}
+
+pub fn consent_key(user: &str, client: &str) -> String {
+    // Neither may contain a newline (config validation), so the key is unambiguous.
+    format!("{user}\n{client}")
+}
+
+impl State {
+    /// Makes `change`. Total: a change whose subject is gone (swept since) does nothing, so
+    /// replay never fails on a well-formed journal.
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::PutCode { code, grant } => {
+                self.codes.insert(code, CodeEntry { grant, used: false });
+            }
+            Change::UseCode { code } => {
+                if let Some(entry) = self.codes.get_mut(&code) {
+                    entry.used = true;
+                }
+            }
+            Change::PutRefresh {
+                token,
+                record,
+                access,
+            } => {
+                self.track(token, &record, access);
+                self.refresh.insert(
+                    token,
+                    RefreshEntry {
+                        record,
+                        rotated: None,
+                    },
+                );
+            }
+            Change::Rotate {
+                old,
+                at,
+                sealed,
+                token,
+                record,
+                access,
+            } => {
+                if let Some(entry) = self.refresh.get_mut(&old) {
+                    entry.rotated = Some((at, sealed));
+                }
+                self.track(token, &record, access);
+                self.refresh.insert(
+                    token,
+                    RefreshEntry {
+                        record,
+                        rotated: None,
+                    },
+                );
+            }
+            Change::RevokeFamily { family } => self.revoke_family(&family),
+            Change::RevokeAccess { jti, expires_at } => {
+                self.revoked_access.insert(jti, expires_at);
+            }
+            Change::RevokeSubject { subject, cutoff } => self.revoke_subject(&subject, cutoff),
+            Change::PutConsent {
+                user,
+                client,
+                scopes,
+            } => {
+                let granted = self
+                    .consents
+                    .entry(consent_key(&user, &client))
+                    .or_default();
+                for scope in scopes {
+                    if !granted.contains(&scope) {
+                        granted.push(scope);
+                    }
+                }
+            }
+            Change::PutSession { id, session } => {
+                self.sessions.insert(id, session);
+            }
+            Change::TouchSession { id, at } => {
+                if let Some(session) = self.sessions.get_mut(&id) {
+                    session.last_seen = session.last_seen.max(at);
+                }
+            }
+            Change::DeleteSession { id } => {
+                self.sessions.remove(&id);
+            }
+            Change::PutClient { client } => {
+                self.clients.insert(client.id.clone(), client);
+            }
+        }
+    }
+
+    pub fn family_live(&self, family: &str, now: u64) -> bool {
+        self.families
+            .get(family)
+            .is_some_and(|f| !f.revoked && f.expires_at > now)
+    }
+
+    /// Records a family's new current token and access token (expired ones are pruned by `sweep`).
+    fn track(&mut self, token: TokenHash, record: &RefreshRecord, access: IssuedAccess) {
+        let family = self
+            .families
+            .entry(record.family.clone())
+            .or_insert_with(|| FamilyEntry {
+                user: record.user.clone(),
+                client_id: record.client_id.clone(),
+                revoked: false,
+                expires_at: record.expires_at,
+                access: Vec::new(),
+                tokens: Vec::new(),
+            });
+        family.access.push(access);
+        family.tokens.push(token);
+    }
+
+    fn revoke_family(&mut self, family: &str) {
+        let Some(entry) = self.families.get_mut(family) else {
+            return;
+        };
+        entry.revoked = true;
+        for access in entry.access.drain(..) {
+            self.revoked_access.insert(access.jti, access.expires_at);
+        }
+        for token in entry.tokens.drain(..) {
+            self.refresh.remove(&token);
+        }
+    }
+
+    fn revoke_subject(&mut self, subject: &Subject, cutoff: u64) {
+        let families: Vec<String> = self
+            .families
+            .iter()
+            .filter(|(_, f)| match subject {
+                Subject::User(name) => f.user == *name,
+                Subject::Client(id) => f.client_id == *id,
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for family in families {
+            self.revoke_family(&family);
+        }
+        if let Subject::User(name) = subject {
+            self.sessions.retain(|_, s| s.user != *name);
+        }
+        let key = subject_key(subject);
+        let current = self.cutoffs.get(&key).copied().unwrap_or(0);
+        self.cutoffs.insert(key, current.max(cutoff));
+    }
+
+    pub fn list_grants(&self, filter: &GrantFilter, now: u64, limit: usize) -> Vec<GrantSummary> {
+        let mut out: Vec<GrantSummary> = self
+            .families
+            .iter()
+            .filter(|(_, f)| {
+                !f.revoked && f.expires_at > now && filter.matches(&f.user, &f.client_id)
+            })
+            .map(|(name, f)| GrantSummary {
+                family: name.clone(),
+                user: f.user.clone(),
+                client_id: f.client_id.clone(),
+                expires_at: f.expires_at,
+                access: f
+                    .access
+                    .iter()
+                    .filter(|a| a.expires_at > now)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.family.cmp(&b.family));
+        out.truncate(limit);
+        out
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            entries: vec![
+                ("code", self.codes.len() as u64),
+                ("refresh_token", self.refresh.len() as u64),
+                ("family", self.families.len() as u64),
+                ("revoked_access", self.revoked_access.len() as u64),
+                ("session", self.sessions.len() as u64),
+                ("client", self.clients.len() as u64),
+            ],
+        }
+    }
+
+    /// Drops what expired; sessions by the given idle and absolute limits.
+    pub fn sweep(&mut self, now: u64, session_idle: u64, session_max: u64) {
+        self.sessions.retain(|_, s| {
+            s.last_seen.saturating_add(session_idle) > now
+                && s.created_at.saturating_add(session_max) > now
+        });
+        self.codes.retain(|_, c| c.grant.expires_at > now);
+        self.revoked_access.retain(|_, exp| *exp > now);
+        let dead: Vec<String> = self
+            .families
+            .iter()
+            .filter(|(_, f)| f.expires_at <= now)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for family in dead {
+            if let Some(entry) = self.families.remove(&family) {
+                for token in entry.tokens {
+                    self.refresh.remove(&token);
+                }
+            }
+        }
+        self.families
+            .values_mut()
+            .for_each(|f| f.access.retain(|a| a.expires_at > now));
+    }
+}

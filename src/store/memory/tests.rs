@@ -1,0 +1,417 @@
+//! The memory store: the shared conformance suite, in memory and persisted, and what
+//! persistence promises: everything answered survives a reopen, a torn last line is dropped,
+//! any other damage refuses start-up and leaves the files alone, compaction loses nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+use crate::store::persist::{journal_name, Options, SNAPSHOT};
+
+const NOW: u64 = 4_000_000_000;
+
+fn options() -> Options {
+    Options {
+        fsync: true,
+        compact_after: 64 << 20,
+        session_limits: (3600, 86_400),
+    }
+}
+
+fn open(dir: &Path) -> MemoryStore {
+    MemoryStore::open(dir, options()).unwrap()
+}
+
+fn record(family: &str, user: &str) -> RefreshRecord {
+    RefreshRecord {
+        family: family.into(),
+        client_id: "spa".into(),
+        user: user.into(),
+        scope: "api:read".into(),
+        expires_at: NOW + 86_400,
+    }
+}
+
+fn access(jti: &str) -> IssuedAccess {
+    IssuedAccess {
+        jti: jti.into(),
+        expires_at: NOW + 900,
+    }
+}
+
+fn grant(family: &str) -> CodeGrant {
+    CodeGrant {
+        client_id: "spa".into(),
+        user: "alice".into(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        scope: "api:read".into(),
+        code_challenge: None,
+        family: family.into(),
+        expires_at: NOW + 60,
+    }
+}
+
+fn next(token: &str, family: &str, jti: &str) -> NextRefresh {
+    NextRefresh {
+        token: TokenHash::of(token),
+        record: record(family, "alice"),
+        access: access(jti),
+        sealed: crate::store::SealedSuccessor(vec![1, 2, 3]),
+    }
+}
+
+fn journal(dir: &Path) -> std::path::PathBuf {
+    dir.join(journal_name(1))
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite_in_memory() {
+    crate::store::conformance::run(|| async { MemoryStore::new() }).await;
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite_persisted() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    crate::store::conformance::run(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        dirs.lock().unwrap().push(dir);
+        async move { store }
+    })
+    .await;
+}
+
+/// Fills a store with one of everything, some of it changed since.
+async fn populate(store: &MemoryStore) {
+    store
+        .put_code(TokenHash::of("c1"), grant("f1"))
+        .await
+        .unwrap();
+    store
+        .put_code(TokenHash::of("c2"), grant("f2"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.take_code(&TokenHash::of("c1"), NOW).await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
+    store
+        .put_refresh(TokenHash::of("r1"), record("f1", "alice"), access("a1"))
+        .await
+        .unwrap();
+    let rotated = store
+        .rotate_refresh(&TokenHash::of("r1"), next("r2", "f1", "a2"), NOW, 5)
+        .await
+        .unwrap();
+    assert_eq!(rotated, Rotation::Rotated);
+    store
+        .put_refresh(TokenHash::of("b1"), record("fb", "bob"), access("ab"))
+        .await
+        .unwrap();
+    store
+        .revoke_subject(Subject::User("bob".into()), NOW, NOW)
+        .await
+        .unwrap();
+    store.revoke_access("loose", NOW + 900).await.unwrap();
+    store
+        .put_consent("alice", "spa", &["api:read".to_owned()])
+        .await
+        .unwrap();
+    let session = SessionRecord {
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+        scope: "app".into(),
+        family: Some("f1".into()),
+    };
+    store
+        .put_session(TokenHash::of("s1"), session.clone())
+        .await
+        .unwrap();
+    store
+        .put_session(TokenHash::of("s2"), session)
+        .await
+        .unwrap();
+    store.delete_session(&TokenHash::of("s2")).await.unwrap();
+}
+
+/// Checks everything [`populate`] left, as seen at `NOW`.
+async fn check_populated(store: &MemoryStore) {
+    assert!(matches!(
+        store.take_code(&TokenHash::of("c1"), NOW).await.unwrap(),
+        CodeTake::Replayed(_)
+    ));
+    assert!(matches!(
+        store.take_code(&TokenHash::of("c2"), NOW).await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
+    let r1 = store
+        .get_refresh(&TokenHash::of("r1"), NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r1.current, "r1 was rotated");
+    let r2 = store
+        .get_refresh(&TokenHash::of("r2"), NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r2.current);
+    assert_eq!(
+        store
+            .rotate_refresh(&TokenHash::of("r1"), next("r9", "f1", "a9"), NOW + 1, 5)
+            .await
+            .unwrap(),
+        Rotation::Grace(crate::store::SealedSuccessor(vec![1, 2, 3])),
+        "the sealed successor survives"
+    );
+    assert_eq!(
+        store.get_refresh(&TokenHash::of("b1"), NOW).await.unwrap(),
+        None
+    );
+    assert!(
+        store.is_access_revoked("ab").await.unwrap(),
+        "bob's family was revoked"
+    );
+    assert!(store.is_access_revoked("loose").await.unwrap());
+    assert!(!store.is_access_revoked("a2").await.unwrap());
+    assert_eq!(
+        store.cutoff(&Subject::User("bob".into())).await.unwrap(),
+        Some(NOW)
+    );
+    assert_eq!(store.consent("alice", "spa").await.unwrap(), ["api:read"]);
+    assert!(store
+        .touch_session(&TokenHash::of("s1"), NOW, 3600, 86_400)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .touch_session(&TokenHash::of("s2"), NOW, 3600, 86_400)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn everything_answered_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        populate(&store).await;
+    }
+    let store = open(dir.path());
+    check_populated(&store).await;
+}
+
+#[tokio::test]
+async fn files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("data");
+    {
+        let store = open(&store_dir);
+        populate(&store).await;
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&store_dir), 0o700);
+    assert_eq!(mode(&journal(&store_dir)), 0o600);
+    let text = std::fs::read_to_string(journal(&store_dir)).unwrap();
+    assert!(!text.contains("\"r1\""), "only hashes are stored");
+    assert!(text.contains(&TokenHash::of("r1").to_hex()));
+}
+
+#[tokio::test]
+async fn a_second_gateway_cannot_open_the_same_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = open(dir.path());
+    let err = MemoryStore::open(dir.path(), options()).unwrap_err();
+    assert!(err.contains("another authgate"), "{err}");
+}
+
+#[tokio::test]
+async fn a_torn_last_line_is_dropped_and_the_rest_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        populate(&store).await;
+    }
+    let path = journal(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let whole = bytes.len();
+    // Half a record, as a crash in the middle of a write leaves it.
+    bytes.extend_from_slice(b"{\"seq\":99,\"sum\":\"00");
+    std::fs::write(&path, &bytes).unwrap();
+    {
+        let store = open(dir.path());
+        check_populated(&store).await;
+        store.revoke_access("after", NOW + 900).await.unwrap();
+    }
+    assert!(std::fs::metadata(&path).unwrap().len() > whole as u64);
+    let store = open(dir.path());
+    assert!(
+        store.is_access_revoked("after").await.unwrap(),
+        "appends go on after the cut"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupted_middle_line_refuses_and_leaves_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        populate(&store).await;
+    }
+    let path = journal(dir.path());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replacen("\"op\"", "\"oq\"", 1);
+    let damaged = lines.join("\n") + "\n";
+    std::fs::write(&path, &damaged).unwrap();
+    let err = MemoryStore::open(dir.path(), options()).unwrap_err();
+    assert!(err.contains(&format!("{}:3:", path.display())), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        damaged,
+        "untouched"
+    );
+
+    // A line that still parses but was altered is caught by its checksum.
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let altered = lines[1].replacen(&(NOW + 60).to_string(), &(NOW + 61).to_string(), 1);
+    assert_ne!(altered, lines[1]);
+    lines[1] = altered;
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let err = MemoryStore::open(dir.path(), options()).unwrap_err();
+    assert!(err.contains(":2:") && err.contains("checksum"), "{err}");
+
+    // A missing line is caught by the sequence numbers.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.remove(3);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let err = MemoryStore::open(dir.path(), options()).unwrap_err();
+    assert!(err.contains(":4:") && err.contains("missing"), "{err}");
+}
+
+#[tokio::test]
+async fn a_snapshot_that_is_not_json_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join(SNAPSHOT);
+    std::fs::write(
+        &snapshot,
+        "{\"format\":\"authgate-store-snapshot\",\n garbage",
+    )
+    .unwrap();
+    let err = MemoryStore::open(dir.path(), options()).unwrap_err();
+    assert!(err.contains(&format!("{}:2:", snapshot.display())), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&snapshot).unwrap(),
+        "{\"format\":\"authgate-store-snapshot\",\n garbage"
+    );
+    assert!(
+        !journal(dir.path()).exists(),
+        "no empty store was started beside it"
+    );
+}
+
+#[tokio::test]
+async fn compaction_folds_journals_into_the_snapshot_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = Options {
+        compact_after: 4096,
+        ..options()
+    };
+    {
+        let store = MemoryStore::open(dir.path(), small.clone()).unwrap();
+        populate(&store).await;
+        for i in 0..200 {
+            store
+                .put_refresh(
+                    TokenHash::of(&format!("bulk{i}")),
+                    record(&format!("bulk-family-{i}"), "carol"),
+                    access(&format!("bulk-access-{i}")),
+                )
+                .await
+                .unwrap();
+        }
+        // Compaction runs in the background; wait for the snapshot.
+        for _ in 0..200 {
+            if dir.path().join(SNAPSHOT).exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(dir.path().join(SNAPSHOT).exists(), "a snapshot was written");
+    }
+    // Let a running compaction finish deleting what it folded in.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !journal(dir.path()).exists(),
+        "the first journal was folded in"
+    );
+    let store = MemoryStore::open(dir.path(), small).unwrap();
+    check_populated(&store).await;
+    for i in 0..200 {
+        let found = store
+            .get_refresh(&TokenHash::of(&format!("bulk{i}")), NOW)
+            .await
+            .unwrap();
+        assert!(found.is_some(), "bulk{i} survived compaction");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_share_fsyncs_and_all_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Arc::new(open(dir.path()));
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .revoke_access(&format!("jti-{i}"), NOW + 900)
+                    .await
+                    .unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+    let store = open(dir.path());
+    for i in 0..64 {
+        assert!(store.is_access_revoked(&format!("jti-{i}")).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn session_use_is_journalled_at_most_once_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let session = SessionRecord {
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+        scope: String::new(),
+        family: None,
+    };
+    store
+        .put_session(TokenHash::of("s"), session)
+        .await
+        .unwrap();
+    let before = std::fs::metadata(journal(dir.path())).unwrap().len();
+    for t in 1..30 {
+        store
+            .touch_session(&TokenHash::of("s"), NOW + t, 3600, 86_400)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let after = std::fs::metadata(journal(dir.path())).unwrap().len();
+    assert!(
+        after - before < 200,
+        "{} bytes for 29 touches",
+        after - before
+    );
+}

@@ -1,0 +1,283 @@
+//! The journal writer: group commit on one thread.
+//!
+//! Callers append a change's line to a shared buffer while they hold the store's lock (so
+//! lines are in the order the changes were made) and get its `seq`; then, without the lock,
+//! they wait until that `seq` is on disk. The writer thread takes whatever has accumulated,
+//! writes it with one `write` and makes it durable with one `fdatasync`, then wakes everyone
+//! it covered: concurrent writers share one fsync, and a lone writer pays for one.
+//!
+//! When the current journal grows past `compact_after`, the writer starts the next journal
+//! file and hands the finished ones to [`compaction`] on a background thread. If a write
+//! fails (disk full, I/O error) the journal stops: every later change is refused, so the
+//! gateway fails closed (503) instead of answering from changes it cannot keep.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use tokio::sync::watch;
+
+use super::{compaction, journal_path, record, sync_dir, Options};
+use crate::store::memory::change::Change;
+use crate::store::{StoreError, StoreResult};
+
+/// What is on disk: every change up to `seq`, unless the journal `failed`.
+#[derive(Debug, Clone, Copy)]
+struct Durable {
+    seq: u64,
+    failed: bool,
+}
+
+struct Pending {
+    buf: Vec<u8>,
+    next_seq: u64,
+    closed: bool,
+    failed: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
+/// The appending end of the journal.
+pub struct Journal {
+    shared: Arc<Shared>,
+    durable: watch::Receiver<Durable>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn failed() -> StoreError {
+    StoreError("the token store cannot write its journal (see the log)".to_owned())
+}
+
+/// Where the writer starts.
+pub struct Start {
+    pub dir: PathBuf,
+    pub generation: u64,
+    pub next_seq: u64,
+    /// Journal bytes not yet in the snapshot.
+    pub journal_bytes: u64,
+    pub options: Options,
+}
+
+impl Journal {
+    pub fn start(start: Start) -> Result<Journal, String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = journal_path(&start.dir, start.generation);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+        sync_dir(&start.dir)?;
+        let last = start.next_seq.saturating_sub(1);
+        let (tx, rx) = watch::channel(Durable {
+            seq: last,
+            failed: false,
+        });
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(64 << 10),
+                next_seq: start.next_seq,
+                closed: false,
+                failed: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let writer = Writer {
+            shared: shared.clone(),
+            durable: tx,
+            file,
+            generation: start.generation,
+            size: start.journal_bytes,
+            compacting: Arc::new(AtomicBool::new(false)),
+            dir: start.dir,
+            options: start.options,
+        };
+        let thread = std::thread::Builder::new()
+            .name("store-journal".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|e| format!("cannot start the journal writer: {e}"))?;
+        Ok(Journal {
+            shared,
+            durable: rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `change` and returns its `seq`. Call with the store's lock held, so that the
+    /// journal's order is the order the changes were made in.
+    pub fn append(&self, change: &Change) -> StoreResult<u64> {
+        let body = serde_json::to_vec(change)
+            .map_err(|e| StoreError(format!("cannot encode a change: {e}")))?;
+        let mut pending = self.shared.pending.lock().map_err(|_| failed())?;
+        if pending.failed {
+            return Err(failed());
+        }
+        let seq = pending.next_seq;
+        pending.next_seq += 1;
+        record::encode_into(&mut pending.buf, seq, &body);
+        drop(pending);
+        self.shared.wake.notify_one();
+        Ok(seq)
+    }
+
+    /// The `seq` of the last change queued so far.
+    pub fn last_queued(&self) -> u64 {
+        self.shared
+            .pending
+            .lock()
+            .map_or(u64::MAX, |p| p.next_seq.saturating_sub(1))
+    }
+
+    /// Resolves once every change up to `seq` is on disk.
+    pub async fn durable(&self, seq: u64) -> StoreResult<()> {
+        let mut durable = self.durable.clone();
+        let failed_now = match durable.wait_for(|d| d.failed || d.seq >= seq).await {
+            Ok(d) => d.failed,
+            Err(_closed) => true,
+        };
+        if failed_now {
+            Err(failed())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Ok(mut pending) = self.shared.pending.lock() {
+            pending.closed = true;
+        }
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            // Flushes what was queued; a panic there has been logged already.
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    durable: watch::Sender<Durable>,
+    file: File,
+    generation: u64,
+    size: u64,
+    compacting: Arc<AtomicBool>,
+    dir: PathBuf,
+    options: Options,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch = Vec::with_capacity(64 << 10);
+        loop {
+            let upto = {
+                let Ok(mut pending) = self.shared.pending.lock() else {
+                    return;
+                };
+                while pending.buf.is_empty() && !pending.closed {
+                    pending = match self.shared.wake.wait(pending) {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    };
+                }
+                if pending.buf.is_empty() {
+                    return;
+                }
+                std::mem::swap(&mut batch, &mut pending.buf);
+                pending.next_seq - 1
+            };
+            if let Err(err) = self.write(&batch) {
+                tracing::error!(error = %err, "the token store's journal failed; refusing further changes");
+                if let Ok(mut pending) = self.shared.pending.lock() {
+                    pending.failed = true;
+                }
+                self.durable.send_replace(Durable {
+                    seq: upto,
+                    failed: true,
+                });
+                return;
+            }
+            self.durable.send_replace(Durable {
+                seq: upto,
+                failed: false,
+            });
+            batch.clear();
+            if batch.capacity() > 4 << 20 {
+                batch.shrink_to(64 << 10);
+            }
+            if self.size >= self.options.compact_after && !self.compacting.load(Ordering::Acquire) {
+                if let Err(err) = self.rotate() {
+                    tracing::warn!(error = %err, "cannot start a new journal; compaction postponed");
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, batch: &[u8]) -> Result<(), String> {
+        let path = || {
+            journal_path(&self.dir, self.generation)
+                .display()
+                .to_string()
+        };
+        self.file
+            .write_all(batch)
+            .map_err(|e| format!("{}: cannot write: {e}", path()))?;
+        if self.options.fsync {
+            self.file
+                .sync_data()
+                .map_err(|e| format!("{}: cannot sync: {e}", path()))?;
+        }
+        self.size += batch.len() as u64;
+        Ok(())
+    }
+
+    /// Continues in a new journal file and compacts the finished ones in the background.
+    fn rotate(&mut self) -> Result<(), String> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let next = self.generation + 1;
+        let path = journal_path(&self.dir, next);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+        sync_dir(&self.dir)?;
+        let finished = self.generation;
+        self.file = file;
+        self.generation = next;
+        self.size = 0;
+        self.compacting.store(true, Ordering::Release);
+        let compacting = self.compacting.clone();
+        let dir = self.dir.clone();
+        let limits = self.options.session_limits;
+        let spawned = std::thread::Builder::new()
+            .name("store-compaction".to_owned())
+            .spawn(move || {
+                match compaction::compact(&dir, finished, limits) {
+                    Ok(stats) => tracing::info!(
+                        through = finished,
+                        ms = stats.millis,
+                        bytes = stats.snapshot_bytes,
+                        "token store compacted"
+                    ),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "token store compaction failed; will retry")
+                    }
+                }
+                compacting.store(false, Ordering::Release);
+            });
+        if let Err(err) = spawned {
+            self.compacting.store(false, Ordering::Release);
+            return Err(format!("cannot start compaction: {err}"));
+        }
+        Ok(())
+    }
+}
