@@ -180,6 +180,53 @@ pub enum TokenCommand {
     /// It does not consult the token store, so a revoked token that has not expired yet still
     /// shows as valid here.
     Inspect(TokenInspectArgs),
+    /// List the live grants (refresh-token families: a user's sign-in at a client, or a
+    /// browser session) of the running gateway, through its admin listener.
+    ///
+    /// Each line shows the family, the user, the client, when the family ends, and the ids
+    /// (jti) of its access tokens that have not expired. Tokens from `client_credentials` are
+    /// not stored, so they are not listed; revoke them with `--client`.
+    List(TokenListArgs),
+    /// Revoke tokens in the running gateway, through its admin listener: refused from the
+    /// next request on.
+    ///
+    /// `--user` ends every grant and browser session of a user and refuses their access
+    /// tokens issued until now; `--client` does the same for a client (including its
+    /// `client_credentials` tokens); `--jti` refuses one access token.
+    Revoke(TokenRevokeArgs),
+}
+
+/// `authgate token list`.
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Only this user's grants.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only this client's grants.
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
+    /// Print the answer as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authgate token revoke`.
+#[derive(Debug, Args)]
+#[group(id = "target", required = true, multiple = false, args = ["user", "client", "jti"])]
+pub struct TokenRevokeArgs {
+    /// Revoke everything of this user: grants, browser sessions, access tokens.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Revoke everything of this client: grants and access tokens.
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
+    /// Revoke the access token with this `jti` claim.
+    #[arg(long, value_name = "ID")]
+    pub jti: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `authgate token inspect`.

@@ -21,6 +21,7 @@
 //! - [`logging`]: tracing set-up;
 //! - [`private_file`]: 0600 files written atomically.
 
+pub mod admin;
 pub mod authn;
 pub mod cli;
 pub mod clock;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod dispatch;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod private_file;

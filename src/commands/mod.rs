@@ -6,7 +6,8 @@
 //!   shares;
 //! - [`client`], [`user`]: edit `[[clients]]` and `[[users]]` through [`config_file`], which
 //!   keeps comments and writes only what `check` accepts;
-//! - [`token`]: verify an access token offline.
+//! - [`token`]: verify an access token offline; [`token_admin`]: list and revoke live
+//!   tokens through the running gateway's admin listener.
 //!
 //! Output discipline: results go to standard output (a hash, a list, claims, a new client
 //! secret once), notes about what was done go to standard error. No command prints a
@@ -19,6 +20,7 @@ pub mod config_file;
 pub mod hash_password;
 pub mod serve;
 pub mod token;
+pub mod token_admin;
 pub mod user;
 
 use std::fmt;

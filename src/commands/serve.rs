@@ -32,8 +32,12 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
         let addr = server
             .local_addr()
             .map_err(|e| CommandError::Failed(e.to_string()))?;
+        let admin = server
+            .admin_addr()
+            .map_or_else(|| "off".to_owned(), |a| a.to_string());
         tracing::info!(
             listen = %addr,
+            admin = %admin,
             public_url = %config.server.public_url.origin,
             routes = config.routes.len(),
             "authgate listening"

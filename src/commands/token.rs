@@ -19,6 +19,8 @@ use crate::tokens::keyring::KeyRing;
 pub fn run(command: &TokenCommand) -> Result<(), CommandError> {
     match command {
         TokenCommand::Inspect(args) => inspect(args),
+        TokenCommand::List(args) => super::token_admin::list(args),
+        TokenCommand::Revoke(args) => super::token_admin::revoke(args),
     }
 }
 

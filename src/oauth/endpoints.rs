@@ -393,6 +393,11 @@ async fn login(
     {
         Ok(user) => user,
         Err(failure) => {
+            auth.metrics.login_failed(match failure {
+                LoginFailure::BadCredentials => "bad_credentials",
+                LoginFailure::Throttled(_) => "throttled",
+                LoginFailure::Unavailable => "unavailable",
+            });
             let message = match failure {
                 LoginFailure::BadCredentials => "Incorrect user name or password.",
                 LoginFailure::Throttled(_) => {

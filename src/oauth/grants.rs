@@ -41,8 +41,22 @@ pub fn scope_list(scope: &str) -> Vec<String> {
 }
 
 impl AuthServer {
-    /// Answers a token request.
+    /// Answers a token request, counting the outcome for `/metrics`.
     pub async fn token(&self, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let grant = req
+            .grant_type
+            .as_deref()
+            .and_then(GrantType::parse)
+            .map_or("unsupported", GrantType::as_str);
+        let result = self.answer_token(req).await;
+        match &result {
+            Ok(_) => self.metrics.token_issued(grant),
+            Err(err) => self.metrics.token_refused(err.code.as_str()),
+        }
+        result
+    }
+
+    async fn answer_token(&self, req: TokenRequest) -> Result<TokenResponse, OAuthError> {
         let grant_type = req
             .grant_type
             .as_deref()

@@ -98,6 +98,8 @@ pub struct AuthServer {
     pub registration: crate::config::RegistrationConfig,
     /// SHA-256 of the registration endpoint's initial access token, when registration is on.
     pub registration_token: Option<crate::tokens::opaque::TokenHash>,
+    /// Tokens issued and refused, failed logins.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AuthServer {
@@ -106,6 +108,7 @@ impl AuthServer {
         keys: KeyRing,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> AuthServer {
         let t = &config.tokens;
         let settings = Settings {
@@ -140,6 +143,7 @@ impl AuthServer {
                 .and_then(|source| source.read().ok())
                 .map(|token| crate::tokens::opaque::TokenHash::of(token.trim())),
             registration: config.registration.clone(),
+            metrics,
         }
     }
 

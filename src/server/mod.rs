@@ -26,9 +26,11 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
 
+use crate::admin::{self, AdminListener, AdminState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits};
 use crate::dispatch::{ConnectionInfo, Gateway};
+use crate::metrics::Metrics;
 use crate::oauth::AuthServer;
 use crate::store::Store;
 use crate::tokens::keyring::{KeyError, KeyRing};
@@ -42,6 +44,7 @@ pub enum ServeError {
     Upstream(crate::proxy::forward::UpstreamSetupError),
     Keys(KeyError),
     Store(crate::store::StoreError),
+    Admin(String),
 }
 
 impl std::fmt::Display for ServeError {
@@ -52,6 +55,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Upstream(err) => write!(f, "upstream: {err}"),
             ServeError::Keys(err) => write!(f, "signing keys: {err}"),
             ServeError::Store(err) => write!(f, "{err}"),
+            ServeError::Admin(err) => write!(f, "admin listener: {err}"),
         }
     }
 }
@@ -69,6 +73,7 @@ pub struct Server {
     session_limits: (u64, u64),
     limits: Limits,
     shutdown_grace: Duration,
+    admin: Option<AdminListener>,
 }
 
 impl Server {
@@ -99,13 +104,39 @@ impl Server {
         )
         .map_err(ServeError::Keys)?
         .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
-        let auth = Arc::new(AuthServer::new(config, keys, store.clone(), clock.clone()));
+        let metrics =
+            Arc::new(Metrics::new().map_err(|e| ServeError::Admin(format!("metrics: {e}")))?);
+        let auth = Arc::new(AuthServer::new(
+            config,
+            keys,
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+        ));
         let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
-        let stack = stack::build(Arc::new(gateway), config.log.access);
+        let stack = stack::build(Arc::new(gateway), config.log.access, metrics.clone());
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| ServeError::Bind(listen, e))?;
+        let admin = match config.admin.listen {
+            None => None,
+            Some(addr) => {
+                let token = admin::credential::load_or_create(&config.admin.token)
+                    .map_err(ServeError::Admin)?;
+                let state = AdminState {
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    metrics,
+                    token,
+                    access_ttl_secs: config.tokens.access_ttl.as_secs(),
+                };
+                let admin = AdminListener::bind(addr, state)
+                    .await
+                    .map_err(|e| ServeError::Bind(addr, e))?;
+                Some(admin)
+            }
+        };
         Ok(Server {
             listener,
             tls,
@@ -118,7 +149,13 @@ impl Server {
             ),
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
+            admin,
         })
+    }
+
+    /// The admin listener's address, when it is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
     }
 
     /// The address actually bound (useful with port 0).
@@ -138,6 +175,7 @@ impl Server {
             self.session_limits.0,
             self.session_limits.1,
         ));
+        let admin = self.admin.map(|admin| tokio::spawn(admin.run()));
         tokio::pin!(shutdown);
 
         loop {
@@ -178,6 +216,9 @@ impl Server {
 
         drop(self.listener);
         sweeper.abort();
+        if let Some(admin) = admin {
+            admin.abort();
+        }
         tracing::info!(
             grace_s = self.shutdown_grace.as_secs(),
             "listener closed; draining connections"

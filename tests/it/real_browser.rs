@@ -30,6 +30,9 @@ fn starter(public_url: &str, data_dir: &Path) -> String {
                 section = line.trim().to_owned();
             }
             let key = line.split('=').next().unwrap_or("").trim();
+            if section == "[admin]" && key == "listen" {
+                return "listen = \"127.0.0.1:0\"".to_owned();
+            }
             if section != "[server]" {
                 return line.to_owned();
             }

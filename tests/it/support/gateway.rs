@@ -195,6 +195,15 @@ impl GatewayBuilder {
             out.push_str(section);
             out.push('\n');
         }
+        // Many gateways run at once: the admin listener takes any free port unless a test
+        // configures it.
+        if !self
+            .sections
+            .iter()
+            .any(|s| s.trim_start().starts_with("[admin]"))
+        {
+            out.push_str("\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+        }
         out
     }
 

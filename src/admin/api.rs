@@ -1,0 +1,213 @@
+//! What the admin listener answers:
+//!
+//! | request | credential | answer |
+//! | --- | --- | --- |
+//! | `GET /metrics` | none (bind the listener to loopback or a private network) | Prometheus text |
+//! | `GET /healthz` | none | `ok` |
+//! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"truncated":bool}` |
+//! | `POST /admin/revoke` `{"user":U}` / `{"client":C}` / `{"jti":J}` | admin bearer token | `{"revoked":…,"grants":n}` |
+//!
+//! Revoking a user or a client sets a cut-off one second ahead (access tokens carry whole
+//! seconds, so a token issued in the same second as the revocation is covered too), revokes
+//! every refresh family and, for a user, every browser session. Revoking a `jti` deny-lists
+//! that access token for the longest an access token lives.
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::AdminState;
+use crate::http::body::Body;
+use crate::http::response;
+use crate::store::{GrantFilter, GrantSummary, Subject};
+
+/// The most grants one listing returns.
+pub const MAX_LIST: usize = 10_000;
+/// The longest user name, client id or jti accepted.
+const MAX_NAME: usize = 256;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct GrantList {
+    pub grants: Vec<GrantSummary>,
+    /// More matched than `limit`.
+    pub truncated: bool,
+}
+
+/// What `POST /admin/revoke` revokes: exactly one of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RevokeTarget {
+    User(String),
+    Client(String),
+    Jti(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokeOutcome {
+    pub revoked: RevokeTarget,
+    /// Live refresh families (sign-ins, sessions) that were ended.
+    pub grants: usize,
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    response::with_type(status, "application/json", body)
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// Answers one admin request; `body` is already read (and bounded).
+pub async fn answer(
+    state: &AdminState,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    authorized: bool,
+    body: Bytes,
+) -> Response<Body> {
+    match (method, path) {
+        (&Method::GET, "/metrics") => {
+            let stats = state.store.stats().await.ok();
+            response::with_type(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                state.metrics.render(stats.as_ref()),
+            )
+        }
+        (&Method::GET, "/healthz") => response::text(StatusCode::OK, "ok"),
+        (_, "/admin/tokens" | "/admin/revoke") if !authorized => {
+            let mut res = error(
+                StatusCode::UNAUTHORIZED,
+                "the admin token is missing or wrong",
+            );
+            res.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"authgate-admin\""),
+            );
+            res
+        }
+        (&Method::GET, "/admin/tokens") => list(state, query).await,
+        (&Method::POST, "/admin/revoke") => revoke(state, &body).await,
+        (_, "/metrics" | "/healthz" | "/admin/tokens" | "/admin/revoke") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        _ => error(StatusCode::NOT_FOUND, "no such admin endpoint"),
+    }
+}
+
+fn name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME && !name.chars().any(char::is_control)
+}
+
+async fn list(state: &AdminState, query: Option<&str>) -> Response<Body> {
+    let mut filter = GrantFilter::default();
+    let mut limit = MAX_LIST;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*key {
+            "user" if name_ok(&value) => filter.user = Some(value.into_owned()),
+            "client" if name_ok(&value) => filter.client = Some(value.into_owned()),
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIST).contains(&n) => limit = n,
+                _ => return error(StatusCode::BAD_REQUEST, "limit must be 1 to 10000"),
+            },
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "unknown or invalid query parameter",
+                )
+            }
+        }
+    }
+    let now = state.clock.now();
+    match state.store.list_grants(&filter, now, limit + 1).await {
+        Ok(mut grants) => {
+            let truncated = grants.len() > limit;
+            grants.truncate(limit);
+            json(StatusCode::OK, &GrantList { grants, truncated })
+        }
+        Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+    }
+}
+
+async fn revoke(state: &AdminState, body: &[u8]) -> Response<Body> {
+    let target: RevokeTarget = match serde_json::from_slice(body) {
+        Ok(target) => target,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "the body must be {\"user\":…}, {\"client\":…} or {\"jti\":…}",
+            )
+        }
+    };
+    let (RevokeTarget::User(name) | RevokeTarget::Client(name) | RevokeTarget::Jti(name)) = &target;
+    if !name_ok(name) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the name is empty, too long or holds control characters",
+        );
+    }
+    let now = state.clock.now();
+    let store = &state.store;
+    let result = match &target {
+        RevokeTarget::User(user) => {
+            let filter = GrantFilter {
+                user: Some(user.clone()),
+                client: None,
+            };
+            revoke_subject(state, &filter, Subject::User(user.clone()), now).await
+        }
+        RevokeTarget::Client(client) => {
+            let filter = GrantFilter {
+                user: None,
+                client: Some(client.clone()),
+            };
+            revoke_subject(state, &filter, Subject::Client(client.clone()), now).await
+        }
+        RevokeTarget::Jti(jti) => store
+            .revoke_access(jti, now + state.access_ttl_secs)
+            .await
+            .map(|()| 0),
+    };
+    match result {
+        Ok(grants) => {
+            tracing::info!(
+                target_kind = kind(&target),
+                grants,
+                "revoked through the admin API"
+            );
+            json(
+                StatusCode::OK,
+                &RevokeOutcome {
+                    revoked: target,
+                    grants,
+                },
+            )
+        }
+        Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+    }
+}
+
+fn kind(target: &RevokeTarget) -> &'static str {
+    match target {
+        RevokeTarget::User(_) => "user",
+        RevokeTarget::Client(_) => "client",
+        RevokeTarget::Jti(_) => "jti",
+    }
+}
+
+async fn revoke_subject(
+    state: &AdminState,
+    filter: &GrantFilter,
+    subject: Subject,
+    now: u64,
+) -> Result<usize, crate::store::StoreError> {
+    let live = state
+        .store
+        .list_grants(filter, now, usize::MAX)
+        .await?
+        .len();
+    state.store.revoke_subject(subject, now + 1, now).await?;
+    Ok(live)
+}
