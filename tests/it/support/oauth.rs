@@ -178,6 +178,9 @@ pub struct AuthGateway {
     http: reqwest::Client,
     clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
+    /// The configuration it runs, as text (its `listen` aside).
+    config_text: String,
+    admin: Option<SocketAddr>,
 }
 
 impl AuthGateway {
@@ -227,6 +230,7 @@ impl AuthGateway {
                 Err(err) => panic!("gateway did not start: {err}"),
             };
             let addr = server.local_addr().expect("local addr");
+            let admin = server.admin_addr();
             let (stop, stopped) = oneshot::channel::<()>();
             tokio::spawn(server.run(async move {
                 let _ = stopped.await;
@@ -239,8 +243,23 @@ impl AuthGateway {
                 http,
                 clock,
                 stop: Some(stop),
+                config_text: text,
+                admin,
             };
         }
+    }
+
+    /// Writes the configuration the gateway runs to `gateway.toml` in its data directory,
+    /// for CLI commands that read it (`authgate token list`), and returns the path.
+    pub fn write_config(&self) -> std::path::PathBuf {
+        let path = self.data.path().join("gateway.toml");
+        std::fs::write(&path, &self.config_text).expect("write config");
+        path
+    }
+
+    /// The admin listener's address (the fixture turns it on at a free port).
+    pub fn admin(&self) -> SocketAddr {
+        self.admin.expect("the admin listener is on")
     }
 
     /// Moves the gateway's clock forward.
