@@ -1,10 +1,11 @@
 //! `authgate serve`: load the configuration (refusing what `check` refuses), set up logging,
-//! and run the server until SIGTERM or SIGINT.
+//! and run the server until SIGTERM or SIGINT, reloading the configuration on SIGHUP.
 
 use super::CommandError;
 use crate::cli::ConfigArg;
 use crate::config::Config;
 use crate::logging;
+use crate::server::reload::Reloader;
 use crate::server::{signals, Server};
 
 pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
@@ -42,8 +43,42 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
             routes = config.routes.len(),
             "authgate listening"
         );
+        let reloader = server.reloader();
+        let path = args.config.clone();
+        // Reading files and building TLS and upstream clients block: off the runtime threads.
+        let hangups = tokio::spawn(signals::on_reload(move || {
+            let reloader = reloader.clone();
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || reload(&reloader, &path));
+        }));
         server.run(signals::shutdown_requested()).await;
+        hangups.abort();
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Loads the file again and swaps it in, or says why not (and keeps the running one).
+fn reload(reloader: &Reloader, path: &std::path::Path) {
+    let outcome = Config::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|config| {
+            let warnings = config.warnings();
+            let routes = config.routes.len();
+            reloader
+                .reload(config)
+                .map(|ignored| (warnings, ignored, routes))
+        });
+    match outcome {
+        Ok((warnings, ignored, routes)) => {
+            for warning in warnings.iter().chain(&ignored) {
+                tracing::warn!("{warning}");
+            }
+            tracing::info!(routes, "configuration reloaded");
+        }
+        Err(err) => tracing::error!(
+            error = %err,
+            "configuration refused; the running one stays in force"
+        ),
+    }
 }

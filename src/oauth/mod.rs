@@ -92,7 +92,7 @@ pub struct AuthServer {
     pub users: HashMap<String, UserConfig>,
     /// Declared scopes and their descriptions.
     pub scopes: std::collections::BTreeMap<String, String>,
-    pub login: login::PasswordChecker,
+    pub login: Arc<login::PasswordChecker>,
     /// Key for CSRF tokens: derived from the signing key, never used to sign tokens.
     pub csrf: csrf::CsrfKey,
     pub registration: crate::config::RegistrationConfig,
@@ -102,14 +102,25 @@ pub struct AuthServer {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
+/// token store, the clock, the metrics, and the login checker (its hash threads and its
+/// failed-attempt throttles).
+#[derive(Clone)]
+pub struct Lasting {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub login: Arc<login::PasswordChecker>,
+}
+
 impl AuthServer {
-    pub fn new(
-        config: &Config,
-        keys: KeyRing,
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
-    ) -> AuthServer {
+    pub fn new(config: &Config, keys: KeyRing, lasting: &Lasting) -> AuthServer {
+        let Lasting {
+            store,
+            clock,
+            metrics,
+            login,
+        } = lasting.clone();
         let t = &config.tokens;
         let settings = Settings {
             issuer: config.server.public_url.origin.clone(),
@@ -134,7 +145,7 @@ impl AuthServer {
                 .map(|u| (u.name.clone(), u.clone()))
                 .collect(),
             scopes: config.scopes.clone(),
-            login: login::PasswordChecker::new(),
+            login,
             csrf,
             registration_token: config
                 .registration

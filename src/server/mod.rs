@@ -7,6 +7,7 @@
 //! are capped. On shutdown the listener closes first, then connections finish their
 //! in-flight requests within `shutdown_grace`.
 
+pub mod reload;
 pub mod signals;
 pub mod stack;
 pub mod tls;
@@ -23,18 +24,20 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tower::Service;
+
+use arc_swap::ArcSwap;
 
 use crate::admin::{self, AdminListener, AdminState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits};
-use crate::dispatch::{ConnectionInfo, Gateway};
+use crate::dispatch::ConnectionInfo;
 use crate::metrics::Metrics;
-use crate::oauth::AuthServer;
+use crate::oauth::login::PasswordChecker;
+use crate::oauth::Lasting;
 use crate::store::Store;
-use crate::tokens::keyring::{KeyError, KeyRing};
-use stack::Stack;
+use crate::tokens::keyring::KeyError;
+use reload::{Live, Reloader};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -65,8 +68,8 @@ impl std::error::Error for ServeError {}
 /// A gateway bound to its listener, ready to run.
 pub struct Server {
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    stack: Stack,
+    live: Arc<ArcSwap<Live>>,
+    reloader: Arc<Reloader>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// `[session]` idle and absolute limits, in seconds, for the sweeper.
@@ -94,27 +97,16 @@ impl Server {
         clock: Arc<dyn Clock>,
         store: Arc<dyn Store>,
     ) -> Result<Server, ServeError> {
-        let tls = tls::server_config(&config.server)
-            .map_err(ServeError::Tls)?
-            .map(TlsAcceptor::from);
-        let keys = KeyRing::load(
-            &config.tokens.signing_key,
-            &config.tokens.previous_keys,
-            true,
-        )
-        .map_err(ServeError::Keys)?
-        .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
         let metrics =
             Arc::new(Metrics::new().map_err(|e| ServeError::Admin(format!("metrics: {e}")))?);
-        let auth = Arc::new(AuthServer::new(
-            config,
-            keys,
-            store.clone(),
-            clock.clone(),
-            metrics.clone(),
-        ));
-        let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
-        let stack = stack::build(Arc::new(gateway), config.log.access, metrics.clone());
+        let lasting = Lasting {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            login: Arc::new(PasswordChecker::new()),
+        };
+        let live = Arc::new(ArcSwap::from_pointee(reload::build(config, &lasting)?));
+        let reloader = Arc::new(Reloader::new(live.clone(), lasting, config.clone()));
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -139,8 +131,8 @@ impl Server {
         };
         Ok(Server {
             listener,
-            tls,
-            stack,
+            live,
+            reloader,
             store,
             clock,
             session_limits: (
@@ -151,6 +143,11 @@ impl Server {
             shutdown_grace: config.server.shutdown_grace,
             admin,
         })
+    }
+
+    /// Swaps in new configurations while the server runs (SIGHUP).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
     }
 
     /// The admin listener's address, when it is on.
@@ -202,8 +199,7 @@ impl Server {
             let connection = Connection {
                 stream,
                 peer,
-                tls: self.tls.clone(),
-                stack: self.stack.clone(),
+                live: self.live.clone(),
                 builder: builder.clone(),
                 header_timeout,
             };
@@ -274,28 +270,30 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    stack: Stack,
+    live: Arc<ArcSwap<Live>>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     header_timeout: Duration,
 }
 
 impl Connection {
     async fn serve(self, watcher: hyper_util::server::graceful::Watcher) {
+        // TLS is decided once per connection; the rest of the configuration per request, so
+        // that a reload reaches keep-alive connections on their next request.
+        let tls = self.live.load().tls.clone();
         let info = ConnectionInfo {
             peer: self.peer,
-            tls: self.tls.is_some(),
+            tls: tls.is_some(),
         };
-        let stack = self.stack;
+        let live = self.live;
         let first_request = Arc::new(FirstRequest::default());
         let seen = first_request.clone();
         let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             seen.arrived();
             req.extensions_mut().insert(info);
-            let mut stack = stack.clone();
+            let mut stack = live.load().stack.clone();
             async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
         });
-        let result = match self.tls {
+        let result = match tls {
             None => {
                 let conn = self
                     .builder

@@ -7,6 +7,8 @@ mod support;
 
 // The admin listener: /metrics, the token API and its credential, `authgate token list|revoke`.
 mod admin_api;
+// SIGHUP: routes, clients and the TLS certificate swapped under load; a bad file refused.
+mod reload;
 // `authgate check` and `serve` on good and broken files: exit codes, FILE:LINE: key messages.
 mod check;
 // The administration commands as the binary: hash-password, client, user, token inspect.

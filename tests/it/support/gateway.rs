@@ -142,6 +142,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Replaces the `[server.tls]` lines (by default `mode = "off"`).
+    pub fn tls_lines(mut self, lines: &str) -> GatewayBuilder {
+        self.tls = lines.lines().map(str::to_owned).collect();
+        self
+    }
+
     /// Raw TOML appended after everything else, e.g. `[tokens]`, `[scopes]`, `[[users]]`,
     /// `[[clients]]` sections.
     pub fn toml_section(mut self, text: &str) -> GatewayBuilder {

@@ -1,0 +1,134 @@
+//! Configuration reload (SIGHUP): build everything a new configuration needs beside the
+//! running one, then swap it in with one atomic pointer store.
+//!
+//! What a reload changes: routes and upstreams, users, clients, scopes, token lifetimes and
+//! signing keys, session limits, the TLS certificate, the access log switch. Each request
+//! reads the current configuration when it starts, so requests in flight finish on the one
+//! they began with and no connection is dropped; keep-alive connections pick up the new one
+//! on their next request; TLS applies to handshakes from then on.
+//!
+//! What needs a restart (a reload that changes it is applied without it, with a warning):
+//! `server.listen`, `server.data_dir`, `[server.limits]`, `shutdown_grace`, `[log]` format
+//! and level, `[store]`, `[admin]`.
+//!
+//! A configuration that `check` rejects, or whose keys, certificate or upstream clients
+//! cannot be built, is refused as a whole: the running one stays in force.
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use tokio_rustls::TlsAcceptor;
+
+use super::stack::{self, Stack};
+use super::{tls, ServeError};
+use crate::config::Config;
+use crate::dispatch::Gateway;
+use crate::oauth::{AuthServer, Lasting};
+use crate::tokens::keyring::{KeyError, KeyRing};
+
+/// Everything built from one configuration that requests use.
+pub struct Live {
+    pub stack: Stack,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Builds what `config` needs, around what outlives it.
+pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
+    let tls = tls::server_config(&config.server)
+        .map_err(ServeError::Tls)?
+        .map(TlsAcceptor::from);
+    let keys = KeyRing::load(
+        &config.tokens.signing_key,
+        &config.tokens.previous_keys,
+        true,
+    )
+    .map_err(ServeError::Keys)?
+    .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
+    let auth = Arc::new(AuthServer::new(config, keys, lasting));
+    let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
+    let stack = stack::build(
+        Arc::new(gateway),
+        config.log.access,
+        lasting.metrics.clone(),
+    );
+    Ok(Live { stack, tls })
+}
+
+/// Swaps new configurations into a running server.
+pub struct Reloader {
+    live: Arc<ArcSwap<Live>>,
+    lasting: Lasting,
+    running: Mutex<Config>,
+}
+
+impl Reloader {
+    pub(super) fn new(live: Arc<ArcSwap<Live>>, lasting: Lasting, running: Config) -> Reloader {
+        Reloader {
+            live,
+            lasting,
+            running: Mutex::new(running),
+        }
+    }
+
+    /// Puts `config` in force. Returns what it could not change without a restart; on an
+    /// error nothing changed.
+    pub fn reload(&self, config: Config) -> Result<Vec<String>, String> {
+        let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| "the reload lock is poisoned".to_owned())?;
+        let ignored = needs_restart(&running, &config);
+        self.live.store(Arc::new(live));
+        *running = config;
+        Ok(ignored)
+    }
+}
+
+/// The settings that differ between `old` and `new` but only apply at start-up.
+fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |name: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!(
+                "{name} changed: it applies when the gateway restarts"
+            ));
+        }
+    };
+    check(
+        "server.listen",
+        old.server.listen.to_string(),
+        new.server.listen.to_string(),
+    );
+    check(
+        "server.data_dir",
+        old.server.data_dir.display().to_string(),
+        new.server.data_dir.display().to_string(),
+    );
+    check(
+        "[server.limits]",
+        format!("{:?}", old.server.limits),
+        format!("{:?}", new.server.limits),
+    );
+    check(
+        "server.shutdown_grace",
+        format!("{:?}", old.server.shutdown_grace),
+        format!("{:?}", new.server.shutdown_grace),
+    );
+    check(
+        "[log] format or level",
+        format!("{:?}{:?}", old.log.format, old.log.level),
+        format!("{:?}{:?}", new.log.format, new.log.level),
+    );
+    check(
+        "[store]",
+        format!("{:?}", old.store),
+        format!("{:?}", new.store),
+    );
+    check(
+        "[admin]",
+        format!("{:?}", old.admin),
+        format!("{:?}", new.admin),
+    );
+    out
+}

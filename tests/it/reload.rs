@@ -1,0 +1,250 @@
+//! Configuration reload on SIGHUP (contract §1), with the real binary: a route and a client
+//! change under load and no request fails; a file `check` rejects is refused with a log line
+//! and the running configuration keeps serving; a new TLS certificate is served to new
+//! connections.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::support::gateway::{GatewayBuilder, Route};
+use crate::support::process::GatewayProcess;
+use crate::support::upstream::{Echoed, TestUpstream};
+use crate::support::{client_builder, within};
+
+const OLD_SECRET: &str = "reload-old-secret-Qv9cN1xZ6rT3yL8kP2wM5bH7jF0d";
+const NEW_SECRET: &str = "reload-new-secret-Wc3Tn8qL1vB6xK9mZ2rY5pJ7hD0f";
+
+fn client_section(secret: &str) -> String {
+    format!(
+        r#"[scopes]
+"api:read" = "Read"
+
+[[clients]]
+id = "worker"
+type = "confidential"
+secret = "sha256:{}"
+grants = ["client_credentials"]
+scopes = ["api:read"]
+"#,
+        authgate::tokens::opaque::TokenHash::of(secret).to_hex()
+    )
+}
+
+/// The configuration as `GatewayProcess::start` writes it (JSON logs at info).
+fn write_config(gateway: &GatewayProcess, builder: GatewayBuilder) {
+    let text = builder
+        .log_line("format = \"json\"")
+        .log_line("level = \"info\"")
+        .toml(&gateway.dir().join("data"));
+    std::fs::write(gateway.config_path(), text).unwrap();
+}
+
+/// Waits until the log holds `count` lines containing `needle`.
+async fn wait_for_count(gateway: &GatewayProcess, needle: &str, count: usize) -> String {
+    within(Duration::from_secs(20), needle, async {
+        loop {
+            let lines: Vec<String> = gateway
+                .log()
+                .into_iter()
+                .filter(|l| l.contains(needle))
+                .collect();
+            if lines.len() >= count {
+                return lines[count - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+async fn token_status(gateway: &GatewayProcess, secret: &str) -> StatusCode {
+    client_builder()
+        .build()
+        .unwrap()
+        .post(gateway.url("/oauth2/token"))
+        .basic_auth("worker", Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn upstream_of(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    response.json::<Echoed>().await.unwrap().upstream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_and_a_client_change_under_load_and_no_request_fails() {
+    let old = TestUpstream::echo("old").await;
+    let new = TestUpstream::echo("new").await;
+    let v1 = || {
+        GatewayBuilder::new()
+            .route(Route::new("/app/", old.url()))
+            .toml_section(&client_section(OLD_SECRET))
+    };
+    let mut gateway = GatewayProcess::start(v1()).await;
+    let client = client_builder().build().unwrap();
+    assert_eq!(upstream_of(&client, &gateway.url("/app/x")).await, "old");
+    assert_eq!(token_status(&gateway, OLD_SECRET).await, StatusCode::OK);
+
+    // Load: keep-alive clients and a client opening a new connection per request.
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut load = Vec::new();
+    for fresh in [false, false, false, true] {
+        let url = gateway.url("/app/load");
+        let stop = stop.clone();
+        let done = done.clone();
+        load.push(tokio::spawn(async move {
+            let keep = client_builder().build().unwrap();
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let client = if fresh {
+                    client_builder().pool_max_idle_per_host(0).build().unwrap()
+                } else {
+                    keep.clone()
+                };
+                match client.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        if let Err(e) = r.bytes().await {
+                            failures.push(format!("body: {e}"));
+                        }
+                    }
+                    Ok(r) => failures.push(format!("status {}", r.status())),
+                    Err(e) => failures.push(format!("error: {e}")),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            failures
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // v2: /app/ goes to the new upstream, a /more/ route appears, the client's secret changes.
+    write_config(
+        &gateway,
+        GatewayBuilder::new()
+            .route(Route::new("/app/", new.url()))
+            .route(Route::new("/more/", old.url()))
+            .toml_section(&client_section(NEW_SECRET)),
+    );
+    gateway.signal("HUP");
+    wait_for_count(&gateway, "configuration reloaded", 1).await;
+    assert_eq!(upstream_of(&client, &gateway.url("/app/x")).await, "new");
+    assert_eq!(upstream_of(&client, &gateway.url("/more/x")).await, "old");
+    assert_eq!(token_status(&gateway, NEW_SECRET).await, StatusCode::OK);
+    assert_eq!(
+        token_status(&gateway, OLD_SECRET).await,
+        StatusCode::UNAUTHORIZED
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A file `check` rejects: refused with a log line naming file, line and key; v2 serves on.
+    let path = gateway.config_path().to_path_buf();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("upstream = ", "upstreem = ")).unwrap();
+    gateway.signal("HUP");
+    let refused = wait_for_count(&gateway, "configuration refused", 1).await;
+    assert!(refused.contains("gateway.toml:"), "{refused}");
+    assert!(refused.contains("upstreem"), "{refused}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(gateway.is_running());
+    assert_eq!(upstream_of(&client, &gateway.url("/app/x")).await, "new");
+    assert_eq!(token_status(&gateway, NEW_SECRET).await, StatusCode::OK);
+
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for task in load {
+        failures.extend(task.await.unwrap());
+    }
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    assert!(
+        done.load(Ordering::Relaxed) > 20,
+        "the load ran: {} requests",
+        done.load(Ordering::Relaxed)
+    );
+    let _ = gateway
+        .wait_for_log("\"authgate listening\"", Duration::from_secs(1))
+        .await;
+}
+
+fn write_certificate(dir: &Path, name: &str) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}
+
+/// The status of `/healthz` on a fresh TLS connection from a client that trusts only the
+/// certificate now in `dir` (502 standing for a refused handshake).
+async fn served_certificate(gateway: &GatewayProcess, dir: &Path) -> reqwest::StatusCode {
+    let pem = std::fs::read(dir.join("cert.pem")).unwrap();
+    let root = reqwest::Certificate::from_pem(&pem).unwrap();
+    let client = client_builder()
+        .add_root_certificate(root)
+        .tls_built_in_root_certs(false)
+        .resolve("localhost", gateway.addr())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    match client
+        .get(format!(
+            "https://localhost:{}/healthz",
+            gateway.addr().port()
+        ))
+        .send()
+        .await
+    {
+        Ok(r) => r.status(),
+        Err(_) => StatusCode::BAD_GATEWAY,
+    }
+}
+
+#[tokio::test]
+async fn a_new_tls_certificate_is_served_after_a_reload() {
+    let certs = tempfile::tempdir().unwrap();
+    write_certificate(certs.path(), "first");
+    let builder = || GatewayBuilder::new().public_url("https://localhost");
+    let tls = format!(
+        "mode = \"files\"\ncert = {:?}\nkey = {:?}",
+        certs.path().join("cert.pem").display().to_string(),
+        certs.path().join("key.pem").display().to_string()
+    );
+    let mut gateway = GatewayProcess::start(builder().tls_lines(&tls)).await;
+    // The client trusts exactly the certificate in the files right now.
+    let first = std::fs::read(certs.path().join("cert.pem")).unwrap();
+    assert_eq!(
+        served_certificate(&gateway, certs.path()).await,
+        StatusCode::OK
+    );
+
+    write_certificate(certs.path(), "second");
+    assert_ne!(std::fs::read(certs.path().join("cert.pem")).unwrap(), first);
+    // Before the reload, the old certificate is still served: a client trusting only the new
+    // one refuses it.
+    assert_eq!(
+        served_certificate(&gateway, certs.path()).await,
+        StatusCode::BAD_GATEWAY
+    );
+    write_config(&gateway, builder().tls_lines(&tls));
+    gateway.signal("HUP");
+    wait_for_count(&gateway, "configuration reloaded", 1).await;
+    assert_eq!(
+        served_certificate(&gateway, certs.path()).await,
+        StatusCode::OK
+    );
+    let _ = gateway
+        .wait_for_log("listening", Duration::from_secs(1))
+        .await;
+}
