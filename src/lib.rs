@@ -12,10 +12,18 @@
 //! Modules:
 //! - [`cli`] and [`commands`]: the `authgate` program, one function per subcommand;
 //! - [`config`]: `gateway.toml`, parsed and validated into the runtime [`config::Config`];
-//! - [`server`]: listener, TLS, connection limits, graceful shutdown, the layer order;
+//! - [`server`]: listener, TLS, connection limits, graceful shutdown, reload on SIGHUP, the
+//!   layer order;
+//! - [`admin`]: the admin listener (metrics, the live token API) and the CLI's client for it;
+//! - [`metrics`]: what is counted for `/metrics`;
 //! - [`middleware`]: tower layers, one per module;
 //! - [`dispatch`]: what happens to one request;
 //! - [`proxy`]: path normalisation, routing, header hygiene, the upstream client;
+//! - [`authn`]: the gate of protected routes: sessions, bearer tokens, forward-auth;
+//! - [`oauth`]: the authorization server (authorize, login, consent, token, revoke, …);
+//! - [`tokens`]: access-token JWTs, signing keys, opaque tokens;
+//! - [`store`]: the token store trait, the persisted memory backend, Redis;
+//! - [`clock`]: the time every expiry is measured by (a manual one for tests);
 //! - [`rescue`]: refusals to responses;
 //! - [`http`]: body types and response builders;
 //! - [`logging`]: tracing set-up;
