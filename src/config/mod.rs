@@ -2,7 +2,7 @@
 //!
 //! Two types on purpose (the kanidm habit): [`file::FileConfig`] is the serde shape of the
 //! file, full of raw strings and spans; [`Config`] is what the gateway runs on, with every
-//! value parsed, defaulted and cross-checked. Only [`validate`] turns one into the other, and
+//! value parsed, defaulted and cross-checked. Only `validate` turns one into the other, and
 //! `check` and `serve` both go through [`Config::load`], so they can never disagree.
 
 pub mod error;

@@ -2,7 +2,7 @@
 //! behind one narrow async trait so that the memory backend and (later) Redis are
 //! interchangeable.
 //!
-//! Rules every backend keeps (and [`conformance`] checks):
+//! Rules every backend keeps (and `conformance`, the shared test suite, checks):
 //! - only hashes of codes, refresh tokens and session ids are stored, never the tokens;
 //! - taking a code and rotating a refresh token are atomic: of two concurrent callers exactly
 //!   one wins;
