@@ -35,6 +35,9 @@ mod oauth_refusals;
 mod oauth_tokens;
 // Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
 mod path_normalisation;
+// The persisted token store through the binary: SIGKILL under load, torn and corrupted
+// journals, a broken snapshot, the store lock, file modes and no raw token on disk.
+mod persistence;
 // Bearer routes: RFC 6750 challenges, scopes on every request, query tokens, revocation.
 mod protect_bearer;
 // Protected routes' upstream view: spoofed identity headers, gateway cookies in and out.

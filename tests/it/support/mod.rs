@@ -3,6 +3,8 @@
 //! - [`gateway`]: the gateway in-process ([`TestGateway`]) from a [`GatewayBuilder`];
 //! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
 //! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
+//! - [`persisted`]: that binary as an authorization server on a `data_dir` kept across
+//!   restarts, with a signed-in browser and token-side requests that report "no answer";
 //! - [`upstream`]: hyper upstreams that record what they received ([`TestUpstream`]);
 //! - [`websocket`]: a WebSocket echo upstream;
 //! - [`protected`]: the gateway in front of protected routes, on a test clock, with a store
@@ -20,6 +22,7 @@ pub mod browser;
 pub mod gateway;
 pub mod html;
 pub mod oauth;
+pub mod persisted;
 pub mod process;
 pub mod protected;
 pub mod raw;
