@@ -63,28 +63,37 @@ fn access(i: u64) -> IssuedAccess {
     }
 }
 
-/// The state of `n` live families, one refresh token each, keyed `bulk-{i}`.
+/// A live family with one current refresh token `token`.
+fn put_family(state: &mut State, family: String, token: TokenHash, access: Vec<IssuedAccess>) {
+    state.refresh.insert(
+        token,
+        RefreshEntry {
+            record: record(&family),
+            rotated: None,
+        },
+    );
+    state.families.insert(
+        family,
+        FamilyEntry {
+            user: "bench".into(),
+            client_id: "bench-app".into(),
+            revoked: false,
+            expires_at: FAR,
+            access,
+            tokens: vec![token],
+        },
+    );
+}
+
+/// Live families, one refresh token each, keyed `bulk-{i}`.
 fn bulk_state(state: &mut State, range: std::ops::Range<u64>) {
     for i in range {
-        let family = format!("bulk-family-{i:016}");
         let token = TokenHash::of(&format!("bulk-{i}"));
-        state.families.insert(
-            family.clone(),
-            FamilyEntry {
-                user: "bench".into(),
-                client_id: "bench-app".into(),
-                revoked: false,
-                expires_at: FAR,
-                access: vec![access(i)],
-                tokens: vec![token],
-            },
-        );
-        state.refresh.insert(
+        put_family(
+            state,
+            format!("bulk-family-{i:016}"),
             token,
-            RefreshEntry {
-                record: record(&family),
-                rotated: None,
-            },
+            vec![access(i)],
         );
     }
 }
@@ -97,26 +106,8 @@ fn prepare(dir: &Path, chains: u64, live: u64) -> u64 {
     let mut state = State::default();
     bulk_state(&mut state, 0..in_snapshot);
     for c in 0..chains {
-        let family = format!("chain-family-{c}");
         let token = TokenHash::of(&format!("chain-{c}-start"));
-        state.families.insert(
-            family.clone(),
-            FamilyEntry {
-                user: "bench".into(),
-                client_id: "bench-app".into(),
-                revoked: false,
-                expires_at: FAR,
-                access: Vec::new(),
-                tokens: vec![token],
-            },
-        );
-        state.refresh.insert(
-            token,
-            RefreshEntry {
-                record: record(&family),
-                rotated: None,
-            },
-        );
+        put_family(&mut state, format!("chain-family-{c}"), token, Vec::new());
     }
     write_snapshot(dir, &Snapshot::new(1, 1, &state)).unwrap();
     drop(state);

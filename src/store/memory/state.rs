@@ -80,16 +80,7 @@ impl State {
                 token,
                 record,
                 access,
-            } => {
-                self.track(token, &record, access);
-                self.refresh.insert(
-                    token,
-                    RefreshEntry {
-                        record,
-                        rotated: None,
-                    },
-                );
-            }
+            } => self.put_current(token, record, access),
             Change::Rotate {
                 old,
                 at,
@@ -101,14 +92,7 @@ impl State {
                 if let Some(entry) = self.refresh.get_mut(&old) {
                     entry.rotated = Some((at, sealed));
                 }
-                self.track(token, &record, access);
-                self.refresh.insert(
-                    token,
-                    RefreshEntry {
-                        record,
-                        rotated: None,
-                    },
-                );
+                self.put_current(token, record, access);
             }
             Change::RevokeFamily { family } => self.revoke_family(&family),
             Change::RevokeAccess { jti, expires_at } => {
@@ -151,6 +135,18 @@ impl State {
         self.families
             .get(family)
             .is_some_and(|f| !f.revoked && f.expires_at > now)
+    }
+
+    /// Makes `token` its family's current refresh token, issued beside `access`.
+    fn put_current(&mut self, token: TokenHash, record: RefreshRecord, access: IssuedAccess) {
+        self.track(token, &record, access);
+        self.refresh.insert(
+            token,
+            RefreshEntry {
+                record,
+                rotated: None,
+            },
+        );
     }
 
     /// Records a family's new current token and access token (expired ones are pruned by `sweep`).
