@@ -388,7 +388,12 @@ impl Store for MemoryStore {
     }
 
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
-        self.read()?.sweep(now, session_idle, session_max);
+        for part in state::SweepPart::ALL {
+            self.read()?
+                .sweep_part(part, now, session_idle, session_max);
+            // Let requests waiting for the lock in between.
+            tokio::task::yield_now().await;
+        }
         Ok(())
     }
 }

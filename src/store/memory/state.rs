@@ -240,27 +240,60 @@ impl State {
 
     /// Drops what expired; sessions by the given idle and absolute limits.
     pub fn sweep(&mut self, now: u64, session_idle: u64, session_max: u64) {
-        self.sessions.retain(|_, s| {
-            s.last_seen.saturating_add(session_idle) > now
-                && s.created_at.saturating_add(session_max) > now
-        });
-        self.codes.retain(|_, c| c.grant.expires_at > now);
-        self.revoked_access.retain(|_, exp| *exp > now);
-        let dead: Vec<String> = self
-            .families
-            .iter()
-            .filter(|(_, f)| f.expires_at <= now)
-            .map(|(name, _)| name.clone())
-            .collect();
-        for family in dead {
-            if let Some(entry) = self.families.remove(&family) {
-                for token in entry.tokens {
-                    self.refresh.remove(&token);
+        for part in SweepPart::ALL {
+            self.sweep_part(part, now, session_idle, session_max);
+        }
+    }
+
+    /// One part of [`State::sweep`]: the live store sweeps part by part, taking its lock for
+    /// each separately, so that a large store never holds requests up for the whole sweep.
+    pub fn sweep_part(&mut self, part: SweepPart, now: u64, session_idle: u64, session_max: u64) {
+        match part {
+            SweepPart::Sessions => self.sessions.retain(|_, s| {
+                s.last_seen.saturating_add(session_idle) > now
+                    && s.created_at.saturating_add(session_max) > now
+            }),
+            SweepPart::Codes => self.codes.retain(|_, c| c.grant.expires_at > now),
+            SweepPart::RevokedAccess => self.revoked_access.retain(|_, exp| *exp > now),
+            SweepPart::Families => {
+                let dead: Vec<String> = self
+                    .families
+                    .iter()
+                    .filter(|(_, f)| f.expires_at <= now)
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                for family in dead {
+                    if let Some(entry) = self.families.remove(&family) {
+                        for token in entry.tokens {
+                            self.refresh.remove(&token);
+                        }
+                    }
                 }
             }
+            SweepPart::FamilyAccess => self
+                .families
+                .values_mut()
+                .for_each(|f| f.access.retain(|a| a.expires_at > now)),
         }
-        self.families
-            .values_mut()
-            .for_each(|f| f.access.retain(|a| a.expires_at > now));
     }
+}
+
+/// The parts of a sweep, each done under one short hold of the lock.
+#[derive(Debug, Clone, Copy)]
+pub enum SweepPart {
+    Sessions,
+    Codes,
+    RevokedAccess,
+    Families,
+    FamilyAccess,
+}
+
+impl SweepPart {
+    pub const ALL: [SweepPart; 5] = [
+        SweepPart::Sessions,
+        SweepPart::Codes,
+        SweepPart::RevokedAccess,
+        SweepPart::Families,
+        SweepPart::FamilyAccess,
+    ];
 }
