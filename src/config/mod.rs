@@ -152,6 +152,18 @@ impl Config {
                 url.origin
             ));
         }
+        if let Some(admin) = self.admin.listen {
+            if !admin.ip().is_loopback() {
+                out.push(format!(
+                    "admin.listen is {admin}, not loopback: /metrics answers anyone who can reach it (the token API still needs the admin token); keep it on a private network"
+                ));
+            }
+        }
+        if let StoreBackend::Memory { fsync: false, .. } = self.store.backend {
+            out.push(
+                "store.fsync = false: a power cut or kernel crash can lose tokens, revocations and sessions that were already answered".to_owned(),
+            );
+        }
         if sessions && self.users.is_empty() {
             out.push(
                 "session routes are configured but there are no [[users]]: nobody can sign in"

@@ -168,3 +168,47 @@ fn starter_configuration_is_valid() {
     );
     assert_ne!(c.server.tls, TlsMode::Off);
 }
+
+#[test]
+fn store_and_admin_sections() {
+    let config = Config::from_toml_str(SERVER).unwrap();
+    assert!(matches!(
+        config.store.backend,
+        StoreBackend::Memory {
+            fsync: true,
+            compact_after: 67_108_864
+        }
+    ));
+    assert_eq!(config.admin.listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+
+    let text = format!("{SERVER}\n[store]\nfsync = false\n[admin]\nlisten = \"0.0.0.0:9090\"\n");
+    let config = Config::from_toml_str(&text).unwrap();
+    let warnings = config.warnings().join("\n");
+    assert!(warnings.contains("store.fsync = false"), "{warnings}");
+    assert!(warnings.contains("not loopback"), "{warnings}");
+
+    let off = format!("{SERVER}\n[admin]\nlisten = \"off\"\n");
+    assert_eq!(Config::from_toml_str(&off).unwrap().admin.listen, None);
+
+    for (extra, key) in [
+        ("[store]\nbackend = \"disk\"\n", "store.backend"),
+        ("[store]\nbackend = \"redis\"\n", "store.url"),
+        (
+            "[store]\nbackend = \"redis\"\nurl = \"redis://:pw@h:6379\"\n",
+            "store.url",
+        ),
+        ("[store]\nurl = \"redis://h:6379\"\n", "store.url"),
+        ("[store]\ncompact_after = \"1KiB\"\n", "store.compact_after"),
+        ("[admin]\nlisten = \"127.0.0.1:8443\"\n", "admin.listen"),
+        ("[admin]\nlisten = \"nowhere\"\n", "admin.listen"),
+        ("[admin]\ntoken = \"literal-secret-value\"\n", "admin.token"),
+    ] {
+        let message = err(&format!("{SERVER}\n{extra}"));
+        assert!(message.contains(key), "{extra}: {message}");
+        assert!(
+            !message.contains(":pw@"),
+            "never echoes a password: {message}"
+        );
+    }
+}
