@@ -64,6 +64,8 @@ pub fn shown_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "redis://(unparsed)".to_owned();
     };
+    // A query (`?password=...`, `?user=...`) may carry credentials too: never shown.
+    let rest = rest.split_once('?').map_or(rest, |(address, _)| address);
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     format!("{scheme}://{rest}")
 }

@@ -188,4 +188,5 @@ fn the_shown_url_has_no_credentials() {
     );
     assert_eq!(shown_url("redis://:p@ss@h:1"), "redis://h:1");
     assert_eq!(shown_url("rediss://h:1"), "rediss://h:1");
+    assert_eq!(shown_url("redis://h:1/0?password=x"), "redis://h:1/0");
 }
