@@ -4,6 +4,8 @@
 #   2. token:  client_credentials token responses/s on POST /oauth2/token;
 #   3. login:  the proxy's throughput and p99 alone and while LOGIN_RATE logins/s hash
 #              passwords.
+# With STORE=redis the gateway keeps its token store in a redis-server started here (on the
+# servers' CPU): compare with a STORE=memory run for the Redis backend's targets.
 #
 # Usage:  bench/auth.sh                       (from any directory)
 #         ROUNDS=5 DURATION=20s PARTS="routes login" bench/auth.sh > result.md
@@ -24,6 +26,7 @@ NO_BUILD=${NO_BUILD:-0}        # 1: do not run cargo build (use the existing bin
 SERVER_CPU=${SERVER_CPU:-1}    # CPU for every server process
 CLIENT_CPU=${CLIENT_CPU:-0}    # CPU for wrk and the login driver
 QUIET_WAIT=${QUIET_WAIT:-60}   # before each measured run, wait up to this many seconds for idle CPUs (0: don't)
+STORE=${STORE:-memory}         # token store: memory | redis (a redis-server started on the servers' CPU)
 
 ME=$(basename "$0")
 # shellcheck source=bench/lib.sh
@@ -40,16 +43,22 @@ for p in $PARTS; do
     [[ $p == routes || $p == token || $p == login ]] || die "PARTS may contain only 'routes', 'token' and 'login' (got '$p')"
 done
 [[ -n ${PARTS// /} ]] || die "PARTS is empty"
+[[ $STORE == memory || $STORE == redis ]] || die "STORE must be memory or redis (got '$STORE')"
 want_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 bench_init "$0"
 ensure_tools
+if [[ $STORE == redis ]] && ! command -v redis-server >/dev/null 2>&1; then
+    log "installing redis-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2 \
+        || die "apt-get install redis-server failed"
+fi
 setup_pinning
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 build_authgate
 make_workdir
 
-read -r UP_PORT NGX_PORT AG_PORT < <(free_ports 3)
+read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT < <(free_ports 4)
 [[ -n ${AG_PORT:-} ]] || die "could not pick free ports"
 AG="http://127.0.0.1:$AG_PORT"
 NGX="http://127.0.0.1:$NGX_PORT"
@@ -68,6 +77,25 @@ log "starting nginx proxy on 127.0.0.1:$NGX_PORT"
 start_nginx nginx "$WORK/nginx"
 NGX_PID=$LAST_PID
 wait_up "nginx proxy" "$NGX/" "$NGX_PID" "$WORK/nginx/stderr.log"
+
+# ---------------------------------------------------------------- redis ----
+STORE_TOML=''
+STORE_DESC='memory (the default backend)'
+if [[ $STORE == redis ]]; then
+    mkdir -p "$WORK/redis"
+    log "starting redis-server on 127.0.0.1:$REDIS_PORT"
+    start_bg redis "$WORK/redis/stdout.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+        --save '' --appendonly no --dir "$WORK/redis"
+    REDIS_PID=$LAST_PID
+    for ((i = 0; i < 100; i++)); do
+        [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break
+        kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited during startup"
+        sleep 0.1
+    done
+    [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer PING"
+    STORE_TOML=$(printf '[store]\nbackend = "redis"\nurl = "redis://127.0.0.1:%s"\n' "$REDIS_PORT")
+    STORE_DESC="redis ($(redis-server --version | awk '{print $3}'), no persistence, on the servers' CPU)"
+fi
 
 # ------------------------------------------------------------- authgate ----
 # A confidential client for client_credentials (secret: 256 random bits; the file holds
@@ -100,6 +128,8 @@ level = "warn"
 
 [tokens]
 access_ttl = "1h"   # the default 15m could expire during a run
+
+$STORE_TOML
 
 [scopes]
 "api:read" = "Read the benchmark API"
@@ -148,6 +178,7 @@ check_servers() {
     check_alive "upstream nginx" "$UP_PID" "$WORK/upstream/error.log"
     check_alive "nginx proxy" "$NGX_PID" "$WORK/nginx/error.log"
     check_alive authgate "$AG_PID" "$WORK/authgate-auth.log"
+    if [[ $STORE == redis ]]; then check_alive redis-server "$REDIS_PID" "$WORK/redis/stdout.log"; fi
 }
 
 # ------------------------------------------------------- credentials ----
@@ -333,6 +364,7 @@ BUSY_END=$(cpu_busy_pct)
     echo
     echo "- started: $START_DATE, host: $(uname -sr), CPUs: $NCPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))"
     echo "- authgate: $(authgate_desc); $(tool_versions)"
+    echo "- token store: $STORE_DESC"
     if ((${#PIN_SERVER[@]})); then
         echo "- pinning: servers (upstream nginx, nginx proxy, authgate) on CPU $SERVER_CPU; wrk and the login driver on CPU $CLIENT_CPU"
     else

@@ -48,6 +48,8 @@ mod protect_metadata;
 mod protect_redirects;
 // Session routes: the sign-in flow, callback refusals, idle and absolute limits, logout.
 mod protect_session;
+// Two gateways sharing one real Redis: single use, rotation, revocation within 1 s, outage.
+mod redis;
 // Headless Chromium signs in to the starter's whoami page; scripts cannot read the cookie.
 mod real_browser;
 // Route choice: longest prefix, hosts, strip_prefix, preserve_host, base paths, 404, reserved paths.

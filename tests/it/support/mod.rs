@@ -10,6 +10,7 @@
 //! - [`protected`]: the gateway in front of protected routes, on a test clock, with a store
 //!   the test can reach; [`browser`]: reqwest as a browser with a cookie jar;
 //!   [`webdriver`]: a real headless Chromium through chromedriver;
+//! - [`redis`]: a real `redis-server` a test can kill and restart;
 //! - [`raw`]: a raw TCP client for exact bytes (reqwest normalises paths and cannot send
 //!   malformed requests).
 //!
@@ -26,6 +27,7 @@ pub mod persisted;
 pub mod process;
 pub mod protected;
 pub mod raw;
+pub mod redis;
 pub mod upstream;
 pub mod webdriver;
 pub mod websocket;

@@ -173,7 +173,9 @@ fn trusting_client(data: &tempfile::TempDir, addr: SocketAddr) -> reqwest::Clien
 pub struct AuthGateway {
     addr: SocketAddr,
     issuer: String,
-    data: tempfile::TempDir,
+    /// `https://localhost:PORT` of this instance (the issuer too, unless it shares a peer's).
+    origin: String,
+    data: Arc<tempfile::TempDir>,
     /// One client for the token-side endpoints, so its connections are kept alive.
     http: reqwest::Client,
     clock: Arc<ManualClock>,
@@ -204,12 +206,33 @@ impl AuthGateway {
 
     /// The fixture with `sections` (raw TOML, e.g. a `[registration]` table) appended.
     pub async fn start_with_sections(sections: &str) -> AuthGateway {
-        let data = tempfile::tempdir().expect("temp dir");
+        AuthGateway::start_inner(sections, None, false).await
+    }
+
+    /// The fixture with `sections` (which name a shared `[store]`, such as Redis) appended,
+    /// on the store that `[store]` opens. With a `peer`, this is a second instance of the same
+    /// deployment: the peer's data directory (signing key, certificate) and issuer, its own
+    /// port (reach it through [`AuthGateway::url`]).
+    pub async fn start_shared(sections: &str, peer: Option<&AuthGateway>) -> AuthGateway {
+        let peer = peer.map(|p| (p.data.clone(), p.issuer.clone()));
+        AuthGateway::start_inner(sections, peer, true).await
+    }
+
+    async fn start_inner(
+        sections: &str,
+        peer: Option<(Arc<tempfile::TempDir>, String)>,
+        open_store: bool,
+    ) -> AuthGateway {
+        let data = match &peer {
+            Some((data, _)) => data.clone(),
+            None => Arc::new(tempfile::tempdir().expect("temp dir")),
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let port = free_port();
-            let issuer = format!("https://localhost:{port}");
+            let origin = format!("https://localhost:{port}");
+            let issuer = peer.as_ref().map_or(origin.clone(), |(_, i)| i.clone());
             let mut builder = GatewayBuilder::new()
                 .tls_self_signed()
                 .public_url(&issuer)
@@ -223,7 +246,11 @@ impl AuthGateway {
                 .unwrap_or_else(|err| panic!("test configuration rejected: {err}\n{text}"));
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
             let clock = Arc::new(ManualClock::new(SystemClock.now()));
-            let store = Arc::new(MemoryStore::new());
+            let store: Arc<dyn authgate::store::Store> = if open_store {
+                authgate::store::open(&config).await.expect("the store")
+            } else {
+                Arc::new(MemoryStore::new())
+            };
             let server = match Server::bind_with(&config, clock.clone(), store).await {
                 Ok(server) => server,
                 Err(ServeError::Bind(..)) if attempt < 5 => continue,
@@ -239,6 +266,7 @@ impl AuthGateway {
             return AuthGateway {
                 addr,
                 issuer,
+                origin,
                 data,
                 http,
                 clock,
@@ -277,9 +305,9 @@ impl AuthGateway {
         &self.issuer
     }
 
-    /// `{issuer}{path}`.
+    /// `{origin}{path}`: this instance (the issuer's origin, unless it shares a peer's).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.origin)
     }
 
     /// A client without cookies that trusts the gateway: for the `oauth2` crate and raw
@@ -298,7 +326,7 @@ impl AuthGateway {
         Browser {
             client,
             jar,
-            issuer: self.issuer.clone(),
+            issuer: self.origin.clone(),
         }
     }
 
