@@ -88,7 +88,7 @@ impl Gateway {
                     })?;
                     Target::Http(Box::new(HttpTarget {
                         upstream: up.clone(),
-                        client: UpstreamClient::new(route)?,
+                        client: UpstreamClient::new(up, route)?,
                         host,
                     }))
                 }
@@ -356,8 +356,8 @@ fn original_host(req: &Request<Incoming>) -> Option<HeaderValue> {
         .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
 }
 
-/// The request target sent upstream: the upstream's base path, the route-relative path, and the
-/// client's query unchanged. With no upstream (built-ins) only path and query.
+/// The request target sent upstream, in origin form: the upstream's base path (none for the
+/// built-ins), the route-relative path, and the client's query unchanged.
 fn upstream_uri(
     upstream: Option<&HttpUpstream>,
     path: &str,
@@ -374,16 +374,7 @@ fn upstream_uri(
     }
     let path_and_query = PathAndQuery::try_from(target)
         .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))?;
-    let mut builder = Uri::builder();
-    if let Some(upstream) = upstream {
-        builder = builder
-            .scheme(upstream.scheme.clone())
-            .authority(upstream.authority.clone());
-    }
-    builder
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))
+    Ok(Uri::from(path_and_query))
 }
 
 /// The tower service over a shared [`Gateway`].
