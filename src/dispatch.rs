@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,18 +33,30 @@ use crate::middleware::access_log::RouteLabel;
 use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
-use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
+use crate::proxy::headers::{ip_header_value, prepare_request_headers, remove_hop_by_hop, Peer};
 use crate::proxy::identity_headers;
 use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
 use crate::rescue::{rescue, Rejection};
 
-/// Facts about the client connection, put into each request's extensions by the server.
-#[derive(Debug, Clone, Copy)]
+/// Facts about the client connection, gathered once when it is accepted.
+#[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The peer's IP address as a header value, for `X-Forwarded-For`.
+    pub peer_ip: HeaderValue,
+}
+
+impl ConnectionInfo {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+        ConnectionInfo {
+            peer,
+            tls,
+            peer_ip: ip_header_value(peer.ip()),
+        }
+    }
 }
 
 /// One configured route, ready to serve.
@@ -75,6 +87,8 @@ pub struct Gateway {
     routes_config: Vec<crate::config::RouteConfig>,
     trusted_proxies: Vec<IpNet>,
     auth: Arc<AuthServer>,
+    /// Whether responses carry their [`RouteLabel`]: only the access log reads it.
+    label_responses: bool,
 }
 
 impl Gateway {
@@ -119,18 +133,23 @@ impl Gateway {
             routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
             auth,
+            label_responses: config.log.access,
         })
     }
 
     /// Serves one request; never fails: refusals are responses.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        match self.dispatch(req).await {
+    pub async fn handle(&self, req: Request<Incoming>, conn: &ConnectionInfo) -> Response<Body> {
+        match self.dispatch(req, conn).await {
             Ok(response) => response,
             Err(rejection) => rescue(rejection),
         }
     }
 
-    async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        conn: &ConnectionInfo,
+    ) -> Result<Response<Body>, Rejection> {
         // A `Uri` clone is a reference count, and lets the path outlive the request's move.
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
@@ -153,11 +172,7 @@ impl Gateway {
             );
         }
         if oauth::endpoints::serves(&path) {
-            let peer = req
-                .extensions()
-                .get::<ConnectionInfo>()
-                .map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip());
-            return oauth::endpoints::handle(&self.auth, req, &path, peer).await;
+            return oauth::endpoints::handle(&self.auth, req, &path, conn.peer.ip()).await;
         }
         if let Some(response) = gateway_endpoint(&path) {
             return Ok(response);
@@ -169,8 +184,13 @@ impl Gateway {
             .find(host.as_deref(), &path)
             .ok_or(Rejection::NoRoute)?;
         // A refusal after routing still names its route in the access log.
-        let mut response = self.forward(route, &path, req).await.unwrap_or_else(rescue);
-        response.extensions_mut().insert(route.label.clone());
+        let mut response = self
+            .forward(route, &path, req, conn)
+            .await
+            .unwrap_or_else(rescue);
+        if self.label_responses {
+            response.extensions_mut().insert(route.label.clone());
+        }
         Ok(response)
     }
 
@@ -179,6 +199,7 @@ impl Gateway {
         route: &Route,
         path: &str,
         mut req: Request<Incoming>,
+        conn: &ConnectionInfo,
     ) -> Result<Response<Body>, Rejection> {
         let config = &route.config;
         let identity = match config.auth {
@@ -230,18 +251,17 @@ impl Gateway {
         }
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
 
-        let conn = req.extensions().get::<ConnectionInfo>().copied();
         let peer = Peer {
-            ip: conn.map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip()),
-            trusted: conn.is_some_and(|c| self.is_trusted(c.peer)),
-            tls: conn.is_some_and(|c| c.tls),
+            ip: conn.peer_ip.clone(),
+            trusted: self.is_trusted(conn.peer),
+            tls: conn.tls,
         };
         let client_host = original_host(&req);
 
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && builtin::wants_html(&headers);
-        prepare_request_headers(&mut headers, peer, client_host.as_ref());
+        prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);
@@ -377,9 +397,21 @@ fn upstream_uri(
     Ok(Uri::from(path_and_query))
 }
 
-/// The tower service over a shared [`Gateway`].
+/// The tower service over a shared [`Gateway`], for one client connection.
 #[derive(Clone)]
-pub struct GatewayService(pub Arc<Gateway>);
+pub struct GatewayService {
+    gateway: Arc<Gateway>,
+    conn: Arc<ConnectionInfo>,
+}
+
+impl GatewayService {
+    pub fn new(gateway: Arc<Gateway>, conn: ConnectionInfo) -> Self {
+        GatewayService {
+            gateway,
+            conn: Arc::new(conn),
+        }
+    }
+}
 
 impl tower::Service<Request<Incoming>> for GatewayService {
     type Response = Response<Body>;
@@ -391,7 +423,8 @@ impl tower::Service<Request<Incoming>> for GatewayService {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let gateway = self.0.clone();
-        Box::pin(async move { Ok(gateway.handle(req).await) })
+        let gateway = self.gateway.clone();
+        let conn = self.conn.clone();
+        Box::pin(async move { Ok(gateway.handle(req, &conn).await) })
     }
 }

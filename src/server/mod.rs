@@ -33,7 +33,6 @@ use crate::oauth::AuthServer;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use crate::tokens::keyring::{KeyError, KeyRing};
-use stack::Stack;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -61,7 +60,8 @@ impl std::error::Error for ServeError {}
 pub struct Server {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    stack: Stack,
+    gateway: Arc<Gateway>,
+    access_log: bool,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// `[session]` idle and absolute limits, in seconds, for the sweeper.
@@ -97,7 +97,6 @@ impl Server {
         .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
         let auth = Arc::new(AuthServer::new(config, keys, store.clone(), clock.clone()));
         let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
-        let stack = stack::build(Arc::new(gateway), config.log.access);
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -105,7 +104,8 @@ impl Server {
         Ok(Server {
             listener,
             tls,
-            stack,
+            gateway: Arc::new(gateway),
+            access_log: config.log.access,
             store,
             clock,
             session_limits: (
@@ -161,7 +161,8 @@ impl Server {
                 stream,
                 peer,
                 tls: self.tls.clone(),
-                stack: self.stack.clone(),
+                gateway: self.gateway.clone(),
+                access_log: self.access_log,
                 builder: builder.clone(),
                 header_timeout,
             };
@@ -230,23 +231,20 @@ struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
-    stack: Stack,
+    gateway: Arc<Gateway>,
+    access_log: bool,
     builder: Arc<auto::Builder<TokioExecutor>>,
     header_timeout: Duration,
 }
 
 impl Connection {
     async fn serve(self, watcher: hyper_util::server::graceful::Watcher) {
-        let info = ConnectionInfo {
-            peer: self.peer,
-            tls: self.tls.is_some(),
-        };
-        let stack = self.stack;
+        let info = ConnectionInfo::new(self.peer, self.tls.is_some());
+        let stack = stack::build(self.gateway, self.access_log, info);
         let first_request = Arc::new(FirstRequest::default());
         let seen = first_request.clone();
-        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
             seen.arrived();
-            req.extensions_mut().insert(info);
             let mut stack = stack.clone();
             async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
         });
