@@ -154,12 +154,14 @@ impl Gateway {
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
 
+        // The gateway's own endpoints run boxed: their futures are large, and inline they would
+        // make every proxied request's future (moved and allocated per request) as large.
         match &*path {
             flow::CALLBACK_PATH => {
-                return Ok(flow::callback(&self.auth, req.headers(), uri.query()).await)
+                return Ok(Box::pin(flow::callback(&self.auth, req.headers(), uri.query())).await)
             }
             forward_auth::PATH => {
-                return forward_auth::check(&self.auth, req.headers(), uri.query()).await
+                return Box::pin(forward_auth::check(&self.auth, req.headers(), uri.query())).await
             }
             flow::START_PATH => return Ok(flow::start_from_query(&self.auth, uri.query())),
             _ => {}
@@ -172,7 +174,13 @@ impl Gateway {
             );
         }
         if oauth::endpoints::serves(&path) {
-            return oauth::endpoints::handle(&self.auth, req, &path, conn.peer.ip()).await;
+            return Box::pin(oauth::endpoints::handle(
+                &self.auth,
+                req,
+                &path,
+                conn.peer.ip(),
+            ))
+            .await;
         }
         if let Some(response) = gateway_endpoint(&path) {
             return Ok(response);

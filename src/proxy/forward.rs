@@ -97,8 +97,10 @@ impl UpstreamClient {
                 // The upstream closed the idle connection before the request left: it is safe
                 // to send it again, once, on a new connection.
                 Some(req) if reused => {
-                    sender = self.connect().await?;
-                    sender.send_request(req).await.map_err(|e| classify(&e))?
+                    // Boxed, like `connect`: rare, and it would double the request's future.
+                    let (response, fresh) = Box::pin(self.resend(req)).await?;
+                    sender = fresh;
+                    response
                 }
                 _ => return Err(classify(&err.into_error())),
             },
@@ -106,8 +108,20 @@ impl UpstreamClient {
         Ok(self.pool.lend(response, sender))
     }
 
+    /// Sends `req` on a new connection.
+    async fn resend(
+        &self,
+        req: Request<RequestBody>,
+    ) -> Result<(Response<hyper::body::Incoming>, Sender), Rejection> {
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(req).await.map_err(|e| classify(&e))?;
+        Ok((response, sender))
+    }
+
     async fn connect(&self) -> Result<Sender, Rejection> {
-        self.connector.connect().await.map_err(|err| {
+        // Boxed: opening a connection is rare, and its future (DNS, TLS) would otherwise
+        // make every request's future larger.
+        Box::pin(self.connector.connect()).await.map_err(|err| {
             // The cause chain names addresses and protocol faults, never request data.
             tracing::warn!(error = %ErrorChain(&err), "upstream connection failed");
             UpstreamError::Unreachable.into()

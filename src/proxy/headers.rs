@@ -39,35 +39,38 @@ const ROUTING: [&str; 3] = ["x-original-url", "x-original-uri", "x-rewrite-url"]
 
 /// Fixed hop-by-hop names (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive`); every `Proxy-*`
 /// header and whatever `Connection` names go too.
-const HOP_BY_HOP: [HeaderName; 5] = [
+static HOP_BY_HOP: [HeaderName; 6] = [
     header::CONNECTION,
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
+    KEEP_ALIVE,
 ];
-
-/// Whether `name` is hop-by-hop by itself (not only because `Connection` names it).
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(name) || *name == KEEP_ALIVE || name.as_str().starts_with("proxy-")
-}
 
 /// Removes hop-by-hop headers: those `Connection` names, then the fixed list.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none, or only `Connection`: one pass over the names tells.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    if let Some(named) = connection_tokens(headers) {
-        for name in named {
-            headers.remove(name);
+    // One pass over the names finds which are present: most messages carry none, or only
+    // `Connection`, and removing an absent name still costs a lookup.
+    let mut present = [false; 6];
+    let mut proxy = false;
+    for name in headers.keys() {
+        match HOP_BY_HOP.iter().position(|hop| hop == name) {
+            Some(i) => present[i] = true,
+            None => proxy |= name.as_str().starts_with("proxy-"),
         }
     }
-    for name in &HOP_BY_HOP {
+    if present[0] {
+        if let Some(named) = connection_tokens(headers) {
+            for name in named {
+                headers.remove(name);
+            }
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
         headers.remove(name);
     }
-    headers.remove(KEEP_ALIVE);
-    if headers.keys().any(|n| n.as_str().starts_with("proxy-")) {
+    if proxy {
         let proxy: Vec<HeaderName> = headers
             .keys()
             .filter(|n| n.as_str().starts_with("proxy-"))
