@@ -55,9 +55,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = [false; 6];
     let mut proxy = false;
     for name in headers.keys() {
-        match HOP_BY_HOP.iter().position(|hop| hop == name) {
-            Some(i) => present[i] = true,
-            None => proxy |= name.as_str().starts_with("proxy-"),
+        let text = name.as_str();
+        match text.as_bytes().first() {
+            Some(b'c' | b't' | b'u' | b'k') => {
+                if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop.as_str() == text) {
+                    present[i] = true;
+                }
+            }
+            Some(b'p') => proxy |= text.starts_with("proxy-"),
+            _ => {}
         }
     }
     if present[0] {

@@ -213,6 +213,7 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.header_bytes)
         .max_headers(100)
+        .writev(false)
         .keep_alive(true);
     builder
         .http2()
