@@ -284,7 +284,7 @@ impl Gateway {
         match &route.target {
             Target::Static(status) => Ok(builtin::static_response(*status)),
             Target::Whoami => {
-                parts.uri = upstream_uri(None, rest, parts.uri.query())?;
+                parts.uri = upstream_uri(None, rest, &parts.uri)?;
                 parts.version = Version::HTTP_11;
                 if let Some(host) = client_host {
                     headers.insert(header::HOST, host);
@@ -298,7 +298,7 @@ impl Gateway {
                     client,
                     host: upstream_host,
                 } = &**http;
-                parts.uri = upstream_uri(Some(upstream), rest, parts.uri.query())?;
+                parts.uri = upstream_uri(Some(upstream), rest, &parts.uri)?;
                 parts.version = Version::HTTP_11;
                 let host = match (config.preserve_host, client_host) {
                     (true, Some(host)) => host,
@@ -356,13 +356,18 @@ fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejecti
             None => return Ok(None),
             Some(value) => {
                 let text = value.to_str().map_err(|_| Rejection::BadHost)?;
-                let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
-                if authority.as_str().contains('@') {
-                    return Err(Rejection::BadHost);
+                match plain_host(text) {
+                    Some(host) => host,
+                    None => {
+                        let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
+                        if authority.as_str().contains('@') {
+                            return Err(Rejection::BadHost);
+                        }
+                        // The host is the start of `text` (`host[:port]`); slice, not copy.
+                        text.get(..authority.host().len())
+                            .ok_or(Rejection::BadHost)?
+                    }
                 }
-                // The host is the start of `text` (`host[:port]`); slice it rather than copy.
-                text.get(..authority.host().len())
-                    .ok_or(Rejection::BadHost)?
             }
         },
     };
@@ -371,6 +376,25 @@ fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejecti
     } else {
         Ok(Some(Cow::Borrowed(host)))
     }
+}
+
+/// The host of a `Host` value of the everyday form `name[:port]` (letters, digits, `.`, `-`;
+/// a port of 1 to 5 digits), which is always a valid authority without user information, so
+/// the full authority parse can be skipped; `None` for anything else (IPv6 literals, odd
+/// characters, invalid values), which takes the full parse.
+fn plain_host(text: &str) -> Option<&str> {
+    let (host, port) = match text.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (text, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_ok && port_ok).then_some(host)
 }
 
 /// The `Host` the client sent (or its HTTP/2 authority), for `X-Forwarded-Host` and
@@ -385,13 +409,22 @@ fn original_host(req: &Request<Incoming>) -> Option<HeaderValue> {
 }
 
 /// The request target sent upstream, in origin form: the upstream's base path (none for the
-/// built-ins), the route-relative path, and the client's query unchanged.
+/// built-ins), the route-relative `path`, and the query of the client's target (`original`)
+/// unchanged.
 fn upstream_uri(
     upstream: Option<&HttpUpstream>,
     path: &str,
-    query: Option<&str>,
+    original: &Uri,
 ) -> Result<Uri, Rejection> {
     let base = upstream.map_or("", |u| u.base_path.as_str());
+    // Most often the client's target is already the upstream's (in normal form, no base path,
+    // nothing stripped): share its bytes instead of copying them.
+    if base.is_empty() && path == original.path() {
+        if let Some(target) = original.path_and_query() {
+            return Ok(Uri::from(target.clone()));
+        }
+    }
+    let query = original.query();
     let mut target =
         String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str(base);
@@ -434,5 +467,37 @@ impl tower::Service<Request<Incoming>> for GatewayService {
         let gateway = self.gateway.clone();
         let conn = self.conn.clone();
         Box::pin(async move { Ok(gateway.handle(req, &conn).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_host_only_takes_what_the_full_authority_parse_accepts() {
+        let cases = [
+            ("example.com", Some("example.com")),
+            ("Example.COM:8080", Some("Example.COM")),
+            ("127.0.0.1:443", Some("127.0.0.1")),
+            ("a-b.c:1", Some("a-b.c")),
+            ("x:", None),
+            (":80", None),
+            ("[::1]:80", None),
+            ("user@host", None),
+            ("h%41", None),
+            ("host:123456", None),
+            ("host:8a", None),
+            ("ho st", None),
+            ("h_o", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(plain_host(text), expected, "{text:?}");
+            if let Some(host) = plain_host(text) {
+                let authority: Authority = text.parse().unwrap();
+                assert_eq!(authority.host(), host, "{text:?}");
+            }
+        }
     }
 }
