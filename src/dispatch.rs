@@ -12,10 +12,11 @@
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Uri};
@@ -29,22 +30,35 @@ use crate::authn::{forward_auth, resource_metadata};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::response;
+use crate::metrics::GATEWAY_ROUTE;
 use crate::middleware::access_log::RouteLabel;
 use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
-use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
+use crate::proxy::headers::{ip_header_value, prepare_request_headers, remove_hop_by_hop, Peer};
 use crate::proxy::identity_headers;
 use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
-use crate::rescue::{rescue, Rejection};
+use crate::rescue::{rescue, Rejection, RejectionReason};
 
-/// Facts about the client connection, put into each request's extensions by the server.
-#[derive(Debug, Clone, Copy)]
+/// Facts about the client connection, gathered once when it is accepted.
+#[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The peer's IP address as a header value, for `X-Forwarded-For`.
+    pub peer_ip: HeaderValue,
+}
+
+impl ConnectionInfo {
+    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+        ConnectionInfo {
+            peer,
+            tls,
+            peer_ip: ip_header_value(peer.ip()),
+        }
+    }
 }
 
 /// One configured route, ready to serve.
@@ -75,6 +89,8 @@ pub struct Gateway {
     routes_config: Vec<crate::config::RouteConfig>,
     trusted_proxies: Vec<IpNet>,
     auth: Arc<AuthServer>,
+    /// Whether responses carry their [`RouteLabel`]: only the access log reads it.
+    label_responses: bool,
 }
 
 impl Gateway {
@@ -88,7 +104,7 @@ impl Gateway {
                     })?;
                     Target::Http(Box::new(HttpTarget {
                         upstream: up.clone(),
-                        client: UpstreamClient::new(route)?,
+                        client: UpstreamClient::new(up, route)?,
                         host,
                     }))
                 }
@@ -119,30 +135,60 @@ impl Gateway {
             routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
             auth,
+            label_responses: config.log.access,
         })
     }
 
     /// Serves one request; never fails: refusals are responses.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
-        match self.dispatch(req).await {
-            Ok(response) => response,
-            Err(rejection) => rescue(rejection),
+    pub async fn handle(&self, req: Request<Incoming>, conn: &ConnectionInfo) -> Response<Body> {
+        let start = Instant::now();
+        let (response, route) = match self.dispatch(req, conn).await {
+            Ok(answer) => answer,
+            Err(rejection) => (rescue(rejection), None),
+        };
+        self.count(&response, route, start);
+        response
+    }
+
+    /// Counts an answered request for `/metrics` (the route label is a configured path, or
+    /// the gateway's own label: nothing a client chose).
+    fn count(&self, response: &Response<Body>, route: Option<&Route>, start: Instant) {
+        let metrics = &self.auth.metrics;
+        let label = route.map_or(GATEWAY_ROUTE, |r| &*r.label.route);
+        metrics.request(
+            label,
+            response.status().as_u16(),
+            start.elapsed().as_secs_f64(),
+        );
+        if let Some(RejectionReason(reason)) = response.extensions().get::<RejectionReason>() {
+            if let Some(kind) = reason.strip_prefix("upstream_") {
+                metrics.upstream_error(label, kind);
+            }
         }
     }
 
-    async fn dispatch(&self, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+    /// The answer, and the route that served it (none for the gateway's own endpoints).
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        conn: &ConnectionInfo,
+    ) -> Result<(Response<Body>, Option<&Route>), Rejection> {
         // A `Uri` clone is a reference count, and lets the path outlive the request's move.
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
 
+        // The gateway's own endpoints run boxed: their futures are large, and inline they would
+        // make every proxied request's future (moved and allocated per request) as large.
         match &*path {
             flow::CALLBACK_PATH => {
-                return Ok(flow::callback(&self.auth, req.headers(), uri.query()).await)
+                let response = Box::pin(flow::callback(&self.auth, req.headers(), uri.query()));
+                return Ok((response.await, None));
             }
             forward_auth::PATH => {
-                return forward_auth::check(&self.auth, req.headers(), uri.query()).await
+                let check = Box::pin(forward_auth::check(&self.auth, req.headers(), uri.query()));
+                return check.await.map(|r| (r, None));
             }
-            flow::START_PATH => return Ok(flow::start_from_query(&self.auth, uri.query())),
+            flow::START_PATH => return Ok((flow::start_from_query(&self.auth, uri.query()), None)),
             _ => {}
         }
         if let Some(resource) = path.strip_prefix(resource_metadata::PATH) {
@@ -150,17 +196,21 @@ impl Gateway {
                 &self.auth.settings.issuer,
                 &self.routes_config,
                 resource,
-            );
+            )
+            .map(|r| (r, None));
         }
         if oauth::endpoints::serves(&path) {
-            let peer = req
-                .extensions()
-                .get::<ConnectionInfo>()
-                .map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip());
-            return oauth::endpoints::handle(&self.auth, req, &path, peer).await;
+            return Box::pin(oauth::endpoints::handle(
+                &self.auth,
+                req,
+                &path,
+                conn.peer.ip(),
+            ))
+            .await
+            .map(|r| (r, None));
         }
         if let Some(response) = gateway_endpoint(&path) {
-            return Ok(response);
+            return Ok((response, None));
         }
 
         let host = request_host(&req)?;
@@ -169,9 +219,14 @@ impl Gateway {
             .find(host.as_deref(), &path)
             .ok_or(Rejection::NoRoute)?;
         // A refusal after routing still names its route in the access log.
-        let mut response = self.forward(route, &path, req).await.unwrap_or_else(rescue);
-        response.extensions_mut().insert(route.label.clone());
-        Ok(response)
+        let mut response = self
+            .forward(route, &path, req, conn)
+            .await
+            .unwrap_or_else(rescue);
+        if self.label_responses {
+            response.extensions_mut().insert(route.label.clone());
+        }
+        Ok((response, Some(route)))
     }
 
     async fn forward(
@@ -179,6 +234,7 @@ impl Gateway {
         route: &Route,
         path: &str,
         mut req: Request<Incoming>,
+        conn: &ConnectionInfo,
     ) -> Result<Response<Body>, Rejection> {
         let config = &route.config;
         let identity = match config.auth {
@@ -230,18 +286,17 @@ impl Gateway {
         }
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
 
-        let conn = req.extensions().get::<ConnectionInfo>().copied();
         let peer = Peer {
-            ip: conn.map_or(Ipv4Addr::UNSPECIFIED.into(), |c| c.peer.ip()),
-            trusted: conn.is_some_and(|c| self.is_trusted(c.peer)),
-            tls: conn.is_some_and(|c| c.tls),
+            ip: conn.peer_ip.clone(),
+            trusted: self.is_trusted(conn.peer),
+            tls: conn.tls,
         };
         let client_host = original_host(&req);
 
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && builtin::wants_html(&headers);
-        prepare_request_headers(&mut headers, peer, client_host.as_ref());
+        prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);
@@ -256,7 +311,7 @@ impl Gateway {
         match &route.target {
             Target::Static(status) => Ok(builtin::static_response(*status)),
             Target::Whoami => {
-                parts.uri = upstream_uri(None, rest, parts.uri.query())?;
+                parts.uri = upstream_uri(None, rest, &parts.uri)?;
                 parts.version = Version::HTTP_11;
                 if let Some(host) = client_host {
                     headers.insert(header::HOST, host);
@@ -270,7 +325,7 @@ impl Gateway {
                     client,
                     host: upstream_host,
                 } = &**http;
-                parts.uri = upstream_uri(Some(upstream), rest, parts.uri.query())?;
+                parts.uri = upstream_uri(Some(upstream), rest, &parts.uri)?;
                 parts.version = Version::HTTP_11;
                 let host = match (config.preserve_host, client_host) {
                     (true, Some(host)) => host,
@@ -328,13 +383,18 @@ fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejecti
             None => return Ok(None),
             Some(value) => {
                 let text = value.to_str().map_err(|_| Rejection::BadHost)?;
-                let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
-                if authority.as_str().contains('@') {
-                    return Err(Rejection::BadHost);
+                match plain_host(text) {
+                    Some(host) => host,
+                    None => {
+                        let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
+                        if authority.as_str().contains('@') {
+                            return Err(Rejection::BadHost);
+                        }
+                        // The host is the start of `text` (`host[:port]`); slice, not copy.
+                        text.get(..authority.host().len())
+                            .ok_or(Rejection::BadHost)?
+                    }
                 }
-                // The host is the start of `text` (`host[:port]`); slice it rather than copy.
-                text.get(..authority.host().len())
-                    .ok_or(Rejection::BadHost)?
             }
         },
     };
@@ -343,6 +403,25 @@ fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejecti
     } else {
         Ok(Some(Cow::Borrowed(host)))
     }
+}
+
+/// The host of a `Host` value of the everyday form `name[:port]` (letters, digits, `.`, `-`;
+/// a port of 1 to 5 digits), which is always a valid authority without user information, so
+/// the full authority parse can be skipped; `None` for anything else (IPv6 literals, odd
+/// characters, invalid values), which takes the full parse.
+fn plain_host(text: &str) -> Option<&str> {
+    let (host, port) = match text.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (text, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    (host_ok && port_ok).then_some(host)
 }
 
 /// The `Host` the client sent (or its HTTP/2 authority), for `X-Forwarded-Host` and
@@ -356,14 +435,23 @@ fn original_host(req: &Request<Incoming>) -> Option<HeaderValue> {
         .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
 }
 
-/// The request target sent upstream: the upstream's base path, the route-relative path, and the
-/// client's query unchanged. With no upstream (built-ins) only path and query.
+/// The request target sent upstream, in origin form: the upstream's base path (none for the
+/// built-ins), the route-relative `path`, and the query of the client's target (`original`)
+/// unchanged.
 fn upstream_uri(
     upstream: Option<&HttpUpstream>,
     path: &str,
-    query: Option<&str>,
+    original: &Uri,
 ) -> Result<Uri, Rejection> {
     let base = upstream.map_or("", |u| u.base_path.as_str());
+    // Most often the client's target is already the upstream's (in normal form, no base path,
+    // nothing stripped): share its bytes instead of copying them.
+    if base.is_empty() && path == original.path() {
+        if let Some(target) = original.path_and_query() {
+            return Ok(Uri::from(target.clone()));
+        }
+    }
+    let query = original.query();
     let mut target =
         String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
     target.push_str(base);
@@ -374,21 +462,21 @@ fn upstream_uri(
     }
     let path_and_query = PathAndQuery::try_from(target)
         .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))?;
-    let mut builder = Uri::builder();
-    if let Some(upstream) = upstream {
-        builder = builder
-            .scheme(upstream.scheme.clone())
-            .authority(upstream.authority.clone());
-    }
-    builder
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| Rejection::Path(PathRejection::IllegalCharacter))
+    Ok(Uri::from(path_and_query))
 }
 
-/// The tower service over a shared [`Gateway`].
+/// The tower service over a shared [`Gateway`], for one client connection.
 #[derive(Clone)]
-pub struct GatewayService(pub Arc<Gateway>);
+pub struct GatewayService {
+    gateway: Arc<Gateway>,
+    conn: Arc<ConnectionInfo>,
+}
+
+impl GatewayService {
+    pub fn new(gateway: Arc<Gateway>, conn: Arc<ConnectionInfo>) -> Self {
+        GatewayService { gateway, conn }
+    }
+}
 
 impl tower::Service<Request<Incoming>> for GatewayService {
     type Response = Response<Body>;
@@ -400,7 +488,40 @@ impl tower::Service<Request<Incoming>> for GatewayService {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let gateway = self.0.clone();
-        Box::pin(async move { Ok(gateway.handle(req).await) })
+        let gateway = self.gateway.clone();
+        let conn = self.conn.clone();
+        Box::pin(async move { Ok(gateway.handle(req, &conn).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_host_only_takes_what_the_full_authority_parse_accepts() {
+        let cases = [
+            ("example.com", Some("example.com")),
+            ("Example.COM:8080", Some("Example.COM")),
+            ("127.0.0.1:443", Some("127.0.0.1")),
+            ("a-b.c:1", Some("a-b.c")),
+            ("x:", None),
+            (":80", None),
+            ("[::1]:80", None),
+            ("user@host", None),
+            ("h%41", None),
+            ("host:123456", None),
+            ("host:8a", None),
+            ("ho st", None),
+            ("h_o", None),
+            ("", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(plain_host(text), expected, "{text:?}");
+            if let Some(host) = plain_host(text) {
+                let authority: Authority = text.parse().unwrap();
+                assert_eq!(authority.host(), host, "{text:?}");
+            }
+        }
     }
 }

@@ -31,17 +31,21 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
-    /// Wraps `body`; the receiver resolves once it has ended, failed or been dropped.
-    pub fn new(body: hyper::body::Incoming, limit: usize) -> (Self, oneshot::Receiver<()>) {
-        let (tx, rx) = oneshot::channel();
-        let mut body = RequestBody {
-            inner: Limited::new(body, limit),
-            sent: Some(tx),
-        };
-        if body.inner.is_end_stream() {
-            body.mark_sent();
+    /// Wraps `body`; the receiver resolves once it has ended, failed or been dropped. A body
+    /// that is empty from the start (most requests) needs no receiver and gets none.
+    pub fn new(body: hyper::body::Incoming, limit: usize) -> (Self, Option<oneshot::Receiver<()>>) {
+        let inner = Limited::new(body, limit);
+        if inner.is_end_stream() {
+            return (RequestBody { inner, sent: None }, None);
         }
-        (body, rx)
+        let (tx, rx) = oneshot::channel();
+        (
+            RequestBody {
+                inner,
+                sent: Some(tx),
+            },
+            Some(rx),
+        )
     }
 
     fn mark_sent(&mut self) {

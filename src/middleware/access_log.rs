@@ -7,6 +7,7 @@
 //! nor `Cookie` can appear.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -18,7 +19,6 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::dispatch::ConnectionInfo;
 use crate::rescue::RejectionReason;
 
 /// Which route served a response, put into its extensions by the dispatcher.
@@ -32,11 +32,21 @@ pub struct RouteLabel {
 #[derive(Debug, Clone, Copy)]
 pub struct AccessLogLayer {
     enabled: bool,
+    peer: Option<SocketAddr>,
 }
 
 impl AccessLogLayer {
     pub fn new(enabled: bool) -> Self {
-        AccessLogLayer { enabled }
+        AccessLogLayer {
+            enabled,
+            peer: None,
+        }
+    }
+
+    /// The client connection's address, logged as `peer`.
+    pub fn peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -47,6 +57,7 @@ impl<S> Layer<S> for AccessLogLayer {
         AccessLog {
             inner,
             enabled: self.enabled,
+            peer: self.peer,
         }
     }
 }
@@ -56,6 +67,7 @@ impl<S> Layer<S> for AccessLogLayer {
 pub struct AccessLog<S> {
     inner: S,
     enabled: bool,
+    peer: Option<SocketAddr>,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for AccessLog<S>
@@ -75,7 +87,7 @@ where
         let pending = self.enabled.then(|| Pending {
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
-            peer: req.extensions().get::<ConnectionInfo>().map(|c| c.peer),
+            peer: self.peer,
             start: Instant::now(),
         });
         ResponseFuture {
@@ -89,7 +101,7 @@ where
 struct Pending {
     method: Method,
     path: String,
-    peer: Option<std::net::SocketAddr>,
+    peer: Option<SocketAddr>,
     start: Instant,
 }
 
@@ -133,7 +145,7 @@ where
 struct Record {
     method: Method,
     path: String,
-    peer: Option<std::net::SocketAddr>,
+    peer: Option<SocketAddr>,
     start: Instant,
     status: StatusCode,
     label: Option<RouteLabel>,

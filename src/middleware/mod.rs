@@ -2,4 +2,3 @@
 //! once, in `server::stack`.
 
 pub mod access_log;
-pub mod metrics;

@@ -2,24 +2,28 @@
 //! connect timeout (then 502) and a response-header timeout counted from the end of the
 //! request body (then 504).
 //!
-//! One [`UpstreamClient`] per route, so each route's timeouts and trust anchors are its own.
-//! Bodies stream both ways: the client's request body is handed to hyper as it arrives, and
-//! the upstream's response body is returned unread for the server to stream out.
+//! One [`UpstreamClient`] per route, so each route's timeouts, trust anchors and idle
+//! connections are its own (`connect.rs` opens connections, `pool.rs` keeps them). Bodies stream
+//! both ways: the client's request body is handed to hyper as it arrives, and the upstream's
+//! response body is returned unread for the server to stream out; its connection goes back to
+//! the pool when that body ends.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::oneshot;
 
-use crate::config::RouteConfig;
+use super::connect::{Connector, Sender};
+use super::pool::{Pool, PooledBody};
+use crate::config::{HttpUpstream, RouteConfig};
 use crate::http::body::{is_length_limit, RequestBody};
 use crate::rescue::Rejection;
+
+/// How long an upstream connection may wait unused in the pool.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// At most this many idle connections per route; more are closed when they come back.
+const MAX_IDLE: usize = 1024;
 
 /// How an upstream failed; which side's fault it is decides the status in `rescue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,60 +49,83 @@ impl std::fmt::Display for UpstreamSetupError {
 impl std::error::Error for UpstreamSetupError {}
 
 /// Sends requests to one route's upstream.
-#[derive(Clone)]
 pub struct UpstreamClient {
-    client: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    connector: Connector,
+    pool: Pool,
     response_timeout: Duration,
 }
 
 impl UpstreamClient {
-    pub fn new(route: &RouteConfig) -> Result<Self, UpstreamSetupError> {
-        let tls = upstream_tls(route)?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(route.connect_timeout));
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
+    pub fn new(upstream: &HttpUpstream, route: &RouteConfig) -> Result<Self, UpstreamSetupError> {
         Ok(UpstreamClient {
-            client,
+            connector: Connector::new(upstream, route)?,
+            pool: Pool::new(IDLE_TIMEOUT, MAX_IDLE),
             response_timeout: route.response_timeout,
         })
     }
 
-    /// Sends `req` and waits for the response headers: at most `response_timeout` after the
-    /// request body has been sent in full (`body_sent`).
+    /// Sends `req` (its target in origin form, its `Host` set) and waits for the response
+    /// headers: at most `response_timeout` after the request body has been sent in full
+    /// (`body_sent`, `None` for a request without a body).
     pub async fn send(
         &self,
         req: Request<RequestBody>,
-        body_sent: oneshot::Receiver<()>,
-    ) -> Result<Response<Incoming>, Rejection> {
+        body_sent: Option<oneshot::Receiver<()>>,
+    ) -> Result<Response<PooledBody>, Rejection> {
         let timeout = self.response_timeout;
         let deadline = async move {
-            let _ = body_sent.await;
+            if let Some(body_sent) = body_sent {
+                let _ = body_sent.await;
+            }
             tokio::time::sleep(timeout).await;
         };
         tokio::select! {
-            result = self.client.request(req) => result.map_err(|err| {
-                let rejection = classify(&err);
-                if matches!(rejection, Rejection::Upstream(_)) {
-                    // The cause chain names addresses and protocol faults, never request data.
-                    tracing::warn!(error = %ErrorChain(&err), "upstream request failed");
-                }
-                rejection
-            }),
+            biased;
+            result = self.exchange(req) => result,
             () = deadline => Err(UpstreamError::Timeout.into()),
         }
+    }
+
+    async fn exchange(&self, req: Request<RequestBody>) -> Result<Response<PooledBody>, Rejection> {
+        let (mut sender, reused) = match self.pool.checkout() {
+            Some(sender) => (sender, true),
+            None => (self.connect().await?, false),
+        };
+        let response = match sender.try_send_request(req).await {
+            Ok(response) => response,
+            Err(mut err) => match err.take_message() {
+                // The upstream closed the idle connection before the request left: it is safe
+                // to send it again, once, on a new connection.
+                Some(req) if reused => {
+                    // Boxed, like `connect`: rare, and it would double the request's future.
+                    let (response, fresh) = Box::pin(self.resend(req)).await?;
+                    sender = fresh;
+                    response
+                }
+                _ => return Err(classify(&err.into_error())),
+            },
+        };
+        Ok(self.pool.lend(response, sender))
+    }
+
+    /// Sends `req` on a new connection.
+    async fn resend(
+        &self,
+        req: Request<RequestBody>,
+    ) -> Result<(Response<hyper::body::Incoming>, Sender), Rejection> {
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(req).await.map_err(|e| classify(&e))?;
+        Ok((response, sender))
+    }
+
+    async fn connect(&self) -> Result<Sender, Rejection> {
+        // Boxed: opening a connection is rare, and its future (DNS, TLS) would otherwise
+        // make every request's future larger.
+        Box::pin(self.connector.connect()).await.map_err(|err| {
+            // The cause chain names addresses and protocol faults, never request data.
+            tracing::warn!(error = %ErrorChain(&err), "upstream connection failed");
+            UpstreamError::Unreachable.into()
+        })
     }
 }
 
@@ -117,52 +144,15 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
-/// Reads a client error's cause chain: whose fault was it?
-fn classify(err: &hyper_util::client::legacy::Error) -> Rejection {
+/// Reads a request error's cause chain: whose fault was it?
+fn classify(err: &hyper::Error) -> Rejection {
     if is_length_limit(err) {
         return Rejection::BodyTooLarge;
     }
-    if err.is_connect() {
-        return UpstreamError::Unreachable.into();
+    if err.is_user() {
+        // The request body we were streaming failed: the client broke off.
+        return Rejection::ClientBodyFailed;
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        if let Some(hyper_err) = cause.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_user() {
-                // The request body we were streaming failed: the client broke off.
-                return Rejection::ClientBodyFailed;
-            }
-        }
-        source = cause.source();
-    }
+    tracing::warn!(error = %ErrorChain(err), "upstream request failed");
     UpstreamError::Failed.into()
-}
-
-/// TLS towards an upstream: the public web roots, or the route's own CA file; TLS 1.2+.
-fn upstream_tls(route: &RouteConfig) -> Result<rustls::ClientConfig, UpstreamSetupError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &route.upstream_ca {
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Some(path) => {
-            let certs = crate::server::tls::read_certs(path).map_err(|e| {
-                UpstreamSetupError(format!("route {}: upstream_ca: {e}", route.path))
-            })?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    UpstreamSetupError(format!(
-                        "route {}: upstream_ca {}: {e}",
-                        route.path,
-                        path.display()
-                    ))
-                })?;
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| UpstreamSetupError(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
 }

@@ -6,9 +6,14 @@
 //! then does the gateway add its own. Forwarding headers from a configured trusted proxy are
 //! kept and extended instead of replaced.
 
-use std::net::IpAddr;
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+// Names the request path sets or looks up on every request, made once: a `&str` key would be
+// parsed, and a non-standard one copied, at each use.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// Headers only the gateway may set towards an upstream: identities it vouches for.
 const IDENTITY: [&str; 3] = ["x-auth-user", "x-auth-client", "x-auth-scopes"];
@@ -34,26 +39,44 @@ const ROUTING: [&str; 3] = ["x-original-url", "x-original-uri", "x-rewrite-url"]
 
 /// Fixed hop-by-hop names (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive`); every `Proxy-*`
 /// header and whatever `Connection` names go too.
-const HOP_BY_HOP: [HeaderName; 5] = [
+static HOP_BY_HOP: [HeaderName; 6] = [
     header::CONNECTION,
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
+    KEEP_ALIVE,
 ];
 
 /// Removes hop-by-hop headers: those `Connection` names, then the fixed list.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(named) = connection_tokens(headers) {
-        for name in named {
-            headers.remove(name);
+    // One pass over the names finds which are present: most messages carry none, or only
+    // `Connection`, and removing an absent name still costs a lookup.
+    let mut present = [false; 6];
+    let mut proxy = false;
+    for name in headers.keys() {
+        let text = name.as_str();
+        match text.as_bytes().first() {
+            Some(b'c' | b't' | b'u' | b'k') => {
+                if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop.as_str() == text) {
+                    present[i] = true;
+                }
+            }
+            Some(b'p') => proxy |= text.starts_with("proxy-"),
+            _ => {}
         }
     }
-    for name in &HOP_BY_HOP {
+    if present[0] {
+        if let Some(named) = connection_tokens(headers) {
+            for name in named {
+                headers.remove(name);
+            }
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    if headers.keys().any(|n| n.as_str().starts_with("proxy-")) {
+    if proxy {
         let proxy: Vec<HeaderName> = headers
             .keys()
             .filter(|n| n.as_str().starts_with("proxy-"))
@@ -110,9 +133,10 @@ fn spelled_as(name: &HeaderName, list: &[&str]) -> bool {
 }
 
 /// Where the request came from, as the gateway saw it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Peer {
-    pub ip: IpAddr,
+    /// The peer's IP address as text, the gateway's entry in `X-Forwarded-For`.
+    pub ip: HeaderValue,
     /// The peer is a configured trusted proxy: its forwarding headers are believed.
     pub trusted: bool,
     /// The client connection used TLS.
@@ -121,12 +145,12 @@ pub struct Peer {
 
 /// Cleans the client's headers and adds the gateway's forwarding headers.
 /// `host` is the `Host` the client asked for, when it sent one.
-pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option<&HeaderValue>) {
+pub fn prepare_request_headers(headers: &mut HeaderMap, peer: &Peer, host: Option<&HeaderValue>) {
     remove_hop_by_hop(headers);
 
     let prior_for: Option<String> = if peer.trusted {
         let values: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
@@ -136,11 +160,11 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option
     };
     let prior_proto = peer
         .trusted
-        .then(|| headers.get("x-forwarded-proto").cloned())
+        .then(|| headers.get(&X_FORWARDED_PROTO).cloned())
         .flatten();
     let prior_host = peer
         .trusted
-        .then(|| headers.get("x-forwarded-host").cloned())
+        .then(|| headers.get(&X_FORWARDED_HOST).cloned())
         .flatten();
 
     let suspicious: Vec<HeaderName> = headers
@@ -161,26 +185,35 @@ pub fn prepare_request_headers(headers: &mut HeaderMap, peer: Peer, host: Option
         headers.remove(name);
     }
 
-    let ip = peer.ip.to_string();
     let forwarded_for = match prior_for {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip,
+        Some(prior) => peer
+            .ip
+            .to_str()
+            .ok()
+            .and_then(|ip| HeaderValue::from_str(&format!("{prior}, {ip}")).ok()),
+        None => Some(peer.ip.clone()),
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert("x-forwarded-for", value);
+    if let Some(value) = forwarded_for {
+        headers.insert(X_FORWARDED_FOR, value);
     }
     let proto = prior_proto
         .unwrap_or_else(|| HeaderValue::from_static(if peer.tls { "https" } else { "http" }));
-    headers.insert("x-forwarded-proto", proto);
+    headers.insert(X_FORWARDED_PROTO, proto);
     if let Some(host) = prior_host.or_else(|| host.cloned()) {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
+}
+
+/// `ip` as a header value, made once per connection for `X-Forwarded-For`.
+pub fn ip_header_value(ip: std::net::IpAddr) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(ip.to_string()))
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -193,11 +226,13 @@ mod tests {
         h
     }
 
-    const PEER: Peer = Peer {
-        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
-        trusted: false,
-        tls: true,
-    };
+    fn peer() -> Peer {
+        Peer {
+            ip: ip_header_value(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
+            trusted: false,
+            tls: true,
+        }
+    }
 
     #[test]
     fn hop_by_hop_and_connection_named_headers_go() {
@@ -237,7 +272,7 @@ mod tests {
             ("x-app", "kept"),
         ]);
         let host = HeaderValue::from_static("gw.example.com");
-        prepare_request_headers(&mut h, PEER, Some(&host));
+        prepare_request_headers(&mut h, &peer(), Some(&host));
         let mut left: Vec<(String, String)> = h
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
@@ -268,9 +303,9 @@ mod tests {
         let peer = Peer {
             trusted: true,
             tls: false,
-            ..PEER
+            ..peer()
         };
-        prepare_request_headers(&mut h, peer, Some(&HeaderValue::from_static("internal")));
+        prepare_request_headers(&mut h, &peer, Some(&HeaderValue::from_static("internal")));
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 10.0.0.7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "public.example.com");

@@ -1,10 +1,12 @@
 //! The reverse proxy: path normalisation, the route table, header hygiene, the upstream
-//! client, built-in upstreams and WebSocket tunnels.
+//! client (its connections and their pool), built-in upstreams and WebSocket tunnels.
 
 pub mod builtin;
+pub mod connect;
 pub mod forward;
 pub mod headers;
 pub mod identity_headers;
 pub mod path;
+pub mod pool;
 pub mod routes;
 pub mod upgrade;

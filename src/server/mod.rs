@@ -212,7 +212,7 @@ impl Server {
 
         drop(self.listener);
         sweeper.abort();
-        if let Some(admin) = admin {
+        if let Some(admin) = &admin {
             admin.abort();
         }
         tracing::info!(
@@ -224,6 +224,16 @@ impl Server {
             .is_err()
         {
             tracing::warn!("grace period over; closing the remaining connections");
+        }
+        // Connection and background tasks hold the store: wait until they are gone, so that
+        // when `run` returns the store is released (its directory lock too) and a gateway
+        // started next on the same data_dir can open it. A connection task gives its slot
+        // back only after dropping everything it held.
+        let all = u32::try_from(self.limits.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
+        let _ = sweeper.await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
         }
     }
 }
@@ -253,6 +263,7 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.header_bytes)
         .max_headers(100)
+        .writev(false)
         .keep_alive(true);
     builder
         .http2()
@@ -280,17 +291,13 @@ impl Connection {
         // TLS is decided once per connection; the rest of the configuration per request, so
         // that a reload reaches keep-alive connections on their next request.
         let tls = self.live.load().tls.clone();
-        let info = ConnectionInfo {
-            peer: self.peer,
-            tls: tls.is_some(),
-        };
+        let info = Arc::new(ConnectionInfo::new(self.peer, tls.is_some()));
         let live = self.live;
         let first_request = Arc::new(FirstRequest::default());
         let seen = first_request.clone();
-        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
             seen.arrived();
-            req.extensions_mut().insert(info);
-            let mut stack = live.load().stack.clone();
+            let mut stack = live.load().stack(&info);
             async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
         });
         let result = match tls {

@@ -22,14 +22,22 @@ use tokio_rustls::TlsAcceptor;
 use super::stack::{self, Stack};
 use super::{tls, ServeError};
 use crate::config::Config;
-use crate::dispatch::Gateway;
+use crate::dispatch::{ConnectionInfo, Gateway};
 use crate::oauth::{AuthServer, Lasting};
 use crate::tokens::keyring::{KeyError, KeyRing};
 
 /// Everything built from one configuration that requests use.
 pub struct Live {
-    pub stack: Stack,
+    pub gateway: Arc<Gateway>,
+    pub access_log: bool,
     pub tls: Option<TlsAcceptor>,
+}
+
+impl Live {
+    /// The request path for one request on the connection `conn`.
+    pub fn stack(&self, conn: &Arc<ConnectionInfo>) -> Stack {
+        stack::build(self.gateway.clone(), self.access_log, conn.clone())
+    }
 }
 
 /// Builds what `config` needs, around what outlives it.
@@ -46,12 +54,11 @@ pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
     .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
     let auth = Arc::new(AuthServer::new(config, keys, lasting));
     let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
-    let stack = stack::build(
-        Arc::new(gateway),
-        config.log.access,
-        lasting.metrics.clone(),
-    );
-    Ok(Live { stack, tls })
+    Ok(Live {
+        gateway: Arc::new(gateway),
+        access_log: config.log.access,
+        tls,
+    })
 }
 
 /// Swaps new configurations into a running server.

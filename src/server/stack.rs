@@ -1,25 +1,27 @@
-//! THE layer order of the request path, written down once.
+//! THE layer order of the request path, written down once. A stack is put together per
+//! request from the configuration in force (cheap: reference counts), so that what is known
+//! of the connection (peer, TLS) needs no per-request extension and a reload reaches
+//! keep-alive connections on their next request.
 //!
 //! ```text
 //! connection (hyper: header size + time limits, HTTP/1.1 or HTTP/2)
 //!   └─ AccessLog          one line per request, after its body is sent
-//!        └─ Measured        metrics: requests by route and status, latency, upstream errors
-//!             └─ GatewayService  normalise, endpoints, route, gate, forward (dispatch.rs)
+//!        └─ GatewayService  normalise, endpoints, route, gate, forward, count (dispatch.rs)
 //! ```
 
 use std::sync::Arc;
 
 use tower::Layer;
 
-use crate::dispatch::{Gateway, GatewayService};
-use crate::metrics::Metrics;
+use crate::dispatch::{ConnectionInfo, Gateway, GatewayService};
 use crate::middleware::access_log::{AccessLog, AccessLogLayer};
-use crate::middleware::metrics::{Measured, MetricsLayer};
 
-/// The composed service every connection runs.
-pub type Stack = AccessLog<Measured<GatewayService>>;
+/// The composed service a request runs through.
+pub type Stack = AccessLog<GatewayService>;
 
-/// Builds the stack around `gateway`.
-pub fn build(gateway: Arc<Gateway>, access_log: bool, metrics: Arc<Metrics>) -> Stack {
-    AccessLogLayer::new(access_log).layer(MetricsLayer::new(metrics).layer(GatewayService(gateway)))
+/// Builds the stack around `gateway` for a request on the connection `conn`.
+pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>) -> Stack {
+    AccessLogLayer::new(access_log)
+        .peer(conn.peer)
+        .layer(GatewayService::new(gateway, conn))
 }

@@ -64,5 +64,7 @@ mod streaming;
 mod tls;
 // Upstream failures: 502 for a dead upstream, 504 for a silent one, statuses passed through.
 mod upstream_failures;
+// The upstream connection pool: keep-alive reuse, and https upstreams with their own CA.
+mod upstream_pool;
 // WebSocket upgrade proxied both ways: text, binary and close through the gateway.
 mod websocket;

@@ -186,6 +186,11 @@ impl TestUpstream {
         self.seen.lock().expect("seen lock").len()
     }
 
+    /// How many TCP connections the upstream has accepted.
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.opened.load(Ordering::SeqCst)
+    }
+
     /// Waits (bounded by `limit`) until at least one connection was accepted and every
     /// accepted connection has closed: the gateway is done with this upstream.
     pub async fn all_connections_closed(&self, limit: Duration) {
