@@ -30,7 +30,7 @@ use crate::authn::{forward_auth, resource_metadata};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::response;
-use crate::metrics::GATEWAY_ROUTE;
+use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
 use crate::middleware::access_log::RouteLabel;
 use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
@@ -68,6 +68,8 @@ struct Route {
     target: Target,
     /// This route's RFC 9728 metadata URL, named in its bearer challenges.
     metadata_url: Arc<str>,
+    /// Its `/metrics` series.
+    series: RouteSeries,
 }
 
 enum Target {
@@ -91,6 +93,8 @@ pub struct Gateway {
     auth: Arc<AuthServer>,
     /// Whether responses carry their [`RouteLabel`]: only the access log reads it.
     label_responses: bool,
+    /// The `/metrics` series of the gateway's own answers.
+    own_series: RouteSeries,
 }
 
 impl Gateway {
@@ -119,7 +123,9 @@ impl Gateway {
                 route: Arc::from(name),
                 upstream: Arc::from(route.upstream.to_string()),
             };
+            let series = auth.metrics.route(&label.route);
             let built = Route {
+                series,
                 config: route.clone(),
                 label,
                 target,
@@ -134,6 +140,7 @@ impl Gateway {
             routes: RouteTable::new(entries),
             routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
+            own_series: auth.metrics.route(GATEWAY_ROUTE),
             auth,
             label_responses: config.log.access,
         })
@@ -154,15 +161,14 @@ impl Gateway {
     /// the gateway's own label: nothing a client chose).
     fn count(&self, response: &Response<Body>, route: Option<&Route>, start: Instant) {
         let metrics = &self.auth.metrics;
-        let label = route.map_or(GATEWAY_ROUTE, |r| &*r.label.route);
-        metrics.request(
-            label,
-            response.status().as_u16(),
-            start.elapsed().as_secs_f64(),
-        );
-        if let Some(RejectionReason(reason)) = response.extensions().get::<RejectionReason>() {
-            if let Some(kind) = reason.strip_prefix("upstream_") {
-                metrics.upstream_error(label, kind);
+        let series = route.map_or(&self.own_series, |r| &r.series);
+        let status = response.status().as_u16();
+        series.request(metrics, status, start.elapsed().as_secs_f64());
+        if status >= 500 {
+            if let Some(RejectionReason(reason)) = response.extensions().get::<RejectionReason>() {
+                if let Some(kind) = reason.strip_prefix("upstream_") {
+                    metrics.upstream_error(series.name(), kind);
+                }
             }
         }
     }

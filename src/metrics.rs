@@ -119,6 +119,28 @@ impl Metrics {
         })
     }
 
+    /// The series of one route, resolved once (a lookup by label values hashes them under a
+    /// lock; the request path should not, for every request).
+    pub fn route(&self, route: &str) -> RouteSeries {
+        let common = COMMON_STATUSES
+            .iter()
+            .filter_map(|status| {
+                let digits = itoa_status(*status);
+                let text = std::str::from_utf8(&digits).ok()?;
+                let counter = self
+                    .requests
+                    .get_metric_with_label_values(&[route, text])
+                    .ok()?;
+                Some((*status, counter))
+            })
+            .collect();
+        RouteSeries {
+            route: route.to_owned(),
+            duration: self.duration.get_metric_with_label_values(&[route]).ok(),
+            common,
+        }
+    }
+
     /// One answered request.
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
         let digits = itoa_status(status);
@@ -173,6 +195,46 @@ impl Metrics {
     }
 }
 
+/// Statuses whose counters a [`RouteSeries`] holds ready.
+const COMMON_STATUSES: &[u16] = &[
+    101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 409, 413,
+    429, 431, 500, 502, 503, 504,
+];
+
+/// One route's request series, resolved ahead of time.
+#[derive(Debug, Clone)]
+pub struct RouteSeries {
+    route: String,
+    duration: Option<prometheus::Histogram>,
+    common: Vec<(u16, prometheus::IntCounter)>,
+}
+
+impl RouteSeries {
+    pub fn name(&self) -> &str {
+        &self.route
+    }
+
+    /// One answered request on this route.
+    pub fn request(&self, metrics: &Metrics, status: u16, seconds: f64) {
+        match self.common.iter().find(|(s, _)| *s == status) {
+            Some((_, counter)) => counter.inc(),
+            None => {
+                let digits = itoa_status(status);
+                let text = std::str::from_utf8(&digits).unwrap_or("0");
+                if let Ok(c) = metrics
+                    .requests
+                    .get_metric_with_label_values(&[&self.route, text])
+                {
+                    c.inc();
+                }
+            }
+        }
+        if let Some(h) = &self.duration {
+            h.observe(seconds);
+        }
+    }
+}
+
 /// A status code's three digits, without allocating.
 fn itoa_status(status: u16) -> [u8; 3] {
     let s = status.min(999);
@@ -215,6 +277,22 @@ mod tests {
         assert!(text.contains("authgate_logins_failed_total{reason=\"bad_credentials\"} 1"));
         assert!(text.contains("authgate_store_entries{kind=\"refresh_token\"} 7"));
         assert!(text.contains("# TYPE authgate_request_duration_seconds histogram"));
+    }
+
+    #[test]
+    fn resolved_route_series_count_like_lookups() {
+        let m = Metrics::new().unwrap();
+        let series = m.route("/app/");
+        series.request(&m, 200, 0.001);
+        series.request(&m, 599, 0.001);
+        m.request("/app/", 200, 0.001);
+        let text = m.render(None);
+        assert!(
+            text.contains("authgate_requests_total{route=\"/app/\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("authgate_requests_total{route=\"/app/\",status=\"599\"} 1"));
+        assert!(text.contains("authgate_request_duration_seconds_count{route=\"/app/\"} 3"));
     }
 
     #[test]

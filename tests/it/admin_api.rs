@@ -17,9 +17,15 @@ use crate::support::process::authgate;
 /// A gateway with a bearer route and its admin listener on a known port.
 async fn gateway() -> AuthGateway {
     let admin = free_port();
+    let dead = crate::support::dead_port();
     AuthGateway::start_with_sections(&format!(
         r#"[admin]
 listen = "127.0.0.1:{admin}"
+
+[[routes]]
+path = "/down/"
+upstream = "http://127.0.0.1:{dead}"
+auth = "none"
 
 [[routes]]
 path = "/api/"
@@ -123,8 +129,18 @@ async fn metrics_count_requests_tokens_logins_and_the_store() {
     assert!(after.is_login());
     let _ = tokens_for(&gateway, &spa, &["api:read"]).await;
 
+    let down = gateway
+        .http()
+        .get(gateway.url("/down/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), StatusCode::BAD_GATEWAY);
+
     let text = metrics(&gateway).await;
     for expected in [
+        "authgate_requests_total{route=\"/down/\",status=\"502\"} 1",
+        "authgate_upstream_errors_total{reason=\"unreachable\",route=\"/down/\"} 1",
         "authgate_requests_total{route=\"/api/\",status=\"200\"} 1",
         "authgate_requests_total{route=\"/api/\",status=\"401\"} 1",
         "authgate_request_duration_seconds_count{route=\"/api/\"} 2",
