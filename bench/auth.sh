@@ -528,6 +528,13 @@ def login_open_table(keep):
             cells += ["", "", "", "", ""]
         print(fmt_row(cells))
     print()
+    stalled = ["%s round %d (max %.0f ms)" % (k, r["round"], r["max"]) for k in ("alone", "logins")
+               for r in runs.get(("login", k), []) if keep(r) and r["max"] >= 100]
+    if stalled:
+        print("**Stalls** of 100 ms or more: %s. In an *alone* run that is other work on the machine "
+              "(*other CPU load* does not see softirq time, e.g. another benchmark's loopback traffic): "
+              "the ratio above is then meaningless; re-run." % ", ".join(stalled))
+        print()
     pairs = [(a["p99"], b["p99"]) for a in runs.get(("login", "alone"), []) for b in runs.get(("login", "logins"), [])
              if a["round"] == b["round"] and keep(a) and keep(b)]
     if pairs:
