@@ -2,8 +2,9 @@
 # bench/auth.sh — authgate with authentication on the request path:
 #   1. routes: bearer- and session-protected routes vs nginx plain proxy_pass (no auth);
 #   2. token:  client_credentials token responses/s on POST /oauth2/token;
-#   3. login:  the proxy's throughput and p99 alone and while LOGIN_RATE logins/s hash
-#              passwords.
+#   3. login:  the proxy's p99 alone and while LOGIN_RATE logins/s hash passwords, under a
+#              fixed-rate (open-loop) load below capacity (LOGIN_LOAD=open, the default) or
+#              wrk at saturation (LOGIN_LOAD=closed).
 # With STORE=redis the gateway keeps its token store in a redis-server started here (on the
 # servers' CPU): compare with a STORE=memory run for the Redis backend's targets.
 #
@@ -21,6 +22,9 @@ WARMUP=${WARMUP:-3s}           # length of the warm-up run per server (0: none)
 CONNS=${CONNS:-50}             # wrk connections
 PARTS=${PARTS:-"routes token login"}   # which parts to run
 LOGIN_RATE=${LOGIN_RATE:-20}   # sign-ins per second during the "logins" runs of part 3
+LOGIN_LOAD=${LOGIN_LOAD:-open} # part 3's proxy load: open (fixed rate, bench/openloop.rs) or closed (wrk)
+OPEN_FRACTION=${OPEN_FRACTION:-0.3}  # open: the rate as a fraction of the none route's wrk req/s
+OPEN_RATE=${OPEN_RATE:-}       # open: this many requests/s instead (skips the capacity run)
 NO_BUILD=${NO_BUILD:-0}        # 1: do not run cargo build (use the existing binary)
 # AUTHGATE_BIN=/path/to/authgate  use this binary instead of target/release/authgate (implies NO_BUILD=1)
 SERVER_CPU=${SERVER_CPU:-1}    # CPU for every server process
@@ -39,6 +43,9 @@ source "$(dirname "$0")/lib.sh"
 [[ $WARMUP =~ ^[0-9]+[smh]?$ ]] || die "WARMUP must look like 3s, 0 to skip (got '$WARMUP')"
 [[ $LOGIN_RATE =~ ^[0-9]*\.?[0-9]+$ && $LOGIN_RATE =~ [1-9] ]] \
     || die "LOGIN_RATE must be a positive number (got '$LOGIN_RATE')"
+[[ $LOGIN_LOAD == open || $LOGIN_LOAD == closed ]] || die "LOGIN_LOAD must be 'open' or 'closed' (got '$LOGIN_LOAD')"
+[[ $OPEN_FRACTION =~ ^0?\.[0-9]*[1-9][0-9]*$|^1(\.0*)?$ ]] || die "OPEN_FRACTION must be in (0, 1] (got '$OPEN_FRACTION')"
+[[ -z $OPEN_RATE || $OPEN_RATE =~ ^[1-9][0-9]*$ ]] || die "OPEN_RATE must be a positive integer (got '$OPEN_RATE')"
 for p in $PARTS; do
     [[ $p == routes || $p == token || $p == login ]] || die "PARTS may contain only 'routes', 'token' and 'login' (got '$p')"
 done
@@ -56,6 +63,7 @@ fi
 setup_pinning
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 build_authgate
+if want_part login && [[ $LOGIN_LOAD == open ]]; then build_openloop; fi
 make_workdir
 
 read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT < <(free_ports 4)
@@ -317,7 +325,12 @@ fi
 start_login_driver() { # GROUP SERVER ROUND
     local i
     rm -f "$WORK/login.ready" "$WORK/login.stop"
-    "${PIN_CLIENT[@]}" python3 "$BENCH/login.py" drive "$AG" /s/ "$USER_NAME" "$USER_PASSWORD" \
+    # With the open loop the driver runs at nice 19: it stands for browsers elsewhere, and at
+    # normal priority it would delay the generator on the shared client CPU, which the
+    # latencies (measured from the scheduled time) would charge to the server.
+    local nice=()
+    [[ $LOADGEN != open ]] || nice=(nice -n 19)
+    "${PIN_CLIENT[@]}" "${nice[@]}" python3 "$BENCH/login.py" drive "$AG" /s/ "$USER_NAME" "$USER_PASSWORD" \
         "$LOGIN_RATE" "$WORK/login.ready" "$WORK/login.stop" --max-seconds 3600 \
         >"$WORK/login-$3.out" 2>&1 &
     DRIVER_PID=$!
@@ -345,13 +358,31 @@ stop_login_driver() { # GROUP SERVER ROUND
 }
 if want_part login; then
     warmup login authgate-none
-    log "login: $ROUNDS rounds x ${DURATION}, $CONNS connections on auth=none, alone / with $LOGIN_RATE logins/s"
+    if [[ $LOGIN_LOAD == open ]]; then
+        # Open loop: a fixed request rate below capacity (see bench/README.md for why).
+        if [[ -z $OPEN_RATE ]]; then
+            log "login: the none route's capacity (wrk, closed loop, $CONNS connections, $DURATION)"
+            measure capacity authgate-none 1
+            MAX_RPS=$(awk -F'\t' '$1 == "capacity" {r = $4} END {print r}' "$RESULTS")
+            OPEN_RATE=$(awk -v m="$MAX_RPS" -v f="$OPEN_FRACTION" 'BEGIN {printf "%.0f", m * f}')
+            ((OPEN_RATE > 0)) || die "capacity run gave no rate ($MAX_RPS req/s)"
+        fi
+        LOADGEN=open
+        if [[ $WARMUP != 0 && $WARMUP != 0[smh] ]]; then
+            log "login: open-loop warm-up ($WARMUP at $OPEN_RATE req/s)"
+            run_openloop "open-loop warm-up" "$AG/" "$WARMUP" "$WORK/open-login-warmup.txt"
+        fi
+        log "login: $ROUNDS rounds x ${DURATION}, open loop at $OPEN_RATE req/s over $CONNS connections on auth=none, alone / with $LOGIN_RATE logins/s"
+    else
+        log "login: $ROUNDS rounds x ${DURATION}, $CONNS connections on auth=none, alone / with $LOGIN_RATE logins/s"
+    fi
     for ((r = 1; r <= ROUNDS; r++)); do
         measure login alone "$r" authgate-none
         PRE_RUN=start_login_driver POST_RUN=stop_login_driver
         measure login logins "$r" authgate-none
         PRE_RUN='' POST_RUN=''
     done
+    LOADGEN=wrk
     AG_RSS+=("after part 3 (login) $(rss_kib "$AG_PID")")
 fi
 
@@ -373,23 +404,33 @@ BUSY_END=$(cpu_busy_pct)
     echo "- wrk -t1 -c$CONNS -d$DURATION --latency; $ROUNDS interleaved rounds per part after a $WARMUP warm-up per server; plain HTTP/1.1, keep-alive; upstream: nginx \`return 200 \"ok\\n\"\`"
     echo "- authgate routes: \`/b/\` auth = \"bearer\", scopes [\"api:read\"] (a client_credentials JWT); \`/s/\` auth = \"session\", scopes [\"app\"] (a session from the login page); \`/\` auth = \"none\"; nginx: plain proxy_pass, no auth"
     echo "- user password hash: argon2id $ARGON2_PARAMS; login driver: $LOGIN_RATE sign-ins/s (GET /s/, login page, POST /oauth2/login, authorize, callback)"
+    if want_part login && [[ $LOGIN_LOAD == open ]]; then
+        echo "- part 3 load: open loop (bench/openloop.rs), $OPEN_RATE req/s over $CONNS keep-alive connections, latency from each request's scheduled time$(
+            [[ -n ${MAX_RPS:-} ]] && printf ' (%s × the none route'"'"'s %s req/s under wrk)' "$OPEN_FRACTION" "$MAX_RPS")"
+    elif want_part login; then
+        echo "- part 3 load: wrk closed loop at saturation ($CONNS connections)"
+    fi
     echo "- CPU busy (all CPUs, 2 s sample, servers idle) before the benchmark: ${BUSY_START}%, after: ${BUSY_END}%"
     echo
 }
 
-python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" <<'PY'
+python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" "$LOGIN_LOAD" <<'PY'
 import sys, statistics
 from collections import defaultdict
 
-results, logins_path, login_rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+results, logins_path, login_rate, login_load = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 runs = defaultdict(list)   # (group, server) -> [dict]
 for line in open(results):
     if not line.strip():
         continue
-    g, s, rnd, rps, p50, p99, non2xx, sockerr, reqs, other = line.rstrip("\n").split("\t")
-    runs[(g, s)].append(dict(round=int(rnd), rps=float(rps), p50=float(p50), p99=float(p99),
-                             errors=int(non2xx) + int(sockerr), non2xx=int(non2xx),
-                             sockerr=int(sockerr), reqs=int(reqs), other=int(other)))
+    f = line.rstrip("\n").split("\t")
+    g, s, rnd, rps, p50, p99, non2xx, sockerr, reqs, other = f[:10]
+    r = dict(round=int(rnd), rps=float(rps), p50=float(p50), p99=float(p99),
+             errors=int(non2xx) + int(sockerr), non2xx=int(non2xx),
+             sockerr=int(sockerr), reqs=int(reqs), other=int(other), open=len(f) > 10)
+    if r["open"]:  # the open-loop generator's extra columns
+        r.update(zip(("p90", "p999", "max", "target", "pacer_p99"), map(float, f[10:15])))
+    runs[(g, s)].append(r)
 logins = {}
 for line in open(logins_path):
     if line.strip():
@@ -403,9 +444,13 @@ def agg(group, server, keep):
     rs = [r for r in runs.get((group, server), []) if keep(r)]
     if not rs:
         return None
-    return dict(n=len(rs), rps=med([r["rps"] for r in rs]), p50=med([r["p50"] for r in rs]),
-                p99=med([r["p99"] for r in rs]), errors=sum(r["errors"] for r in rs),
-                rounds={r["round"] for r in rs})
+    a = dict(n=len(rs), rps=med([r["rps"] for r in rs]), p50=med([r["p50"] for r in rs]),
+             p99=med([r["p99"] for r in rs]), errors=sum(r["errors"] for r in rs),
+             rounds={r["round"] for r in rs})
+    if all(r["open"] for r in rs):
+        for k in ("p90", "p999", "max", "target", "pacer_p99"):
+            a[k] = med([r[k] for r in rs])
+    return a
 
 def fmt_row(cells):
     return "| " + " | ".join(cells) + " |"
@@ -482,13 +527,61 @@ def login_table(keep):
         print(fmt_row(cells))
     print()
 
+def login_open_table(keep):
+    alone, busy = agg("login", "alone", keep), agg("login", "logins", keep)
+    print("| load on authgate | rounds | req/s (target) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | logins/s (303) | logins ok / started | p99 ÷ alone | p99.9 ÷ alone | target: p99 rises < 20 %% at %g logins/s |" % login_rate)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, a in (("`/` auth = none, alone", alone), ("`/` auth = none, with %g logins/s" % login_rate, busy)):
+        if a is None:
+            continue
+        cells = [name, str(a["n"]), "%.0f (%.0f)" % (a["rps"], a["target"])] + \
+            ["%.3f" % a[k] for k in ("p50", "p90", "p99", "p999", "max")] + [str(a["errors"])]
+        if a is busy:
+            ls = [logins[r] for r in sorted(a["rounds"]) if r in logins]
+            rate = med([float(l["login_303_per_s"]) for l in ls]) if ls else float("nan")
+            ok_n = sum(int(l["sessions"]) for l in ls)
+            started = sum(int(l["started"]) for l in ls)
+            cells += ["%.1f" % rate, "%d / %d" % (ok_n, started)]
+            if alone:
+                pr, pr3 = a["p99"] / alone["p99"], a["p999"] / alone["p999"]
+                # The run only tests the target's load if the logins really happened.
+                valid = rate >= 0.9 * login_rate and ok_n == started
+                kept_up = a["rps"] >= 0.98 * a["target"]
+                ok = pr < 1.20 and a["errors"] == 0 and valid and kept_up
+                why = "p99 %+.0f %%" % ((pr - 1) * 100)
+                if not valid:
+                    why += "; **not valid**: %.1f logins/s < 0.9 × %g" % (rate, login_rate)
+                if not kept_up:
+                    why += "; the proxy fell behind the offered rate"
+                cells += ["**%.2f**" % pr, "%.2f" % pr3, verdict(ok, why)]
+            else:
+                cells += ["", "", ""]
+        else:
+            cells += ["", "", "", "", ""]
+        print(fmt_row(cells))
+    print()
+    stalled = ["%s round %d (max %.0f ms)" % (k, r["round"], r["max"]) for k in ("alone", "logins")
+               for r in runs.get(("login", k), []) if keep(r) and r["max"] >= 100]
+    if stalled:
+        print("**Stalls** of 100 ms or more: %s. In an *alone* run that is other work on the machine "
+              "(*other CPU load* does not see softirq time, e.g. another benchmark's loopback traffic): "
+              "the ratio above is then meaningless; re-run." % ", ".join(stalled))
+        print()
+    pairs = [(a["p99"], b["p99"]) for a in runs.get(("login", "alone"), []) for b in runs.get(("login", "logins"), [])
+             if a["round"] == b["round"] and keep(a) and keep(b)]
+    if pairs:
+        print("p99 with logins ÷ p99 alone, per round (each pair ran back to back): %s; median %.2f."
+              % (", ".join("%.2f" % (b / a) for a, b in pairs), med([b / a for a, b in pairs])))
+        print()
+
 def all_runs():
     return [r for rs in runs.values() for r in rs]
 
 SECTIONS = [
     ("routes", "### 1. Protected routes vs nginx proxy_pass (issue 5 targets)", routes_table),
     ("token", "### 2. client_credentials issuance (issue 4 target)", token_table),
-    ("login", "### 3. The proxy while logins hash passwords (issue 4 target)", login_table),
+    ("login", "### 3. The proxy while logins hash passwords (issue 4 target)",
+     login_open_table if login_load == "open" else login_table),
 ]
 mixed = any(r["other"] >= QUIET for r in all_runs()) and any(r["other"] < QUIET for r in all_runs())
 for group, title, table in SECTIONS:
@@ -518,17 +611,18 @@ for group, title, table in SECTIONS:
 
 print("### Raw rounds")
 print()
-print("| part | round | server | req/s | p50 ms | p99 ms | requests | non-2xx/3xx | socket errors | other CPU load |")
-print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-for g in [x[0] for x in SECTIONS]:
+print("| part | round | server | req/s | p50 ms | p99 ms | requests | non-2xx/3xx | socket errors | other CPU load | open loop |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+for g in ["capacity"] + [x[0] for x in SECTIONS]:
     keys = [k for k in runs if k[0] == g]
     rounds = sorted({r["round"] for k in keys for r in runs[k]})
     for rnd in rounds:
         for k in keys:
             for r in runs[k]:
                 if r["round"] == rnd:
-                    print("| %s | %d | %s | %.0f | %.3f | %.3f | %d | %d | %d | %d%% |" % (
-                        g, rnd, k[1], r["rps"], r["p50"], r["p99"], r["reqs"], r["non2xx"], r["sockerr"], r["other"]))
+                    print("| %s | %d | %s | %.0f | %.3f | %.3f | %d | %d | %d | %d%% |%s" % (
+                        g, rnd, k[1], r["rps"], r["p50"], r["p99"], r["reqs"], r["non2xx"], r["sockerr"], r["other"],
+                        " p99.9 %.3f, max %.3f, pacer p99 %.3f ms |" % (r["p999"], r["max"], r["pacer_p99"]) if r["open"] else " |"))
 print()
 busy = [r for r in all_runs() if r["other"] >= QUIET]
 if busy:

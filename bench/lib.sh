@@ -14,6 +14,8 @@
 #   LAST_PID         set by start_bg
 #   PRE_RUN POST_RUN optional commands bench_one runs right before / after wrk (inside the
 #                    window whose CPU use is accounted)
+#   LOADGEN OPEN_RATE   bench_one's load: `wrk` (closed loop, the default) or `open`
+#                    (bench/openloop.rs at OPEN_RATE requests/s, OPENLOOP_BIN from build_openloop)
 
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '%s: warning: %s\n' "$ME" "$*" >&2; }
@@ -89,6 +91,32 @@ build_authgate() {
         rm -f "$blog"
     fi
     [[ -x $AUTHGATE_BIN ]] || die "$AUTHGATE_BIN not found (build it, or unset NO_BUILD)"
+}
+
+# Sets OPENLOOP_BIN, the open-loop load generator (bench/openloop.rs): `cargo bench --no-run`
+# (the bench profile, i.e. release) unless NO_BUILD=1, when the newest one already built in
+# target/release/deps is used. OPENLOOP_BIN set by the caller is used as is.
+build_openloop() {
+    local blog="${TMPDIR:-/tmp}/authgate-bench-openloop.$$.log"
+    [[ -z ${OPENLOOP_BIN:-} ]] || { [[ -x $OPENLOOP_BIN ]] || die "OPENLOOP_BIN=$OPENLOOP_BIN is not executable"; return 0; }
+    if [[ $NO_BUILD != 1 ]]; then
+        command -v cargo >/dev/null 2>&1 || die "cargo not found (or NO_BUILD=1 with a built generator, or OPENLOOP_BIN)"
+        log "cargo bench --bench openloop --no-run"
+        if ! cargo bench --bench openloop --no-run >"$blog" 2>&1; then
+            tail -n 40 "$blog" >&2
+            rm -f "$blog"
+            die "building bench/openloop.rs failed (last 40 lines above)"
+        fi
+        rm -f "$blog"
+    fi
+    local f
+    OPENLOOP_BIN=''
+    for f in "$REPO"/target/release/deps/openloop-*; do   # the newest executable one
+        [[ -x $f && ! -d $f && $f != *.d ]] || continue
+        [[ -n $OPENLOOP_BIN && ! $f -nt $OPENLOOP_BIN ]] || OPENLOOP_BIN=$f
+    done
+    [[ -n $OPENLOOP_BIN && -x $OPENLOOP_BIN ]] \
+        || die "no built bench/openloop.rs in target/release/deps (unset NO_BUILD, or set OPENLOOP_BIN)"
 }
 
 # "abc1234 (+ uncommitted changes), release build" for the report header.
@@ -357,6 +385,48 @@ parse_wrk() {
     }' "$1"
 }
 
+# dur_seconds 10s|2m|1h|30 -> seconds
+dur_seconds() {
+    local d=$1
+    case $d in
+    *h) echo $((${d%h} * 3600)) ;;
+    *m) echo $((${d%m} * 60)) ;;
+    *s) echo "${d%s}" ;;
+    *) echo "$d" ;;
+    esac
+}
+
+# run_openloop LABEL URL DURATION OUTFILE: bench/openloop.rs at OPEN_RATE requests/s over
+# CONNS connections, pinned to CLIENT_CPU (like run_wrk).
+run_openloop() {
+    local label=$1 url=$2 dur=$3 out=$4
+    "${PIN_CLIENT[@]}" "$OPENLOOP_BIN" "$url" "$OPEN_RATE" "$(dur_seconds "$dur")" --conns "$CONNS" >"$out" 2>&1 &
+    local opid=$! orc=0
+    PIDS+=("$opid")
+    wait "$opid" || orc=$?
+    forget_pid "$opid"
+    if ((orc != 0)); then
+        cat "$out" >&2
+        check_servers
+        die "the open-loop generator failed with status $orc ($label, $url)"
+    fi
+}
+
+# parse_openloop OUTFILE -> "rps p50_ms p99_ms non2xx errors requests p90_ms p999_ms max_ms
+#                            target_rps pacer_p99_ms" (the first six as parse_wrk's)
+parse_openloop() {
+    awk '
+    $1 == "openloop" {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        found = 1
+    }
+    END {
+        if (!found) exit 1
+        printf "%s %s %s %d %d %d %s %s %s %s %s\n", v["rps"], v["p50_ms"], v["p99_ms"], v["non2xx"],
+            v["errors"], v["completed"], v["p90_ms"], v["p999_ms"], v["max_ms"], v["target_rps"], v["pacer_p99_ms"]
+    }' "$1"
+}
+
 # CPU time (user+system jiffies) of the whole machine, and of everything this
 # script started: the servers (with nginx's workers) plus this shell and the
 # children it has reaped (wrk, python...). The difference over a run is CPU
@@ -408,29 +478,40 @@ check_alive() { # NAME PID LOGFILE
 }
 
 # bench_one GROUP SERVER ROUND URL [WRK_OPTION...]
-# One measured run: waits for quiet CPUs, runs PRE_RUN (if set), wrk for DURATION,
-# POST_RUN (if set), and appends a line to RESULTS:
+# One measured run: waits for quiet CPUs, runs PRE_RUN (if set), the load for DURATION (wrk,
+# or the open-loop generator when LOADGEN=open), POST_RUN (if set), and appends a line to
+# RESULTS:
 #   group server round rps p50_ms p99_ms non2xx socket_errors requests other_cpu_pct
+# and, for the open-loop generator, p90_ms p999_ms max_ms target_rps pacer_p99_ms.
 # Runs with non-2xx/3xx responses or socket errors are also noted in ERRNOTES.
-PRE_RUN='' POST_RUN=''
+PRE_RUN='' POST_RUN='' LOADGEN=wrk
 bench_one() {
-    local group=$1 server=$2 round=$3 url=$4 out parsed m0 o0 t0 m1 o1 t1 other
+    local group=$1 server=$2 round=$3 url=$4 out parsed m0 o0 t0 m1 o1 t1 other extra=''
     shift 4
-    out="$WORK/wrk-$group-$server-$round.txt"
+    out="$WORK/$LOADGEN-$group-$server-$round.txt"
     wait_quiet
     check_servers
     m0=$(machine_jiffies) o0=$(own_jiffies) t0=$EPOCHREALTIME
     [[ -z $PRE_RUN ]] || $PRE_RUN "$group" "$server" "$round"
-    run_wrk "$server $group round $round" "$url" "$DURATION" "$out" "$@"
+    if [[ $LOADGEN == open ]]; then
+        run_openloop "$server $group round $round" "$url" "$DURATION" "$out"
+    else
+        run_wrk "$server $group round $round" "$url" "$DURATION" "$out" "$@"
+    fi
     [[ -z $POST_RUN ]] || $POST_RUN "$group" "$server" "$round"
     m1=$(machine_jiffies) o1=$(own_jiffies) t1=$EPOCHREALTIME
     # other work, in % of one CPU, averaged over the run
     other=$(awk -v m="$((m1 - m0))" -v o="$((o1 - o0))" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" \
         'BEGIN { x = (m - o) / ((t1 - t0) * hz) * 100; printf "%.0f", (x < 0 ? 0 : x) }')
-    parsed=$(parse_wrk "$out") || { cat "$out" >&2; die "could not parse wrk output ($server $group round $round)"; }
-    read -r rps p50 p99 non2xx sockerr reqs <<<"$parsed"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-        "$group" "$server" "$round" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$reqs" "$other" >>"$RESULTS"
+    if [[ $LOADGEN == open ]]; then
+        parsed=$(parse_openloop "$out") || { cat "$out" >&2; die "could not parse the generator's output ($server $group round $round)"; }
+    else
+        parsed=$(parse_wrk "$out") || { cat "$out" >&2; die "could not parse wrk output ($server $group round $round)"; }
+    fi
+    read -r rps p50 p99 non2xx sockerr reqs extra <<<"$parsed"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n' \
+        "$group" "$server" "$round" "$rps" "$p50" "$p99" "$non2xx" "$sockerr" "$reqs" "$other" \
+        "${extra:+$'\t'${extra// /$'\t'}}" >>"$RESULTS"
     check_servers
     log "  round $round $(printf '%-8s' "$server") ${rps} req/s  p50 ${p50} ms  p99 ${p99} ms  (other CPU load ${other}%)$(
         ((non2xx + sockerr)) && printf '  !! non-2xx %s, socket errors %s' "$non2xx" "$sockerr")"
@@ -439,7 +520,7 @@ bench_one() {
             # shellcheck disable=SC2016 # the backticks are markdown
             printf -- '- %s %s round %s: non-2xx/3xx responses %s, socket errors %s (of %s requests): `%s`\n' \
                 "$group" "$server" "$round" "$non2xx" "$sockerr" "$reqs" \
-                "$(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | paste -sd ';' -)"
+                "$(grep -E 'Socket errors|Non-2xx|^openloop' "$out" | tr -s ' ' | paste -sd ';' -)"
         } >>"$ERRNOTES"
     fi
 }

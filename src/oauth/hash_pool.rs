@@ -3,9 +3,14 @@
 //! argon2id is meant to be expensive (about 15 ms and 19 MiB per check here). On the tokio
 //! blocking pool those threads compete with the request-serving workers as equals, and on a
 //! one- or two-CPU machine a burst of logins then shows up as proxy latency. These threads
-//! run at the lowest normal priority (`SCHED_BATCH`, nice 19): under load they get what the
-//! proxy leaves, so logins slow down before proxied requests do. The queue is bounded; a
-//! full queue is an immediate "busy", never an unbounded backlog.
+//! run under `SCHED_IDLE`, Linux's lowest class: they only get a CPU that nothing else
+//! wants, and a proxy thread that wakes up preempts a running hash at once. So logins use the
+//! idle time the proxy leaves and slow down (never the proxy) when there is none; a CPU kept
+//! 100 % busy by the proxy starves them, and the bounded queue then answers "busy". Where
+//! `SCHED_IDLE` is refused (a seccomp profile, a non-Linux system) they fall back to
+//! `SCHED_BATCH` at nice 19, which still gives way but keeps a small share under load.
+//! `bench/auth.sh` (the login part) measured both: see bench/README.md. The queue is
+//! bounded; a full queue is an immediate "busy", never an unbounded backlog.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -71,17 +76,20 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// `SCHED_BATCH` at nice 19 for this thread; a failure only costs the priority, so it is
-/// logged and ignored.
+/// `SCHED_IDLE` for this thread, else `SCHED_BATCH` at nice 19; a failure only costs the
+/// priority, so it is logged and ignored.
 fn lower_priority() {
     use thread_priority::{
         set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
         ThreadPriority, ThreadSchedulePolicy,
     };
-    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
-    if let Err(err) =
-        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy)
-    {
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    let lowered = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        .or_else(|_| {
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, batch)
+        });
+    if let Err(err) = lowered {
         tracing::debug!(error = ?err, "could not lower the password-hash thread's priority");
     }
 }
@@ -89,6 +97,21 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn hash_threads_run_at_the_idle_policy() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let pool = HashPool::new(1, 1);
+        // Also shows that a job still completes at SCHED_IDLE when the CPU has idle time.
+        let policy = pool.run(thread_priority::thread_schedule_policy).await;
+        let policy = policy.unwrap().unwrap();
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                policy,
+                ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+            );
+        }
+    }
 
     #[tokio::test]
     async fn runs_jobs_and_refuses_when_full() {
