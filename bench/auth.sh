@@ -134,6 +134,10 @@ mode = "off"
 access = false
 level = "warn"
 
+# Several gateways may run at once: no admin listener (it would want port 9090).
+[admin]
+listen = "off"
+
 [tokens]
 access_ttl = "1h"   # the default 15m could expire during a run
 

@@ -110,6 +110,10 @@ $tls
 access = false
 level = "warn"
 
+# Several gateways may run at once: no admin listener (it would want port 9090).
+[admin]
+listen = "off"
+
 [[routes]]
 path = "/"
 upstream = "http://127.0.0.1:$UP_PORT"
