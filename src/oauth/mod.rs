@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::authn::GATEWAY_CLIENT_ID;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, ClientKind, Config, GrantType, UserConfig};
-use crate::store::{IssuedAccess, Store, Subject};
+use crate::store::{IssuedAccess, Store};
 use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 use crate::tokens::keyring::KeyRing;
 use clients::Clients;
@@ -237,26 +237,14 @@ impl AuthServer {
             now,
         };
         let claims = jwt::verify(token, &self.keys, expected).map_err(AccessRefused::Invalid)?;
-        let store = &self.store;
-        let revoked = store
-            .is_access_revoked(&claims.jti)
+        let user = (claims.sub != claims.client_id).then_some(claims.sub.as_str());
+        let revoked = self
+            .store
+            .access_revoked(&claims.jti, &claims.client_id, user, claims.iat)
             .await
             .map_err(|_| AccessRefused::StoreUnavailable)?;
         if revoked {
             return Err(AccessRefused::Revoked);
-        }
-        let mut subjects = vec![Subject::Client(claims.client_id.clone())];
-        if claims.sub != claims.client_id {
-            subjects.push(Subject::User(claims.sub.clone()));
-        }
-        for subject in subjects {
-            let cutoff = store
-                .cutoff(&subject)
-                .await
-                .map_err(|_| AccessRefused::StoreUnavailable)?;
-            if cutoff.is_some_and(|c| claims.iat < c) {
-                return Err(AccessRefused::Revoked);
-            }
         }
         Ok(claims)
     }

@@ -89,6 +89,54 @@ where
     sweep_keeps_what_is_live(&make().await).await;
     registered_clients(&make().await).await;
     grant_listing(&make().await).await;
+    access_check(&make().await).await;
+}
+
+/// The one-call bearer check agrees with its three parts.
+async fn access_check(s: &impl Store) {
+    assert!(!s
+        .access_revoked("j1", "spa", Some("alice"), NOW)
+        .await
+        .unwrap());
+    s.revoke_access("j1", NOW + 900).await.unwrap();
+    assert!(s
+        .access_revoked("j1", "spa", Some("alice"), NOW)
+        .await
+        .unwrap());
+    assert!(!s
+        .access_revoked("j2", "spa", Some("alice"), NOW)
+        .await
+        .unwrap());
+
+    s.revoke_subject(Subject::User("alice".into()), NOW + 1, NOW)
+        .await
+        .unwrap();
+    assert!(s
+        .access_revoked("j2", "spa", Some("alice"), NOW)
+        .await
+        .unwrap());
+    assert!(!s
+        .access_revoked("j2", "spa", Some("alice"), NOW + 1)
+        .await
+        .unwrap());
+    assert!(!s
+        .access_revoked("j2", "spa", Some("bob"), NOW)
+        .await
+        .unwrap());
+    assert!(!s.access_revoked("j2", "spa", None, NOW).await.unwrap());
+
+    s.revoke_subject(Subject::Client("worker".into()), NOW + 1, NOW)
+        .await
+        .unwrap();
+    assert!(s.access_revoked("j3", "worker", None, NOW).await.unwrap());
+    assert!(!s
+        .access_revoked("j3", "worker", None, NOW + 1)
+        .await
+        .unwrap());
+    assert!(!s
+        .access_revoked("j3", "spa", Some("bob"), NOW)
+        .await
+        .unwrap());
 }
 
 async fn grant_listing(s: &impl Store) {

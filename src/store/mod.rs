@@ -270,6 +270,31 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_subject(&self, subject: Subject, cutoff: u64, now: u64) -> StoreResult<()>;
     /// Tokens of `subject` issued before this time are revoked.
     async fn cutoff(&self, subject: &Subject) -> StoreResult<Option<u64>>;
+    /// The per-request bearer check in one call: whether an access token is refused by
+    /// revocation (its `jti` deny-listed, or issued at `iat` before a cut-off of its client
+    /// or user). Backends answer it from memory; the default asks the three questions.
+    async fn access_revoked(
+        &self,
+        jti: &str,
+        client: &str,
+        user: Option<&str>,
+        iat: u64,
+    ) -> StoreResult<bool> {
+        if self.is_access_revoked(jti).await? {
+            return Ok(true);
+        }
+        let client = Subject::Client(client.to_owned());
+        if self.cutoff(&client).await?.is_some_and(|c| iat < c) {
+            return Ok(true);
+        }
+        if let Some(user) = user {
+            let user = Subject::User(user.to_owned());
+            if self.cutoff(&user).await?.is_some_and(|c| iat < c) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 
     /// Remembers that `user` let `client` have `scopes`.
     async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()>;

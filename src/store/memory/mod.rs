@@ -289,6 +289,31 @@ impl Store for MemoryStore {
         Ok(self.read()?.revoked_access.contains_key(jti))
     }
 
+    async fn access_revoked(
+        &self,
+        jti: &str,
+        client: &str,
+        user: Option<&str>,
+        iat: u64,
+    ) -> StoreResult<bool> {
+        let state = self.read()?;
+        if state.revoked_access.contains_key(jti) {
+            return Ok(true);
+        }
+        // The usual case, no cut-off ever set, costs no key to build.
+        if state.cutoffs.is_empty() {
+            return Ok(false);
+        }
+        let before = |subject: Subject| {
+            state
+                .cutoffs
+                .get(&subject_key(&subject))
+                .is_some_and(|c| iat < *c)
+        };
+        Ok(before(Subject::Client(client.to_owned()))
+            || user.is_some_and(|u| before(Subject::User(u.to_owned()))))
+    }
+
     async fn revoke_subject(&self, subject: Subject, cutoff: u64, _now: u64) -> StoreResult<()> {
         self.write(Change::RevokeSubject { subject, cutoff }).await
     }
