@@ -141,18 +141,6 @@ impl Metrics {
         }
     }
 
-    /// One answered request.
-    pub fn request(&self, route: &str, status: u16, seconds: f64) {
-        let digits = itoa_status(status);
-        let status = std::str::from_utf8(&digits).unwrap_or("0");
-        if let Ok(c) = self.requests.get_metric_with_label_values(&[route, status]) {
-            c.inc();
-        }
-        if let Ok(h) = self.duration.get_metric_with_label_values(&[route]) {
-            h.observe(seconds);
-        }
-    }
-
     pub fn upstream_error(&self, route: &str, reason: &str) {
         if let Ok(c) = self
             .upstream_errors
@@ -252,9 +240,10 @@ mod tests {
     #[test]
     fn renders_what_was_counted() {
         let m = Metrics::new().unwrap();
-        m.request("/api/", 200, 0.002);
-        m.request("/api/", 200, 0.004);
-        m.request(GATEWAY_ROUTE, 404, 0.0001);
+        let api = m.route("/api/");
+        api.request(&m, 200, 0.002);
+        api.request(&m, 200, 0.004);
+        m.route(GATEWAY_ROUTE).request(&m, 404, 0.0001);
         m.upstream_error("/api/", "timeout");
         m.token_issued("client_credentials");
         m.token_refused("invalid_grant");
@@ -285,7 +274,8 @@ mod tests {
         let series = m.route("/app/");
         series.request(&m, 200, 0.001);
         series.request(&m, 599, 0.001);
-        m.request("/app/", 200, 0.001);
+        // A second resolution of the same route counts into the same series.
+        m.route("/app/").request(&m, 200, 0.001);
         let text = m.render(None);
         assert!(
             text.contains("authgate_requests_total{route=\"/app/\",status=\"200\"} 2"),

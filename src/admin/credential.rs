@@ -5,7 +5,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 
 use crate::config::SecretRef;
@@ -18,13 +17,7 @@ const MIN_TOKEN_CHARS: usize = 32;
 pub fn load_or_create(source: &SecretRef) -> Result<TokenHash, String> {
     if let SecretRef::File(path) = source {
         if !path.exists() {
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            let token = URL_SAFE_NO_PAD.encode(bytes);
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::private_file::create_private_dir(dir)?;
-            }
-            crate::private_file::write_private(path, format!("{token}\n").as_bytes())?;
+            let token = URL_SAFE_NO_PAD.encode(crate::private_file::generate_secret(path)?);
             tracing::info!(path = %path.display(), "generated the admin API token");
             return Ok(TokenHash::of(&token));
         }

@@ -8,7 +8,6 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::config::SecretRef;
@@ -83,14 +82,7 @@ impl KeyRing {
                 if !create_missing {
                     return Ok(None);
                 }
-                let mut bytes = [0u8; 32];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
-                let encoded = URL_SAFE_NO_PAD.encode(bytes);
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::private_file::create_private_dir(dir).map_err(KeyError)?;
-                }
-                crate::private_file::write_private(path, format!("{encoded}\n").as_bytes())
-                    .map_err(KeyError)?;
+                let bytes = crate::private_file::generate_secret(path).map_err(KeyError)?;
                 tracing::info!(path = %path.display(), "generated a new token signing key");
                 SigningKey::new(&bytes)?
             }

@@ -9,9 +9,7 @@ use oauth2::{RefreshToken, TokenResponse};
 use reqwest::StatusCode;
 
 use crate::support::free_port;
-use crate::support::oauth::{
-    tokens_for, AuthGateway, PASSWORD, SPA, USER, WEB, WORKER, WORKER_SECRET,
-};
+use crate::support::oauth::{tokens_for, AuthGateway, PASSWORD, USER, WEB, WORKER, WORKER_SECRET};
 use crate::support::process::authgate;
 
 /// A gateway with a bearer route and its admin listener on a known port.
@@ -302,7 +300,6 @@ async fn token_cli_lists_and_revokes_by_jti_client_and_user() {
     assert_eq!(out.status.code(), Some(2));
     let out = cli(&config, &["token", "revoke", "--user", USER, "--jti", "x"]).await;
     assert_eq!(out.status.code(), Some(2));
-    let _ = SPA;
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ use super::{
     CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess, NextRefresh, RefreshLookup,
     RefreshRecord, Rotation, SessionRecord, Store, StoreError, StoreResult, StoreStats, Subject,
 };
+use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 use change::Change;
@@ -87,9 +88,7 @@ impl MemoryStore {
         for warning in &recovered.warnings {
             tracing::warn!("token store: {warning}");
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = SystemClock.now();
         let (idle, max) = options.session_limits;
         recovered.state.sweep(now, idle, max);
         tracing::info!(
@@ -143,7 +142,7 @@ impl MemoryStore {
     /// request just changed.
     async fn settle(&self) -> StoreResult<()> {
         match &self.journal {
-            Some(journal) => journal.durable(journal.last_queued()).await,
+            Some(journal) => journal.durable(journal.last_queued()?).await,
             None => Ok(()),
         }
     }

@@ -8,7 +8,9 @@
 //! holds (which start-up removes).
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+
+use crate::clock::{Clock, SystemClock};
 
 use super::{
     journal_generation, journal_path, recovery, sync_dir, write_snapshot, Snapshot, SNAPSHOT,
@@ -27,9 +29,7 @@ pub fn compact(
 ) -> Result<CompactionStats, String> {
     let started = Instant::now();
     let (mut state, next_seq) = recovery::load_through(dir, through)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = SystemClock.now();
     state.sweep(now, session_idle, session_max);
     write_snapshot(dir, &Snapshot::new(through + 1, next_seq, &state))?;
     drop(state);

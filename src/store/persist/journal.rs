@@ -127,11 +127,9 @@ impl Journal {
     }
 
     /// The `seq` of the last change queued so far.
-    pub fn last_queued(&self) -> u64 {
-        self.shared
-            .pending
-            .lock()
-            .map_or(u64::MAX, |p| p.next_seq.saturating_sub(1))
+    pub fn last_queued(&self) -> StoreResult<u64> {
+        let pending = self.shared.pending.lock().map_err(|_| failed())?;
+        Ok(pending.next_seq.saturating_sub(1))
     }
 
     /// Resolves once every change up to `seq` is on disk.

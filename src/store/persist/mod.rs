@@ -125,36 +125,15 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, String> {
     }
 }
 
-/// Makes a directory entry change (a created or renamed file) durable.
-pub fn sync_dir(dir: &Path) -> Result<(), String> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("{}: cannot sync the directory: {e}", dir.display()))
-}
+pub use crate::private_file::sync_dir;
 
 /// Writes `snapshot` as the new `store.snapshot.json`: a temporary file, fsync, rename,
 /// fsync of the directory. A crash at any point leaves the old snapshot or the new one.
 pub fn write_snapshot(dir: &Path, snapshot: &Snapshot<&State>) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(SNAPSHOT);
-    let tmp = dir.join(format!("{SNAPSHOT}.tmp"));
-    let fail = |e: std::io::Error| format!("{}: cannot write: {e}", tmp.display());
-    let _ = std::fs::remove_file(&tmp);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    serde_json::to_writer(&mut out, snapshot)
-        .map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
-    out.write_all(b"\n").map_err(fail)?;
-    let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: cannot replace: {e}", path.display()))?;
-    sync_dir(dir)
+    crate::private_file::write_private_with(&dir.join(SNAPSHOT), |out| {
+        serde_json::to_writer(&mut *out, snapshot)?;
+        out.write_all(b"\n")
+    })
 }
 
 #[cfg(test)]
