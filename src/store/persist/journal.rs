@@ -65,15 +65,7 @@ pub struct Start {
 
 impl Journal {
     pub fn start(start: Start) -> Result<Journal, String> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = journal_path(&start.dir, start.generation);
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
-        sync_dir(&start.dir)?;
+        let file = open_journal(&start.dir, start.generation, false)?;
         let last = start.next_seq.saturating_sub(1);
         let (tx, rx) = watch::channel(Durable {
             seq: last,
@@ -160,6 +152,22 @@ impl Drop for Journal {
     }
 }
 
+/// Opens journal `generation` for appending (0600), a `new` one only if it does not exist
+/// yet, and makes its directory entry durable.
+fn open_journal(dir: &std::path::Path, generation: u64, new: bool) -> Result<File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = journal_path(dir, generation);
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(!new)
+        .create_new(new)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
 struct Writer {
     shared: Arc<Shared>,
     durable: watch::Sender<Durable>,
@@ -238,16 +246,8 @@ impl Writer {
 
     /// Continues in a new journal file and compacts the finished ones in the background.
     fn rotate(&mut self) -> Result<(), String> {
-        use std::os::unix::fs::OpenOptionsExt;
         let next = self.generation + 1;
-        let path = journal_path(&self.dir, next);
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
-        sync_dir(&self.dir)?;
+        let file = open_journal(&self.dir, next, true)?;
         let finished = self.generation;
         self.file = file;
         self.generation = next;
