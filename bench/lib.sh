@@ -484,7 +484,7 @@ check_alive() { # NAME PID LOGFILE
 #   group server round rps p50_ms p99_ms non2xx socket_errors requests other_cpu_pct
 # and, for the open-loop generator, p90_ms p999_ms max_ms target_rps pacer_p99_ms.
 # Runs with non-2xx/3xx responses or socket errors are also noted in ERRNOTES.
-PRE_RUN='' POST_RUN='' LOADGEN=wrk
+PRE_RUN=${PRE_RUN:-} POST_RUN=${POST_RUN:-} LOADGEN=wrk
 bench_one() {
     local group=$1 server=$2 round=$3 url=$4 out parsed m0 o0 t0 m1 o1 t1 other extra=''
     shift 4

@@ -6,7 +6,9 @@
 //! run under `SCHED_IDLE`, Linux's lowest class: they only get a CPU that nothing else
 //! wants, and a proxy thread that wakes up preempts a running hash at once. So logins use the
 //! idle time the proxy leaves and slow down (never the proxy) when there is none; a CPU kept
-//! 100 % busy by the proxy starves them, and the bounded queue then answers "busy". Where
+//! 100 % busy by the proxy starves them, and the bounded queue then answers "busy". While a
+//! hash runs it also offers its CPU back every 200 µs (`hash_slices.rs`): without that, the
+//! scheduler at times left it the CPU for a whole 4 ms tick while a proxy thread waited. Where
 //! `SCHED_IDLE` is refused (a seccomp profile, a non-Linux system) they fall back to
 //! `SCHED_BATCH` at nice 19, which still gives way but keeps a small share under load.
 //! `bench/auth.sh` (the login part) measured both: see bench/README.md. The queue is
@@ -64,14 +66,52 @@ impl HashPool {
 
 fn work(receiver: &Mutex<Receiver<Job>>) {
     lower_priority();
+    let slices = Slices::for_this_thread();
     loop {
         let job = match receiver.lock() {
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
         match job {
-            Ok(job) => job(),
+            Ok(job) => {
+                slices.start();
+                job();
+                slices.stop();
+            }
             Err(_) => return,
+        }
+    }
+}
+
+/// While a job runs, step off the CPU every 200 µs (see `hash_slices.rs`); not on other
+/// systems, whose schedulers were not measured.
+struct Slices {
+    #[cfg(target_os = "linux")]
+    slicer: Option<super::hash_slices::Slicer>,
+}
+
+impl Slices {
+    fn for_this_thread() -> Slices {
+        #[cfg(target_os = "linux")]
+        let slices = Slices {
+            slicer: super::hash_slices::Slicer::for_this_thread(),
+        };
+        #[cfg(not(target_os = "linux"))]
+        let slices = Slices {};
+        slices
+    }
+
+    fn start(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(slicer) = &self.slicer {
+            slicer.start();
+        }
+    }
+
+    fn stop(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(slicer) = &self.slicer {
+            slicer.stop();
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod endpoints;
 pub mod error;
 pub mod grants;
 pub mod hash_pool;
+#[cfg(target_os = "linux")]
+pub mod hash_slices;
 pub mod login;
 pub mod metadata;
 pub mod pages;
