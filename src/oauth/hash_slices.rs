@@ -156,7 +156,11 @@ mod tests {
 
         let before = STEPS.load(Ordering::Relaxed);
         busy_for(Duration::from_millis(10));
-        assert_eq!(STEPS.load(Ordering::Relaxed), before, "not started: no steps");
+        assert_eq!(
+            STEPS.load(Ordering::Relaxed),
+            before,
+            "not started: no steps"
+        );
 
         slicer.start();
         busy_for(Duration::from_millis(20));
@@ -167,7 +171,11 @@ mod tests {
 
         let after = STEPS.load(Ordering::Relaxed);
         busy_for(Duration::from_millis(10));
-        assert_eq!(STEPS.load(Ordering::Relaxed), after, "stopped: no more steps");
+        assert_eq!(
+            STEPS.load(Ordering::Relaxed),
+            after,
+            "stopped: no more steps"
+        );
 
         // Blocking calls made while the signals come are resumed, not failed.
         slicer.start();
