@@ -18,11 +18,12 @@
 //! slice, a few percent of a hash.
 //!
 //! This is the only `unsafe` code in the crate: `timer_create`, `sigaction` and the handler.
-//! The handler calls only `sched_yield` and an atomic add, and keeps `errno`.
+//! The handler calls only `sched_yield` and counts in a thread-local, and keeps `errno`.
 
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -31,8 +32,11 @@ use std::time::Duration;
 /// noise between rounds is larger); each slice costs a timer interrupt and a system call.
 pub const SLICE: Duration = Duration::from_micros(200);
 
-/// How many times a hash thread has offered its CPU back, over the process's life.
-static STEPS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// How many times this thread has offered its CPU back. Const-initialised and without a
+    /// destructor, so the handler's access is a plain thread-local load and store.
+    static STEPS: Cell<u64> = const { Cell::new(0) };
+}
 
 /// A timer that interrupts the thread that created it every [`SLICE`] while it is started.
 pub struct Slicer {
@@ -54,7 +58,7 @@ extern "C" fn step_aside(_signal: libc::c_int) {
         libc::sched_yield();
         *errno = saved;
     }
-    STEPS.fetch_add(1, Ordering::Relaxed);
+    STEPS.with(|steps| steps.set(steps.get().wrapping_add(1)));
 }
 
 fn install_handler() -> bool {
@@ -154,28 +158,20 @@ mod tests {
         assert!(slicer.is_some(), "timer_create or sigaction failed");
         let slicer = slicer.unwrap();
 
-        let before = STEPS.load(Ordering::Relaxed);
+        let before = STEPS.with(Cell::get);
         busy_for(Duration::from_millis(10));
-        assert_eq!(
-            STEPS.load(Ordering::Relaxed),
-            before,
-            "not started: no steps"
-        );
+        assert_eq!(STEPS.with(Cell::get), before, "not started: no steps");
 
         slicer.start();
         busy_for(Duration::from_millis(20));
         slicer.stop();
-        let steps = STEPS.load(Ordering::Relaxed) - before;
+        let steps = STEPS.with(Cell::get) - before;
         // 100 slices of 200 µs; a loaded test machine delivers fewer, never none.
         assert!(steps >= 10, "only {steps} steps in 20 ms");
 
-        let after = STEPS.load(Ordering::Relaxed);
+        let after = STEPS.with(Cell::get);
         busy_for(Duration::from_millis(10));
-        assert_eq!(
-            STEPS.load(Ordering::Relaxed),
-            after,
-            "stopped: no more steps"
-        );
+        assert_eq!(STEPS.with(Cell::get), after, "stopped: no more steps");
 
         // Blocking calls made while the signals come are resumed, not failed.
         slicer.start();
