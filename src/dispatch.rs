@@ -41,6 +41,7 @@ use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
 use crate::rescue::{rescue, Rejection, RejectionReason};
+use crate::store::Store;
 
 /// Facts about the client connection, gathered once when it is accepted.
 #[derive(Debug, Clone)]
@@ -215,7 +216,7 @@ impl Gateway {
             .await
             .map(|r| (r, None));
         }
-        if let Some(response) = gateway_endpoint(&path) {
+        if let Some(response) = gateway_endpoint(&path, self.auth.store.as_ref()) {
             return Ok((response, None));
         }
 
@@ -370,14 +371,27 @@ impl Gateway {
 }
 
 /// The gateway's own endpoints, served ahead of every route.
-fn gateway_endpoint(path: &str) -> Option<Response<Body>> {
+fn gateway_endpoint(path: &str, store: &dyn Store) -> Option<Response<Body>> {
     if path == "/healthz" {
-        return Some(response::text(StatusCode::OK, "ok"));
+        return Some(healthz(store));
     }
     let reserved = RESERVED_PREFIXES
         .iter()
         .any(|prefix| path.starts_with(prefix) || path == prefix.trim_end_matches('/'));
     reserved.then(|| rescue(Rejection::NoRoute))
+}
+
+/// `GET /healthz` (public and admin listeners): 200 `ok` while the gateway can serve, 503
+/// naming what is down while its token store cannot answer (a journal that failed to write,
+/// a lost Redis), so that a load balancer moves traffic to a gateway that can.
+pub fn healthz(store: &dyn Store) -> Response<Body> {
+    match store.health() {
+        Ok(()) => response::text(StatusCode::OK, "ok"),
+        Err(down) => response::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unavailable: {down}"),
+        ),
+    }
 }
 
 /// The host the client asked for, lower case and without port, for route matching.

@@ -76,7 +76,7 @@ pub async fn answer(
                 state.metrics.render(stats.as_ref()),
             )
         }
-        (&Method::GET, "/healthz") => response::text(StatusCode::OK, "ok"),
+        (&Method::GET, "/healthz") => crate::dispatch::healthz(state.store.as_ref()),
         (_, "/admin/tokens" | "/admin/revoke") if !authorized => {
             let mut res = error(
                 StatusCode::UNAUTHORIZED,

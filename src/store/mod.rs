@@ -329,6 +329,12 @@ pub trait Store: Send + Sync + 'static {
     /// How many entries of each kind the store holds.
     async fn stats(&self) -> StoreResult<StoreStats>;
 
+    /// Whether requests that need the store can be served now, judged from what the store
+    /// already knows (no round trip, so `/healthz` stays cheap): `Err` names what is down.
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Drops everything expired, sessions by the given idle and absolute limits; backends with
     /// native expiry may do less.
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()>;

@@ -76,6 +76,29 @@ async fn until_status(
     }
 }
 
+/// Polls `/healthz` at `gateway` until it answers `want`; returns the last body.
+async fn until_health(gateway: &AuthGateway, want: StatusCode, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let response = gateway
+            .http()
+            .get(gateway.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz request");
+        let got = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if got == want {
+            return body;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "/healthz still {got} ({body}) after {limit:?}, waiting for {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn refresh(
     gateway: &AuthGateway,
     client: &OAuthClient,
@@ -216,6 +239,9 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
         .clone();
     let access = signed_in.access_token().secret().clone();
     assert_eq!(api_status(&b, &access).await, StatusCode::OK);
+    for gateway in [&a, &b] {
+        until_health(gateway, StatusCode::OK, Duration::ZERO).await;
+    }
 
     redis.kill();
     // The token endpoint: a clear RFC 6749 error, fast, at both.
@@ -235,6 +261,14 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
             Duration::from_secs(3),
         )
         .await;
+        // ... and say so on /healthz, so that a load balancer can move traffic elsewhere.
+        let body = until_health(
+            gateway,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(3),
+        )
+        .await;
+        assert!(body.contains("redis"), "{body}");
     }
 
     // Back on the same port (empty: the test Redis keeps nothing), without touching either
@@ -242,6 +276,7 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
     redis.restart();
     for gateway in [&a, &b] {
         until_status(gateway, &access, StatusCode::OK, Duration::from_secs(10)).await;
+        until_health(gateway, StatusCode::OK, Duration::from_secs(10)).await;
         let start = Instant::now();
         loop {
             let (status, body) = raw_refresh(gateway, &r0).await;

@@ -407,6 +407,15 @@ impl Store for MemoryStore {
         Ok(self.read()?.list_grants(filter, now, limit))
     }
 
+    fn health(&self) -> Result<(), String> {
+        match &self.journal {
+            Some(journal) if journal.has_failed() => {
+                Err("the token store cannot write its journal".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn stats(&self) -> StoreResult<StoreStats> {
         Ok(self.read()?.stats())
     }

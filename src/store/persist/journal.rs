@@ -66,6 +66,11 @@ pub struct Start {
 impl Journal {
     pub fn start(start: Start) -> Result<Journal, String> {
         let file = open_journal(&start.dir, start.generation, false)?;
+        Journal::start_on(start, file)
+    }
+
+    /// [`Journal::start`] writing to `file`, already open on generation `start.generation`.
+    fn start_on(start: Start, file: File) -> Result<Journal, String> {
         let last = start.next_seq.saturating_sub(1);
         let (tx, rx) = watch::channel(Durable {
             seq: last,
@@ -122,6 +127,11 @@ impl Journal {
     pub fn last_queued(&self) -> StoreResult<u64> {
         let pending = self.shared.pending.lock().map_err(|_| failed())?;
         Ok(pending.next_seq.saturating_sub(1))
+    }
+
+    /// Whether the journal has stopped after a failed write (then every change is refused).
+    pub fn has_failed(&self) -> bool {
+        self.durable.borrow().failed
     }
 
     /// Resolves once every change up to `seq` is on disk.
@@ -277,5 +287,45 @@ impl Writer {
             return Err(format!("cannot start compaction: {err}"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Subject;
+
+    fn change() -> Change {
+        Change::RevokeSubject {
+            subject: Subject::User("alice".into()),
+            cutoff: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_refuses_every_later_change_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        // Every write to /dev/full fails with ENOSPC, as on a full disk.
+        let full = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/dev/full")
+            .unwrap();
+        let start = Start {
+            dir: dir.path().to_path_buf(),
+            generation: 1,
+            next_seq: 1,
+            journal_bytes: 0,
+            options: Options {
+                fsync: true,
+                compact_after: 1 << 20,
+                session_limits: (60, 3600),
+            },
+        };
+        let journal = Journal::start_on(start, full).unwrap();
+        assert!(!journal.has_failed());
+        let seq = journal.append(&change()).unwrap();
+        assert!(journal.durable(seq).await.is_err(), "not durable");
+        assert!(journal.has_failed());
+        assert!(journal.append(&change()).is_err(), "later changes refused");
     }
 }

@@ -136,6 +136,9 @@ async fn a_dead_redis_fails_fast_and_closed_then_recovers() {
     // fail_open answers from the last known set.
     assert!(open.is_access_revoked("j1").await.unwrap());
     assert!(!open.is_access_revoked("j2").await.unwrap());
+    // /healthz: down where the copy is refused, still up where the operator chose fail_open.
+    assert!(store.health().unwrap_err().contains("redis"));
+    assert!(open.health().is_ok());
 
     // The same port again: both recover by themselves, and reload what Redis has.
     let dir = tempfile::tempdir().unwrap();
@@ -157,6 +160,7 @@ async fn a_dead_redis_fails_fast_and_closed_then_recovers() {
         assert!(start.elapsed() < Duration::from_secs(5), "did not recover");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(store.health().is_ok());
     // The restarted Redis lost the scripts too: they are loaded again.
     store
         .put_code(TokenHash::of("c"), grant_for_recovery())
