@@ -15,6 +15,20 @@ pub enum Presented<'a> {
     OtherScheme,
 }
 
+/// The RFC 6750 token68 alphabet (before its trailing `=`), as a table: checked for every
+/// byte of every bearer token, where a table lookup is several times cheaper than the tests.
+const TOKEN68: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
+
 /// Reads the bearer token of a request.
 pub fn presented(headers: &HeaderMap) -> Presented<'_> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -39,9 +53,10 @@ pub fn presented(headers: &HeaderMap) -> Presented<'_> {
     }
     let token = token.trim_start_matches(' ');
     let token68 = !token.is_empty()
-        && token.trim_end_matches('=').bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
+        && token
+            .trim_end_matches('=')
+            .bytes()
+            .all(|b| TOKEN68[usize::from(b)]);
     if token68 {
         Presented::Bearer(token)
     } else {
@@ -88,6 +103,25 @@ mod tests {
             presented(&with(&["Bearer a", "Bearer b"])),
             Presented::Malformed
         );
+    }
+
+    #[test]
+    fn the_token68_alphabet_exactly() {
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
+        let token = format!("{alphabet}==");
+        assert_eq!(
+            presented(&with(&[&format!("Bearer {token}")])),
+            Presented::Bearer(&token)
+        );
+        for byte in 0x21u8..0x7f {
+            if alphabet.as_bytes().contains(&byte) || byte == b'=' {
+                continue;
+            }
+            let value = format!("Bearer ab{}cd", byte as char);
+            assert_eq!(presented(&with(&[&value])), Presented::Malformed, "{value}");
+        }
+        // `=` only at the end.
+        assert_eq!(presented(&with(&["Bearer a=b"])), Presented::Malformed);
     }
 
     #[test]

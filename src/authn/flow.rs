@@ -193,6 +193,7 @@ async fn finish(
     let claims = auth
         .verify_access(&tokens.access_token)
         .await
+        .map(std::sync::Arc::unwrap_or_clone)
         .map_err(|_| {
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -106,9 +106,9 @@ async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFai
     match auth.verify_access(token).await {
         Ok(claims) => Ok(Identity {
             // Client ids never equal user names (checked), so `sub == client_id` is a client.
-            user: (claims.sub != claims.client_id).then_some(claims.sub),
-            client_id: claims.client_id,
-            scope: claims.scope,
+            user: (claims.sub != claims.client_id).then(|| claims.sub.clone()),
+            client_id: claims.client_id.clone(),
+            scope: claims.scope.clone(),
             via: Via::Bearer,
         }),
         Err(AccessRefused::Invalid(reason)) => {

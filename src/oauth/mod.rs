@@ -40,6 +40,7 @@ use crate::config::{ClientConfig, ClientKind, Config, GrantType, UserConfig};
 use crate::store::{IssuedAccess, Store};
 use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 use crate::tokens::keyring::KeyRing;
+use crate::tokens::verified::VerifiedTokens;
 use clients::Clients;
 use error::OAuthError;
 
@@ -102,6 +103,8 @@ pub struct AuthServer {
     pub registration_token: Option<crate::tokens::opaque::TokenHash>,
     /// Tokens issued and refused, failed logins.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Access tokens that verified under this configuration's keys and issuer.
+    pub verified: VerifiedTokens,
 }
 
 /// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
@@ -157,6 +160,7 @@ impl AuthServer {
                 .map(|token| crate::tokens::opaque::TokenHash::of(token.trim())),
             registration: config.registration.clone(),
             metrics,
+            verified: VerifiedTokens::new(),
         }
     }
 
@@ -229,16 +233,29 @@ impl AuthServer {
         )
     }
 
-    /// Verifies an access token: signature and claims, then revocation (its `jti`, and the
-    /// cut-offs of its user and client).
-    pub async fn verify_access(&self, token: &str) -> Result<AccessClaims, AccessRefused> {
+    /// Verifies an access token: signature and claims (once per token: see
+    /// [`VerifiedTokens`]), its times, then revocation (its `jti`, and the cut-offs of its
+    /// user and client), the last two on every call.
+    pub async fn verify_access(&self, token: &str) -> Result<Arc<AccessClaims>, AccessRefused> {
         let now = self.now();
-        let expected = Expected {
-            issuer: &self.settings.issuer,
-            audience: &self.settings.audience,
-            now,
+        let claims = match self.verified.get(token) {
+            Some(claims) => {
+                jwt::check_times(&claims, now).map_err(AccessRefused::Invalid)?;
+                claims
+            }
+            None => {
+                let expected = Expected {
+                    issuer: &self.settings.issuer,
+                    audience: &self.settings.audience,
+                    now,
+                };
+                let claims = Arc::new(
+                    jwt::verify(token, &self.keys, expected).map_err(AccessRefused::Invalid)?,
+                );
+                self.verified.put(token, claims.clone());
+                claims
+            }
         };
-        let claims = jwt::verify(token, &self.keys, expected).map_err(AccessRefused::Invalid)?;
         let user = (claims.sub != claims.client_id).then_some(claims.sub.as_str());
         let revoked = self
             .store

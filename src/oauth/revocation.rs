@@ -101,6 +101,7 @@ impl AuthServer {
             ));
         }
         if let Ok(claims) = self.verify_access(token).await {
+            let claims = std::sync::Arc::unwrap_or_clone(claims);
             let username = (claims.sub != claims.client_id).then(|| claims.sub.clone());
             return Ok(Introspection {
                 active: true,

@@ -165,14 +165,21 @@ pub fn verify(
     if claims.aud != expected.audience {
         return Err(TokenInvalid::Audience);
     }
-    if claims.exp.saturating_add(LEEWAY_SECS) <= expected.now {
+    check_times(&claims, expected.now)?;
+    Ok(claims)
+}
+
+/// The time-dependent part of [`verify`]: not expired, already valid (each with
+/// [`LEEWAY_SECS`]). Checked again on every use of claims verified earlier.
+pub fn check_times(claims: &AccessClaims, now: u64) -> Result<(), TokenInvalid> {
+    if claims.exp.saturating_add(LEEWAY_SECS) <= now {
         return Err(TokenInvalid::Expired);
     }
     let not_before = claims.nbf.unwrap_or(claims.iat);
-    if not_before > expected.now.saturating_add(LEEWAY_SECS) {
+    if not_before > now.saturating_add(LEEWAY_SECS) {
         return Err(TokenInvalid::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Token primitives: opaque random tokens and their at-rest hashes, the HMAC key ring, and
-//! the HS256 JWT codec for access tokens (RFC 9068 profile).
+//! Token primitives: opaque random tokens and their at-rest hashes, the HMAC key ring, the
+//! HS256 JWT codec for access tokens (RFC 9068 profile), and the cache of tokens verified.
 //!
 //! Nothing here knows HTTP or the store. Secrets are compared in constant time, and no
 //! `Debug` or `Display` here prints key material or a token.
@@ -7,3 +7,4 @@
 pub mod jwt;
 pub mod keyring;
 pub mod opaque;
+pub mod verified;

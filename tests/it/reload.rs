@@ -248,3 +248,93 @@ async fn a_new_tls_certificate_is_served_after_a_reload() {
         .wait_for_log("listening", Duration::from_secs(1))
         .await;
 }
+
+/// `[tokens]` with `signing_key` and `previous_keys` from files in the gateway's directory.
+fn keys_section(gateway_dir: &Path, signing: &str, previous: &[&str]) -> String {
+    let path = |name: &str| gateway_dir.join(name).display().to_string();
+    let previous: Vec<String> = previous
+        .iter()
+        .map(|name| format!("\"file:{}\"", path(name)))
+        .collect();
+    format!(
+        "[tokens]\nsigning_key = \"file:{}\"\nprevious_keys = [{}]\n",
+        path(signing),
+        previous.join(", ")
+    )
+}
+
+async fn bearer_status(
+    client: &reqwest::Client,
+    gateway: &GatewayProcess,
+    token: &str,
+) -> StatusCode {
+    client
+        .get(gateway.url("/api/x"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_key_taken_out_of_previous_keys_stops_verifying_at_the_reload_even_for_a_token_just_used()
+{
+    let upstream = TestUpstream::echo("api").await;
+    let builder = |dir: &Path, signing: &str, previous: &[&str]| {
+        GatewayBuilder::new()
+            .route(
+                Route::new("/api/", upstream.url())
+                    .set_str("auth", "bearer")
+                    .set("scopes", "[\"api:read\"]"),
+            )
+            .toml_section(&client_section(OLD_SECRET))
+            .toml_section(&keys_section(dir, signing, previous))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, fill) in [("k1.key", b'1'), ("k2.key", b'2')] {
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [fill; 32]);
+        std::fs::write(dir.path().join(name), key).unwrap();
+    }
+    let gateway = GatewayProcess::start(builder(dir.path(), "k1.key", &[])).await;
+    let client = client_builder().build().unwrap();
+    let token = client
+        .post(gateway.url("/oauth2/token"))
+        .basic_auth("worker", Some(OLD_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Used twice: verified once, then answered from the gateway's cache of verified tokens.
+    for _ in 0..2 {
+        assert_eq!(
+            bearer_status(&client, &gateway, &token).await,
+            StatusCode::OK
+        );
+    }
+
+    // Rotation: k2 signs, k1 still verifies.
+    write_config(&gateway, builder(dir.path(), "k2.key", &["k1.key"]));
+    gateway.signal("HUP");
+    wait_for_count(&gateway, "configuration reloaded", 1).await;
+    assert_eq!(
+        bearer_status(&client, &gateway, &token).await,
+        StatusCode::OK
+    );
+
+    // End of the rotation: k1 is gone, and so is every token it signed.
+    write_config(&gateway, builder(dir.path(), "k2.key", &[]));
+    gateway.signal("HUP");
+    wait_for_count(&gateway, "configuration reloaded", 2).await;
+    assert_eq!(
+        bearer_status(&client, &gateway, &token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(upstream.hits(), 3);
+}
