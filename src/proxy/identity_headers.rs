@@ -6,9 +6,13 @@
 //! bearer token is forwarded unless the route says `forward_token = false`; a session is never
 //! turned into a replayable header. Upstream `Set-Cookie` for a gateway cookie is dropped.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::authn::{Identity, Via, COOKIE_PREFIX};
+
+const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
+const X_AUTH_CLIENT: HeaderName = HeaderName::from_static("x-auth-client");
+const X_AUTH_SCOPES: HeaderName = HeaderName::from_static("x-auth-scopes");
 
 /// Adds the identity headers and removes the gateway's credentials from the request.
 pub fn apply(headers: &mut HeaderMap, identity: Option<&Identity>, forward_token: bool) {
@@ -29,13 +33,13 @@ pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
         .as_deref()
         .and_then(|u| HeaderValue::from_str(u).ok())
     {
-        headers.insert("x-auth-user", user);
+        headers.insert(X_AUTH_USER, user);
     }
     if let Ok(client) = HeaderValue::from_str(&identity.client_id) {
-        headers.insert("x-auth-client", client);
+        headers.insert(X_AUTH_CLIENT, client);
     }
     if let Ok(scopes) = HeaderValue::from_str(&identity.scope) {
-        headers.insert("x-auth-scopes", scopes);
+        headers.insert(X_AUTH_SCOPES, scopes);
     }
 }
 
