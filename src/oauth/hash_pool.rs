@@ -96,6 +96,11 @@ impl Slices {
         let slices = Slices {
             slicer: super::hash_slices::Slicer::for_this_thread(),
         };
+        #[cfg(target_os = "linux")]
+        if slices.slicer.is_none() {
+            // A seccomp filter without timer_create or rt_sigaction: hashes run unsliced.
+            tracing::debug!("password-hash time slices unavailable");
+        }
         #[cfg(not(target_os = "linux"))]
         let slices = Slices {};
         slices
