@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+#[cfg(target_os = "linux")]
+use super::hash_slices::Slicer;
+
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// A small pool of low-priority threads.
@@ -66,7 +69,11 @@ impl HashPool {
 
 fn work(receiver: &Mutex<Receiver<Job>>) {
     lower_priority();
-    let slices = Slices::for_this_thread();
+    let slicer = Slicer::for_this_thread();
+    if slicer.is_none() {
+        // A seccomp filter without timer_create or rt_sigaction, or not Linux.
+        tracing::debug!("password-hash time slices unavailable; hashes run unsliced");
+    }
     loop {
         let job = match receiver.lock() {
             Ok(guard) => guard.recv(),
@@ -74,51 +81,30 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
         };
         match job {
             Ok(job) => {
-                slices.start();
+                if let Some(slicer) = &slicer {
+                    slicer.start();
+                }
                 job();
-                slices.stop();
+                if let Some(slicer) = &slicer {
+                    slicer.stop();
+                }
             }
             Err(_) => return,
         }
     }
 }
 
-/// While a job runs, step off the CPU every 200 µs (see `hash_slices.rs`); not on other
-/// systems, whose schedulers were not measured.
-struct Slices {
-    #[cfg(target_os = "linux")]
-    slicer: Option<super::hash_slices::Slicer>,
-}
+/// Elsewhere than on Linux hashes run unsliced: other schedulers were not measured.
+#[cfg(not(target_os = "linux"))]
+struct Slicer;
 
-impl Slices {
-    fn for_this_thread() -> Slices {
-        #[cfg(target_os = "linux")]
-        let slices = Slices {
-            slicer: super::hash_slices::Slicer::for_this_thread(),
-        };
-        #[cfg(target_os = "linux")]
-        if slices.slicer.is_none() {
-            // A seccomp filter without timer_create or rt_sigaction: hashes run unsliced.
-            tracing::debug!("password-hash time slices unavailable");
-        }
-        #[cfg(not(target_os = "linux"))]
-        let slices = Slices {};
-        slices
+#[cfg(not(target_os = "linux"))]
+impl Slicer {
+    fn for_this_thread() -> Option<Slicer> {
+        None
     }
-
-    fn start(&self) {
-        #[cfg(target_os = "linux")]
-        if let Some(slicer) = &self.slicer {
-            slicer.start();
-        }
-    }
-
-    fn stop(&self) {
-        #[cfg(target_os = "linux")]
-        if let Some(slicer) = &self.slicer {
-            slicer.stop();
-        }
-    }
+    fn start(&self) {}
+    fn stop(&self) {}
 }
 
 /// `SCHED_IDLE` for this thread, else `SCHED_BATCH` at nice 19; a failure only costs the

@@ -27,7 +27,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-/// How often a running hash steps aside.
 /// How often a running hash offers its CPU back. 100 µs measured no better than 200 µs (the
 /// noise between rounds is larger); each slice costs a timer interrupt and a system call.
 pub const SLICE: Duration = Duration::from_micros(200);
