@@ -144,6 +144,28 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_job_runs_in_time_slices() {
+        use crate::oauth::hash_slices::steps_on_this_thread;
+        let pool = HashPool::new(1, 1);
+        let (steps, took) = pool
+            .run(|| {
+                let before = steps_on_this_thread();
+                let started = std::time::Instant::now();
+                // A fixed amount of work (tens of milliseconds of CPU), not a wall-clock
+                // span: at SCHED_IDLE on a busy machine the thread may wait to run at all.
+                let mut x = 1u64;
+                for i in 0..5_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                (steps_on_this_thread() - before, started.elapsed())
+            })
+            .await
+            .unwrap();
+        assert!(steps >= 2, "{steps} steps in a job of {took:?}");
+    }
+
     #[tokio::test]
     async fn runs_jobs_and_refuses_when_full() {
         let pool = Arc::new(HashPool::new(1, 1));

@@ -78,6 +78,12 @@ fn install_handler() -> bool {
     INSTALLED.load(Ordering::Acquire)
 }
 
+/// How many times the calling thread has offered its CPU back (for tests).
+#[cfg(test)]
+pub fn steps_on_this_thread() -> u64 {
+    STEPS.with(Cell::get)
+}
+
 impl Slicer {
     /// A slicer for the calling thread, or `None` where the system refuses one (then hashes
     /// simply run uninterrupted).
