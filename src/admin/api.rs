@@ -3,7 +3,7 @@
 //! | request | credential | answer |
 //! | --- | --- | --- |
 //! | `GET /metrics` | none (bind the listener to loopback or a private network) | Prometheus text |
-//! | `GET /healthz` | none | `ok` |
+//! | `GET /healthz` | none | `ok`, or 503 while the token store cannot answer (as on the public listener) |
 //! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"truncated":bool}` |
 //! | `POST /admin/revoke` `{"user":U}` / `{"client":C}` / `{"jti":J}` | admin bearer token | `{"revoked":…,"grants":n}` |
 //!

@@ -55,15 +55,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = [false; 6];
     let mut proxy = false;
     for name in headers.keys() {
-        let text = name.as_str();
-        match text.as_bytes().first() {
-            Some(b'c' | b't' | b'u' | b'k') => {
-                if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop.as_str() == text) {
-                    present[i] = true;
-                }
-            }
-            Some(b'p') => proxy |= text.starts_with("proxy-"),
-            _ => {}
+        // `HeaderName` equality compares the standard names' tags, not their text.
+        match HOP_BY_HOP.iter().position(|hop| hop == name) {
+            Some(i) => present[i] = true,
+            None => proxy |= name.as_str().starts_with("proxy-"),
         }
     }
     if present[0] {

@@ -45,12 +45,8 @@ impl RevocationCache {
         self.trusted.load(Ordering::SeqCst)
     }
 
-    pub fn fail_open(&self) -> bool {
-        self.fail_open
-    }
-
     /// Whether the copy may answer: in sync, or allowed to be stale by `fail_open`.
-    fn usable(&self) -> StoreResult<()> {
+    pub fn usable(&self) -> StoreResult<()> {
         if self.fail_open || self.is_trusted() {
             return Ok(());
         }
