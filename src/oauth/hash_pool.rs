@@ -13,16 +13,42 @@
 //! `SCHED_BATCH` at nice 19, which still gives way but keeps a small share under load.
 //! `bench/auth.sh` (the login part) measured both: see bench/README.md. The queue is
 //! bounded; a full queue is an immediate "busy", never an unbounded backlog.
+//!
+//! Each worker keeps the argon2 memory of its last job ([`Scratch`]) and lends it to the next,
+//! so that a run of logins does not allocate and zero 19 MiB per check (page faults and a
+//! memset the proxy's CPU paid for); after [`RELEASE_AFTER`] without a job it is freed.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use argon2::Block;
 use tokio::sync::oneshot;
 
 #[cfg(target_os = "linux")]
 use super::hash_slices::Slicer;
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+type Job = Box<dyn FnOnce(&mut Scratch) + Send + 'static>;
+
+/// A worker frees its [`Scratch`] after this long without a job.
+pub const RELEASE_AFTER: Duration = Duration::from_secs(10);
+
+/// Memory a worker lends to each of its jobs: the argon2 blocks of the last hash, reused.
+#[derive(Default)]
+pub struct Scratch {
+    blocks: Vec<Block>,
+}
+
+impl Scratch {
+    /// `count` argon2 blocks, holding whatever the last job left there: argon2 writes every
+    /// block before it reads it, so they need no zeroing.
+    pub fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks.resize(count, Block::default());
+        }
+        &mut self.blocks[..count]
+    }
+}
 
 /// A small pool of low-priority threads.
 pub struct HashPool {
@@ -36,13 +62,18 @@ pub struct PoolBusy;
 impl HashPool {
     /// Starts `threads` workers with a queue of `queue` waiting jobs.
     pub fn new(threads: usize, queue: usize) -> HashPool {
+        Self::with_release(threads, queue, RELEASE_AFTER)
+    }
+
+    /// The same, with workers that free their scratch memory after `release_after` idle.
+    fn with_release(threads: usize, queue: usize, release_after: Duration) -> HashPool {
         let (jobs, receiver) = mpsc::sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..threads.max(1) {
             let receiver = receiver.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("authgate-hash-{n}"))
-                .spawn(move || work(&receiver));
+                .spawn(move || work(&receiver, release_after));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a password-hash thread");
             }
@@ -50,15 +81,16 @@ impl HashPool {
         HashPool { jobs }
     }
 
-    /// Runs `f` on a pool thread and waits for its result.
+    /// Runs `f` on a pool thread, lending it the thread's scratch memory, and waits for its
+    /// result.
     pub async fn run<T, F>(&self, f: F) -> Result<T, PoolBusy>
     where
         T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut Scratch) -> T + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+        let job: Job = Box::new(move |scratch| {
+            let _ = tx.send(f(scratch));
         });
         match self.jobs.try_send(job) {
             Ok(()) => rx.await.map_err(|_| PoolBusy),
@@ -67,8 +99,9 @@ impl HashPool {
     }
 }
 
-fn work(receiver: &Mutex<Receiver<Job>>) {
+fn work(receiver: &Mutex<Receiver<Job>>, release_after: Duration) {
     lower_priority();
+    let mut scratch = Scratch::default();
     let slicer = Slicer::for_this_thread();
     if slicer.is_none() {
         // A seccomp filter without timer_create or rt_sigaction, or not Linux.
@@ -76,7 +109,7 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
     }
     loop {
         let job = match receiver.lock() {
-            Ok(guard) => guard.recv(),
+            Ok(guard) => guard.recv_timeout(release_after),
             Err(_) => return,
         };
         match job {
@@ -84,12 +117,13 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
                 if let Some(slicer) = &slicer {
                     slicer.start();
                 }
-                job();
+                job(&mut scratch);
                 if let Some(slicer) = &slicer {
                     slicer.stop();
                 }
             }
-            Err(_) => return,
+            Err(RecvTimeoutError::Timeout) => scratch = Scratch::default(),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -134,7 +168,7 @@ mod tests {
         use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
         let pool = HashPool::new(1, 1);
         // Also shows that a job still completes at SCHED_IDLE when the CPU has idle time.
-        let policy = pool.run(thread_priority::thread_schedule_policy).await;
+        let policy = pool.run(|_| thread_priority::thread_schedule_policy()).await;
         let policy = policy.unwrap().unwrap();
         if cfg!(target_os = "linux") {
             assert_eq!(
@@ -150,7 +184,7 @@ mod tests {
         use crate::oauth::hash_slices::steps_on_this_thread;
         let pool = HashPool::new(1, 1);
         let (steps, took) = pool
-            .run(|| {
+            .run(|_| {
                 let before = steps_on_this_thread();
                 let started = std::time::Instant::now();
                 // A fixed amount of work (tens of milliseconds of CPU), not a wall-clock
@@ -169,14 +203,14 @@ mod tests {
     #[tokio::test]
     async fn runs_jobs_and_refuses_when_full() {
         let pool = Arc::new(HashPool::new(1, 1));
-        assert_eq!(pool.run(|| 2 + 2).await, Ok(4));
+        assert_eq!(pool.run(|_| 2 + 2).await, Ok(4));
         // Block the only worker, fill the queue, then the next job is refused at once.
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let (started_tx, started_rx) = oneshot::channel::<()>();
         let blocked = tokio::spawn({
             let pool = pool.clone();
             async move {
-                pool.run(move || {
+                pool.run(move |_| {
                     let _ = started_tx.send(());
                     let _ = hold.recv();
                 })
@@ -186,16 +220,32 @@ mod tests {
         started_rx.await.unwrap();
         let queued = tokio::spawn({
             let pool = pool.clone();
-            async move { pool.run(|| 1).await }
+            async move { pool.run(|_| 1).await }
         });
         // The queued job is in the channel once its task has been polled (this test runs on a
         // single-threaded runtime, so yielding polls it).
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(pool.run(|| 0).await, Err(PoolBusy));
+        assert_eq!(pool.run(|_| 0).await, Err(PoolBusy));
         let _ = release.send(());
         assert!(blocked.await.unwrap().is_ok());
         assert_eq!(queued.await.unwrap(), Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_worker_lends_its_memory_to_the_next_job_then_frees_it_when_idle() {
+        let pool = HashPool::with_release(1, 1, Duration::from_millis(100));
+        let address = |scratch: &mut Scratch| scratch.blocks(64).as_ptr() as usize;
+        let first = pool.run(address).await.unwrap();
+        let second = pool.run(address).await.unwrap();
+        assert_eq!(first, second, "the next job gets the same memory");
+        let grown = pool.run(|s| s.blocks(32).len() + s.blocks(128).len()).await;
+        assert_eq!(grown, Ok(32 + 128), "a job may ask for less or more");
+        let kept = pool.run(|s| s.blocks.len()).await.unwrap();
+        assert_eq!(kept, 128);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let after_idle = pool.run(|s| s.blocks.len()).await.unwrap();
+        assert_eq!(after_idle, 0, "freed after the release time without a job");
     }
 }

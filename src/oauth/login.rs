@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::hash_pool::HashPool;
+use super::hash_pool::{HashPool, Scratch};
 use super::throttle::Throttle;
 use crate::config::UserConfig;
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::password_hash::{Output, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
+use subtle::ConstantTimeEq;
 
 /// Login attempts waiting for a hash thread at most; more are answered "busy" at once.
 const HASH_QUEUE: usize = 64;
@@ -88,15 +89,7 @@ impl PasswordChecker {
         let password = password.to_owned();
         let verified = self
             .pool
-            .run(move || {
-                PasswordHash::new(&hash)
-                    .map(|parsed| {
-                        argon2()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                    .unwrap_or(false)
-            })
+            .run(move |scratch| verify(&hash, password.as_bytes(), scratch))
             .await
             .map_err(|_| LoginFailure::Unavailable)?;
         match user {
@@ -114,9 +107,82 @@ impl PasswordChecker {
     }
 }
 
+/// Whether `password` matches the PHC string `hash` (argon2 with the parameters, salt and
+/// output length it names), hashing in the worker's reused `scratch` memory. What the
+/// argon2 crate's `verify_password` does, without allocating the memory afresh each time.
+fn verify(hash: &str, password: &[u8], scratch: &mut Scratch) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map_or(Ok(Version::default()), Version::try_from) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let computed = &mut computed[..expected.len()];
+    let blocks = scratch.blocks(params.block_count());
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, computed, blocks)
+        .is_ok()
+        && bool::from(computed.ct_eq(expected.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+
+    #[test]
+    fn verify_agrees_with_the_argon2_crate_and_reuses_its_memory() {
+        let mut scratch = Scratch::default();
+        let small = Params::new(64, 1, 1, None).unwrap();
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        let hashes = [
+            // The real parameters, and smaller ones of every variant, a longer output and
+            // three lanes: the same scratch serves them all in turn.
+            argon2().hash_password(b"right", &salt).unwrap().to_string(),
+            Argon2::new(Algorithm::Argon2i, Version::V0x10, small.clone())
+                .hash_password(b"right", &salt)
+                .unwrap()
+                .to_string(),
+            Argon2::new(Algorithm::Argon2d, Version::V0x13, small)
+                .hash_password(b"right", &salt)
+                .unwrap()
+                .to_string(),
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(96, 2, 3, Some(64)).unwrap(),
+            )
+            .hash_password(b"right", &salt)
+            .unwrap()
+            .to_string(),
+        ];
+        for hash in &hashes {
+            let parsed = PasswordHash::new(hash).unwrap();
+            for password in [&b"right"[..], b"wrong", b"", b"right "] {
+                let theirs = argon2().verify_password(password, &parsed).is_ok();
+                assert_eq!(verify(hash, password, &mut scratch), theirs, "{hash}");
+                assert_eq!(theirs, password == b"right");
+            }
+        }
+        assert!(!verify(DUMMY_HASH, b"", &mut scratch));
+        for broken in ["", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ", "$bcrypt$x", "plain"] {
+            assert!(!verify(broken, b"right", &mut scratch), "{broken}");
+        }
+    }
 
     #[test]
     fn the_dummy_hash_has_the_real_parameters() {
