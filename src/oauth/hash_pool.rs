@@ -168,7 +168,9 @@ mod tests {
         use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
         let pool = HashPool::new(1, 1);
         // Also shows that a job still completes at SCHED_IDLE when the CPU has idle time.
-        let policy = pool.run(|_| thread_priority::thread_schedule_policy()).await;
+        let policy = pool
+            .run(|_| thread_priority::thread_schedule_policy())
+            .await;
         let policy = policy.unwrap().unwrap();
         if cfg!(target_os = "linux") {
             assert_eq!(

@@ -120,7 +120,10 @@ fn verify(hash: &str, password: &[u8], scratch: &mut Scratch) -> bool {
     let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
         return false;
     };
-    let Ok(version) = parsed.version.map_or(Ok(Version::default()), Version::try_from) else {
+    let Ok(version) = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
         return false;
     };
     let Ok(params) = Params::try_from(&parsed) else {
@@ -179,7 +182,12 @@ mod tests {
             }
         }
         assert!(!verify(DUMMY_HASH, b"", &mut scratch));
-        for broken in ["", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ", "$bcrypt$x", "plain"] {
+        for broken in [
+            "",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$bcrypt$x",
+            "plain",
+        ] {
             assert!(!verify(broken, b"right", &mut scratch), "{broken}");
         }
     }
