@@ -4,7 +4,9 @@
 #   2. token:  client_credentials token responses/s on POST /oauth2/token;
 #   3. login:  the proxy's p99 alone and while LOGIN_RATE logins/s hash passwords, under a
 #              fixed-rate (open-loop) load below capacity (LOGIN_LOAD=open, the default) or
-#              wrk at saturation (LOGIN_LOAD=closed).
+#              wrk at saturation (LOGIN_LOAD=closed). Controls: LOGIN_HOST=neighbour sends the
+#              logins to a second gateway on the servers' CPU; LOGIN_VICTIM=nginx measures
+#              nginx proxy_pass instead of authgate's none route.
 # With STORE=redis the gateway keeps its token store in a redis-server started here (on the
 # servers' CPU): compare with a STORE=memory run for the Redis backend's targets.
 #
@@ -25,6 +27,8 @@ LOGIN_RATE=${LOGIN_RATE:-20}   # sign-ins per second during the "logins" runs of
 LOGIN_LOAD=${LOGIN_LOAD:-open} # part 3's proxy load: open (fixed rate, bench/openloop.rs) or closed (wrk)
 OPEN_FRACTION=${OPEN_FRACTION:-0.3}  # open: the rate as a fraction of the none route's wrk req/s
 OPEN_RATE=${OPEN_RATE:-}       # open: this many requests/s instead (skips the capacity run)
+LOGIN_HOST=${LOGIN_HOST:-self} # part 3: self (the measured gateway hashes) or neighbour (a second gateway on the servers' CPU does)
+LOGIN_VICTIM=${LOGIN_VICTIM:-authgate-none}  # part 3: what the load measures: authgate-none or nginx (proxy_pass)
 NO_BUILD=${NO_BUILD:-0}        # 1: do not run cargo build (use the existing binary)
 # AUTHGATE_BIN=/path/to/authgate  use this binary instead of target/release/authgate (implies NO_BUILD=1)
 SERVER_CPU=${SERVER_CPU:-1}    # CPU for every server process
@@ -46,6 +50,8 @@ source "$(dirname "$0")/lib.sh"
 [[ $LOGIN_LOAD == open || $LOGIN_LOAD == closed ]] || die "LOGIN_LOAD must be 'open' or 'closed' (got '$LOGIN_LOAD')"
 [[ $OPEN_FRACTION =~ ^0?\.[0-9]*[1-9][0-9]*$|^1(\.0*)?$ ]] || die "OPEN_FRACTION must be in (0, 1] (got '$OPEN_FRACTION')"
 [[ -z $OPEN_RATE || $OPEN_RATE =~ ^[1-9][0-9]*$ ]] || die "OPEN_RATE must be a positive integer (got '$OPEN_RATE')"
+[[ $LOGIN_HOST == self || $LOGIN_HOST == neighbour ]] || die "LOGIN_HOST must be 'self' or 'neighbour' (got '$LOGIN_HOST')"
+[[ $LOGIN_VICTIM == authgate-none || $LOGIN_VICTIM == nginx ]] || die "LOGIN_VICTIM must be 'authgate-none' or 'nginx' (got '$LOGIN_VICTIM')"
 for p in $PARTS; do
     [[ $p == routes || $p == token || $p == login ]] || die "PARTS may contain only 'routes', 'token' and 'login' (got '$p')"
 done
@@ -66,7 +72,7 @@ build_authgate
 if want_part login && [[ $LOGIN_LOAD == open ]]; then build_openloop; fi
 make_workdir
 
-read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT < <(free_ports 4)
+read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT AG2_PORT < <(free_ports 5)
 [[ -n ${AG_PORT:-} ]] || die "could not pick free ports"
 AG="http://127.0.0.1:$AG_PORT"
 NGX="http://127.0.0.1:$NGX_PORT"
@@ -185,11 +191,26 @@ AG_PID=$LAST_PID
 wait_up authgate "$AG/" "$AG_PID" "$WORK/authgate-auth.log"
 AG_RSS=("startup $(rss_kib "$AG_PID")")
 
+# The login host of part 3: this gateway, or a second one from the same configuration (its
+# own port and data directory) that only serves the logins, beside the measured servers.
+LOGIN_AG=$AG AG2_PID=''
+if want_part login && [[ $LOGIN_HOST == neighbour ]]; then
+    LOGIN_AG="http://127.0.0.1:$AG2_PORT"
+    mkdir -p "$WORK/data2"
+    sed -e "s|127.0.0.1:$AG_PORT|127.0.0.1:$AG2_PORT|g" -e "s|^data_dir = .*|data_dir = \"$WORK/data2\"|" \
+        "$WORK/authgate.toml" >"$WORK/authgate2.toml"
+    log "starting the neighbour gateway (logins only) on $LOGIN_AG"
+    start_bg authgate-neighbour "$WORK/authgate-neighbour.log" "$AUTHGATE_BIN" serve --config "$WORK/authgate2.toml"
+    AG2_PID=$LAST_PID
+    wait_up "neighbour authgate" "$LOGIN_AG/" "$AG2_PID" "$WORK/authgate-neighbour.log"
+fi
+
 # Called by bench_one around every measured run.
 check_servers() {
     check_alive "upstream nginx" "$UP_PID" "$WORK/upstream/error.log"
     check_alive "nginx proxy" "$NGX_PID" "$WORK/nginx/error.log"
     check_alive authgate "$AG_PID" "$WORK/authgate-auth.log"
+    if [[ -n $AG2_PID ]]; then check_alive "neighbour authgate" "$AG2_PID" "$WORK/authgate-neighbour.log"; fi
     if [[ $STORE == redis ]]; then check_alive redis-server "$REDIS_PID" "$WORK/redis/stdout.log"; fi
 }
 
@@ -334,7 +355,7 @@ start_login_driver() { # GROUP SERVER ROUND
     # latencies (measured from the scheduled time) would charge to the server.
     local nice=()
     [[ $LOADGEN != open ]] || nice=(nice -n 19)
-    "${PIN_CLIENT[@]}" "${nice[@]}" python3 "$BENCH/login.py" drive "$AG" /s/ "$USER_NAME" "$USER_PASSWORD" \
+    "${PIN_CLIENT[@]}" "${nice[@]}" python3 "$BENCH/login.py" drive "$LOGIN_AG" /s/ "$USER_NAME" "$USER_PASSWORD" \
         "$LOGIN_RATE" "$WORK/login.ready" "$WORK/login.stop" --max-seconds 3600 \
         >"$WORK/login-$3.out" 2>&1 &
     DRIVER_PID=$!
@@ -361,7 +382,9 @@ stop_login_driver() { # GROUP SERVER ROUND
     log "  login driver: $line"
 }
 if want_part login; then
-    warmup login authgate-none
+    # The capacity (for the open rate) is always authgate's none route, so that a control run
+    # with LOGIN_VICTIM=nginx offers the same load.
+    warmup login "$LOGIN_VICTIM"
     if [[ $LOGIN_LOAD == open ]]; then
         # Open loop: a fixed request rate below capacity (see bench/README.md for why).
         if [[ -z $OPEN_RATE ]]; then
@@ -374,16 +397,16 @@ if want_part login; then
         LOADGEN=open
         if [[ $WARMUP != 0 && $WARMUP != 0[smh] ]]; then
             log "login: open-loop warm-up ($WARMUP at $OPEN_RATE req/s)"
-            run_openloop "open-loop warm-up" "$AG/" "$WARMUP" "$WORK/open-login-warmup.txt"
+            run_openloop "open-loop warm-up" "${URL[$LOGIN_VICTIM]}" "$WARMUP" "$WORK/open-login-warmup.txt"
         fi
-        log "login: $ROUNDS rounds x ${DURATION}, open loop at $OPEN_RATE req/s over $CONNS connections on auth=none, alone / with $LOGIN_RATE logins/s"
+        log "login: $ROUNDS rounds x ${DURATION}, open loop at $OPEN_RATE req/s over $CONNS connections on $LOGIN_VICTIM, alone / with $LOGIN_RATE logins/s on $LOGIN_HOST"
     else
-        log "login: $ROUNDS rounds x ${DURATION}, $CONNS connections on auth=none, alone / with $LOGIN_RATE logins/s"
+        log "login: $ROUNDS rounds x ${DURATION}, $CONNS connections on $LOGIN_VICTIM, alone / with $LOGIN_RATE logins/s on $LOGIN_HOST"
     fi
     for ((r = 1; r <= ROUNDS; r++)); do
-        measure login alone "$r" authgate-none
+        measure login alone "$r" "$LOGIN_VICTIM"
         PRE_RUN=start_login_driver POST_RUN=stop_login_driver
-        measure login logins "$r" authgate-none
+        measure login logins "$r" "$LOGIN_VICTIM"
         PRE_RUN='' POST_RUN=''
     done
     LOADGEN=wrk
@@ -414,15 +437,21 @@ BUSY_END=$(cpu_busy_pct)
     elif want_part login; then
         echo "- part 3 load: wrk closed loop at saturation ($CONNS connections)"
     fi
+    if want_part login && [[ $LOGIN_HOST == neighbour || $LOGIN_VICTIM == nginx ]]; then
+        echo "- part 3 control: measured $LOGIN_VICTIM; logins sent to $(
+            [[ $LOGIN_HOST == neighbour ]] && echo "a second gateway on the servers' CPU (the measured server does no hashing)" || echo "the measured gateway")"
+    fi
     echo "- CPU busy (all CPUs, 2 s sample, servers idle) before the benchmark: ${BUSY_START}%, after: ${BUSY_END}%"
     echo
 }
 
-python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" "$LOGIN_LOAD" <<'PY'
+python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" "$LOGIN_LOAD" "$LOGIN_VICTIM" "$LOGIN_HOST" <<'PY'
 import sys, statistics
 from collections import defaultdict
 
 results, logins_path, login_rate, login_load = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+victim = "nginx proxy_pass" if sys.argv[5] == "nginx" else "`/` auth = none"
+where = " on a neighbour gateway" if sys.argv[6] == "neighbour" else ""
 runs = defaultdict(list)   # (group, server) -> [dict]
 for line in open(results):
     if not line.strip():
@@ -507,9 +536,9 @@ def token_table(keep):
 
 def login_table(keep):
     alone, busy = agg("login", "alone", keep), agg("login", "logins", keep)
-    print("| load on authgate | rounds | req/s | p50 ms | p99 ms | errors | logins/s (303) | logins ok / started | req/s ÷ alone | p99 ÷ alone | target: p99 rises < 20 % |")
+    print("| server, load | rounds | req/s | p50 ms | p99 ms | errors | logins/s (303) | logins ok / started | req/s ÷ alone | p99 ÷ alone | target: p99 rises < 20 % |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for name, a in (("`/` auth = none, alone", alone), ("`/` auth = none, with %g logins/s" % login_rate, busy)):
+    for name, a in (("%s, alone" % victim, alone), ("%s, with %g logins/s%s" % (victim, login_rate, where), busy)):
         if a is None:
             continue
         cells = [name, str(a["n"]), "%.0f" % a["rps"], "%.3f" % a["p50"], "%.3f" % a["p99"], str(a["errors"])]
@@ -533,9 +562,9 @@ def login_table(keep):
 
 def login_open_table(keep):
     alone, busy = agg("login", "alone", keep), agg("login", "logins", keep)
-    print("| load on authgate | rounds | req/s (target) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | logins/s (303) | logins ok / started | p99 ÷ alone | p99.9 ÷ alone | target: p99 rises < 20 %% at %g logins/s |" % login_rate)
+    print("| server, load | rounds | req/s (target) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | logins/s (303) | logins ok / started | p99 ÷ alone | p99.9 ÷ alone | target: p99 rises < 20 %% at %g logins/s |" % login_rate)
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for name, a in (("`/` auth = none, alone", alone), ("`/` auth = none, with %g logins/s" % login_rate, busy)):
+    for name, a in (("%s, alone" % victim, alone), ("%s, with %g logins/s%s" % (victim, login_rate, where), busy)):
         if a is None:
             continue
         cells = [name, str(a["n"]), "%.0f (%.0f)" % (a["rps"], a["target"])] + \
