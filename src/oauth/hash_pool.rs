@@ -18,8 +18,8 @@
 //! so that a run of logins does not allocate and zero 19 MiB per check (page faults and a
 //! memset the proxy's CPU paid for); after [`RELEASE_AFTER`] without a job it is freed.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use argon2::Block;
@@ -52,7 +52,58 @@ impl Scratch {
 
 /// A small pool of low-priority threads.
 pub struct HashPool {
-    jobs: SyncSender<Job>,
+    queue: Arc<Queue>,
+}
+
+/// The jobs waiting for a worker. A condition variable rather than a channel behind a mutex,
+/// so that every idle worker times out on its own and frees its scratch memory (with a
+/// shared receiver only the worker holding the lock would ever see the timeout).
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+    capacity: usize,
+}
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// The pool is gone: workers finish what is queued, then exit.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Jobs run outside the lock, so a panic cannot leave the queue half-changed.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job; `None` after `idle` without one (or when the pool is gone and nothing is
+    /// left, which `closed` then tells).
+    fn next(&self, idle: Duration) -> (Option<Job>, bool) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return (Some(job), false);
+            }
+            if state.closed {
+                return (None, true);
+            }
+            let (guard, wait) = self
+                .ready
+                .wait_timeout(state, idle)
+                .unwrap_or_else(PoisonError::into_inner);
+            state = guard;
+            if wait.timed_out() && state.jobs.is_empty() {
+                return (None, state.closed);
+            }
+        }
+    }
+}
+
+impl Drop for HashPool {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
+    }
 }
 
 /// The pool could not take the job now.
@@ -67,18 +118,24 @@ impl HashPool {
 
     /// The same, with workers that free their scratch memory after `release_after` idle.
     fn with_release(threads: usize, queue: usize, release_after: Duration) -> HashPool {
-        let (jobs, receiver) = mpsc::sync_channel::<Job>(queue);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState {
+                jobs: VecDeque::with_capacity(queue),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            capacity: queue,
+        });
         for n in 0..threads.max(1) {
-            let receiver = receiver.clone();
+            let queue = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("authgate-hash-{n}"))
-                .spawn(move || work(&receiver, release_after));
+                .spawn(move || work(&queue, release_after));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a password-hash thread");
             }
         }
-        HashPool { jobs }
+        HashPool { queue }
     }
 
     /// Runs `f` on a pool thread, lending it the thread's scratch memory, and waits for its
@@ -92,14 +149,19 @@ impl HashPool {
         let job: Job = Box::new(move |scratch| {
             let _ = tx.send(f(scratch));
         });
-        match self.jobs.try_send(job) {
-            Ok(()) => rx.await.map_err(|_| PoolBusy),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(PoolBusy),
+        {
+            let mut state = self.queue.lock();
+            if state.jobs.len() >= self.queue.capacity {
+                return Err(PoolBusy);
+            }
+            state.jobs.push_back(job);
         }
+        self.queue.ready.notify_one();
+        rx.await.map_err(|_| PoolBusy)
     }
 }
 
-fn work(receiver: &Mutex<Receiver<Job>>, release_after: Duration) {
+fn work(queue: &Queue, release_after: Duration) {
     lower_priority();
     let mut scratch = Scratch::default();
     let slicer = Slicer::for_this_thread();
@@ -108,12 +170,8 @@ fn work(receiver: &Mutex<Receiver<Job>>, release_after: Duration) {
         tracing::debug!("password-hash time slices unavailable; hashes run unsliced");
     }
     loop {
-        let job = match receiver.lock() {
-            Ok(guard) => guard.recv_timeout(release_after),
-            Err(_) => return,
-        };
-        match job {
-            Ok(job) => {
+        match queue.next(release_after) {
+            (Some(job), _) => {
                 if let Some(slicer) = &slicer {
                     slicer.start();
                 }
@@ -122,8 +180,8 @@ fn work(receiver: &Mutex<Receiver<Job>>, release_after: Duration) {
                     slicer.stop();
                 }
             }
-            Err(RecvTimeoutError::Timeout) => scratch = Scratch::default(),
-            Err(RecvTimeoutError::Disconnected) => return,
+            (None, true) => return,
+            (None, false) => scratch = Scratch::default(),
         }
     }
 }
@@ -249,5 +307,33 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         let after_idle = pool.run(|s| s.blocks.len()).await.unwrap();
         assert_eq!(after_idle, 0, "freed after the release time without a job");
+    }
+
+    #[tokio::test]
+    async fn every_idle_worker_frees_its_memory() {
+        // Two jobs that wait for each other run on both workers at once.
+        let pool = HashPool::with_release(2, 2, Duration::from_millis(100));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let job = |barrier: Arc<std::sync::Barrier>| {
+            move |scratch: &mut Scratch| {
+                let before = scratch.blocks.len();
+                scratch.blocks(64);
+                barrier.wait();
+                before
+            }
+        };
+        let both = || {
+            let (a, b) = (job(barrier.clone()), job(barrier.clone()));
+            let pool = &pool;
+            async move { tokio::join!(pool.run(a), pool.run(b)) }
+        };
+        assert_eq!(both().await, (Ok(0), Ok(0)));
+        assert_eq!(
+            both().await,
+            (Ok(64), Ok(64)),
+            "each worker kept its memory"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(both().await, (Ok(0), Ok(0)), "and each freed it when idle");
     }
 }
