@@ -10,6 +10,7 @@
 //! minute older.
 
 pub mod change;
+mod due;
 pub mod state;
 
 use std::path::Path;
@@ -28,6 +29,9 @@ use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 use change::Change;
 use state::{consent_key, subject_key, State};
+
+/// Expired entries the live sweep drops under one hold of the lock, at most.
+const SWEEP_BATCH: usize = 256;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -91,6 +95,7 @@ impl MemoryStore {
         let now = SystemClock.now();
         let (idle, max) = options.session_limits;
         recovered.state.sweep(now, idle, max);
+        recovered.state.queue_all_due((idle, max));
         tracing::info!(
             dir = %dir.display(),
             ms = started.elapsed().as_millis() as u64,
@@ -421,9 +426,10 @@ impl Store for MemoryStore {
     }
 
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
-        for part in state::SweepPart::ALL {
-            self.read()?
-                .sweep_part(part, now, session_idle, session_max);
+        while self
+            .read()?
+            .sweep_due(now, session_idle, session_max, SWEEP_BATCH)
+        {
             // Let requests waiting for the lock in between.
             tokio::task::yield_now().await;
         }

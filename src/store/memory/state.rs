@@ -1,13 +1,15 @@
 //! The memory store's data: plain maps, the one function that changes them ([`State::apply`],
 //! used both live and when replaying the journal), the reads, and the sweep of what expired.
 //!
-//! This is also the snapshot's shape: `State` is serialised whole by compaction.
+//! This is also the snapshot's shape: `State` is serialised whole by compaction (all but the
+//! expiry queues of `due.rs`, which start-up rebuilds).
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::change::Change;
+use super::due::Due;
 use crate::config::ClientConfig;
 use crate::store::{
     CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord, SealedSuccessor,
@@ -26,6 +28,9 @@ pub struct State {
     pub sessions: HashMap<TokenHash, SessionRecord>,
     #[serde(default)]
     pub clients: HashMap<String, ClientConfig>,
+    /// When entries fall due, for the live sweep.
+    #[serde(skip)]
+    pub due: Due,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,6 +74,7 @@ impl State {
     pub fn apply(&mut self, change: Change) {
         match change {
             Change::PutCode { code, grant } => {
+                self.due.code(code, grant.expires_at);
                 self.codes.insert(code, CodeEntry { grant, used: false });
             }
             Change::UseCode { code } => {
@@ -96,6 +102,7 @@ impl State {
             }
             Change::RevokeFamily { family } => self.revoke_family(&family),
             Change::RevokeAccess { jti, expires_at } => {
+                self.due.revoked_access(&jti, expires_at);
                 self.revoked_access.insert(jti, expires_at);
             }
             Change::RevokeSubject { subject, cutoff } => self.revoke_subject(&subject, cutoff),
@@ -115,6 +122,7 @@ impl State {
                 }
             }
             Change::PutSession { id, session } => {
+                self.due.session(id, &session);
                 self.sessions.insert(id, session);
             }
             Change::TouchSession { id, at } => {
@@ -151,17 +159,22 @@ impl State {
 
     /// Records a family's new current token and access token (expired ones are pruned by `sweep`).
     fn track(&mut self, token: TokenHash, record: &RefreshRecord, access: IssuedAccess) {
+        let due = &mut self.due;
         let family = self
             .families
             .entry(record.family.clone())
-            .or_insert_with(|| FamilyEntry {
-                user: record.user.clone(),
-                client_id: record.client_id.clone(),
-                revoked: false,
-                expires_at: record.expires_at,
-                access: Vec::new(),
-                tokens: Vec::new(),
+            .or_insert_with(|| {
+                due.family(&record.family, record.expires_at);
+                FamilyEntry {
+                    user: record.user.clone(),
+                    client_id: record.client_id.clone(),
+                    revoked: false,
+                    expires_at: record.expires_at,
+                    access: Vec::new(),
+                    tokens: Vec::new(),
+                }
             });
+        due.family_access(&record.family, access.expires_at);
         family.access.push(access);
         family.tokens.push(token);
     }
@@ -172,6 +185,7 @@ impl State {
         };
         entry.revoked = true;
         for access in entry.access.drain(..) {
+            self.due.revoked_access(&access.jti, access.expires_at);
             self.revoked_access.insert(access.jti, access.expires_at);
         }
         for token in entry.tokens.drain(..) {
@@ -238,62 +252,31 @@ impl State {
         }
     }
 
-    /// Drops what expired; sessions by the given idle and absolute limits.
+    /// Drops what expired, in one full pass over the maps; sessions by the given idle and
+    /// absolute limits. For start-up and compaction; the live store sweeps by its expiry
+    /// queues (`due.rs`), a bounded batch at a time.
     pub fn sweep(&mut self, now: u64, session_idle: u64, session_max: u64) {
-        for part in SweepPart::ALL {
-            self.sweep_part(part, now, session_idle, session_max);
-        }
-    }
-
-    /// One part of [`State::sweep`]: the live store sweeps part by part, taking its lock for
-    /// each separately, so that a large store never holds requests up for the whole sweep.
-    pub fn sweep_part(&mut self, part: SweepPart, now: u64, session_idle: u64, session_max: u64) {
-        match part {
-            SweepPart::Sessions => self.sessions.retain(|_, s| {
-                s.last_seen.saturating_add(session_idle) > now
-                    && s.created_at.saturating_add(session_max) > now
-            }),
-            SweepPart::Codes => self.codes.retain(|_, c| c.grant.expires_at > now),
-            SweepPart::RevokedAccess => self.revoked_access.retain(|_, exp| *exp > now),
-            SweepPart::Families => {
-                let dead: Vec<String> = self
-                    .families
-                    .iter()
-                    .filter(|(_, f)| f.expires_at <= now)
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                for family in dead {
-                    if let Some(entry) = self.families.remove(&family) {
-                        for token in entry.tokens {
-                            self.refresh.remove(&token);
-                        }
-                    }
+        self.sessions.retain(|_, s| {
+            s.last_seen.saturating_add(session_idle) > now
+                && s.created_at.saturating_add(session_max) > now
+        });
+        self.codes.retain(|_, c| c.grant.expires_at > now);
+        self.revoked_access.retain(|_, exp| *exp > now);
+        let dead: Vec<String> = self
+            .families
+            .iter()
+            .filter(|(_, f)| f.expires_at <= now)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for family in dead {
+            if let Some(entry) = self.families.remove(&family) {
+                for token in entry.tokens {
+                    self.refresh.remove(&token);
                 }
             }
-            SweepPart::FamilyAccess => self
-                .families
-                .values_mut()
-                .for_each(|f| f.access.retain(|a| a.expires_at > now)),
         }
+        self.families
+            .values_mut()
+            .for_each(|f| f.access.retain(|a| a.expires_at > now));
     }
-}
-
-/// The parts of a sweep, each done under one short hold of the lock.
-#[derive(Debug, Clone, Copy)]
-pub enum SweepPart {
-    Sessions,
-    Codes,
-    RevokedAccess,
-    Families,
-    FamilyAccess,
-}
-
-impl SweepPart {
-    pub const ALL: [SweepPart; 5] = [
-        SweepPart::Sessions,
-        SweepPart::Codes,
-        SweepPart::RevokedAccess,
-        SweepPart::Families,
-        SweepPart::FamilyAccess,
-    ];
 }
