@@ -28,9 +28,11 @@
 //! - [`http`]: body types and response builders;
 //! - [`logging`]: tracing set-up;
 //! - [`private_file`]: 0600 files written atomically.
+//! - [`background`]: the lowest scheduling priority for background threads (hashes, compaction).
 
 pub mod admin;
 pub mod authn;
+pub mod background;
 pub mod cli;
 pub mod clock;
 pub mod commands;

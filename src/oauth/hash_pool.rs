@@ -3,7 +3,7 @@
 //! argon2id is meant to be expensive (about 15 ms and 19 MiB per check here). On the tokio
 //! blocking pool those threads compete with the request-serving workers as equals, and on a
 //! one- or two-CPU machine a burst of logins then shows up as proxy latency. These threads
-//! run under `SCHED_IDLE`, Linux's lowest class: they only get a CPU that nothing else
+//! run under `SCHED_IDLE` (`crate::background`), Linux's lowest class: they only get a CPU that nothing else
 //! wants, and a proxy thread that wakes up preempts a running hash at once. So logins use the
 //! idle time the proxy leaves and slow down (never the proxy) when there is none; a CPU kept
 //! 100 % busy by the proxy starves them, and the bounded queue then answers "busy". While a
@@ -162,7 +162,7 @@ impl HashPool {
 }
 
 fn work(queue: &Queue, release_after: Duration) {
-    lower_priority();
+    crate::background::lower_priority("password hashes");
     let mut scratch = Scratch::default();
     let slicer = Slicer::for_this_thread();
     if slicer.is_none() {
@@ -197,24 +197,6 @@ impl Slicer {
     }
     fn start(&self) {}
     fn stop(&self) {}
-}
-
-/// `SCHED_IDLE` for this thread, else `SCHED_BATCH` at nice 19; a failure only costs the
-/// priority, so it is logged and ignored.
-fn lower_priority() {
-    use thread_priority::{
-        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-        ThreadPriority, ThreadSchedulePolicy,
-    };
-    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-    let batch = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
-    let lowered = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-        .or_else(|_| {
-            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, batch)
-        });
-    if let Err(err) = lowered {
-        tracing::debug!(error = ?err, "could not lower the password-hash thread's priority");
-    }
 }
 
 #[cfg(test)]

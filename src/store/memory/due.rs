@@ -1,6 +1,7 @@
 //! When the memory store's entries fall due, earliest first, so that the live sweep visits
 //! only what has expired instead of every entry under the store's lock (a full pass over a
-//! million sessions or refresh families holds it for about 10 ms a map).
+//! million sessions or refresh families holds it for about 10 ms a map). A family's list of
+//! access tokens needs no queue: each rotation prunes it (`State::apply`).
 //!
 //! The queues are lazy. An entry may outlive what it names (deleted since: skipped when it
 //! comes up), and a session may come up before it really expires (used since, or queued
@@ -27,8 +28,6 @@ pub struct Due {
     codes: Queue<TokenHash>,
     revoked_access: Queue<String>,
     families: Queue<String>,
-    /// A family's access tokens to prune from its list, one entry per access token issued.
-    family_access: Queue<String>,
 }
 
 impl Due {
@@ -52,11 +51,6 @@ impl Due {
     pub fn family(&mut self, family: &str, expires_at: u64) {
         self.families.push(Reverse((expires_at, family.to_owned())));
     }
-
-    pub fn family_access(&mut self, family: &str, expires_at: u64) {
-        self.family_access
-            .push(Reverse((expires_at, family.to_owned())));
-    }
 }
 
 /// When a session ends under the limits `idle` and `max`.
@@ -79,27 +73,30 @@ fn next_due<K: Ord>(queue: &mut Queue<K>, now: u64, budget: &mut usize) -> Optio
 impl State {
     /// Queues every entry of the maps afresh (after recovery, which fills the maps directly),
     /// sessions under the limits `session_limits` (idle, absolute).
-    pub fn queue_all_due(&mut self, session_limits: (u64, u64)) {
-        let mut due = Due {
-            limits: Some(session_limits),
-            ..Due::default()
+    pub fn queue_all_due(&mut self, (idle, max): (u64, u64)) {
+        // Each queue built whole (linear), not entry by entry.
+        fn queue<K: Ord>(entries: impl Iterator<Item = (u64, K)>) -> Queue<K> {
+            BinaryHeap::from(entries.map(Reverse).collect::<Vec<_>>())
+        }
+        self.due = Due {
+            limits: Some((idle, max)),
+            sessions: queue(
+                self.sessions
+                    .iter()
+                    .map(|(id, s)| (session_end(s, idle, max), *id)),
+            ),
+            codes: queue(self.codes.iter().map(|(c, e)| (e.grant.expires_at, *c))),
+            revoked_access: queue(
+                self.revoked_access
+                    .iter()
+                    .map(|(jti, exp)| (*exp, jti.clone())),
+            ),
+            families: queue(
+                self.families
+                    .iter()
+                    .map(|(name, f)| (f.expires_at, name.clone())),
+            ),
         };
-        for (id, session) in &self.sessions {
-            due.session(*id, session);
-        }
-        for (code, entry) in &self.codes {
-            due.code(*code, entry.grant.expires_at);
-        }
-        for (jti, expires_at) in &self.revoked_access {
-            due.revoked_access(jti, *expires_at);
-        }
-        for (name, family) in &self.families {
-            due.family(name, family.expires_at);
-            for access in &family.access {
-                due.family_access(name, access.expires_at);
-            }
-        }
-        self.due = due;
     }
 
     /// Drops what is due by `now`, visiting at most `budget` queued entries; sessions by the
@@ -153,11 +150,6 @@ impl State {
                         self.refresh.remove(&token);
                     }
                 }
-            }
-        }
-        while let Some(name) = next_due(&mut self.due.family_access, now, &mut left) {
-            if let Some(family) = self.families.get_mut(&name) {
-                family.access.retain(|a| a.expires_at > now);
             }
         }
         left == 0
@@ -242,11 +234,7 @@ mod tests {
         let mut codes: Vec<_> = state.codes.keys().collect();
         let mut revoked: Vec<_> = state.revoked_access.keys().collect();
         let mut refresh: Vec<_> = state.refresh.keys().collect();
-        let mut families: Vec<_> = state
-            .families
-            .iter()
-            .map(|(name, f)| (name, f.access.iter().map(|a| &a.jti).collect::<Vec<_>>()))
-            .collect();
+        let mut families: Vec<_> = state.families.keys().collect();
         sessions.sort();
         codes.sort();
         revoked.sort();
@@ -276,6 +264,34 @@ mod tests {
             }
             assert!(batched.sessions.is_empty() && batched.families.is_empty());
         }
+    }
+
+    #[test]
+    fn a_rotation_prunes_the_family_access_tokens_that_have_expired() {
+        let mut state = populated();
+        let jtis = |state: &State| -> Vec<String> {
+            state.families["f0"]
+                .access
+                .iter()
+                .map(|a| a.jti.clone())
+                .collect()
+        };
+        // f0's access tokens expire at 300, 600 and 900.
+        assert_eq!(jtis(&state), ["a0.0", "a0.1", "a0.2"]);
+        let record = state.families["f0"].tokens[2];
+        let current = state.refresh[&record].record.clone();
+        state.apply(Change::Rotate {
+            old: record,
+            at: 600,
+            sealed: crate::store::SealedSuccessor(Vec::new()),
+            token: id(99_999),
+            record: current,
+            access: IssuedAccess {
+                jti: "a0.3".into(),
+                expires_at: 1500,
+            },
+        });
+        assert_eq!(jtis(&state), ["a0.2", "a0.3"]);
     }
 
     #[test]

@@ -98,6 +98,12 @@ impl State {
                 if let Some(entry) = self.refresh.get_mut(&old) {
                     entry.rotated = Some((at, sealed));
                 }
+                // The family's access tokens that expired by this rotation are of no more use
+                // (revoking the family deny-lists only live ones): the list stays short
+                // without a sweep over every family.
+                if let Some(family) = self.families.get_mut(&record.family) {
+                    family.access.retain(|a| a.expires_at > at);
+                }
                 self.put_current(token, record, access);
             }
             Change::RevokeFamily { family } => self.revoke_family(&family),
@@ -174,7 +180,6 @@ impl State {
                     tokens: Vec::new(),
                 }
             });
-        due.family_access(&record.family, access.expires_at);
         family.access.push(access);
         family.tokens.push(token);
     }

@@ -269,6 +269,8 @@ impl Writer {
         let spawned = std::thread::Builder::new()
             .name("store-compaction".to_owned())
             .spawn(move || {
+                // Background work: requests come first, also on a one-CPU machine.
+                crate::background::lower_priority("store compaction");
                 match compaction::compact(&dir, finished, limits) {
                     Ok(stats) => tracing::info!(
                         through = finished,
