@@ -3,16 +3,14 @@
 //! argon2id is meant to be expensive (about 15 ms and 19 MiB per check here). On the tokio
 //! blocking pool those threads compete with the request-serving workers as equals, and on a
 //! one- or two-CPU machine a burst of logins then shows up as proxy latency. These threads
-//! run under `SCHED_IDLE` (`crate::background`), Linux's lowest class: they only get a CPU that nothing else
-//! wants, and a proxy thread that wakes up preempts a running hash at once. So logins use the
-//! idle time the proxy leaves and slow down (never the proxy) when there is none; a CPU kept
+//! run at the lowest priority (`SCHED_IDLE`, see `crate::background`): logins use the idle
+//! time the proxy leaves and slow down (never the proxy) when there is none; a CPU kept
 //! 100 % busy by the proxy starves them, and the bounded queue then answers "busy". While a
 //! hash runs it also offers its CPU back every 200 µs (`hash_slices.rs`): without that, the
-//! scheduler at times left it the CPU for a whole 4 ms tick while a proxy thread waited. Where
-//! `SCHED_IDLE` is refused (a seccomp profile, a non-Linux system) they fall back to
-//! `SCHED_BATCH` at nice 19, which still gives way but keeps a small share under load.
-//! `bench/auth.sh` (the login part) measured both: see bench/README.md. The queue is
-//! bounded; a full queue is an immediate "busy", never an unbounded backlog.
+//! scheduler at times left it the CPU for a whole 4 ms tick while a proxy thread waited.
+//! `bench/auth.sh` (the login part) measured it: see bench/README.md. The queue is bounded;
+//! a full queue is an immediate "busy", never an unbounded backlog, and once no worker is
+//! left (none could start, or all died) every job is answered "busy" instead of waiting.
 //!
 //! Each worker keeps the argon2 memory of its last job ([`Scratch`]) and lends it to the next,
 //! so that a run of logins does not allocate and zero 19 MiB per check (page faults and a
@@ -66,8 +64,34 @@ struct Queue {
 
 struct QueueState {
     jobs: VecDeque<Job>,
-    /// The pool is gone: workers finish what is queued, then exit.
+    /// The pool is gone (workers finish what is queued, then exit), or no worker is left.
     closed: bool,
+    /// Workers running.
+    workers: usize,
+}
+
+/// What a worker does next.
+enum Next {
+    Job(Job),
+    /// Nothing to do for the idle time: free the scratch memory.
+    Idle,
+    /// The pool is gone and nothing is queued.
+    Exit,
+}
+
+/// Held by a running worker: when it ends (returns or unwinds), the last one closes the
+/// queue and drops what waits there, which answers those jobs "busy".
+struct Alive<'a>(&'a Queue);
+
+impl Drop for Alive<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.workers -= 1;
+        if state.workers == 0 {
+            state.closed = true;
+            state.jobs.clear();
+        }
+    }
 }
 
 impl Queue {
@@ -76,24 +100,23 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next job; `None` after `idle` without one (or when the pool is gone and nothing is
-    /// left, which `closed` then tells).
-    fn next(&self, idle: Duration) -> (Option<Job>, bool) {
+    /// The next job, waiting at most `idle` for one.
+    fn next(&self, idle: Duration) -> Next {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.jobs.pop_front() {
-                return (Some(job), false);
+                return Next::Job(job);
             }
             if state.closed {
-                return (None, true);
+                return Next::Exit;
             }
             let (guard, wait) = self
                 .ready
                 .wait_timeout(state, idle)
                 .unwrap_or_else(PoisonError::into_inner);
             state = guard;
-            if wait.timed_out() && state.jobs.is_empty() {
-                return (None, state.closed);
+            if wait.timed_out() && state.jobs.is_empty() && !state.closed {
+                return Next::Idle;
             }
         }
     }
@@ -122,17 +145,22 @@ impl HashPool {
             state: Mutex::new(QueueState {
                 jobs: VecDeque::with_capacity(queue),
                 closed: false,
+                workers: 0,
             }),
             ready: Condvar::new(),
             capacity: queue,
         });
         for n in 0..threads.max(1) {
-            let queue = queue.clone();
+            // Counted before it starts, so that a worker ending early cannot close the queue
+            // while others are still being started.
+            queue.lock().workers += 1;
+            let worker = queue.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("authgate-hash-{n}"))
-                .spawn(move || work(&queue, release_after));
+                .spawn(move || work(&worker, release_after));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a password-hash thread");
+                drop(Alive(&queue));
             }
         }
         HashPool { queue }
@@ -151,7 +179,7 @@ impl HashPool {
         });
         {
             let mut state = self.queue.lock();
-            if state.jobs.len() >= self.queue.capacity {
+            if state.closed || state.jobs.len() >= self.queue.capacity {
                 return Err(PoolBusy);
             }
             state.jobs.push_back(job);
@@ -162,6 +190,7 @@ impl HashPool {
 }
 
 fn work(queue: &Queue, release_after: Duration) {
+    let _alive = Alive(queue);
     crate::background::lower_priority("password hashes");
     let mut scratch = Scratch::default();
     let slicer = Slicer::for_this_thread();
@@ -171,7 +200,7 @@ fn work(queue: &Queue, release_after: Duration) {
     }
     loop {
         match queue.next(release_after) {
-            (Some(job), _) => {
+            Next::Job(job) => {
                 if let Some(slicer) = &slicer {
                     slicer.start();
                 }
@@ -180,8 +209,8 @@ fn work(queue: &Queue, release_after: Duration) {
                     slicer.stop();
                 }
             }
-            (None, true) => return,
-            (None, false) => scratch = Scratch::default(),
+            Next::Idle => scratch = Scratch::default(),
+            Next::Exit => return,
         }
     }
 }
@@ -317,5 +346,22 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(both().await, (Ok(0), Ok(0)), "and each freed it when idle");
+    }
+
+    #[tokio::test]
+    async fn a_pool_without_workers_answers_busy_instead_of_waiting() {
+        let pool = HashPool::new(1, 4);
+        // The only worker dies in a job (a panic, as a bug would): that job and every later
+        // one are answered "busy", none waits for ever.
+        let died = pool.run(|_| -> u8 { std::panic::panic_any("a bug") }).await;
+        assert_eq!(died, Err(PoolBusy));
+        for _ in 0..50 {
+            if pool.queue.lock().closed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let later = tokio::time::timeout(Duration::from_secs(5), pool.run(|_| 1)).await;
+        assert_eq!(later, Ok(Err(PoolBusy)));
     }
 }

@@ -192,6 +192,16 @@ pub struct SessionRecord {
     pub family: Option<String>,
 }
 
+impl SessionRecord {
+    /// When the session ends under an idle limit and an absolute limit (seconds): it is over
+    /// at that time and after.
+    pub fn ends_at(&self, idle: u64, max: u64) -> u64 {
+        self.last_seen
+            .saturating_add(idle)
+            .min(self.created_at.saturating_add(max))
+    }
+}
+
 /// Whose tokens a cut-off applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Subject {

@@ -33,9 +33,9 @@ pub struct Due {
 impl Due {
     /// A session, due at its end under the last known limits (or at its creation).
     pub fn session(&mut self, id: TokenHash, session: &SessionRecord) {
-        let due = self.limits.map_or(session.created_at, |(idle, max)| {
-            session_end(session, idle, max)
-        });
+        let due = self
+            .limits
+            .map_or(session.created_at, |(idle, max)| session.ends_at(idle, max));
         self.sessions.push(Reverse((due, id)));
     }
 
@@ -53,12 +53,9 @@ impl Due {
     }
 }
 
-/// When a session ends under the limits `idle` and `max`.
-fn session_end(session: &SessionRecord, idle: u64, max: u64) -> u64 {
-    session
-        .last_seen
-        .saturating_add(idle)
-        .min(session.created_at.saturating_add(max))
+/// A queue built whole (linear), not entry by entry.
+fn queue<K: Ord>(entries: impl Iterator<Item = (u64, K)>) -> Queue<K> {
+    BinaryHeap::from(entries.map(Reverse).collect::<Vec<_>>())
 }
 
 /// Pops the next key of `queue` due by `now`, counting it against `budget`.
@@ -74,17 +71,9 @@ impl State {
     /// Queues every entry of the maps afresh (after recovery, which fills the maps directly),
     /// sessions under the limits `session_limits` (idle, absolute).
     pub fn queue_all_due(&mut self, (idle, max): (u64, u64)) {
-        // Each queue built whole (linear), not entry by entry.
-        fn queue<K: Ord>(entries: impl Iterator<Item = (u64, K)>) -> Queue<K> {
-            BinaryHeap::from(entries.map(Reverse).collect::<Vec<_>>())
-        }
         self.due = Due {
             limits: Some((idle, max)),
-            sessions: queue(
-                self.sessions
-                    .iter()
-                    .map(|(id, s)| (session_end(s, idle, max), *id)),
-            ),
+            sessions: self.sessions_by_end(idle, max),
             codes: queue(self.codes.iter().map(|(c, e)| (e.grant.expires_at, *c))),
             revoked_access: queue(
                 self.revoked_access
@@ -99,6 +88,15 @@ impl State {
         };
     }
 
+    /// Every session, queued for its end under the limits `idle` and `max`.
+    fn sessions_by_end(&self, idle: u64, max: u64) -> Queue<TokenHash> {
+        queue(
+            self.sessions
+                .iter()
+                .map(|(id, s)| (s.ends_at(idle, max), *id)),
+        )
+    }
+
     /// Drops what is due by `now`, visiting at most `budget` queued entries; sessions by the
     /// given idle and absolute limits. Returns whether it stopped for the budget, with more
     /// perhaps due: the live store calls it again after letting requests have the lock.
@@ -106,11 +104,7 @@ impl State {
         if self.due.limits.is_some_and(|(i, m)| idle < i || max < m) {
             // Shorter limits than the queue was built for (a reload): sessions may now end
             // before they come up, so queue them all again, once.
-            self.due.sessions.clear();
-            self.due.limits = Some((idle, max));
-            for (id, session) in &self.sessions {
-                self.due.session(*id, session);
-            }
+            self.due.sessions = self.sessions_by_end(idle, max);
         }
         self.due.limits = Some((idle, max));
         let mut left = budget;
@@ -118,7 +112,7 @@ impl State {
             let Some(session) = self.sessions.get(&id) else {
                 continue;
             };
-            let ends = session_end(session, idle, max);
+            let ends = session.ends_at(idle, max);
             if ends <= now {
                 self.sessions.remove(&id);
             } else {
@@ -145,11 +139,7 @@ impl State {
                 .get(&name)
                 .is_some_and(|f| f.expires_at <= now)
             {
-                if let Some(family) = self.families.remove(&name) {
-                    for token in family.tokens {
-                        self.refresh.remove(&token);
-                    }
-                }
+                self.drop_family(&name);
             }
         }
         left == 0

@@ -359,9 +359,7 @@ impl Store for MemoryStore {
         let Some(session) = txn.state.sessions.get_mut(id) else {
             return Ok(None);
         };
-        let idle_over = session.last_seen.saturating_add(idle_secs) <= now;
-        let age_over = session.created_at.saturating_add(max_secs) <= now;
-        if idle_over || age_over {
+        if session.ends_at(idle_secs, max_secs) <= now {
             txn.state.sessions.remove(id);
             return Ok(None);
         }

@@ -163,7 +163,8 @@ impl State {
         );
     }
 
-    /// Records a family's new current token and access token (expired ones are pruned by `sweep`).
+    /// Records a family's new current token and access token (expired ones are pruned at the
+    /// next rotation, or by a full `sweep`).
     fn track(&mut self, token: TokenHash, record: &RefreshRecord, access: IssuedAccess) {
         let due = &mut self.due;
         let family = self
@@ -257,14 +258,21 @@ impl State {
         }
     }
 
+    /// Removes a family (expired) and its refresh tokens.
+    pub fn drop_family(&mut self, family: &str) {
+        if let Some(entry) = self.families.remove(family) {
+            for token in entry.tokens {
+                self.refresh.remove(&token);
+            }
+        }
+    }
+
     /// Drops what expired, in one full pass over the maps; sessions by the given idle and
     /// absolute limits. For start-up and compaction; the live store sweeps by its expiry
     /// queues (`due.rs`), a bounded batch at a time.
     pub fn sweep(&mut self, now: u64, session_idle: u64, session_max: u64) {
-        self.sessions.retain(|_, s| {
-            s.last_seen.saturating_add(session_idle) > now
-                && s.created_at.saturating_add(session_max) > now
-        });
+        self.sessions
+            .retain(|_, s| s.ends_at(session_idle, session_max) > now);
         self.codes.retain(|_, c| c.grant.expires_at > now);
         self.revoked_access.retain(|_, exp| *exp > now);
         let dead: Vec<String> = self
@@ -274,11 +282,7 @@ impl State {
             .map(|(name, _)| name.clone())
             .collect();
         for family in dead {
-            if let Some(entry) = self.families.remove(&family) {
-                for token in entry.tokens {
-                    self.refresh.remove(&token);
-                }
-            }
+            self.drop_family(&family);
         }
         self.families
             .values_mut()
