@@ -15,9 +15,14 @@
 //! Each worker keeps the argon2 memory of its last job ([`Scratch`]) and lends it to the next,
 //! so that a run of logins does not allocate and zero 19 MiB per check (page faults and a
 //! memset the proxy's CPU paid for); after [`RELEASE_AFTER`] without a job it is freed.
+//!
+//! A job whose caller stopped waiting (the login's deadline passed, or the client went away)
+//! before a worker took it is dropped unrun and frees its place in the queue: on a starved
+//! machine the pool would otherwise spend what little CPU it gets on hashes nobody reads, and
+//! answer "busy" for a queue full of them.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use argon2::Block;
@@ -27,6 +32,19 @@ use tokio::sync::oneshot;
 use super::hash_slices::Slicer;
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send + 'static>;
+
+/// A job in the queue, and whether its caller still waits for it.
+struct Queued {
+    job: Job,
+    /// Held by [`HashPool::run`] until it has the answer or is dropped.
+    waiter: Weak<()>,
+}
+
+impl Queued {
+    fn abandoned(&self) -> bool {
+        self.waiter.strong_count() == 0
+    }
+}
 
 /// A worker frees its [`Scratch`] after this long without a job.
 pub const RELEASE_AFTER: Duration = Duration::from_secs(10);
@@ -63,11 +81,14 @@ struct Queue {
 }
 
 struct QueueState {
-    jobs: VecDeque<Job>,
+    jobs: VecDeque<Queued>,
     /// The pool is gone (workers finish what is queued, then exit), or no worker is left.
     closed: bool,
     /// Workers running.
     workers: usize,
+    /// Bumped to make every worker free its scratch memory before its next job, whatever
+    /// its idle time (tests: [`HashPool::release_now`]).
+    release: u64,
 }
 
 /// What a worker does next.
@@ -100,12 +121,20 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next job, waiting at most `idle` for one.
-    fn next(&self, idle: Duration) -> Next {
+    /// The next job, waiting at most `idle` for one. `released` is the last
+    /// [`QueueState::release`] this worker acted on.
+    fn next(&self, idle: Duration, released: &mut u64) -> Next {
         let mut state = self.lock();
         loop {
-            if let Some(job) = state.jobs.pop_front() {
-                return Next::Job(job);
+            if state.release != *released {
+                *released = state.release;
+                return Next::Idle;
+            }
+            if let Some(queued) = state.jobs.pop_front() {
+                if queued.abandoned() {
+                    continue;
+                }
+                return Next::Job(queued.job);
             }
             if state.closed {
                 return Next::Exit;
@@ -146,6 +175,7 @@ impl HashPool {
                 jobs: VecDeque::with_capacity(queue),
                 closed: false,
                 workers: 0,
+                release: 0,
             }),
             ready: Condvar::new(),
             capacity: queue,
@@ -177,15 +207,34 @@ impl HashPool {
         let job: Job = Box::new(move |scratch| {
             let _ = tx.send(f(scratch));
         });
+        let waiter = Arc::new(());
         {
             let mut state = self.queue.lock();
+            if state.jobs.len() >= self.queue.capacity {
+                state.jobs.retain(|queued| !queued.abandoned());
+            }
             if state.closed || state.jobs.len() >= self.queue.capacity {
                 return Err(PoolBusy);
             }
-            state.jobs.push_back(job);
+            state.jobs.push_back(Queued {
+                job,
+                waiter: Arc::downgrade(&waiter),
+            });
         }
         self.queue.ready.notify_one();
-        rx.await.map_err(|_| PoolBusy)
+        let answer = rx.await;
+        // Until here (or until this future is dropped) the job is wanted.
+        drop(waiter);
+        answer.map_err(|_| PoolBusy)
+    }
+
+    /// Makes every worker free its scratch memory before its next job, as if its idle time
+    /// had passed: the tests' stand-in for [`RELEASE_AFTER`], so that they do not depend on
+    /// how the threads are scheduled.
+    #[cfg(test)]
+    fn release_now(&self) {
+        self.queue.lock().release += 1;
+        self.queue.ready.notify_all();
     }
 }
 
@@ -194,12 +243,13 @@ fn work(queue: &Queue, release_after: Duration) {
     crate::background::lower_priority("password hashes");
     let mut scratch = Scratch::default();
     let slicer = Slicer::for_this_thread();
+    let mut released = 0;
     if slicer.is_none() {
         // A seccomp filter without timer_create or rt_sigaction, or not Linux.
         tracing::debug!("password-hash time slices unavailable; hashes run unsliced");
     }
     loop {
-        match queue.next(release_after) {
+        match queue.next(release_after, &mut released) {
             Next::Job(job) => {
                 if let Some(slicer) = &slicer {
                     slicer.start();
@@ -304,9 +354,13 @@ mod tests {
         assert_eq!(queued.await.unwrap(), Ok(1));
     }
 
+    /// Long enough that no test sees a worker free its memory by itself: the tests that
+    /// want it freed say so with [`HashPool::release_now`].
+    const NEVER: Duration = Duration::from_secs(3600);
+
     #[tokio::test]
-    async fn a_worker_lends_its_memory_to_the_next_job_then_frees_it_when_idle() {
-        let pool = HashPool::with_release(1, 1, Duration::from_millis(100));
+    async fn a_worker_lends_its_memory_to_the_next_job_then_frees_it_when_released() {
+        let pool = HashPool::with_release(1, 1, NEVER);
         let address = |scratch: &mut Scratch| scratch.blocks(64).as_ptr() as usize;
         let first = pool.run(address).await.unwrap();
         let second = pool.run(address).await.unwrap();
@@ -315,15 +369,35 @@ mod tests {
         assert_eq!(grown, Ok(32 + 128), "a job may ask for less or more");
         let kept = pool.run(|s| s.blocks.len()).await.unwrap();
         assert_eq!(kept, 128);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        pool.release_now();
         let after_idle = pool.run(|s| s.blocks.len()).await.unwrap();
-        assert_eq!(after_idle, 0, "freed after the release time without a job");
+        assert_eq!(after_idle, 0, "freed before the next job");
+    }
+
+    #[tokio::test]
+    async fn an_idle_worker_frees_its_memory_after_the_release_time() {
+        let pool = HashPool::with_release(1, 1, Duration::from_millis(50));
+        pool.run(|s| s.blocks(64).len()).await.unwrap();
+        // Looks again after gaps of four release times (each look is a job, which starts
+        // the idle time again, and allocates nothing), until a deadline: a loaded machine
+        // may wake the worker late, which only takes more looks.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if pool.run(|s| s.blocks.len()).await.unwrap() == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still held 10 s after its last job"
+            );
+        }
     }
 
     #[tokio::test]
     async fn every_idle_worker_frees_its_memory() {
         // Two jobs that wait for each other run on both workers at once.
-        let pool = HashPool::with_release(2, 2, Duration::from_millis(100));
+        let pool = HashPool::with_release(2, 2, NEVER);
         let barrier = Arc::new(std::sync::Barrier::new(2));
         let job = |barrier: Arc<std::sync::Barrier>| {
             move |scratch: &mut Scratch| {
@@ -344,8 +418,40 @@ mod tests {
             (Ok(64), Ok(64)),
             "each worker kept its memory"
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        pool.release_now();
         assert_eq!(both().await, (Ok(0), Ok(0)), "and each freed it when idle");
+    }
+
+    #[tokio::test]
+    async fn a_job_nobody_waits_for_any_more_is_not_run() {
+        let pool = Arc::new(HashPool::new(1, 4));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = oneshot::channel::<()>();
+        let blocked = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move |_| {
+                    let _ = started_tx.send(());
+                    let _ = hold.recv();
+                })
+                .await
+            }
+        });
+        started_rx.await.unwrap();
+        // Queued behind the held worker, then given up on (as a login's deadline does).
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = ran.clone();
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(10),
+            pool.run(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst)),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        let _ = release.send(());
+        assert!(blocked.await.unwrap().is_ok());
+        // A job queued after it runs, so the abandoned one has been taken by now.
+        assert_eq!(pool.run(|_| 1).await, Ok(1));
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[tokio::test]

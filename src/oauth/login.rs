@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::hash_pool::{HashPool, Scratch};
 use super::throttle::Throttle;
@@ -15,12 +16,23 @@ use subtle::ConstantTimeEq;
 /// Login attempts waiting for a hash thread at most; more are answered "busy" at once.
 const HASH_QUEUE: usize = 64;
 
+/// How long a login waits for its password check (queued, then hashed) before it is answered
+/// "unavailable, try again". The hash threads run at `SCHED_IDLE`: while CPU-bound neighbours
+/// keep every CPU busy they get next to nothing, and without a bound a login would wait as
+/// long as the client does (browsers: minutes), holding its connection and queue slot. A
+/// check takes about 15 ms on an idle CPU, so 10 s is only ever reached on a starved machine,
+/// where a prompt "try again" beats a spinner; a check not yet started by then is dropped
+/// unrun (see `hash_pool.rs`).
+pub const CHECK_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Why a login failed. Unknown user and wrong password are one case on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginFailure {
     BadCredentials,
     /// Too many failures: try again in this many seconds.
     Throttled(u64),
+    /// The password could not be checked now (the hash queue is full, or the check did not
+    /// finish within [`CHECK_DEADLINE`]): try again.
     Unavailable,
 }
 
@@ -34,6 +46,8 @@ const DUMMY_HASH: &str =
 
 pub struct PasswordChecker {
     pool: HashPool,
+    /// [`CHECK_DEADLINE`], shorter in tests.
+    deadline: Duration,
     by_user: Throttle,
     by_peer: Throttle,
 }
@@ -60,8 +74,14 @@ impl PasswordChecker {
     pub fn new() -> Self {
         // One hash thread per CPU, at most 4: enough to use idle CPUs, never more.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        Self::with_pool(HashPool::new(threads, HASH_QUEUE), CHECK_DEADLINE)
+    }
+
+    /// A checker hashing on `pool` that gives up on a check after `deadline`.
+    fn with_pool(pool: HashPool, deadline: Duration) -> Self {
         PasswordChecker {
-            pool: HashPool::new(threads, HASH_QUEUE),
+            pool,
+            deadline,
             by_user: Throttle::new(),
             by_peer: Throttle::new(),
         }
@@ -87,11 +107,23 @@ impl PasswordChecker {
         let user = users.get(name);
         let hash = user.map_or_else(|| DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
         let password = password.to_owned();
-        let verified = self
+        let check = self
             .pool
-            .run(move |scratch| verify(&hash, password.as_bytes(), scratch))
-            .await
-            .map_err(|_| LoginFailure::Unavailable)?;
+            .run(move |scratch| verify(&hash, password.as_bytes(), scratch));
+        let verified = match tokio::time::timeout(self.deadline, check).await {
+            Ok(Ok(verified)) => verified,
+            Ok(Err(_busy)) => return Err(LoginFailure::Unavailable),
+            Err(_elapsed) => {
+                // Not a failed attempt: the throttles count nothing.
+                tracing::warn!(
+                    peer = %peer,
+                    reason = "hash_deadline",
+                    deadline_ms = self.deadline.as_millis() as u64,
+                    "login not checked in time"
+                );
+                return Err(LoginFailure::Unavailable);
+            }
+        };
         match user {
             Some(user) if verified => {
                 self.by_user.succeed(&user_key);
@@ -190,6 +222,82 @@ mod tests {
         ] {
             assert!(!verify(broken, b"right", &mut scratch), "{broken}");
         }
+    }
+
+    /// `$argon2id$…` of `password` with the smallest parameters: fast, for tests that are not
+    /// about the hash.
+    fn cheap_hash(password: &str) -> String {
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        )
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+    }
+
+    fn users() -> HashMap<String, UserConfig> {
+        let user = UserConfig {
+            name: "alice".to_owned(),
+            password_hash: cheap_hash("right"),
+            scopes: Vec::new(),
+        };
+        HashMap::from([("alice".to_owned(), user)])
+    }
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[tokio::test]
+    async fn a_check_that_does_not_start_in_time_is_answered_unavailable() {
+        let checker = std::sync::Arc::new(PasswordChecker::with_pool(
+            HashPool::new(1, 4),
+            Duration::from_millis(50),
+        ));
+        let users = users();
+        assert_eq!(
+            checker.check(&users, "alice", "right", PEER, 0).await,
+            Ok("alice".to_owned())
+        );
+        // The only hash thread is held busy until the check below has given up.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let busy = {
+            let checker = checker.clone();
+            tokio::spawn(async move {
+                checker
+                    .pool
+                    .run(move |_| {
+                        let _ = started_tx.send(());
+                        let _ = hold.recv();
+                    })
+                    .await
+            })
+        };
+        started_rx.await.unwrap();
+        let started = std::time::Instant::now();
+        let answer = checker.check(&users, "alice", "right", PEER, 0).await;
+        assert_eq!(answer, Err(LoginFailure::Unavailable));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Checks that time out count as no failure, however many (more than the throttle
+        // lets through) and whatever the password; each frees its place in the queue (of 4).
+        for _ in 0..8 {
+            let started = std::time::Instant::now();
+            let answer = checker.check(&users, "alice", "wrong", PEER, 0).await;
+            assert_eq!(answer, Err(LoginFailure::Unavailable));
+            assert!(
+                started.elapsed() >= Duration::from_millis(50),
+                "not refused as busy"
+            );
+        }
+        let _ = release.send(());
+        assert!(busy.await.unwrap().is_ok());
+        assert_eq!(
+            checker.check(&users, "alice", "right", PEER, 0).await,
+            Ok("alice".to_owned()),
+            "checked again once a thread is free, not throttled"
+        );
     }
 
     #[test]
