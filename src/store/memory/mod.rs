@@ -117,6 +117,16 @@ impl MemoryStore {
         })
     }
 
+    /// Waits until no compaction of the persisted store runs and none is due for the changes
+    /// made so far: then what it folded is in the snapshot and its journals are deleted.
+    /// At once for a store in memory only. For tests and benchmarks, which would otherwise
+    /// guess how long a compaction at the lowest priority takes.
+    pub async fn compaction_idle(&self) {
+        if let Some(journal) = &self.journal {
+            journal.compaction_idle().await;
+        }
+    }
+
     fn begin(&self) -> StoreResult<Txn<'_>> {
         let state = self
             .state

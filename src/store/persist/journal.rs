@@ -14,7 +14,6 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
@@ -28,6 +27,14 @@ use crate::store::{StoreError, StoreResult};
 struct Durable {
     seq: u64,
     failed: bool,
+}
+
+/// Where compaction stands: the writer has decided whether to compact for every change up to
+/// `checked`, and a compaction is `running` (at most one at a time).
+#[derive(Debug, Clone, Copy)]
+struct Compaction {
+    checked: u64,
+    running: bool,
 }
 
 struct Pending {
@@ -46,6 +53,7 @@ struct Shared {
 pub struct Journal {
     shared: Arc<Shared>,
     durable: watch::Receiver<Durable>,
+    compaction: watch::Receiver<Compaction>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -76,6 +84,10 @@ impl Journal {
             seq: last,
             failed: false,
         });
+        let (compaction, compaction_rx) = watch::channel(Compaction {
+            checked: last,
+            running: false,
+        });
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(64 << 10),
@@ -91,7 +103,7 @@ impl Journal {
             file,
             generation: start.generation,
             size: start.journal_bytes,
-            compacting: Arc::new(AtomicBool::new(false)),
+            compaction: Arc::new(compaction),
             dir: start.dir,
             options: start.options,
         };
@@ -102,6 +114,7 @@ impl Journal {
         Ok(Journal {
             shared,
             durable: rx,
+            compaction: compaction_rx,
             thread: Some(thread),
         })
     }
@@ -132,6 +145,19 @@ impl Journal {
     /// Whether the journal has stopped after a failed write (then every change is refused).
     pub fn has_failed(&self) -> bool {
         self.durable.borrow().failed
+    }
+
+    /// Resolves once no compaction runs and none is due for the changes queued so far (or the
+    /// journal has stopped): what was compacted is in the snapshot and its journals deleted.
+    pub async fn compaction_idle(&self) {
+        let Ok(queued) = self.last_queued() else {
+            return;
+        };
+        let mut compaction = self.compaction.clone();
+        // Err: the writer and the compaction thread are gone, so nothing more will run.
+        let _ = compaction
+            .wait_for(|c| !c.running && c.checked >= queued)
+            .await;
     }
 
     /// Resolves once every change up to `seq` is on disk.
@@ -184,7 +210,8 @@ struct Writer {
     file: File,
     generation: u64,
     size: u64,
-    compacting: Arc<AtomicBool>,
+    /// Also sent to by the compaction thread, when it ends.
+    compaction: Arc<watch::Sender<Compaction>>,
     dir: PathBuf,
     options: Options,
 }
@@ -228,11 +255,12 @@ impl Writer {
             if batch.capacity() > 4 << 20 {
                 batch.shrink_to(64 << 10);
             }
-            if self.size >= self.options.compact_after && !self.compacting.load(Ordering::Acquire) {
+            if self.size >= self.options.compact_after && !self.compaction.borrow().running {
                 if let Err(err) = self.rotate() {
                     tracing::warn!(error = %err, "cannot start a new journal; compaction postponed");
                 }
             }
+            self.compaction.send_modify(|c| c.checked = upto);
         }
     }
 
@@ -262,8 +290,8 @@ impl Writer {
         self.file = file;
         self.generation = next;
         self.size = 0;
-        self.compacting.store(true, Ordering::Release);
-        let compacting = self.compacting.clone();
+        self.compaction.send_modify(|c| c.running = true);
+        let compaction = self.compaction.clone();
         let dir = self.dir.clone();
         let limits = self.options.session_limits;
         let spawned = std::thread::Builder::new()
@@ -282,10 +310,10 @@ impl Writer {
                         tracing::warn!(error = %err, "token store compaction failed; will retry")
                     }
                 }
-                compacting.store(false, Ordering::Release);
+                compaction.send_modify(|c| c.running = false);
             });
         if let Err(err) = spawned {
-            self.compacting.store(false, Ordering::Release);
+            self.compaction.send_modify(|c| c.running = false);
             return Err(format!("cannot start compaction: {err}"));
         }
         Ok(())
