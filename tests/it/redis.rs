@@ -13,9 +13,13 @@ use crate::support::oauth::{
     code_for, token_error, tokens_for, AuthGateway, OAuthClient, WEB, WEB_SECRET,
 };
 use crate::support::redis::RedisServer;
-use crate::support::TestUpstream;
+use crate::support::{TestUpstream, WAIT};
 
-/// How soon a revocation made at one gateway must be refused at the other.
+/// How soon a revocation made at one gateway must be refused at the other: the promise,
+/// measured once, on its own, in
+/// `an_access_token_revoked_at_one_gateway_is_refused_at_the_other_within_a_second`. The
+/// other tests wait up to [`WAIT`] for what they check, so that a loaded machine makes them
+/// slower, not red.
 const PROPAGATION: Duration = Duration::from_secs(1);
 
 fn sections(redis: &RedisServer, upstream: &TestUpstream) -> String {
@@ -148,7 +152,7 @@ async fn a_code_issued_at_one_gateway_is_redeemed_once_across_both() {
         .map_err(token_error);
     assert_eq!(again.err().as_deref(), Some("invalid_grant"));
     // The replay also revoked what the first redemption issued, at both gateways.
-    until_status(&b, &access, StatusCode::UNAUTHORIZED, PROPAGATION).await;
+    until_status(&b, &access, StatusCode::UNAUTHORIZED, WAIT).await;
     assert_eq!(api_status(&a, &access).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -182,7 +186,7 @@ async fn a_refresh_token_rotated_at_one_gateway_is_refused_at_the_other_and_reus
         "the family's current token died with it"
     );
     let access = second.access_token().secret();
-    until_status(&a, access, StatusCode::UNAUTHORIZED, PROPAGATION).await;
+    until_status(&a, access, StatusCode::UNAUTHORIZED, WAIT).await;
     assert_eq!(api_status(&b, access).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -204,8 +208,12 @@ async fn an_access_token_revoked_at_one_gateway_is_refused_at_the_other_within_a
         .await
         .expect("revocation");
     assert_eq!(revoked.status(), StatusCode::OK);
-    let took = until_status(&b, &access, StatusCode::UNAUTHORIZED, PROPAGATION).await;
-    assert!(took < PROPAGATION, "took {took:?}");
+    // Waits past the promise, so that a miss reports how long it really took.
+    let took = until_status(&b, &access, StatusCode::UNAUTHORIZED, WAIT).await;
+    assert!(
+        took < PROPAGATION,
+        "refused at the other gateway after {took:?}, promised within {PROPAGATION:?}"
+    );
     assert_eq!(api_status(&a, &access).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -240,7 +248,7 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
     let access = signed_in.access_token().secret().clone();
     assert_eq!(api_status(&b, &access).await, StatusCode::OK);
     for gateway in [&a, &b] {
-        until_health(gateway, StatusCode::OK, Duration::ZERO).await;
+        until_health(gateway, StatusCode::OK, WAIT).await;
     }
 
     redis.kill();
@@ -250,24 +258,18 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
         let (status, body) = raw_refresh(gateway, &r0).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["error"], "temporarily_unavailable");
-        assert!(start.elapsed() < Duration::from_secs(3), "no hang");
+        // The promise (every Redis command gives up after 1 s), measured with room to spare.
+        let took = start.elapsed();
+        assert!(
+            took < Duration::from_secs(3),
+            "no hang: answered after {took:?}"
+        );
     }
     // Bearer routes fail closed at both, once the revocation feed is known to be down.
     for gateway in [&a, &b] {
-        until_status(
-            gateway,
-            &access,
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(3),
-        )
-        .await;
+        until_status(gateway, &access, StatusCode::SERVICE_UNAVAILABLE, WAIT).await;
         // ... and say so on /healthz, so that a load balancer can move traffic elsewhere.
-        let body = until_health(
-            gateway,
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(3),
-        )
-        .await;
+        let body = until_health(gateway, StatusCode::SERVICE_UNAVAILABLE, WAIT).await;
         assert!(body.contains("redis"), "{body}");
     }
 
@@ -275,8 +277,8 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
     // gateway: bearer routes serve again and the token endpoint reaches Redis again.
     redis.restart();
     for gateway in [&a, &b] {
-        until_status(gateway, &access, StatusCode::OK, Duration::from_secs(10)).await;
-        until_health(gateway, StatusCode::OK, Duration::from_secs(10)).await;
+        until_status(gateway, &access, StatusCode::OK, WAIT).await;
+        until_health(gateway, StatusCode::OK, WAIT).await;
         let start = Instant::now();
         loop {
             let (status, body) = raw_refresh(gateway, &r0).await;
@@ -284,10 +286,7 @@ async fn redis_down_is_503_at_both_gateways_and_both_recover_when_it_returns() {
                 assert_eq!(body["error"], "invalid_grant", "Redis lost it: unknown now");
                 break;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "still {status}: {body}"
-            );
+            assert!(start.elapsed() < WAIT, "still {status}: {body}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -1,6 +1,8 @@
 //! Test support: real servers on 127.0.0.1 ephemeral ports and real clients.
 //!
 //! - [`gateway`]: the gateway in-process ([`TestGateway`]) from a [`GatewayBuilder`];
+//! - [`fixture`]: the test users' password and its cheap hash, the shared `[scopes]`, users
+//!   and client secrets the gateways below are configured with;
 //! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
 //! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
 //! - [`persisted`]: that binary as an authorization server on a `data_dir` kept across
@@ -20,6 +22,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fixture;
 pub mod gateway;
 pub mod html;
 pub mod oauth;

@@ -15,9 +15,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use authgate::clock::{Clock, ManualClock, SystemClock};
 use authgate::config::Config;
 use authgate::server::{ServeError, Server};
@@ -36,11 +35,14 @@ use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 use tokio::sync::oneshot;
 
+use super::fixture::{secret_hash, user, SCOPES};
 use super::{client_builder, free_port, GatewayBuilder};
 
-/// The user of every flow, and the password the fixture's hash is of.
+/// The password of every test user (the one [`fixture`]'s hash is of).
+pub use super::fixture::PASSWORD;
+
+/// The user of every flow.
 pub const USER: &str = "alice";
-pub const PASSWORD: &str = "correct horse battery staple";
 /// A second user, with the same password.
 pub const OTHER_USER: &str = "bob";
 
@@ -68,46 +70,10 @@ pub const RS_SECRET: &str = "rs-secret-Wc3Tn8qL1vB6xK9mZ2rY5pJ7hD0fG4sN";
 pub type OAuthClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointSet>;
 
-/// The argon2id hash of [`PASSWORD`] (m=19456, t=2, p=1), computed once per test run.
-pub fn password_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        authgate::oauth::login::argon2()
-            .hash_password(PASSWORD.as_bytes(), &salt)
-            .expect("argon2id hash")
-            .to_string()
-    })
-}
-
-/// `sha256:HEX` of a client secret, as `authgate client add` writes it.
-fn secret_hash(secret: &str) -> String {
-    format!(
-        "sha256:{}",
-        authgate::tokens::opaque::TokenHash::of(secret).to_hex()
-    )
-}
-
 /// The `[scopes]`, `[[users]]` and `[[clients]]` every test gateway has.
 pub fn fixture() -> String {
-    let hash = password_hash();
     format!(
-        r#"[scopes]
-app = "Use the application"
-"api:read" = "Read your data through the API"
-"api:write" = "Change your data through the API"
-admin = "Administer the gateway"
-
-[[users]]
-name = "{USER}"
-password = "{hash}"
-scopes = ["app", "api:read", "api:write"]
-
-[[users]]
-name = "{OTHER_USER}"
-password = "{hash}"
-scopes = ["api:read"]
-
+        r#"{SCOPES}{alice}{bob}
 [[clients]]
 id = "{SPA}"
 type = "public"
@@ -153,6 +119,8 @@ secret = "{rs}"
 grants = ["client_credentials"]
 scopes = ["api:read"]
 "#,
+        alice = user(USER, &["app", "api:read", "api:write"]),
+        bob = user(OTHER_USER, &["api:read"]),
         web = secret_hash(WEB_SECRET),
         worker = secret_hash(WORKER_SECRET),
         rs = secret_hash(RS_SECRET),

@@ -13,7 +13,8 @@ use oauth2::PkceCodeChallenge;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::oauth::{password_hash, PASSWORD, USER};
+use super::fixture::{secret_hash, user, PASSWORD};
+use super::oauth::USER;
 use super::{client_builder, GatewayProcess};
 
 /// `public_url`: the issuer of every token, whatever port the process has this time.
@@ -65,10 +66,7 @@ impl StoreConfig {
             .as_ref()
             .map(|size| format!("compact_after = \"{size}\"\n"))
             .unwrap_or_default();
-        let rs_secret = format!(
-            "sha256:{}",
-            authgate::tokens::opaque::TokenHash::of(RS_SECRET).to_hex()
-        );
+        let rs_secret = secret_hash(RS_SECRET);
         format!(
             r#"[server]
 listen = "127.0.0.1:0"
@@ -96,12 +94,7 @@ listen = "off"
 
 [scopes]
 "api:read" = "Read your data through the API"
-
-[[users]]
-name = "{USER}"
-password = "{hash}"
-scopes = ["api:read"]
-
+{user}
 [[clients]]
 id = "{APP}"
 type = "public"
@@ -125,7 +118,7 @@ scopes = ["api:read"]
 "#,
             data_dir = self.data_dir.display(),
             grace = self.refresh_grace,
-            hash = password_hash(),
+            user = user(USER, &["api:read"]),
         )
     }
 

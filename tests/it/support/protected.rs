@@ -30,13 +30,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use super::browser::{Browser, Page};
-use super::oauth::{password_hash, PASSWORD};
+use super::fixture::{secret_hash, user, PASSWORD, SCOPES};
 use super::{client_builder, free_port, GatewayBuilder, Route};
 
 /// The users: both may use the application; only alice may write through the API.
 pub const ALICE: &str = "alice";
 pub const BOB: &str = "bob";
-/// Their password (the `oauth` fixture's, so the argon2 hash is computed once per run).
+/// Their password (every test user's: see [`super::fixture`]).
 pub const USER_PASSWORD: &str = PASSWORD;
 /// A first-party public client: the code flow without consent, for user bearer tokens.
 pub const PORTAL: &str = "portal";
@@ -47,25 +47,11 @@ pub const SERVICE_SECRET: &str = "svc-secret-Hq7Lm2Zx9Pc4Vb6Nw1Ty8Rk3Jd5Fg0Sa";
 
 /// `[scopes]`, `[[users]]` and `[[clients]]` of every protected-route gateway.
 pub fn fixture() -> String {
-    let hash = password_hash();
-    let secret = format!("sha256:{}", TokenHash::of(SERVICE_SECRET).to_hex());
+    let secret = secret_hash(SERVICE_SECRET);
+    let alice = user(ALICE, &["app", "api:read", "api:write"]);
+    let bob = user(BOB, &["app", "api:read"]);
     format!(
-        r#"[scopes]
-app = "Use the application"
-"api:read" = "Read your data through the API"
-"api:write" = "Change your data through the API"
-admin = "Administer the gateway"
-
-[[users]]
-name = "{ALICE}"
-password = "{hash}"
-scopes = ["app", "api:read", "api:write"]
-
-[[users]]
-name = "{BOB}"
-password = "{hash}"
-scopes = ["app", "api:read"]
-
+        r#"{SCOPES}{alice}{bob}
 [[clients]]
 id = "{PORTAL}"
 type = "public"
