@@ -9,7 +9,6 @@
 //!
 //! Every refusal is a [`Rejection`] turned into a response by [`rescue`] alone.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Uri};
+use http::uri::{PathAndQuery, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -29,6 +28,7 @@ use crate::authn::{self, flow, AuthnFailure, Via};
 use crate::authn::{forward_auth, resource_metadata};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
+use crate::http::head::{self, RequestHost};
 use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
 use crate::middleware::access_log::RouteLabel;
@@ -37,10 +37,10 @@ use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::headers::{ip_header_value, prepare_request_headers, remove_hop_by_hop, Peer};
 use crate::proxy::identity_headers;
-use crate::proxy::path::{normalize, PathRejection, RESERVED_PREFIXES};
+use crate::proxy::path::{self, normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
-use crate::rescue::{rescue, Rejection, RejectionReason};
+use crate::rescue::{rescue, Rejection};
 use crate::store::Store;
 
 /// Facts about the client connection, gathered once when it is accepted.
@@ -147,6 +147,19 @@ impl Gateway {
         })
     }
 
+    /// The `[session]` idle and absolute limits of this configuration, in seconds.
+    pub fn session_limits(&self) -> (u64, u64) {
+        (
+            self.auth.settings.session_idle,
+            self.auth.settings.session_max,
+        )
+    }
+
+    /// What this gateway counts, for the layers around it.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.auth.metrics
+    }
+
     /// Serves one request; never fails: refusals are responses.
     pub async fn handle(&self, req: Request<Incoming>, conn: &ConnectionInfo) -> Response<Body> {
         let start = Instant::now();
@@ -165,13 +178,6 @@ impl Gateway {
         let series = route.map_or(&self.own_series, |r| &r.series);
         let status = response.status().as_u16();
         series.request(metrics, status, start.elapsed().as_secs_f64());
-        if status >= 500 {
-            if let Some(RejectionReason(reason)) = response.extensions().get::<RejectionReason>() {
-                if let Some(kind) = reason.strip_prefix("upstream_") {
-                    metrics.upstream_error(series.name(), kind);
-                }
-            }
-        }
     }
 
     /// The answer, and the route that served it (none for the gateway's own endpoints).
@@ -180,6 +186,8 @@ impl Gateway {
         req: Request<Incoming>,
         conn: &ConnectionInfo,
     ) -> Result<(Response<Body>, Option<&Route>), Rejection> {
+        // The head's own rules come first, for every path: the gateway's endpoints too.
+        let host = head::check(req.method(), req.version(), req.uri(), req.headers())?;
         // A `Uri` clone is a reference count, and lets the path outlive the request's move.
         let uri = req.uri().clone();
         let path = normalize(uri.path())?;
@@ -220,26 +228,55 @@ impl Gateway {
             return Ok((response, None));
         }
 
-        let host = request_host(&req)?;
-        let route = self
-            .routes
-            .find(host.as_deref(), &path)
-            .ok_or(Rejection::NoRoute)?;
+        let route = self.route(&host, uri.path(), &path)?;
         // A refusal after routing still names its route in the access log.
-        let mut response = self
-            .forward(route, &path, req, conn)
-            .await
-            .unwrap_or_else(rescue);
+        let mut response = match self.forward(route, &path, &host, req, conn).await {
+            Ok(response) => response,
+            Err(rejection) => {
+                if let Rejection::Upstream(kind) = &rejection {
+                    self.auth
+                        .metrics
+                        .upstream_error(route.series.name(), kind.as_str());
+                }
+                rescue(rejection)
+            }
+        };
         if self.label_responses {
             response.extensions_mut().insert(route.label.clone());
         }
         Ok((response, Some(route)))
     }
 
+    /// The route for a request to `host` whose path is `raw` as received and `normal` once
+    /// normalised. A path with `;` parameters is routed by the path without them, which is what
+    /// a Tomcat, Jetty or Spring upstream serves, and is refused unless that route accepts
+    /// them (`path_parameters`): `/api/admin;x/y` must meet the rules of `/api/admin/`, not
+    /// slip through those of `/api/`.
+    fn route(&self, host: &RequestHost, raw: &str, normal: &str) -> Result<&Route, Rejection> {
+        let name = host.name();
+        if !path::has_parameters(raw) {
+            return self
+                .routes
+                .find(name.as_deref(), normal)
+                .map(|r| &**r)
+                .ok_or(Rejection::NoRoute);
+        }
+        let cut = path::without_parameters(raw)?;
+        let route = self
+            .routes
+            .find(name.as_deref(), &cut)
+            .ok_or(Rejection::NoRoute)?;
+        if !route.config.path_parameters {
+            return Err(Rejection::Path(PathRejection::PathParameter));
+        }
+        Ok(&**route)
+    }
+
     async fn forward(
         &self,
         route: &Route,
         path: &str,
+        host: &RequestHost,
         mut req: Request<Incoming>,
         conn: &ConnectionInfo,
     ) -> Result<Response<Body>, Rejection> {
@@ -286,10 +323,7 @@ impl Gateway {
             && !upgrade::origin_allowed(req.headers(), &self.auth.settings.issuer)
         {
             // A cross-site page must not ride the session cookie into a WebSocket.
-            return Err(Rejection::Unauthenticated {
-                failure: AuthnFailure::InsufficientScope(String::new()),
-                metadata: route.metadata_url.clone(),
-            });
+            return Err(Rejection::CrossSiteUpgrade);
         }
         let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut req));
 
@@ -298,7 +332,7 @@ impl Gateway {
             trusted: self.is_trusted(conn.peer),
             tls: conn.tls,
         };
-        let client_host = original_host(&req);
+        let client_host = host.authority().cloned();
 
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
@@ -394,67 +428,6 @@ pub fn healthz(store: &dyn Store) -> Response<Body> {
     }
 }
 
-/// The host the client asked for, lower case and without port, for route matching.
-/// An HTTP/2 `:authority` or absolute-form target wins over `Host` (RFC 9112 §3.2.2).
-fn request_host(req: &Request<Incoming>) -> Result<Option<Cow<'_, str>>, Rejection> {
-    let host = match req.uri().authority() {
-        Some(authority) => authority.host(),
-        None => match req.headers().get(header::HOST) {
-            None => return Ok(None),
-            Some(value) => {
-                let text = value.to_str().map_err(|_| Rejection::BadHost)?;
-                match plain_host(text) {
-                    Some(host) => host,
-                    None => {
-                        let authority: Authority = text.parse().map_err(|_| Rejection::BadHost)?;
-                        if authority.as_str().contains('@') {
-                            return Err(Rejection::BadHost);
-                        }
-                        // The host is the start of `text` (`host[:port]`); slice, not copy.
-                        text.get(..authority.host().len())
-                            .ok_or(Rejection::BadHost)?
-                    }
-                }
-            }
-        },
-    };
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Ok(Some(Cow::Owned(host.to_ascii_lowercase())))
-    } else {
-        Ok(Some(Cow::Borrowed(host)))
-    }
-}
-
-/// The host of a `Host` value of the everyday form `name[:port]` (letters, digits, `.`, `-`;
-/// a port of 1 to 5 digits), which is always a valid authority without user information, so
-/// the full authority parse can be skipped; `None` for anything else (IPv6 literals, odd
-/// characters, invalid values), which takes the full parse.
-fn plain_host(text: &str) -> Option<&str> {
-    let (host, port) = match text.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (text, None),
-    };
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let port_ok =
-        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    (host_ok && port_ok).then_some(host)
-}
-
-/// The `Host` the client sent (or its HTTP/2 authority), for `X-Forwarded-Host` and
-/// `preserve_host`.
-fn original_host(req: &Request<Incoming>) -> Option<HeaderValue> {
-    if let Some(value) = req.headers().get(header::HOST) {
-        return Some(value.clone());
-    }
-    req.uri()
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-}
-
 /// The request target sent upstream, in origin form: the upstream's base path (none for the
 /// built-ins), the route-relative `path`, and the query of the client's target (`original`)
 /// unchanged.
@@ -511,37 +484,5 @@ impl tower::Service<Request<Incoming>> for GatewayService {
         let gateway = self.gateway.clone();
         let conn = self.conn.clone();
         Box::pin(async move { Ok(gateway.handle(req, &conn).await) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_host_only_takes_what_the_full_authority_parse_accepts() {
-        let cases = [
-            ("example.com", Some("example.com")),
-            ("Example.COM:8080", Some("Example.COM")),
-            ("127.0.0.1:443", Some("127.0.0.1")),
-            ("a-b.c:1", Some("a-b.c")),
-            ("x:", None),
-            (":80", None),
-            ("[::1]:80", None),
-            ("user@host", None),
-            ("h%41", None),
-            ("host:123456", None),
-            ("host:8a", None),
-            ("ho st", None),
-            ("h_o", None),
-            ("", None),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(plain_host(text), expected, "{text:?}");
-            if let Some(host) = plain_host(text) {
-                let authority: Authority = text.parse().unwrap();
-                assert_eq!(authority.host(), host, "{text:?}");
-            }
-        }
     }
 }

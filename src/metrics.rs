@@ -11,6 +11,8 @@
 //! - `authgate_tokens_issued_total{grant}` and `authgate_tokens_refused_total{reason}` (the
 //!   RFC 6749 error code);
 //! - `authgate_logins_failed_total{reason}`;
+//! - `authgate_panics_total`: requests whose handling panicked (a bug), answered 500 by the
+//!   catch-panic layer; each is also a `(gateway)` 500 in `authgate_requests_total`;
 //! - `authgate_store_entries{kind}`: read from the store when scraped.
 
 use prometheus::{
@@ -35,6 +37,7 @@ pub struct Metrics {
     tokens_issued: IntCounterVec,
     tokens_refused: IntCounterVec,
     logins_failed: IntCounterVec,
+    panics: prometheus::IntCounter,
     store_entries: IntGaugeVec,
 }
 
@@ -99,6 +102,11 @@ impl Metrics {
             "Failed sign-ins, by reason.",
             &["reason"],
         )?;
+        let panics = prometheus::IntCounter::new(
+            "authgate_panics_total",
+            "Requests whose handling panicked (a bug), answered 500.",
+        )?;
+        registry.register(Box::new(panics.clone()))?;
         let store_entries = IntGaugeVec::new(
             Opts::new(
                 "authgate_store_entries",
@@ -115,6 +123,7 @@ impl Metrics {
             tokens_issued,
             tokens_refused,
             logins_failed,
+            panics,
             store_entries,
         })
     }
@@ -164,6 +173,17 @@ impl Metrics {
 
     pub fn login_failed(&self, reason: &str) {
         if let Ok(c) = self.logins_failed.get_metric_with_label_values(&[reason]) {
+            c.inc();
+        }
+    }
+
+    /// A request whose handling panicked: counted here and as a `(gateway)` 500.
+    pub fn panicked(&self) {
+        self.panics.inc();
+        if let Ok(c) = self
+            .requests
+            .get_metric_with_label_values(&[GATEWAY_ROUTE, "500"])
+        {
             c.inc();
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::authn::AuthnFailure;
 use crate::http::body::Body;
+use crate::http::head::{HeadRejection, FORWARDED_METHODS};
 use crate::http::response;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::pages;
@@ -22,10 +23,10 @@ use crate::proxy::path::PathRejection;
 /// Why the gateway answered a request itself instead of forwarding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
+    /// The request head breaks a rule of its own (host, framing, a method never forwarded).
+    Head(HeadRejection),
     /// The path is not one the gateway will route.
     Path(PathRejection),
-    /// The `Host` header or `:authority` is not a valid authority.
-    BadHost,
     /// No route matches.
     NoRoute,
     /// A protected route's caller is not authenticated or lacks a scope. `metadata` is the
@@ -34,7 +35,11 @@ pub enum Rejection {
         failure: AuthnFailure,
         metadata: Arc<str>,
     },
-    /// The declared or streamed body is larger than the route allows.
+    /// A WebSocket upgrade on a session route from a page of another origin: it must not ride
+    /// the session cookie.
+    CrossSiteUpgrade,
+    /// The declared or streamed body is larger than the route (or the gateway's own endpoint)
+    /// allows.
     BodyTooLarge,
     /// The upstream failed.
     Upstream(UpstreamError),
@@ -44,10 +49,19 @@ pub enum Rejection {
     OAuth(OAuthError),
     /// An authorization request that must not redirect (unknown client, bad redirect URI).
     AuthorizePage(&'static str),
-    /// The path exists, the method does not.
-    MethodNotAllowed,
+    /// The path exists, the method does not; `allow` is the `Allow` header's value
+    /// (RFC 9110 §15.5.6: a 405 must carry it).
+    MethodNotAllowed { allow: &'static str },
     /// A fault of the gateway itself.
     Internal,
+    /// A request handler panicked (caught by the catch-panic layer): a bug, answered 500.
+    Panic,
+}
+
+impl From<HeadRejection> for Rejection {
+    fn from(reason: HeadRejection) -> Self {
+        Rejection::Head(reason)
+    }
 }
 
 impl From<PathRejection> for Rejection {
@@ -70,8 +84,17 @@ impl Rejection {
     /// A stable, secret-free name for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
+            Rejection::Head(reason) => match reason {
+                HeadRejection::MissingHost
+                | HeadRejection::RepeatedHost
+                | HeadRejection::InvalidHost
+                | HeadRejection::HostMismatch => "bad_host",
+                HeadRejection::BadFraming => "bad_framing",
+                HeadRejection::UnsupportedCoding => "unsupported_transfer_coding",
+                HeadRejection::MethodRefused => "method_refused",
+            },
+            Rejection::Path(PathRejection::PathParameter) => "path_parameter",
             Rejection::Path(_) => "bad_path",
-            Rejection::BadHost => "bad_host",
             Rejection::NoRoute => "no_route",
             Rejection::Unauthenticated { failure, .. } => match failure {
                 AuthnFailure::Missing | AuthnFailure::LoginRequired => "not_authenticated",
@@ -80,6 +103,7 @@ impl Rejection {
                 AuthnFailure::InsufficientScope(_) => "insufficient_scope",
                 AuthnFailure::StoreUnavailable => "store_unavailable",
             },
+            Rejection::CrossSiteUpgrade => "cross_site_upgrade",
             Rejection::BodyTooLarge => "body_too_large",
             Rejection::Upstream(UpstreamError::Unreachable) => "upstream_unreachable",
             Rejection::Upstream(UpstreamError::Timeout) => "upstream_timeout",
@@ -87,41 +111,79 @@ impl Rejection {
             Rejection::ClientBodyFailed => "client_body_failed",
             Rejection::OAuth(err) => err.code.as_str(),
             Rejection::AuthorizePage(_) => "authorize_refused",
-            Rejection::MethodNotAllowed => "method_not_allowed",
+            Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::Internal => "internal",
+            Rejection::Panic => "panic",
+        }
+    }
+
+    /// Whether the connection is closed after the answer (linkerd's `close_connection`): after
+    /// a malformed request head or body the byte stream may be in any state, and after an
+    /// unread declared body or a fault of ours it cannot be trusted either; a refusal of a
+    /// well-formed request (401, 403, 404, 405, an upstream's 502/504) keeps it.
+    pub fn closes_connection(&self) -> bool {
+        match self {
+            Rejection::Head(reason) => *reason != HeadRejection::MethodRefused,
+            Rejection::Path(_)
+            | Rejection::BodyTooLarge
+            | Rejection::ClientBodyFailed
+            | Rejection::Internal
+            | Rejection::Panic => true,
+            Rejection::NoRoute
+            | Rejection::Unauthenticated { .. }
+            | Rejection::CrossSiteUpgrade
+            | Rejection::Upstream(_)
+            | Rejection::OAuth(_)
+            | Rejection::AuthorizePage(_)
+            | Rejection::MethodNotAllowed { .. } => false,
         }
     }
 }
 
 /// Turns a refusal into the response the client sees.
 pub fn rescue(rejection: Rejection) -> Response<Body> {
-    let (status, message): (StatusCode, &str) = match &rejection {
+    let mut res = respond(&rejection);
+    if rejection.closes_connection() {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res.extensions_mut()
+        .insert(RejectionReason(rejection.reason()));
+    res
+}
+
+fn respond(rejection: &Rejection) -> Response<Body> {
+    let (status, message): (StatusCode, &str) = match rejection {
         Rejection::OAuth(err) => return oauth_error(*err),
         Rejection::Unauthenticated { failure, metadata } => {
-            let mut res = bearer_challenge(failure, metadata);
-            res.extensions_mut()
-                .insert(RejectionReason(rejection.reason()));
-            return res;
+            return bearer_challenge(failure, metadata)
         }
-        Rejection::AuthorizePage(message) => {
-            let mut res = pages::error(StatusCode::BAD_REQUEST, message);
-            res.extensions_mut()
-                .insert(RejectionReason(rejection.reason()));
-            return res;
+        Rejection::AuthorizePage(message) => return pages::error(StatusCode::BAD_REQUEST, message),
+        Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
+        Rejection::Head(HeadRejection::MethodRefused) => {
+            return method_not_allowed(FORWARDED_METHODS)
         }
-        Rejection::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed."),
-        Rejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
+        Rejection::Head(HeadRejection::UnsupportedCoding) => {
+            return response::text(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("Not implemented: {}.", HeadRejection::UnsupportedCoding),
+            )
+        }
+        Rejection::Head(reason) => {
+            return response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."))
+        }
         Rejection::Path(reason) => {
-            let mut res =
-                response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."));
-            res.extensions_mut()
-                .insert(RejectionReason(rejection.reason()));
-            return res;
+            return response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."))
         }
-        Rejection::BadHost => (StatusCode::BAD_REQUEST, "Bad request: invalid Host header."),
+        Rejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
+        Rejection::Panic => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
         Rejection::NoRoute => (
             StatusCode::NOT_FOUND,
             "Not found: no route serves this path.",
+        ),
+        Rejection::CrossSiteUpgrade => (
+            StatusCode::FORBIDDEN,
+            "Forbidden: a WebSocket on a session route must come from the gateway's own origin.",
         ),
         Rejection::BodyTooLarge => (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -144,14 +206,14 @@ pub fn rescue(rejection: Rejection) -> Response<Body> {
             "Bad request: the request body could not be read.",
         ),
     };
-    let mut res = response::text(status, message);
-    if status == StatusCode::BAD_REQUEST {
-        // The request stream may be in any state after a malformed request: do not reuse it.
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    res.extensions_mut()
-        .insert(RejectionReason(rejection.reason()));
+    response::text(status, message)
+}
+
+/// RFC 9110 §15.5.6: a 405 names the methods the target does support.
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut res = response::text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     res
 }
 
@@ -230,8 +292,6 @@ fn oauth_error(err: OAuthError) -> Response<Body> {
             HeaderValue::from_static("Basic realm=\"authgate\""),
         );
     }
-    res.extensions_mut()
-        .insert(RejectionReason(err.code.as_str()));
     res
 }
 
@@ -243,7 +303,14 @@ mod tests {
     fn one_status_per_reason() {
         let cases = [
             (Rejection::Path(PathRejection::EncodedSlash), 400),
-            (Rejection::BadHost, 400),
+            (Rejection::Head(HeadRejection::MissingHost), 400),
+            (Rejection::Head(HeadRejection::HostMismatch), 400),
+            (Rejection::Head(HeadRejection::BadFraming), 400),
+            (Rejection::Head(HeadRejection::UnsupportedCoding), 501),
+            (Rejection::Head(HeadRejection::MethodRefused), 405),
+            (Rejection::Path(PathRejection::PathParameter), 400),
+            (Rejection::CrossSiteUpgrade, 403),
+            (Rejection::Panic, 500),
             (Rejection::NoRoute, 404),
             (
                 Rejection::Unauthenticated {
@@ -268,12 +335,31 @@ mod tests {
             (Rejection::OAuth(OAuthError::invalid_client("x")), 401),
             (Rejection::OAuth(OAuthError::store_unavailable()), 503),
             (Rejection::AuthorizePage("x"), 400),
-            (Rejection::MethodNotAllowed, 405),
+            (Rejection::MethodNotAllowed { allow: "POST" }, 405),
         ];
         for (rejection, status) in cases {
             let res = rescue(rejection.clone());
             assert_eq!(res.status().as_u16(), status, "{rejection:?}");
             assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+            assert_eq!(
+                res.headers().get(header::CONNECTION).is_some(),
+                rejection.closes_connection(),
+                "{rejection:?}"
+            );
+            if status == 405 {
+                assert!(res.headers().contains_key(header::ALLOW), "{rejection:?}");
+            }
+            let reason = res.extensions().get::<RejectionReason>().map(|r| r.0);
+            assert_eq!(reason, Some(rejection.reason()), "{rejection:?}");
+        }
+        for framing in [
+            Rejection::Head(HeadRejection::BadFraming),
+            Rejection::Head(HeadRejection::UnsupportedCoding),
+            Rejection::Head(HeadRejection::RepeatedHost),
+            Rejection::Path(PathRejection::EncodedSlash),
+            Rejection::BodyTooLarge,
+        ] {
+            assert_eq!(rescue(framing).headers()[header::CONNECTION], "close");
         }
         let res = rescue(Rejection::Unauthenticated {
             failure: AuthnFailure::InsufficientScope("api:write".into()),

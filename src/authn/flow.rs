@@ -35,7 +35,7 @@ const FLOW_COOKIE_PREFIX: &str = "__Host-authgate-flow-";
 const FLOW_TTL_SECS: u64 = 600;
 
 #[derive(Serialize, Deserialize)]
-struct FlowState {
+pub(crate) struct FlowState {
     /// `state`
     s: String,
     /// PKCE verifier
@@ -46,8 +46,12 @@ struct FlowState {
     e: u64,
 }
 
+/// The flow cookie of one sign-in, named after its `state` so that several tabs can sign in
+/// at once. The name is taken from the state's hash, never from the state itself: the
+/// callback's `state` is whatever the client sent, of any length and any characters.
 fn flow_cookie_name(state: &str) -> String {
-    format!("{FLOW_COOKIE_PREFIX}{}", &state[..state.len().min(12)])
+    let hex = TokenHash::of(state).to_hex();
+    format!("{FLOW_COOKIE_PREFIX}{}", hex.get(..12).unwrap_or(&hex))
 }
 
 /// `GET /oauth2/start?rd=/path`: the sign-in redirect, returning to `rd` (validated) after.
@@ -247,3 +251,30 @@ async fn finish(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (code review F1): a `state` whose 12th byte falls inside a UTF-8 character
+    /// (`aaaaaaaaaaa%C3%A9` decoded) made the cookie name slice panic the worker.
+    #[test]
+    fn flow_cookie_name_of_a_state_with_a_multibyte_character_does_not_panic() {
+        for state in [
+            "aaaaaaaaaaa\u{e9}",
+            "\u{e9}",
+            "",
+            "\u{1F600}\u{1F600}\u{1F600}\u{1F600}",
+        ] {
+            let name = flow_cookie_name(state);
+            assert!(name.starts_with(FLOW_COOKIE_PREFIX));
+            assert_eq!(name.len(), FLOW_COOKIE_PREFIX.len() + 12);
+            assert!(name.is_ascii());
+        }
+        assert_ne!(flow_cookie_name("a"), flow_cookie_name("b"));
+        assert_eq!(flow_cookie_name("same"), flow_cookie_name("same"));
+    }
+}
+
+#[cfg(test)]
+mod props;

@@ -11,6 +11,7 @@ use crate::server::{signals, Server};
 pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
     let config = Config::load(&args.config)?;
     let _log_guard = logging::init(&config.log);
+    crate::middleware::catch_panic::quiet_panic_hook();
     // On one CPU (a pinned or single-core container) a work-stealing scheduler only adds
     // cross-thread bookkeeping; the single-threaded one serves the same load with less.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -254,4 +254,10 @@ pub struct RouteSection {
     /// On a request authenticated by a bearer token, forward its `Authorization` header.
     /// Default `true`.
     pub forward_token: Option<bool>,
+    /// Accept path parameters (`;` in a segment, raw or `%3B`) for an upstream that uses
+    /// matrix parameters. Default `false`: such paths are refused, because servers like
+    /// Tomcat, Jetty and Spring cut `;…` off a segment before they route, so `/api/admin;x/y`
+    /// would reach `/api/admin/y` past the rules of a route for `/api/admin`.
+    #[serde(default)]
+    pub path_parameters: bool,
 }

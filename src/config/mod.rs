@@ -23,7 +23,7 @@ use ipnet::IpNet;
 
 pub use error::ConfigError;
 /// The redirect URI rules, shared by `check` and dynamic registration.
-pub use identity::check_redirect_uri;
+pub use identity::{check_redirect_uri, response_parameter_in};
 pub use operations::check_redis_url;
 pub use units::{parse_duration, parse_size};
 
@@ -386,6 +386,8 @@ pub struct RouteConfig {
     pub response_timeout: Duration,
     pub upstream_ca: Option<PathBuf>,
     pub forward_token: bool,
+    /// Paths with `;` parameters are forwarded (matched by the path without them).
+    pub path_parameters: bool,
 }
 
 /// Where a route's requests go.

@@ -55,8 +55,8 @@ fn split_number(text: &str) -> Option<(u64, &str)> {
     if digits == 0 || digits == text.len() {
         return None;
     }
-    let number = text[..digits].parse().ok()?;
-    Some((number, &text[digits..]))
+    let (number, unit) = text.split_at_checked(digits)?;
+    Some((number.parse().ok()?, unit))
 }
 
 #[cfg(test)]

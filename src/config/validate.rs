@@ -467,6 +467,7 @@ impl Validator<'_> {
             )?,
             upstream_ca,
             forward_token: r.forward_token.unwrap_or(true),
+            path_parameters: r.path_parameters,
         })
     }
 

@@ -2,3 +2,4 @@
 //! once, in `server::stack`.
 
 pub mod access_log;
+pub mod catch_panic;

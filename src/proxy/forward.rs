@@ -36,6 +36,17 @@ pub enum UpstreamError {
     Failed,
 }
 
+impl UpstreamError {
+    /// The `reason` label of `authgate_upstream_errors_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamError::Unreachable => "unreachable",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Failed => "failed",
+        }
+    }
+}
+
 /// Why an upstream client could not be built from a valid-looking configuration.
 #[derive(Debug)]
 pub struct UpstreamSetupError(pub String);

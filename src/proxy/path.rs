@@ -33,6 +33,8 @@ pub enum PathRejection {
     DotSegmentParameter,
     /// `..` above the root.
     ClimbsAboveRoot,
+    /// A `;` path parameter (raw or `%3B`) on a route that does not accept them.
+    PathParameter,
 }
 
 impl fmt::Display for PathRejection {
@@ -46,6 +48,7 @@ impl fmt::Display for PathRejection {
             PathRejection::IllegalCharacter => "the path holds `#` or a non-ASCII byte",
             PathRejection::DotSegmentParameter => "the path holds a `..;` segment",
             PathRejection::ClimbsAboveRoot => "the path climbs above the root",
+            PathRejection::PathParameter => "the path holds a `;` path parameter",
         })
     }
 }
@@ -63,6 +66,41 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathRejection> {
         return Ok(Cow::Borrowed(raw));
     }
     normalize_slow(raw).map(Cow::Owned)
+}
+
+/// Whether a request path, as received, carries path parameters: a `;` in a segment, raw or
+/// encoded (`%3B`, `%3b`). Tomcat, Jetty and Spring cut a segment's `;…` off before they
+/// route; the gateway does not, so the two would read `/api/admin;x/y` as different paths.
+/// Checked on the raw path: normalising first could make a parameter vanish with the segment
+/// a `..` removes (`/a/;x/../b`), which a server that cuts first reads differently.
+pub fn has_parameters(raw: &str) -> bool {
+    raw.contains(';')
+        || raw
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'3' && (w[2] == b'B' || w[2] == b'b'))
+}
+
+/// A request path with every segment's parameters cut off, then normalised (`/a;x/b` →
+/// `/a/b`, `/a/;x/../b` → `/b`): the path a server that cuts parameters first serves, which
+/// is the one to choose a route by.
+pub fn without_parameters(raw: &str) -> Result<String, PathRejection> {
+    let mut cut = String::with_capacity(raw.len());
+    for (i, segment) in raw.split('/').enumerate() {
+        if i > 0 {
+            cut.push('/');
+        }
+        let end = segment
+            .as_bytes()
+            .windows(3)
+            .position(|w| w[0] == b'%' && w[1] == b'3' && (w[2] == b'B' || w[2] == b'b'))
+            .into_iter()
+            .chain(segment.find(';'))
+            .min()
+            .unwrap_or(segment.len());
+        cut.push_str(segment.get(..end).unwrap_or(segment));
+    }
+    normalize(&cut).map(Cow::into_owned)
 }
 
 /// True when `path` has nothing to decode, resolve, merge or refuse: no escape, no special
@@ -85,10 +123,14 @@ fn normalize_slow(raw: &str) -> Result<String, PathRejection> {
     let mut starts: Vec<usize> = Vec::new();
     let mut segment = String::new();
     let mut trailing_slash = false;
-    for raw_segment in raw[1..].split('/') {
+    // `raw` starts with `/` (checked by `normalize`).
+    for raw_segment in raw.get(1..).unwrap_or("").split('/') {
         decode_segment(raw_segment, &mut segment)?;
+        // A dot segment with parameters, raw or encoded (`..;x`, `..%3Bx`), is `..` to a
+        // server that cuts parameters off before resolving dots.
         let name = segment.split(';').next().unwrap_or("");
-        if segment.contains(';') && (name == "." || name == "..") {
+        let name = name.split("%3B").next().unwrap_or("");
+        if name.len() < segment.len() && (name == "." || name == "..") {
             return Err(PathRejection::DotSegmentParameter);
         }
         match segment.as_str() {
@@ -223,6 +265,9 @@ mod tests {
             ("/..;/admin", DotSegmentParameter),
             ("/a/..;x/b", DotSegmentParameter),
             ("/a/.;/b", DotSegmentParameter),
+            ("/a/..%3Bx/b", DotSegmentParameter),
+            ("/a/%2e%2e%3bx/b", DotSegmentParameter),
+            ("/a/.%3B/b", DotSegmentParameter),
             ("/..", ClimbsAboveRoot),
             ("/../a", ClimbsAboveRoot),
             ("/a/../..", ClimbsAboveRoot),
@@ -253,4 +298,39 @@ mod tests {
             assert_eq!(normalize(&once).unwrap(), once);
         }
     }
+
+    #[test]
+    fn path_parameters_are_found_raw_and_encoded_and_cut_for_matching() {
+        for (path, has) in [
+            ("/api/admin;x/y", true),
+            ("/api/admin%3Bx/y", true),
+            ("/api/admin%3bx/y", true),
+            ("/api;", true),
+            ("/api/admin/y", false),
+            ("/api/%3A", false),
+            ("/api/%3", false),
+        ] {
+            assert_eq!(has_parameters(path), has, "{path}");
+        }
+        for (path, cut) in [
+            ("/api/admin;x/y", "/api/admin/y"),
+            ("/api/admin%3Bx=1/y", "/api/admin/y"),
+            ("/api/admin%3bx/y", "/api/admin/y"),
+            ("/api/admin;jsessionid=1", "/api/admin"),
+            ("/api/;x/admin", "/api/admin"),
+            ("/a/;x/../b", "/b"),
+            ("/a;x/b;y/", "/a/b/"),
+            ("/;x", "/"),
+            ("/a/b", "/a/b"),
+        ] {
+            assert_eq!(without_parameters(path).as_deref(), Ok(cut), "{path}");
+        }
+        assert_eq!(
+            without_parameters("/a;x/../.."),
+            Err(PathRejection::ClimbsAboveRoot)
+        );
+    }
 }
+
+#[cfg(test)]
+mod props;

@@ -72,8 +72,6 @@ pub struct Server {
     reloader: Arc<Reloader>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    /// `[session]` idle and absolute limits, in seconds, for the sweeper.
-    session_limits: (u64, u64),
     limits: Limits,
     shutdown_grace: Duration,
     admin: Option<AdminListener>,
@@ -105,6 +103,10 @@ impl Server {
             metrics: metrics.clone(),
             login: Arc::new(PasswordChecker::new()),
         };
+        store.set_session_limits(
+            config.session.idle_timeout.as_secs(),
+            config.session.max_lifetime.as_secs(),
+        );
         let live = Arc::new(ArcSwap::from_pointee(reload::build(config, &lasting)?));
         let reloader = Arc::new(Reloader::new(live.clone(), lasting, config.clone()));
         let listen = config.server.listen;
@@ -135,10 +137,6 @@ impl Server {
             reloader,
             store,
             clock,
-            session_limits: (
-                config.session.idle_timeout.as_secs(),
-                config.session.max_lifetime.as_secs(),
-            ),
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
             admin,
@@ -169,8 +167,7 @@ impl Server {
         let sweeper = tokio::spawn(sweep_forever(
             self.store.clone(),
             self.clock.clone(),
-            self.session_limits.0,
-            self.session_limits.1,
+            self.live.clone(),
         ));
         let admin = self.admin.map(|admin| tokio::spawn(admin.run()));
         tokio::pin!(shutdown);
@@ -238,19 +235,20 @@ impl Server {
     }
 }
 
-/// Drops expired codes, tokens and sessions once a minute.
-async fn sweep_forever(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    session_idle: u64,
-    session_max: u64,
-) {
+/// Drops expired codes, tokens and sessions once a minute, sessions by the `[session]` limits
+/// of the configuration in force at each sweep (a reload may have changed them).
+async fn sweep_forever(store: Arc<dyn Store>, clock: Arc<dyn Clock>, live: Arc<ArcSwap<Live>>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        if let Err(err) = store.sweep(clock.now(), session_idle, session_max).await {
-            tracing::warn!(error = %err, "store sweep failed");
-        }
+        sweep_once(store.as_ref(), clock.as_ref(), &live).await;
+    }
+}
+
+async fn sweep_once(store: &dyn Store, clock: &dyn Clock, live: &ArcSwap<Live>) {
+    let (idle, max) = live.load().gateway.session_limits();
+    if let Err(err) = store.sweep(clock.now(), idle, max).await {
+        tracing::warn!(error = %err, "store sweep failed");
     }
 }
 
@@ -382,5 +380,80 @@ fn unwrap_infallible<T>(result: Result<T, Infallible>) -> T {
     match result {
         Ok(value) => value,
         Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::memory::MemoryStore;
+    use crate::store::SessionRecord;
+    use crate::tokens::opaque::TokenHash;
+
+    fn config(dir: &std::path::Path, idle: &str) -> Config {
+        Config::from_toml_str(&format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://gw.example\"\n\
+             data_dir = \"{}\"\n[server.tls]\nmode = \"off\"\n[admin]\nlisten = \"off\"\n\
+             [session]\nidle_timeout = \"{idle}\"\nmax_lifetime = \"7d\"\n",
+            dir.display()
+        ))
+        .unwrap()
+    }
+
+    /// Regression (code review F2): the sweeper kept the session limits it was started with,
+    /// so after a reload that lengthened `idle_timeout` it deleted sessions the configuration
+    /// in force said were alive.
+    #[tokio::test]
+    async fn a_reload_that_lengthens_the_idle_timeout_reaches_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let lasting = Lasting {
+            store: store.clone(),
+            clock: clock.clone(),
+            metrics: Arc::new(Metrics::new().unwrap()),
+            login: Arc::new(PasswordChecker::new()),
+        };
+        let first = config(dir.path(), "1h");
+        let live = Arc::new(ArcSwap::from_pointee(
+            reload::build(&first, &lasting).unwrap(),
+        ));
+        let reloader = Reloader::new(live.clone(), lasting, first);
+
+        let now = clock.now();
+        let record = |user: &str| SessionRecord {
+            user: user.to_owned(),
+            created_at: now,
+            last_seen: now,
+            scope: String::new(),
+            family: None,
+        };
+        let id = TokenHash::of("session");
+        store
+            .put_session(id.clone(), record("alice"))
+            .await
+            .unwrap();
+
+        reloader.reload(config(dir.path(), "8h")).unwrap();
+        clock.advance(2 * 3600);
+        sweep_once(store.as_ref(), clock.as_ref(), &live).await;
+        let alive = store
+            .touch_session(&id, clock.now(), 8 * 3600, 7 * 86_400)
+            .await
+            .unwrap();
+        assert!(alive.is_some(), "swept by the limits of before the reload");
+
+        // And a reload that shortens it is followed as well.
+        reloader.reload(config(dir.path(), "30m")).unwrap();
+        clock.advance(3600);
+        sweep_once(store.as_ref(), clock.as_ref(), &live).await;
+        let stats = store.stats().await.unwrap();
+        let sessions = stats
+            .entries
+            .iter()
+            .find(|(kind, _)| *kind == "session")
+            .map(|(_, n)| *n);
+        assert_eq!(sessions, Some(0), "{:?}", stats.entries);
     }
 }

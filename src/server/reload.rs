@@ -87,6 +87,12 @@ impl Reloader {
             .map_err(|_| "the reload lock is poisoned".to_owned())?;
         let ignored = needs_restart(&running, &config);
         self.live.store(Arc::new(live));
+        // What ends sessions in the background (compaction, Redis TTLs) follows at once; the
+        // minute sweep reads the limits from `live` itself.
+        self.lasting.store.set_session_limits(
+            config.session.idle_timeout.as_secs(),
+            config.session.max_lifetime.as_secs(),
+        );
         *running = config;
         Ok(ignored)
     }

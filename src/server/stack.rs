@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! connection (hyper: header size + time limits, HTTP/1.1 or HTTP/2)
-//!   └─ AccessLog          one line per request, after its body is sent
-//!        └─ GatewayService  normalise, endpoints, route, gate, forward, count (dispatch.rs)
+//!   └─ AccessLog            one line per request, after its body is sent
+//!        └─ CatchPanic        a panic below becomes a 500, a log line and a metric
+//!             └─ GatewayService  head, normalise, endpoints, route, gate, forward, count
+//!                                (dispatch.rs)
 //! ```
 
 use std::sync::Arc;
@@ -15,13 +17,14 @@ use tower::Layer;
 
 use crate::dispatch::{ConnectionInfo, Gateway, GatewayService};
 use crate::middleware::access_log::{AccessLog, AccessLogLayer};
+use crate::middleware::catch_panic::{CatchPanic, CatchPanicLayer};
 
 /// The composed service a request runs through.
-pub type Stack = AccessLog<GatewayService>;
+pub type Stack = AccessLog<CatchPanic<GatewayService>>;
 
 /// Builds the stack around `gateway` for a request on the connection `conn`.
 pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>) -> Stack {
-    AccessLogLayer::new(access_log)
-        .peer(conn.peer)
-        .layer(GatewayService::new(gateway, conn))
+    let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
+    let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());
+    access_log.layer(catch_panic.layer(GatewayService::new(gateway, conn)))
 }

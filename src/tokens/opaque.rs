@@ -61,7 +61,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A prefix is enough to tell hashes apart in a test failure.
-        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+        let hex = self.to_hex();
+        write!(f, "TokenHash({}…)", hex.get(..8).unwrap_or(&hex))
     }
 }
 

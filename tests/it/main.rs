@@ -50,6 +50,8 @@ mod protect_redirects;
 mod protect_session;
 // Two gateways sharing one real Redis: single use, rotation, revocation within 1 s, outage.
 mod redis;
+// The request head: one Host, framing, methods never forwarded, path parameters, `#`.
+mod request_head;
 // Headless Chromium signs in to the starter's whoami page; scripts cannot read the cookie.
 mod real_browser;
 // Route choice: longest prefix, hosts, strip_prefix, preserve_host, base paths, 404, reserved paths.

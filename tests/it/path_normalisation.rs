@@ -87,37 +87,7 @@ async fn malformed_escapes_are_refused() {
     assert_refused(&["/a%zz", "/a%4", "/a%", "/a%%41"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: the http crate's URI parser drops a raw `#` and all after it before \
-            normalize() runs, so `/a#b` is forwarded as `/a` instead of refused (SECURITY.md 10)"]
-async fn raw_fragment_in_the_request_target_is_refused() {
-    assert_refused(&["/a#b", "/public/x#/../../admin"]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn raw_fragment_is_never_forwarded_and_never_routes() {
-    // Whatever happens to `#`, the path matched and the path forwarded are the same one.
-    let public = TestUpstream::echo("public").await;
-    let admin = TestUpstream::echo("admin").await;
-    let gateway = GatewayBuilder::new()
-        .route(Route::new("/public/", public.url()))
-        .route(Route::new("/admin/", admin.url()))
-        .start()
-        .await;
-
-    let response = RawRequest::get("/public/x#/../../admin/y")
-        .send(gateway.addr())
-        .await;
-    if response.status == 200 {
-        let echoed: Echoed = response.json();
-        assert_eq!(echoed.upstream, "public");
-        assert_eq!(echoed.path, "/public/x");
-        assert!(!echoed.target().contains('#'));
-    } else {
-        assert_eq!(response.status, 400);
-    }
-    assert_eq!(admin.hits(), 0);
-}
+// A raw `#`: see request_head.rs, `raw_fragment_is_cut_off_by_the_parser_...`.
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dot_segments_and_repeated_slashes_arrive_resolved() {

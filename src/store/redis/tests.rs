@@ -1,11 +1,20 @@
 //! The Redis backend against a real `redis-server` (found on PATH) that each test starts on a
 //! free port in its own temporary directory, without persistence, and kills when done.
+//! Without `redis-server` the tests fail saying what to install (`tests/run.sh` does).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
+
+/// Why `redis-server` did not start, and what to do about it.
+fn missing(err: &std::io::Error) -> String {
+    format!(
+        "cannot run redis-server ({err}): the Redis tests need it on PATH. Run the README's \
+         test command, tests/run.sh, which installs it (Debian: apt-get install redis-server)"
+    )
+}
 
 /// A throwaway `redis-server`, killed on drop.
 struct TestRedis {
@@ -30,7 +39,7 @@ impl TestRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server on PATH (apt-get install redis-server)");
+            .unwrap_or_else(|err| panic!("{}", missing(&err)));
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
@@ -149,7 +158,7 @@ async fn a_dead_redis_fails_fast_and_closed_then_recovers() {
         .arg(dir.path())
         .stdout(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|err| panic!("{}", missing(&err)));
     redis.child = child;
     redis._dir = dir;
     let start = Instant::now();

@@ -22,6 +22,7 @@ pub struct RawRequest {
     headers: Vec<(String, String)>,
     close: bool,
     body: Vec<u8>,
+    version: &'static str,
 }
 
 impl RawRequest {
@@ -33,6 +34,7 @@ impl RawRequest {
             headers: Vec::new(),
             close: true,
             body: Vec::new(),
+            version: "HTTP/1.1",
         }
     }
 
@@ -43,6 +45,18 @@ impl RawRequest {
     /// Sets the `Host` header (the default is `127.0.0.1`).
     pub fn host(mut self, host: &str) -> RawRequest {
         self.host = Some(host.to_owned());
+        self
+    }
+
+    /// Sends no `Host` line at all.
+    pub fn without_host(mut self) -> RawRequest {
+        self.host = None;
+        self
+    }
+
+    /// Writes `HTTP/1.0` in the request line instead of `HTTP/1.1`.
+    pub fn http10(mut self) -> RawRequest {
+        self.version = "HTTP/1.0";
         self
     }
 
@@ -66,7 +80,7 @@ impl RawRequest {
 
     /// The bytes on the wire.
     pub fn bytes(&self) -> Vec<u8> {
-        let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.target).into_bytes();
+        let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version).into_bytes();
         if let Some(host) = &self.host {
             out.extend_from_slice(format!("Host: {host}\r\n").as_bytes());
         }

@@ -1,6 +1,6 @@
-//! A real `redis-server` (from PATH; `.ci/run` installs it) on a free loopback port, in its own
+//! A real `redis-server` (from PATH; `tests/run.sh` installs it) on a free loopback port, in its own
 //! temporary directory and without persistence, that a test can kill and start again on the
-//! same port. Killed when dropped.
+//! same port. Killed when dropped. Without `redis-server` the test fails saying what to install.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server on PATH (apt-get install redis-server)");
+            .unwrap_or_else(|err| panic!("{}", missing(&err)));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -56,6 +56,14 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Why `redis-server` did not start, and what to do about it.
+fn missing(err: &std::io::Error) -> String {
+    format!(
+        "cannot run redis-server ({err}): the Redis tests need it on PATH. Run the README's \
+         test command, tests/run.sh, which installs it (Debian: apt-get install redis-server)"
+    )
 }
 
 impl Drop for RedisServer {

@@ -1,8 +1,8 @@
 //! A real browser: Debian's `chromium`, driven by `chromedriver` over WebDriver (the
 //! fantoccini crate, plain HTTP on loopback, so no TLS stack of its own).
 //!
-//! Both programs must be installed (`apt-get install chromium chromium-driver`; `.ci/run`
-//! does it). A machine without them fails the test saying so, rather than skipping it.
+//! Both programs must be installed (`tests/run.sh`, the README's test command, installs
+//! them). A machine without them fails the test saying so, rather than skipping it.
 //! `CHROMIUM` and `CHROMEDRIVER` name other binaries.
 
 use std::path::PathBuf;
@@ -46,9 +46,9 @@ fn program(var: &str, names: &[&str], package: &str) -> PathBuf {
         }
     }
     panic!(
-        "the real-browser test needs {} on PATH, which is not installed: \
-         run `apt-get install -y chromium chromium-driver` (Debian's package `{package}`; \
-         .ci/run installs both), or set {var}",
+        "the real-browser test needs {} on PATH, which is not installed. Run the README's \
+         test command, tests/run.sh, which installs it (Debian's package `{package}`: \
+         apt-get install chromium chromium-driver), or set {var} to the program",
         names.join(" or "),
         package = package,
     );

@@ -1,0 +1,79 @@
+//! Property tests of the flow cookie: what `/oauth2/start` sets decodes back to a
+//! [`FlowState`] with a safe return path and is accepted by the callback (which then fails
+//! on the made-up code), and the same cookie with any byte of its value changed is refused
+//! as damaged.
+
+use super::*;
+use http_body_util::BodyExt;
+use proptest::prelude::*;
+
+use crate::fuzz_entry::{gateway, Gateway};
+
+/// The flow cookie `/oauth2/start?rd=…` sets, as `(name, value)`, and its `state`.
+fn started(gw: &Gateway, rd: &str) -> Option<(String, String, String)> {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("rd", rd)
+        .finish();
+    let response = start_from_query(&gw.auth, Some(&query));
+    let set = response.headers().get(header::SET_COOKIE)?.to_str().ok()?;
+    let (name, value) = set.split(';').next()?.split_once('=')?;
+    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
+    let state = form_urlencoded::parse(location.split_once('?')?.1.as_bytes())
+        .find(|(k, _)| k == "state")?
+        .1
+        .into_owned();
+    Some((name.to_owned(), value.to_owned(), state))
+}
+
+/// The callback's answer to `cookie` and `state` with a code nobody issued: its page text.
+fn callback_page(gw: &Gateway, name: &str, value: &str, state: &str) -> String {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}")) {
+        headers.append(header::COOKIE, v);
+    }
+    let query = format!("state={state}&code=made-up");
+    gw.runtime.block_on(async {
+        let response = callback(&gw.auth, &headers, Some(&query)).await;
+        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+        String::from_utf8_lossy(&body.unwrap_or_default()).into_owned()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn flow_cookie_round_trips(rd in "[ -~]{0,60}") {
+        let gw = gateway().unwrap();
+        let (name, value, state) = started(gw, &rd).unwrap();
+        let (payload, mac) = value.split_once('.').unwrap();
+        prop_assert!(gw.auth.csrf.verify(mac, "flow", &[payload]));
+        let json = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let flow: FlowState = serde_json::from_slice(&json).unwrap();
+        prop_assert_eq!(&flow.s, &state);
+        prop_assert_eq!(&flow.r, &safe_return_path(&rd));
+        prop_assert_eq!(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&flow).unwrap()), payload);
+        // The callback accepts the cookie and only then fails, on the code.
+        let page = callback_page(gw, &name, &value, &state);
+        prop_assert!(page.contains("could not be completed"), "{}", page);
+    }
+
+    #[test]
+    fn flow_cookie_with_any_byte_changed_never_verifies(
+        rd in "/[a-z/]{0,20}",
+        at in any::<prop::sample::Index>(),
+        to in prop::sample::select(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.".to_vec()
+        ),
+    ) {
+        let gw = gateway().unwrap();
+        let (name, value, state) = started(gw, &rd).unwrap();
+        let mut bytes = value.into_bytes();
+        let i = at.index(bytes.len());
+        prop_assume!(bytes[i] != to);
+        bytes[i] = to;
+        let altered = String::from_utf8(bytes).unwrap();
+        let page = callback_page(gw, &name, &altered, &state);
+        prop_assert!(page.contains("cookie is damaged"), "byte {}: {}", i, page);
+    }
+}

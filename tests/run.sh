@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command (the README's): installs what the tests need when it is missing, then runs
+# `cargo test` with the arguments given, e.g. `tests/run.sh --test it redis`.
+#
+# On a machine with only the Rust toolchain it installs, with apt-get (as root, or through
+# sudo), the Debian packages:
+#   redis-server     the Redis backend's tests start real servers on free ports;
+#   chromium,
+#   chromium-driver  the real-browser sign-in test drives Chromium over WebDriver;
+#   ca-certificates  cargo's own downloads over https.
+# The tests need no Rust component beyond cargo and rustc. When everything is there it
+# installs nothing and starts the tests at once; a test whose server is missing fails
+# saying what to install, it is never skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+if ! have cargo; then
+  echo "tests/run.sh: cargo is not on PATH; install Rust with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+
+# The tests look the programs up the same way (support/webdriver.rs, support/redis.rs):
+# CHROMIUM and CHROMEDRIVER may name other binaries.
+need=()
+[ -n "${CHROMIUM:-}" ] || have chromium || have chromium-browser || need+=(chromium)
+[ -n "${CHROMEDRIVER:-}" ] || have chromedriver || need+=(chromium-driver)
+have redis-server || need+=(redis-server)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${need[*]}" >&2
+  if ! have apt-get; then
+    echo "tests/run.sh: no apt-get here; install ${need[*]} (Debian's names) yourself" >&2
+    exit 1
+  fi
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! have sudo; then
+      echo "tests/run.sh: installing ${need[*]} needs root (and there is no sudo)" >&2
+      exit 1
+    fi
+    as_root=(sudo)
+  fi
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+exec cargo test "$@"
