@@ -86,11 +86,13 @@ impl RequestHost {
         host_len: 0,
     };
 
-    fn new(authority: HeaderValue, host: &str) -> RequestHost {
-        RequestHost {
+    /// `host` is the host part of `authority`; it must be a DNS name or an IP literal.
+    fn new(authority: HeaderValue, host: &str) -> Result<RequestHost, HeadRejection> {
+        let name = host_name(host).ok_or(HeadRejection::InvalidHost)?;
+        Ok(RequestHost {
             authority: Some(authority),
-            host_len: host.len(),
-        }
+            host_len: name.len(),
+        })
     }
 
     /// The host name, lower case, without port: what routes match (`None`: the request names
@@ -171,7 +173,7 @@ fn request_host(
             }
             let value =
                 HeaderValue::from_str(target.as_str()).map_err(|_| HeadRejection::InvalidHost)?;
-            Ok(RequestHost::new(value, target.host()))
+            RequestHost::new(value, target.host())
         }
         None => {
             let Some(value) = host_header else {
@@ -199,9 +201,30 @@ fn request_host(
                         .ok_or(HeadRejection::InvalidHost)?
                 }
             };
-            Ok(RequestHost::new(value.clone(), name))
+            RequestHost::new(value.clone(), name)
         }
     }
+}
+
+/// The name routes are matched by, from a host the authority parse accepted: a bracketed IP
+/// literal as it is, or a name of letters, digits, `-`, `_` and non-empty `.`-separated labels,
+/// with one trailing dot (the DNS root) dropped, so that `a.example.` is `a.example` to the
+/// routes as it is to DNS and to most servers behind. `None` for anything else the URI
+/// grammar allows in a host (`%` escapes, `!$&'()*+,;=`): an upstream or a virtual host behind
+/// could read those differently from the gateway's exact match.
+fn host_name(host: &str) -> Option<&str> {
+    if host.starts_with('[') {
+        return host.ends_with(']').then_some(host);
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let valid = !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    valid.then_some(name)
 }
 
 /// Whether two authorities name the same host and port; a missing port is the scheme's

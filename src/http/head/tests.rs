@@ -261,3 +261,39 @@ fn plain_host_only_takes_what_the_full_authority_parse_accepts() {
         }
     }
 }
+
+#[test]
+fn a_host_is_a_dns_name_or_an_ip_literal_and_its_trailing_dot_names_the_same_host() {
+    use HeadRejection::InvalidHost;
+    // What the URI grammar allows in a host but a server or virtual host behind may read
+    // otherwise than the gateway's exact match.
+    for bad in [
+        "gr%61fana.example",
+        "a!b.example",
+        "a..example",
+        ".a.example",
+        ".",
+        "a;b",
+    ] {
+        assert_eq!(
+            run("GET", H11, "/", &[("host", bad)]),
+            Err(InvalidHost),
+            "{bad}"
+        );
+    }
+    for (sent, name) in [
+        ("A.example.", "a.example"),
+        ("a.example.:8443", "a.example"),
+        ("my_service:80", "my_service"),
+        ("[::1]", "[::1]"),
+    ] {
+        assert_eq!(
+            run("GET", H11, "/", &[("host", sent)]),
+            host(name, sent),
+            "{sent}"
+        );
+    }
+    let absolute = run("GET", H11, "http://a.example./x", &[("host", "a.example.")]);
+    assert_eq!(absolute, host("a.example", "a.example."));
+    // (An escape in an absolute-form authority never gets here: the URI parser refuses it.)
+}
