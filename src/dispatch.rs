@@ -336,7 +336,7 @@ impl Gateway {
 
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
-        let html = matches!(route.target, Target::Whoami) && builtin::wants_html(&headers);
+        let html = matches!(route.target, Target::Whoami) && response::wants_html(&headers);
         prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
         if websocket {

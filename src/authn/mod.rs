@@ -12,7 +12,7 @@ pub mod forward_auth;
 pub mod resource_metadata;
 pub mod return_to;
 
-use http::header::{self, HeaderMap};
+use http::header::HeaderMap;
 
 use crate::config::AuthMode;
 use crate::http::cookie;
@@ -90,7 +90,9 @@ pub async fn decide(
         Presented::None | Presented::OtherScheme => match mode {
             AuthMode::Session => match from_session(auth, headers).await? {
                 Some(identity) => identity,
-                None if wants_html(headers) => return Err(AuthnFailure::LoginRequired),
+                None if crate::http::response::wants_html(headers) => {
+                    return Err(AuthnFailure::LoginRequired)
+                }
                 None => return Err(AuthnFailure::Missing),
             },
             _ => return Err(AuthnFailure::Missing),
@@ -142,12 +144,4 @@ pub async fn from_session(
         scope: session.scope,
         via: Via::Session,
     }))
-}
-
-/// Browsers say they want HTML; API clients get a 401 instead of a redirect.
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }

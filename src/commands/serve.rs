@@ -61,21 +61,12 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
 
 /// Loads the file again and swaps it in, or says why not (and keeps the running one).
 fn reload(reloader: &Reloader, path: &std::path::Path) {
-    let outcome = Config::load(path)
-        .map_err(|e| e.to_string())
-        .and_then(|config| {
-            let warnings = config.warnings();
-            let routes = config.routes.len();
-            reloader
-                .reload(config)
-                .map(|ignored| (warnings, ignored, routes))
-        });
-    match outcome {
-        Ok((warnings, ignored, routes)) => {
-            for warning in warnings.iter().chain(&ignored) {
+    match reloader.reload_file(path) {
+        Ok(done) => {
+            for warning in done.warnings.iter().chain(&done.ignored) {
                 tracing::warn!("{warning}");
             }
-            tracing::info!(routes, "configuration reloaded");
+            tracing::info!(routes = done.routes, "configuration reloaded");
         }
         Err(err) => tracing::error!(
             error = %err,

@@ -6,6 +6,15 @@ use http::{Response, StatusCode};
 
 use super::body::{full, Body};
 
+/// Whether the client is a browser that wants a page (`Accept` names `text/html`): it gets
+/// sign-in redirects and HTML answers; anything else gets status codes and JSON or text.
+pub fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// A short plain-text answer.
 pub fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     let mut message = message.into();

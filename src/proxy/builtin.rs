@@ -6,7 +6,7 @@
 //! whoami never displays credential values: `Authorization` shows only its scheme and `Cookie`
 //! only its cookie names, so the page is safe to screenshot or paste into a ticket.
 
-use http::header::{self, HeaderMap};
+use http::header;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use serde::Serialize;
@@ -35,7 +35,7 @@ struct Whoami<'a> {
 }
 
 /// The answer of a `whoami://` upstream to the forwarded request `parts`, as HTML when the
-/// client asked for it ([`wants_html`] on the client's own headers).
+/// client asked for it ([`crate::http::response::wants_html`] on the client's own headers).
 pub fn whoami(parts: &Parts, html: bool) -> Response<Body> {
     let view = Whoami {
         method: parts.method.as_str(),
@@ -58,14 +58,6 @@ pub fn whoami(parts: &Parts, html: bool) -> Response<Body> {
         let json = serde_json::to_vec_pretty(&view).unwrap_or_default();
         response::with_type(StatusCode::OK, "application/json", json)
     }
-}
-
-/// Browsers put `text/html` in `Accept`; API clients asking for JSON get JSON.
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 fn displayed_value(name: &header::HeaderName, value: &header::HeaderValue) -> String {

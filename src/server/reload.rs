@@ -61,6 +61,15 @@ pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
     })
 }
 
+/// What a reload from the file did.
+pub struct Reloaded {
+    /// `check`'s warnings about the new configuration.
+    pub warnings: Vec<String>,
+    /// Settings that changed but apply only at the next start.
+    pub ignored: Vec<String>,
+    pub routes: usize,
+}
+
 /// Swaps new configurations into a running server.
 pub struct Reloader {
     live: Arc<ArcSwap<Live>>,
@@ -77,15 +86,39 @@ impl Reloader {
         }
     }
 
+    /// Reads `path` and puts it in force ([`Reloader::reload`]), with the file read under
+    /// the reload lock: of two reloads close together (two quick SIGHUPs), the one that swaps
+    /// last is the one that read the file last, never an older read of it (code review F12).
+    pub fn reload_file(&self, path: &std::path::Path) -> Result<Reloaded, String> {
+        let mut running = self.lock()?;
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        let warnings = config.warnings();
+        let routes = config.routes.len();
+        let ignored = self.put_in_force(&mut running, config)?;
+        Ok(Reloaded {
+            warnings,
+            ignored,
+            routes,
+        })
+    }
+
     /// Puts `config` in force. Returns what it could not change without a restart; on an
     /// error nothing changed.
     pub fn reload(&self, config: Config) -> Result<Vec<String>, String> {
-        let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
-        let mut running = self
-            .running
+        let mut running = self.lock()?;
+        self.put_in_force(&mut running, config)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Config>, String> {
+        self.running
             .lock()
-            .map_err(|_| "the reload lock is poisoned".to_owned())?;
-        let ignored = needs_restart(&running, &config);
+            .map_err(|_| "the reload lock is poisoned".to_owned())
+    }
+
+    /// Builds `config` beside the running one and swaps it in; called with the lock held.
+    fn put_in_force(&self, running: &mut Config, config: Config) -> Result<Vec<String>, String> {
+        let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
+        let ignored = needs_restart(running, &config);
         self.live.store(Arc::new(live));
         // What ends sessions in the background (compaction, Redis TTLs) follows at once; the
         // minute sweep reads the limits from `live` itself.
