@@ -430,10 +430,7 @@ mod tests {
             family: None,
         };
         let id = TokenHash::of("session");
-        store
-            .put_session(id.clone(), record("alice"))
-            .await
-            .unwrap();
+        store.put_session(id, record("alice")).await.unwrap();
 
         reloader.reload(config(dir.path(), "8h")).unwrap();
         clock.advance(2 * 3600);

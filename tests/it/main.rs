@@ -1,7 +1,12 @@
 //! End-to-end tests: the gateway (in-process, or the real binary) between real clients and
 //! real upstream servers, all on 127.0.0.1 ephemeral ports. Support code is in `support/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::string_slice
+)]
 
 mod support;
 
@@ -21,6 +26,8 @@ mod headers;
 mod limits;
 // Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.
 mod oauth_codes;
+// Own-endpoint bodies declared too large (413 at once), single-use consent, scopes_supported.
+mod oauth_edges;
 // OAuth code + PKCE flows through login and consent; consent memory, denial, metadata.
 mod oauth_flow;
 // Login and consent pages: CSRF, identical failure answers, framing and caching headers.

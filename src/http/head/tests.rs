@@ -13,12 +13,13 @@ fn headers(lines: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
-fn run(
-    method: &str,
-    version: Version,
-    target: &str,
-    lines: &[(&str, &str)],
-) -> Result<(Option<String>, Option<String>), HeadRejection> {
+/// The host's name and authority as `check` gives them, or its refusal.
+type Checked = Result<(Option<String>, Option<String>), HeadRejection>;
+
+/// One case of a table: version, target, header lines, what `check` gives.
+type Case<'a> = (Version, &'a str, &'a [(&'a str, &'a str)], Checked);
+
+fn run(method: &str, version: Version, target: &str, lines: &[(&str, &str)]) -> Checked {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let uri: Uri = target.parse().unwrap();
     let map = headers(lines);
@@ -30,7 +31,7 @@ fn run(
     })
 }
 
-fn host(name: &str, authority: &str) -> Result<(Option<String>, Option<String>), HeadRejection> {
+fn host(name: &str, authority: &str) -> Checked {
     Ok((Some(name.to_owned()), Some(authority.to_owned())))
 }
 
@@ -41,7 +42,7 @@ const H2: Version = Version::HTTP_2;
 #[test]
 fn exactly_one_valid_host_on_http_1_1() {
     use HeadRejection::*;
-    let cases: &[(Version, &str, &[(&str, &str)], _)] = &[
+    let cases: &[Case] = &[
         (
             H11,
             "/",
@@ -85,7 +86,7 @@ fn exactly_one_valid_host_on_http_1_1() {
 #[test]
 fn a_target_authority_is_the_host_and_host_must_agree() {
     use HeadRejection::*;
-    let cases: &[(Version, &str, &[(&str, &str)], _)] = &[
+    let cases: &[Case] = &[
         // Absolute form (RFC 9112 §3.2.2).
         (
             H11,
