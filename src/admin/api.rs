@@ -4,8 +4,16 @@
 //! | --- | --- | --- |
 //! | `GET /metrics` | none (bind the listener to loopback or a private network) | Prometheus text |
 //! | `GET /healthz` | none | `ok`, or 503 while the token store cannot answer (as on the public listener) |
-//! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"truncated":bool}` |
+//! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"client_tokens":[…],"truncated":bool}` |
 //! | `POST /admin/revoke` `{"user":U}` / `{"client":C}` / `{"jti":J}` | admin bearer token | `{"revoked":…,"grants":n}` |
+//!
+//! `grants` are the live refresh families (sign-ins, browser sessions) with their access
+//! tokens; `client_tokens` the recorded live `client_credentials` access tokens per client
+//! (`{"client_id","access":[{"jti","scope","issued_at","expires_at"}],"unlisted_until"?}`;
+//! not with `user=`, as they have no user). That record is bounded
+//! ([`crate::store::CLIENT_ACCESS_PER_CLIENT`] per client, the oldest giving way, and
+//! [`crate::store::CLIENT_ACCESS_TOTAL`] in all): `unlisted_until`, when present, says tokens
+//! of that client were issued past the bounds and may be live until then.
 //!
 //! Revoking a user or a client sets a cut-off one second ahead (access tokens carry whole
 //! seconds, so a token issued in the same second as the revocation is covered too), revokes
@@ -17,9 +25,9 @@ use http::{Method, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::AdminState;
-use crate::http::body::Body;
+use crate::http::body::{Body, BodyReadError};
 use crate::http::response;
-use crate::store::{GrantFilter, GrantSummary, Subject};
+use crate::store::{ClientTokens, GrantFilter, GrantSummary, Subject};
 
 /// The most grants one listing returns.
 pub const MAX_LIST: usize = 10_000;
@@ -29,6 +37,9 @@ const MAX_NAME: usize = 256;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct GrantList {
     pub grants: Vec<GrantSummary>,
+    /// Live `client_credentials` access tokens, per client.
+    #[serde(default)]
+    pub client_tokens: Vec<ClientTokens>,
     /// More matched than `limit`.
     pub truncated: bool,
 }
@@ -56,6 +67,16 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 
 fn error(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message }))
+}
+
+/// The answer to a request whose body [`crate::http::body::read_bounded`] refused.
+pub fn body_refused(err: BodyReadError) -> Response<Body> {
+    let status = match err {
+        BodyReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyReadError::TimedOut => StatusCode::REQUEST_TIMEOUT,
+        BodyReadError::Broken => StatusCode::BAD_REQUEST,
+    };
+    error(status, &err.to_string())
 }
 
 /// Answers one admin request; `body` is already read (and bounded).
@@ -121,13 +142,32 @@ async fn list(state: &AdminState, query: Option<&str>) -> Response<Body> {
         }
     }
     let now = state.clock.now();
-    match state.store.list_grants(&filter, now, limit + 1).await {
-        Ok(mut grants) => {
-            let truncated = grants.len() > limit;
-            grants.truncate(limit);
-            json(StatusCode::OK, &GrantList { grants, truncated })
+    let grants = state.store.list_grants(&filter, now, limit + 1).await;
+    // Client-credentials tokens have no user: a listing by user has none.
+    let client_tokens = match &filter.user {
+        Some(_) => Ok(Vec::new()),
+        None => {
+            state
+                .store
+                .list_client_access(filter.client.as_deref(), now, limit + 1)
+                .await
         }
-        Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+    };
+    match (grants, client_tokens) {
+        (Ok(mut grants), Ok(mut client_tokens)) => {
+            let truncated = grants.len() > limit || client_tokens.len() > limit;
+            grants.truncate(limit);
+            client_tokens.truncate(limit);
+            json(
+                StatusCode::OK,
+                &GrantList {
+                    grants,
+                    client_tokens,
+                    truncated,
+                },
+            )
+        }
+        (Err(err), _) | (_, Err(err)) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
     }
 }
 

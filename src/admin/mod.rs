@@ -4,7 +4,8 @@
 //! path on the public listener, so no route or proxy mistake can expose it.
 //!
 //! Bounded like the public side: at most 64 connections, 10 s for a request's headers, 16 KiB
-//! of headers, 16 KiB of body, HTTP/1.1 only.
+//! of headers, 16 KiB of body read within 10 s (a larger declared `Content-Length` gets 413
+//! before any of it is read), HTTP/1.1 only.
 
 pub mod api;
 pub mod client;
@@ -16,20 +17,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
-use crate::http::body::Body;
+use crate::http::body::{read_bounded, Body};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tokens::opaque::TokenHash;
 
 const MAX_CONNECTIONS: usize = 64;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADER_BYTES: usize = 16 << 10;
 const MAX_BODY_BYTES: usize = 16 << 10;
 
@@ -105,24 +106,10 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<Body> {
             .map(|v| v.as_bytes()),
         &state.token,
     );
-    let body =
-        match tokio::time::timeout(HEADER_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect())
-            .await
-        {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(_)) => {
-                return crate::http::response::text(
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "the body is too large or broken",
-                )
-            }
-            Err(_) => {
-                return crate::http::response::text(
-                    http::StatusCode::REQUEST_TIMEOUT,
-                    "the body did not arrive in time",
-                )
-            }
-        };
+    let body = match read_bounded(body, MAX_BODY_BYTES, BODY_TIMEOUT).await {
+        Ok(body) => body,
+        Err(err) => return api::body_refused(err),
+    };
     api::answer(
         state,
         &parts.method,

@@ -32,10 +32,24 @@ pub fn list(args: &TokenListArgs) -> Result<(), CommandError> {
         return print_out(&format!("{text}\n"));
     }
     print_out(&table(&list))?;
+    print_out(&client_table(&list))?;
+    for unlisted in &list.client_tokens {
+        if let Some(until) = unlisted.unlisted_until {
+            note(&format!(
+                "client {}: more client_credentials tokens were issued than are recorded ({} per client, {} in all); those not listed may be live until {}. `authgate token revoke --client {}` revokes every one of them",
+                unlisted.client_id,
+                crate::store::CLIENT_ACCESS_PER_CLIENT,
+                crate::store::CLIENT_ACCESS_TOTAL,
+                utc(until),
+                unlisted.client_id
+            ));
+        }
+    }
     if list.truncated {
         note(&format!(
-            "only the first {} grants are shown: narrow with --user or --client",
-            list.grants.len()
+            "only the first {} grants and {} clients' tokens are shown: narrow with --user or --client",
+            list.grants.len(),
+            list.client_tokens.len()
         ));
     }
     Ok(())
@@ -109,8 +123,53 @@ fn table(list: &GrantList) -> String {
         out.push_str(&row[4]);
         out.push('\n');
     }
-    if list.grants.is_empty() {
+    if list.grants.is_empty() && list.client_tokens.is_empty() {
         out.push_str("(no live grants)\n");
+    } else if list.grants.is_empty() {
+        out.push_str("(no live sign-in grants)\n");
+    }
+    out
+}
+
+/// The `client_credentials` access tokens, one line each; nothing when there are none.
+fn client_table(list: &GrantList) -> String {
+    let mut rows = vec![[
+        "CLIENT".to_owned(),
+        "JTI".to_owned(),
+        "EXPIRES (UTC)".to_owned(),
+        "SCOPE".to_owned(),
+    ]];
+    for client in &list.client_tokens {
+        for access in &client.access {
+            rows.push([
+                client.client_id.clone(),
+                access.jti.clone(),
+                utc(access.expires_at),
+                if access.scope.is_empty() {
+                    "-".to_owned()
+                } else {
+                    access.scope.clone()
+                },
+            ]);
+        }
+    }
+    if rows.len() == 1 {
+        return String::new();
+    }
+    let mut widths = [0usize; 3];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::from("\nclient_credentials access tokens:\n");
+    for row in &rows {
+        for (w, cell) in widths.iter().zip(row) {
+            out.push_str(cell);
+            out.push_str(&" ".repeat(w - cell.chars().count() + 2));
+        }
+        out.push_str(&row[3]);
+        out.push('\n');
     }
     out
 }
@@ -143,6 +202,31 @@ mod tests {
     use crate::store::{GrantSummary, IssuedAccess};
 
     #[test]
+    fn client_credentials_tokens_get_their_own_table() {
+        let list = GrantList {
+            grants: Vec::new(),
+            client_tokens: vec![crate::store::ClientTokens {
+                client_id: "worker".into(),
+                access: vec![crate::store::ClientAccess {
+                    jti: "j1".into(),
+                    scope: "api:read".into(),
+                    issued_at: 0,
+                    expires_at: 0,
+                }],
+                unlisted_until: None,
+            }],
+            truncated: false,
+        };
+        let text = client_table(&list);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "client_credentials access tokens:");
+        assert_eq!(
+            lines[3], "worker  j1   1970-01-01T00:00:00Z  api:read",
+            "{text}"
+        );
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
@@ -162,8 +246,10 @@ mod tests {
                     expires_at: 9,
                 }],
             }],
+            client_tokens: Vec::new(),
             truncated: false,
         };
+        assert_eq!(client_table(&list), "");
         let text = table(&list);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);

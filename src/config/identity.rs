@@ -540,6 +540,11 @@ pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
             "must not contain wildcards: redirect URIs are compared as exact strings".to_owned(),
         );
     }
+    if let Some(name) = response_parameter_in(uri) {
+        return Err(format!(
+            "its query holds `{name}`, a parameter the authorization response itself carries: the client could not tell the registered one from the real one (RFC 9700 §4.1, §4.4)"
+        ));
+    }
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err("must be an absolute URI".to_owned());
     };
@@ -576,6 +581,35 @@ pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
             "the scheme `{scheme}` is not allowed: use https://, http:// on loopback, or a private-use scheme like com.example.app:/callback"
         )),
     }
+}
+
+/// The parameters an authorization response (RFC 6749 §4.1.2, §4.1.2.1, §4.2.2; RFC 9207)
+/// adds to the redirect URI.
+pub const RESPONSE_PARAMETERS: [&str; 7] = [
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+    "access_token",
+];
+
+/// The first response parameter that `uri`'s query already holds, if any.
+///
+/// Names are percent-decoded and form-decoded as a client's query parser reads them
+/// (`%63ode` is `code`). They are compared without regard to case: RFC 6749 names are
+/// case-sensitive, but some clients' query collections fold case (ASP.NET's does), and no
+/// legitimate redirect URI needs a `Code` or `STATE` of its own.
+pub fn response_parameter_in(uri: &str) -> Option<&'static str> {
+    let without_fragment = uri.split('#').next().unwrap_or("");
+    let (_, query) = without_fragment.split_once('?')?;
+    form_urlencoded::parse(query.as_bytes()).find_map(|(name, _)| {
+        RESPONSE_PARAMETERS
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name.trim()))
+            .copied()
+    })
 }
 
 /// The host of an authority (`host[:port]`, `[v6]:port`).
@@ -620,6 +654,53 @@ mod tests {
             "http://127.0.0.1.evil.com/cb",
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_that_carry_response_parameters() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("https://app.example/cb", None),
+            ("https://app.example/cb?", None),
+            ("https://app.example/cb?x=1&tenant=a", None),
+            // Names that only contain or resemble one are not one.
+            ("https://app.example/cb?codes=1&statement=2&issuer=3", None),
+            ("https://app.example/cb?x=code&y=state", None),
+            ("https://app.example/code/state?iss_hint=1", None),
+            ("https://app.example/cb?code=1", Some("code")),
+            ("https://app.example/cb?state=x", Some("state")),
+            ("https://app.example/cb?iss=https://evil", Some("iss")),
+            ("https://app.example/cb?error=access_denied", Some("error")),
+            (
+                "https://app.example/cb?error_description=x",
+                Some("error_description"),
+            ),
+            ("https://app.example/cb?error_uri=x", Some("error_uri")),
+            (
+                "https://app.example/cb?access_token=x",
+                Some("access_token"),
+            ),
+            // Anywhere in the query, with or without a value.
+            ("https://app.example/cb?a=1&state", Some("state")),
+            ("https://app.example/cb?a=1&&code=", Some("code")),
+            // Percent-encoded names are decoded as a client would.
+            ("https://app.example/cb?%63ode=1", Some("code")),
+            ("https://app.example/cb?st%61te=1", Some("state")),
+            ("https://app.example/cb?error%5Furi=1", Some("error_uri")),
+            // Case folded, for clients whose query collections ignore it.
+            ("https://app.example/cb?Code=1", Some("code")),
+            ("https://app.example/cb?STATE=1", Some("state")),
+            // Private-use and loopback redirect URIs follow the same rule.
+            ("com.example.app:/cb?iss=x", Some("iss")),
+            ("http://127.0.0.1:5173/cb?code=1", Some("code")),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(response_parameter_in(uri), *expected, "{uri}");
+            assert_eq!(
+                check_redirect_uri(uri).is_err(),
+                expected.is_some(),
+                "{uri}"
+            );
         }
     }
 }

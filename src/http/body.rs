@@ -188,3 +188,150 @@ where
         self.inner.size_hint()
     }
 }
+
+/// Why [`read_bounded`] gave no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyReadError {
+    /// The declared `Content-Length` (known before any byte is read) or the bytes that arrived
+    /// are more than the limit.
+    TooLarge,
+    /// The whole body did not arrive in time.
+    TimedOut,
+    /// The body broke off or was malformed (a connection reset, bad chunked framing).
+    Broken,
+}
+
+impl std::fmt::Display for BodyReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BodyReadError::TooLarge => "the request body is larger than the limit",
+            BodyReadError::TimedOut => "the request body did not arrive in time",
+            BodyReadError::Broken => "the request body could not be read",
+        })
+    }
+}
+
+impl std::error::Error for BodyReadError {}
+
+/// Reads a whole request body of at most `max` bytes within `timeout`: the one bounded
+/// reader of the gateway's own endpoints and the admin listener.
+///
+/// A body whose declared length (`Content-Length`, which hyper reports as the exact size hint)
+/// is above `max` is refused before any byte of it is read, so a client that declares a huge
+/// body and never sends it gets its answer at once rather than after `timeout`.
+pub async fn read_bounded<B>(
+    body: B,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, BodyReadError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let max_len = u64::try_from(max).unwrap_or(u64::MAX);
+    if body.size_hint().lower() > max_len {
+        return Err(BodyReadError::TooLarge);
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+        Err(_) => Err(BodyReadError::TimedOut),
+        Ok(Err(err)) if is_length_limit(&*err) => Err(BodyReadError::TooLarge),
+        Ok(Err(_)) => Err(BodyReadError::Broken),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A body that declares `declared` bytes and then never sends any.
+    struct Silent {
+        declared: u64,
+    }
+
+    impl http_body::Body for Silent {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(self.declared)
+        }
+    }
+
+    /// A body that fails at once, as a reset connection does.
+    struct Breaks;
+
+    impl http_body::Body for Breaks {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(Some(Err("connection reset".into())))
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_without_waiting() {
+        let started = std::time::Instant::now();
+        let got = read_bounded(
+            Silent {
+                declared: 100 << 20,
+            },
+            16,
+            WAIT,
+        )
+        .await;
+        assert_eq!(got, Err(BodyReadError::TooLarge));
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_comes_times_out() {
+        let got = read_bounded(Silent { declared: 8 }, 16, Duration::from_millis(50)).await;
+        assert_eq!(got, Err(BodyReadError::TimedOut));
+    }
+
+    #[tokio::test]
+    async fn streamed_bytes_over_the_limit_are_too_large() {
+        // No declared length: the limit is found while reading.
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(vec![
+            Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"0123456789"))),
+            Ok(Frame::data(Bytes::from_static(b"0123456789"))),
+        ]));
+        assert_eq!(
+            read_bounded(body, 16, WAIT).await,
+            Err(BodyReadError::TooLarge)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_broken_not_too_large() {
+        assert_eq!(
+            read_bounded(Breaks, 16, WAIT).await,
+            Err(BodyReadError::Broken)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_limit_is_read_whole() {
+        let got = read_bounded(Full::new(Bytes::from_static(b"grant_type=x")), 16, WAIT).await;
+        assert_eq!(got.as_deref(), Ok(&b"grant_type=x"[..]));
+        // Exactly at the limit is allowed.
+        let got = read_bounded(Full::new(Bytes::from_static(b"0123456789abcdef")), 16, WAIT).await;
+        assert_eq!(got.map(|b| b.len()), Ok(16));
+    }
+}

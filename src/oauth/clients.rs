@@ -45,6 +45,11 @@ impl Clients {
         self.by_id.get(id)
     }
 
+    /// Every configured client (the gateway's own included).
+    pub fn all(&self) -> impl Iterator<Item = &ClientConfig> {
+        self.by_id.values()
+    }
+
     /// Checks the presented credentials against `client` (as looked up by their id).
     pub fn verify(
         &self,

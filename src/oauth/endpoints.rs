@@ -5,8 +5,10 @@
 //! `/oauth2/consent`, `/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect`,
 //! `/oauth2/logout`, `/oauth2/assets/authgate.css`.
 //!
-//! Bounds: form bodies at most 16 KiB, read within 10 s; only
-//! `application/x-www-form-urlencoded`; a repeated parameter is `invalid_request`.
+//! Bounds: form and registration bodies at most 16 KiB, read within 10 s (a larger declared
+//! `Content-Length` is answered 413 before any of the body is read); only
+//! `application/x-www-form-urlencoded` (registration: `application/json`); a repeated
+//! parameter is `invalid_request`.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -16,7 +18,6 @@ use base64::Engine;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::authorize::{AuthorizeError, AuthorizeRequest};
@@ -28,7 +29,7 @@ use super::registration::{ClientMetadata, RegistrationRefused};
 use super::{pages, AuthServer};
 use crate::authn::return_to::safe_return_path;
 use crate::authn::SESSION_COOKIE;
-use crate::http::body::{full, Body};
+use crate::http::body::{full, read_bounded, Body, BodyReadError};
 use crate::http::cookie;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
@@ -70,16 +71,14 @@ pub async fn handle(
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
         ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
         ("/oauth2/register", &Method::POST) => register(auth, req).await,
+        ("/.well-known/oauth-authorization-server" | "/oauth2/authorize", _)
+        | (pages::STYLESHEET_PATH, _) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
         (
-            "/.well-known/oauth-authorization-server"
-            | "/oauth2/authorize"
-            | "/oauth2/login"
-            | "/oauth2/consent"
-            | "/oauth2/token"
-            | "/oauth2/revoke"
-            | "/oauth2/introspect",
+            "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"
+            | "/oauth2/introspect" | "/oauth2/register",
             _,
-        ) => Err(Rejection::MethodNotAllowed),
+        ) => Err(Rejection::MethodNotAllowed { allow: "POST" }),
+        ("/oauth2/logout", _) => Err(Rejection::MethodNotAllowed { allow: "GET, POST" }),
         _ => Err(Rejection::NoRoute),
     }
 }
@@ -114,35 +113,37 @@ fn set_cookie(response: &mut Response<Body>, value: Option<HeaderValue>) {
     }
 }
 
-/// Reads an `application/x-www-form-urlencoded` body, bounded in size and time.
-async fn read_form(req: Request<Incoming>) -> Result<(HeaderMap, Form), Rejection> {
-    let form_type = req
-        .headers()
+/// Whether the request's media type (before any parameters) is `media_type`.
+fn has_media_type(headers: &HeaderMap, media_type: &str) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// Reads the body of one of these endpoints: at most [`MAX_FORM_BYTES`] within
+/// [`FORM_TIMEOUT`], a larger declared `Content-Length` refused with 413 before any of it is
+/// read.
+async fn read_body(body: Incoming) -> Result<Bytes, Rejection> {
+    read_bounded(body, MAX_FORM_BYTES, FORM_TIMEOUT)
+        .await
+        .map_err(|err| match err {
+            BodyReadError::TooLarge => Rejection::BodyTooLarge,
+            BodyReadError::TimedOut | BodyReadError::Broken => Rejection::ClientBodyFailed,
+        })
+}
+
+/// Reads an `application/x-www-form-urlencoded` body, bounded in size and time.
+async fn read_form(req: Request<Incoming>) -> Result<(HeaderMap, Form), Rejection> {
+    if !has_media_type(req.headers(), "application/x-www-form-urlencoded") {
         return Err(Rejection::OAuth(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         )));
     }
     let (parts, body) = req.into_parts();
-    let collected =
-        tokio::time::timeout(FORM_TIMEOUT, Limited::new(body, MAX_FORM_BYTES).collect())
-            .await
-            .map_err(|_| Rejection::ClientBodyFailed)?
-            .map_err(|e| {
-                if crate::http::body::is_length_limit(&*e) {
-                    Rejection::BodyTooLarge
-                } else {
-                    Rejection::ClientBodyFailed
-                }
-            })?;
-    Ok((parts.headers, Form::parse(collected.to_bytes())))
+    let body = read_body(body).await?;
+    Ok((parts.headers, Form::parse(body)))
 }
 
 /// A form for the token-side endpoints, where a repeated parameter is `invalid_request`
@@ -321,7 +322,7 @@ async fn decide(
                 )
             })
             .collect();
-        let csrf = auth.csrf.token("consent", &[session_id, &request.query]);
+        let csrf = super::consent::issue(&auth.csrf, session_id, &request.query, auth.now());
         return Ok(pages::consent(
             client_name,
             user,
@@ -441,14 +442,33 @@ async fn consent(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<B
     let Some((session_id, user)) = session_user(auth, &headers).await? else {
         return Ok(login_page(auth, &headers, &query, None, ""));
     };
-    let csrf_ok = auth.csrf.verify(
-        form.get("csrf").unwrap_or(""),
-        "consent",
-        &[&session_id, &query],
-    );
-    if !csrf_ok || !same_origin_post(&headers, &auth.settings.issuer) || form.repeated {
-        return Err(Rejection::AuthorizePage(
+    let expired = || {
+        Rejection::AuthorizePage(
             "The consent form expired or did not come from this site. Start again from the application.",
+        )
+    };
+    if !same_origin_post(&headers, &auth.settings.issuer) || form.repeated {
+        return Err(expired());
+    }
+    let ticket = super::consent::check(
+        &auth.csrf,
+        form.get("csrf").unwrap_or(""),
+        &session_id,
+        &query,
+        auth.now(),
+    )
+    .map_err(|_| expired())?;
+    // A decision answers its pending request once, across every gateway on this store: a
+    // replayed form (double submit, back button, a copy) issues nothing.
+    let first = auth
+        .store
+        .claim_once(&ticket.claim_key, ticket.expires_at, auth.now())
+        .await
+        .map_err(|e| Rejection::OAuth(e.into()))?;
+    if !first {
+        tracing::info!(client_id = %request.client_id, user = %user, "consent form replayed");
+        return Err(Rejection::AuthorizePage(
+            "This consent form was already answered. Start again from the application.",
         ));
     }
     if form.get("decision") != Some("approve") {
@@ -519,19 +539,13 @@ async fn introspect(
 }
 
 async fn register(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<Body>, Rejection> {
+    if auth.registration_token.is_none() {
+        return Err(Rejection::NoRoute);
+    }
     let metadata = Arc::from(crate::authn::resource_metadata::url_for(
         &auth.settings.issuer,
         "/",
     ));
-    if auth.registration_token.is_none() {
-        return Err(Rejection::NoRoute);
-    }
-    let json_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     let token = match crate::authn::bearer::presented(req.headers()) {
         crate::authn::bearer::Presented::Bearer(token) => Some(token.to_owned()),
         _ => None,
@@ -542,19 +556,12 @@ async fn register(auth: &AuthServer, req: Request<Incoming>) -> Result<Response<
             metadata,
         });
     }
-    if !json_type {
+    if !has_media_type(req.headers(), "application/json") {
         return Err(Rejection::OAuth(OAuthError::invalid_request(
             "the body must be application/json",
         )));
     }
-    let body = tokio::time::timeout(
-        FORM_TIMEOUT,
-        Limited::new(req.into_body(), MAX_FORM_BYTES).collect(),
-    )
-    .await
-    .map_err(|_| Rejection::ClientBodyFailed)?
-    .map_err(|_| Rejection::BodyTooLarge)?
-    .to_bytes();
+    let body = read_body(req.into_body()).await?;
     let parsed: ClientMetadata = serde_json::from_slice(&body).map_err(|_| {
         Rejection::OAuth(OAuthError::new(
             super::error::ErrorCode::InvalidClientMetadata,

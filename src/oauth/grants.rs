@@ -14,7 +14,7 @@ use super::clients::ClientCredentials;
 use super::error::{ErrorCode, OAuthError};
 use super::{pkce, seal, AuthServer, TokenResponse};
 use crate::config::{ClientConfig, ClientKind, GrantType};
-use crate::store::{CodeTake, NextRefresh, RefreshRecord, Rotation};
+use crate::store::{ClientAccess, CodeTake, NextRefresh, RefreshRecord, Rotation};
 use crate::tokens::opaque::{new_token, TokenHash};
 
 /// A token request's parameters (already checked for duplicates by the adapter).
@@ -75,7 +75,7 @@ impl AuthServer {
             ));
         }
         let response = match grant {
-            GrantType::ClientCredentials => self.client_credentials(client, &req),
+            GrantType::ClientCredentials => self.client_credentials(client, &req).await,
             GrantType::AuthorizationCode => self.authorization_code(client, &req).await,
             GrantType::RefreshToken => self.refresh(client, &req).await,
         };
@@ -91,7 +91,7 @@ impl AuthServer {
         response
     }
 
-    fn client_credentials(
+    async fn client_credentials(
         &self,
         client: &ClientConfig,
         req: &TokenRequest,
@@ -115,7 +115,35 @@ impl AuthServer {
             }
         };
         let scope = scope.join(" ");
-        let (access_token, _) = self.access_token(&client.id, &client.id, &scope);
+        let (access_token, issued) = self.access_token(&client.id, &client.id, &scope);
+        // No refresh family lists it: recorded (bounded) so that `authgate token list` shows
+        // what the client holds. Machine clients keep getting tokens while the store is down
+        // (nothing else of this grant needs it): such a token is logged by its `jti` instead,
+        // and `token revoke --client` still reaches it (a cut-off needs no record).
+        let record = ClientAccess {
+            jti: issued.jti,
+            scope: scope.clone(),
+            issued_at: issued.expires_at.saturating_sub(self.settings.access_ttl),
+            expires_at: issued.expires_at,
+        };
+        let jti = record.jti.clone();
+        // A store known to be down is not waited for (a Redis command would take its second).
+        let recorded = match self.store.health() {
+            Ok(()) => {
+                self.store
+                    .record_client_access(&client.id, record, self.now())
+                    .await
+            }
+            Err(down) => Err(crate::store::StoreError(down)),
+        };
+        if let Err(err) = recorded {
+            tracing::warn!(
+                client_id = %client.id,
+                jti = %jti,
+                error = %err,
+                "client_credentials token issued but not recorded: `token list` will not show it"
+            );
+        }
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".to_owned(),

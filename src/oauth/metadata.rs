@@ -8,7 +8,7 @@ use super::AuthServer;
 impl AuthServer {
     pub fn metadata(&self) -> Value {
         let base = &self.settings.issuer;
-        let scopes: Vec<&str> = self.scopes.keys().map(String::as_str).collect();
+        let scopes = self.grantable_scopes();
         let mut doc = json!({
             "issuer": base,
             "authorization_endpoint": format!("{base}/oauth2/authorize"),
@@ -30,5 +30,23 @@ impl AuthServer {
             doc["registration_endpoint"] = Value::String(format!("{base}/oauth2/register"));
         }
         doc
+    }
+
+    /// `scopes_supported`: every scope some client can be granted, whether or not `[scopes]`
+    /// describes it. A client gets at most its own `scopes` (and, with a user, that user's),
+    /// so the union of the configured clients' scopes covers them all; the gateway's own
+    /// client holds every user's and route's scope, and a client registered later gets at
+    /// most `[registration] scopes`. Declared scopes are listed too (a client may be added
+    /// for them). Sorted, each once.
+    pub fn grantable_scopes(&self) -> Vec<&str> {
+        let mut scopes: std::collections::BTreeSet<&str> =
+            self.scopes.keys().map(String::as_str).collect();
+        for client in self.clients.all() {
+            scopes.extend(client.scopes.iter().map(String::as_str));
+        }
+        if self.registration_token.is_some() {
+            scopes.extend(self.registration.scopes.iter().map(String::as_str));
+        }
+        scopes.into_iter().collect()
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod consent;
 pub mod csrf;
 pub mod endpoints;
 pub mod error;

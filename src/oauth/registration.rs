@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{ErrorCode, OAuthError};
 use super::grants::scope_list;
 use super::{random_id, AuthServer};
-use crate::config::{check_redirect_uri, ClientConfig, ClientKind, GrantType};
+use crate::config::{
+    check_redirect_uri, response_parameter_in, ClientConfig, ClientKind, GrantType,
+};
 use crate::tokens::opaque::{new_token, TokenHash};
 
 /// The client metadata a registration request may send (RFC 7591 §2); others are ignored.
@@ -115,6 +117,12 @@ impl AuthServer {
             return Err(metadata_error("at most 10 redirect_uris"));
         }
         for uri in &metadata.redirect_uris {
+            if response_parameter_in(uri).is_some() {
+                return Err(RegistrationRefused::Invalid(OAuthError::new(
+                    ErrorCode::InvalidRedirectUri,
+                    "a redirect URI's query holds a parameter the authorization response carries (code, state, iss, error, error_description, error_uri, access_token)",
+                )));
+            }
             if check_redirect_uri(uri).is_err() {
                 return Err(RegistrationRefused::Invalid(OAuthError::new(
                     ErrorCode::InvalidRedirectUri,

@@ -1,5 +1,6 @@
-//! The one test suite every store backend must pass: round trips, single use, rotation with
-//! its grace window, reuse detection, revocation, expiry and concurrency.
+//! The one test suite every store backend must pass: round trips, single use (codes and
+//! one-time claims), rotation with its grace window, reuse detection, revocation, expiry,
+//! concurrency, and the bounded record of client_credentials tokens.
 
 use std::sync::Arc;
 
@@ -90,6 +91,173 @@ where
     registered_clients(&make().await).await;
     grant_listing(&make().await).await;
     access_check(&make().await).await;
+    claims_are_single_use(&make().await).await;
+    concurrent_claims_have_one_winner(Arc::new(make().await)).await;
+    client_access_is_listed_until_it_expires_or_is_revoked(&make().await).await;
+    client_access_is_bounded_per_client(&make().await).await;
+}
+
+async fn claims_are_single_use(s: &impl Store) {
+    let key = hash("consent-form-1");
+    assert!(
+        s.claim_once(&key, NOW + 600, NOW).await.unwrap(),
+        "first claim"
+    );
+    assert!(!s.claim_once(&key, NOW + 600, NOW).await.unwrap(), "replay");
+    assert!(
+        !s.claim_once(&key, NOW + 600, NOW + 599).await.unwrap(),
+        "still claimed until it expires"
+    );
+    // Another marker is independent; one already past its time can never be claimed.
+    assert!(s
+        .claim_once(&hash("consent-form-2"), NOW + 600, NOW)
+        .await
+        .unwrap());
+    assert!(!s
+        .claim_once(&hash("consent-form-3"), NOW, NOW)
+        .await
+        .unwrap());
+    // A sweep keeps a live claim.
+    s.sweep(NOW + 1, 3600, 86_400).await.unwrap();
+    assert!(!s.claim_once(&key, NOW + 600, NOW + 1).await.unwrap());
+}
+
+async fn concurrent_claims_have_one_winner<S: Store>(s: Arc<S>) {
+    let key = hash("raced-form");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.claim_once(&key, NOW + 600, NOW).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+fn client_access(jti: &str, issued_at: u64) -> ClientAccess {
+    ClientAccess {
+        jti: jti.into(),
+        scope: "api:read".into(),
+        issued_at,
+        expires_at: issued_at + 900,
+    }
+}
+
+async fn client_access_is_listed_until_it_expires_or_is_revoked(s: &impl Store) {
+    s.record_client_access("worker", client_access("w1", NOW), NOW)
+        .await
+        .unwrap();
+    s.record_client_access("worker", client_access("w2", NOW + 10), NOW + 10)
+        .await
+        .unwrap();
+    s.record_client_access("other", client_access("o1", NOW), NOW)
+        .await
+        .unwrap();
+
+    let all = s.list_client_access(None, NOW + 10, 100).await.unwrap();
+    let clients: Vec<&str> = all.iter().map(|c| c.client_id.as_str()).collect();
+    assert_eq!(clients, ["other", "worker"]);
+    assert_eq!(
+        all[1].access,
+        [client_access("w1", NOW), client_access("w2", NOW + 10)]
+    );
+    assert_eq!(all[1].unlisted_until, None);
+    assert_eq!(
+        s.list_client_access(None, NOW + 10, 1).await.unwrap().len(),
+        1
+    );
+
+    let worker = s
+        .list_client_access(Some("worker"), NOW + 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(worker.len(), 1);
+    assert_eq!(worker[0].client_id, "worker");
+    assert!(s
+        .list_client_access(Some("nobody"), NOW, 100)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Expired: w1 is gone at its expiry, w2 still there.
+    let later = s
+        .list_client_access(Some("worker"), NOW + 900, 100)
+        .await
+        .unwrap();
+    assert_eq!(later[0].access, [client_access("w2", NOW + 10)]);
+
+    // A deny-listed jti is not live.
+    s.revoke_access("w2", NOW + 910).await.unwrap();
+    let left = s
+        .list_client_access(Some("worker"), NOW + 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(left[0].access, [client_access("w1", NOW)]);
+
+    // Revoking the client cuts off everything it was issued, including this very second.
+    s.revoke_subject(Subject::Client("other".into()), NOW + 1, NOW)
+        .await
+        .unwrap();
+    assert!(s
+        .list_client_access(Some("other"), NOW, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    s.record_client_access("other", client_access("o2", NOW), NOW)
+        .await
+        .unwrap();
+    assert!(
+        s.list_client_access(Some("other"), NOW, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "issued before the cut-off"
+    );
+    s.record_client_access("other", client_access("o3", NOW + 1), NOW + 1)
+        .await
+        .unwrap();
+    let other = s
+        .list_client_access(Some("other"), NOW + 1, 100)
+        .await
+        .unwrap();
+    assert_eq!(other[0].access, [client_access("o3", NOW + 1)]);
+
+    // A sweep keeps what is live.
+    s.sweep(NOW + 20, 3600, 86_400).await.unwrap();
+    let kept = s
+        .list_client_access(Some("other"), NOW + 20, 100)
+        .await
+        .unwrap();
+    assert_eq!(kept[0].access.len(), 1);
+}
+
+async fn client_access_is_bounded_per_client(s: &impl Store) {
+    let bound = CLIENT_ACCESS_PER_CLIENT as u64;
+    // Long-lived, so that none has expired by the end.
+    let long = |i: u64| ClientAccess {
+        expires_at: NOW + 10_000 + i,
+        ..client_access(&format!("b{i}"), NOW + i)
+    };
+    for i in 0..bound + 2 {
+        s.record_client_access("busy", long(i), NOW + i)
+            .await
+            .unwrap();
+    }
+    let at = NOW + bound + 2;
+    let listed = s.list_client_access(Some("busy"), at, 100).await.unwrap();
+    let busy = &listed[0];
+    assert_eq!(busy.access.len(), CLIENT_ACCESS_PER_CLIENT);
+    // The two oldest gave way; the listing says until when unlisted ones may live.
+    assert_eq!(busy.access[0].jti, "b2");
+    assert_eq!(busy.unlisted_until, Some(NOW + 10_000 + 1));
+    assert_eq!(
+        busy.access.last().map(|a| a.jti.as_str()),
+        Some(format!("b{}", bound + 1).as_str())
+    );
 }
 
 /// The one-call bearer check agrees with its three parts.

@@ -4,8 +4,8 @@
 //!
 //! Rules every backend keeps (and `conformance`, the shared test suite, checks):
 //! - only hashes of codes, refresh tokens and session ids are stored, never the tokens;
-//! - taking a code and rotating a refresh token are atomic: of two concurrent callers exactly
-//!   one wins;
+//! - taking a code, rotating a refresh token and claiming a one-time marker are atomic: of two
+//!   concurrent callers exactly one wins;
 //! - everything expires: callers pass `now` (seconds since the epoch) so tests run on a
 //!   test clock, and entries past their time are treated as absent.
 
@@ -236,6 +236,35 @@ pub struct GrantSummary {
     pub access: Vec<IssuedAccess>,
 }
 
+/// A `client_credentials` access token, recorded so that `authgate token list` can show what a
+/// client holds (such tokens have no refresh family to list them by).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAccess {
+    pub jti: String,
+    /// Space-separated granted scopes.
+    pub scope: String,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
+/// The most `client_credentials` access tokens recorded per client: past it the oldest
+/// record gives way to the new one (and is counted in [`ClientTokens::unlisted_until`]).
+pub const CLIENT_ACCESS_PER_CLIENT: usize = 1_000;
+/// The most recorded across all clients: past it a new token is not recorded (and counted).
+pub const CLIENT_ACCESS_TOTAL: usize = 100_000;
+
+/// A client's live `client_credentials` access tokens, as `authgate token list` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTokens {
+    pub client_id: String,
+    /// Recorded, unexpired, unrevoked; oldest first.
+    pub access: Vec<ClientAccess>,
+    /// Some tokens of this client were issued past the record's bounds and are not listed:
+    /// the latest time one of them can still be live. They are revoked with the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted_until: Option<u64>,
+}
+
 /// How much a store holds, by kind of entry, for the `authgate_store_entries` metric.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -305,6 +334,29 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(false)
     }
+
+    /// Claims the one-time marker `key` (a hash), kept until `expires_at`: `true` for the one
+    /// caller that claims it first, `false` for every later claim while it lasts (and for a
+    /// marker already past `expires_at` at `now`). Single-use form submissions use it (a
+    /// consent decision).
+    async fn claim_once(&self, key: &TokenHash, expires_at: u64, now: u64) -> StoreResult<bool>;
+
+    /// Records a `client_credentials` access token of `client`, within
+    /// [`CLIENT_ACCESS_PER_CLIENT`] and [`CLIENT_ACCESS_TOTAL`].
+    async fn record_client_access(
+        &self,
+        client: &str,
+        access: ClientAccess,
+        now: u64,
+    ) -> StoreResult<()>;
+    /// The recorded live `client_credentials` tokens, of one client or of all, at most `limit`
+    /// clients; tokens deny-listed or under their client's cut-off are left out.
+    async fn list_client_access(
+        &self,
+        client: Option<&str>,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClientTokens>>;
 
     /// Remembers that `user` let `client` have `scopes`.
     async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()>;

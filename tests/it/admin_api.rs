@@ -332,3 +332,75 @@ async fn token_cli_says_what_is_wrong_when_the_gateway_is_not_there() {
     );
     assert!(!err.contains(&"a".repeat(40)), "the token is never printed");
 }
+
+/// Issue 12: `token list --client` showed nothing for a client holding only
+/// `client_credentials` tokens (no refresh family to list them by).
+#[tokio::test(flavor = "multi_thread")]
+async fn token_list_shows_client_credentials_tokens_until_the_client_is_revoked() {
+    let gateway = gateway().await;
+    let config = gateway.write_config();
+    let first = client_credentials(&gateway).await;
+    let second = client_credentials(&gateway).await;
+    let jti = |token: &str| {
+        crate::support::oauth::jwt_claims(token)["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let out = cli(&config, &["token", "list", "--client", WORKER]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    for token in [&first, &second] {
+        assert!(table.contains(&jti(token)), "{table}");
+        assert!(
+            !table.contains(token.as_str()),
+            "the list never shows a token"
+        );
+    }
+    assert!(table.contains("api:read"), "{table}");
+
+    let out = cli(&config, &["token", "list", "--client", WORKER, "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tokens = &listed["client_tokens"];
+    assert_eq!(tokens.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(tokens[0]["client_id"], WORKER);
+    let access = tokens[0]["access"].as_array().unwrap();
+    assert_eq!(access.len(), 2, "{listed}");
+    assert_eq!(access[0]["jti"], jti(&first).as_str());
+    assert_eq!(access[0]["scope"], "api:read");
+    let exp = crate::support::oauth::jwt_claims(&first)["exp"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(access[0]["expires_at"], exp);
+
+    // They have no user: a listing by user leaves them out.
+    let out = cli(&config, &["token", "list", "--user", USER, "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        listed["client_tokens"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
+
+    // Revoked with the client: refused from the next request on, and no longer listed.
+    let out = cli(&config, &["token", "revoke", "--client", WORKER]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        bearer_status(&gateway, &first).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let out = cli(&config, &["token", "list", "--client", WORKER, "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        listed["client_tokens"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
+}

@@ -339,3 +339,33 @@ fn bad_arguments_exit_2() {
     let output = authgate(dir.path(), &["no-such-command"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// RFC 9700 §4.1 and the mix-up defences: a registered redirect URI must not already carry a
+/// parameter the authorization response adds, in any spelling a client's parser would read.
+#[test]
+fn check_refuses_a_redirect_uri_whose_query_holds_a_response_parameter() {
+    for name in [
+        "code",
+        "state",
+        "iss",
+        "error",
+        "error_description",
+        "error_uri",
+        "access_token",
+        "%63ode",
+        "STATE",
+    ] {
+        let broken = Broken::new(
+            &format!(
+                r#"
+[[clients]]
+id = "app"
+type = "public"
+redirect_uris = ["https://app.example/cb?tenant=a&{name}=1"] #!
+"#
+            ),
+            Some("clients[0].redirect_uris[0]"),
+        );
+        assert_check_refuses(&broken);
+    }
+}

@@ -189,3 +189,36 @@ async fn a_registered_confidential_client_gets_a_secret_once_and_the_cap_holds()
         "max_clients = 3"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_uri_carrying_a_response_parameter_is_refused_at_registration() {
+    let gateway = registering_gateway().await;
+    for uri in [
+        "https://app.example/cb?code=1",
+        "https://app.example/cb?x=1&state=2",
+        "https://app.example/cb?iss=https://evil.example",
+        "https://app.example/cb?error=x",
+        "https://app.example/cb?error_description=x",
+        "https://app.example/cb?error_uri=x",
+        "https://app.example/cb?access_token=x",
+        "https://app.example/cb?%63ode=1",
+    ] {
+        let response = register(
+            &gateway,
+            Some(TOKEN),
+            json!({ "redirect_uris": [uri], "token_endpoint_auth_method": "none" }),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{uri}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_redirect_uri", "{uri}: {body}");
+    }
+    // A query of its own without them is still fine.
+    let response = register(
+        &gateway,
+        Some(TOKEN),
+        json!({ "redirect_uris": ["https://app.example/cb?tenant=a"], "token_endpoint_auth_method": "none" }),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ClientConfig;
 use crate::store::{
-    CodeGrant, IssuedAccess, RefreshRecord, SealedSuccessor, SessionRecord, Subject,
+    ClientAccess, CodeGrant, IssuedAccess, RefreshRecord, SealedSuccessor, SessionRecord, Subject,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -61,4 +61,12 @@ pub enum Change {
     DeleteSession { id: TokenHash },
     /// A client registered itself (RFC 7591).
     PutClient { client: ClientConfig },
+    /// A one-time marker was claimed, until `expires_at`.
+    Claim { key: TokenHash, expires_at: u64 },
+    /// A `client_credentials` access token was issued to `client` at `at`.
+    RecordClientAccess {
+        client: String,
+        access: ClientAccess,
+        at: u64,
+    },
 }

@@ -28,6 +28,7 @@ pub struct Due {
     codes: Queue<TokenHash>,
     revoked_access: Queue<String>,
     families: Queue<String>,
+    claims: Queue<TokenHash>,
 }
 
 impl Due {
@@ -46,6 +47,10 @@ impl Due {
     pub fn revoked_access(&mut self, jti: &str, expires_at: u64) {
         self.revoked_access
             .push(Reverse((expires_at, jti.to_owned())));
+    }
+
+    pub fn claim(&mut self, key: TokenHash, expires_at: u64) {
+        self.claims.push(Reverse((expires_at, key)));
     }
 
     pub fn family(&mut self, family: &str, expires_at: u64) {
@@ -85,6 +90,7 @@ impl State {
                     .iter()
                     .map(|(name, f)| (f.expires_at, name.clone())),
             ),
+            claims: queue(self.claims.iter().map(|(k, exp)| (*exp, *k))),
         };
     }
 
@@ -142,6 +148,18 @@ impl State {
                 self.drop_family(&name);
             }
         }
+        while let Some(key) = next_due(&mut self.due.claims, now, &mut left) {
+            if self.claims.get(&key).is_some_and(|exp| *exp <= now) {
+                self.claims.remove(&key);
+            }
+        }
+        // A client's record is in issue order, so its expired entries lead and it needs no
+        // queue: each is pruned from the front. There are as many records as clients holding
+        // client_credentials tokens (configured or registered, a few), so this stays short.
+        self.client_access.retain(|_, log| {
+            log.prune_front(now);
+            !log.entries.is_empty() || log.unlisted_until > now
+        });
         left == 0
     }
 }

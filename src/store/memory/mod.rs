@@ -21,8 +21,9 @@ use async_trait::async_trait;
 use super::persist::journal::{Journal, Start};
 use super::persist::{lock_dir, recovery, DirLock, Options};
 use super::{
-    CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess, NextRefresh, RefreshLookup,
-    RefreshRecord, Rotation, SessionRecord, Store, StoreError, StoreResult, StoreStats, Subject,
+    ClientAccess, ClientTokens, CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess,
+    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SessionRecord, Store,
+    StoreError, StoreResult, StoreStats, Subject,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
@@ -334,6 +335,45 @@ impl Store for MemoryStore {
 
     async fn cutoff(&self, subject: &Subject) -> StoreResult<Option<u64>> {
         Ok(self.read()?.cutoffs.get(&subject_key(subject)).copied())
+    }
+
+    async fn claim_once(&self, key: &TokenHash, expires_at: u64, now: u64) -> StoreResult<bool> {
+        let seq = {
+            let mut txn = self.begin()?;
+            if expires_at <= now || txn.state.claims.get(key).is_some_and(|exp| *exp > now) {
+                return Ok(false);
+            }
+            txn.change(Change::Claim {
+                key: *key,
+                expires_at,
+            })?;
+            txn.seq
+        };
+        self.commit(seq).await?;
+        Ok(true)
+    }
+
+    async fn record_client_access(
+        &self,
+        client: &str,
+        access: ClientAccess,
+        now: u64,
+    ) -> StoreResult<()> {
+        self.write(Change::RecordClientAccess {
+            client: client.to_owned(),
+            access,
+            at: now,
+        })
+        .await
+    }
+
+    async fn list_client_access(
+        &self,
+        client: Option<&str>,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClientTokens>> {
+        Ok(self.read()?.list_client_access(client, now, limit))
     }
 
     async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()> {

@@ -4,7 +4,7 @@
 //! This is also the snapshot's shape: `State` is serialised whole by compaction (all but the
 //! expiry queues of `due.rs`, which start-up rebuilds).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +12,9 @@ use super::change::Change;
 use super::due::Due;
 use crate::config::ClientConfig;
 use crate::store::{
-    CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord, SealedSuccessor,
-    SessionRecord, StoreStats, Subject,
+    ClientAccess, ClientTokens, CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord,
+    SealedSuccessor, SessionRecord, StoreStats, Subject, CLIENT_ACCESS_PER_CLIENT,
+    CLIENT_ACCESS_TOTAL,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -28,6 +29,12 @@ pub struct State {
     pub sessions: HashMap<TokenHash, SessionRecord>,
     #[serde(default)]
     pub clients: HashMap<String, ClientConfig>,
+    /// Claimed one-time markers, until when.
+    #[serde(default)]
+    pub claims: HashMap<TokenHash, u64>,
+    /// Each client's recorded `client_credentials` access tokens.
+    #[serde(default)]
+    pub client_access: HashMap<String, ClientAccessLog>,
     /// When entries fall due, for the live sweep.
     #[serde(skip)]
     pub due: Due,
@@ -54,6 +61,31 @@ pub struct FamilyEntry {
     pub expires_at: u64,
     pub access: Vec<IssuedAccess>,
     pub tokens: Vec<TokenHash>,
+}
+
+/// A client's recorded `client_credentials` access tokens, in the order they were issued.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ClientAccessLog {
+    pub entries: VecDeque<ClientAccess>,
+    /// The latest expiry of a token issued past the bounds and not recorded (0: none).
+    pub unlisted_until: u64,
+}
+
+impl ClientAccessLog {
+    /// Drops the leading entries expired by `now`: all of them while the access-token
+    /// lifetime stays the same (issue order is expiry order), and the rest at a full sweep.
+    pub fn prune_front(&mut self, now: u64) -> usize {
+        let mut dropped = 0;
+        while self.entries.front().is_some_and(|a| a.expires_at <= now) {
+            self.entries.pop_front();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    fn unlisted(&mut self, expires_at: u64) {
+        self.unlisted_until = self.unlisted_until.max(expires_at);
+    }
 }
 
 pub fn subject_key(subject: &Subject) -> String {
@@ -142,7 +174,75 @@ impl State {
             Change::PutClient { client } => {
                 self.clients.insert(client.id.clone(), client);
             }
+            Change::Claim { key, expires_at } => {
+                self.due.claim(key, expires_at);
+                self.claims.insert(key, expires_at);
+            }
+            Change::RecordClientAccess { client, access, at } => {
+                self.record_client_access(client, access, at)
+            }
         }
+    }
+
+    /// Records a `client_credentials` token within the bounds. Decided from what the maps
+    /// hold: after a replay, an entry the live sweep had dropped may count toward a bound
+    /// once more, which can only leave the record less complete (and say so), never list a
+    /// token that is not live (listing checks expiry and revocation).
+    fn record_client_access(&mut self, client: String, access: ClientAccess, at: u64) {
+        let total: usize = self.client_access.values().map(|l| l.entries.len()).sum();
+        let log = self.client_access.entry(client).or_default();
+        let mut total = total - log.prune_front(at);
+        if log.entries.len() >= CLIENT_ACCESS_PER_CLIENT {
+            if let Some(oldest) = log.entries.pop_front() {
+                log.unlisted(oldest.expires_at);
+                total -= 1;
+            }
+        }
+        if total >= CLIENT_ACCESS_TOTAL {
+            log.unlisted(access.expires_at);
+            return;
+        }
+        log.entries.push_back(access);
+    }
+
+    /// The recorded live `client_credentials` tokens (see [`crate::store::Store::list_client_access`]).
+    pub fn list_client_access(
+        &self,
+        client: Option<&str>,
+        now: u64,
+        limit: usize,
+    ) -> Vec<ClientTokens> {
+        let mut out: Vec<ClientTokens> = self
+            .client_access
+            .iter()
+            .filter(|(id, _)| client.is_none_or(|c| c == id.as_str()))
+            .filter_map(|(id, log)| {
+                let cutoff = self
+                    .cutoffs
+                    .get(&subject_key(&Subject::Client(id.clone())))
+                    .copied()
+                    .unwrap_or(0);
+                let access: Vec<ClientAccess> = log
+                    .entries
+                    .iter()
+                    .filter(|a| {
+                        a.expires_at > now
+                            && a.issued_at >= cutoff
+                            && !self.revoked_access.contains_key(&a.jti)
+                    })
+                    .cloned()
+                    .collect();
+                let unlisted_until = (log.unlisted_until > now).then_some(log.unlisted_until);
+                (!access.is_empty() || unlisted_until.is_some()).then(|| ClientTokens {
+                    client_id: id.clone(),
+                    access,
+                    unlisted_until,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        out.truncate(limit);
+        out
     }
 
     pub fn family_live(&self, family: &str, now: u64) -> bool {
@@ -212,8 +312,12 @@ impl State {
         for family in families {
             self.revoke_family(&family);
         }
-        if let Subject::User(name) = subject {
-            self.sessions.retain(|_, s| s.user != *name);
+        match subject {
+            Subject::User(name) => self.sessions.retain(|_, s| s.user != *name),
+            // Every token it recorded was issued before the cut-off.
+            Subject::Client(id) => {
+                self.client_access.remove(id);
+            }
         }
         let key = subject_key(subject);
         let current = self.cutoffs.get(&key).copied().unwrap_or(0);
@@ -254,6 +358,14 @@ impl State {
                 ("revoked_access", self.revoked_access.len() as u64),
                 ("session", self.sessions.len() as u64),
                 ("client", self.clients.len() as u64),
+                ("claim", self.claims.len() as u64),
+                (
+                    "client_access",
+                    self.client_access
+                        .values()
+                        .map(|l| l.entries.len() as u64)
+                        .sum(),
+                ),
             ],
         }
     }
@@ -275,6 +387,11 @@ impl State {
             .retain(|_, s| s.ends_at(session_idle, session_max) > now);
         self.codes.retain(|_, c| c.grant.expires_at > now);
         self.revoked_access.retain(|_, exp| *exp > now);
+        self.claims.retain(|_, exp| *exp > now);
+        self.client_access.retain(|_, log| {
+            log.entries.retain(|a| a.expires_at > now);
+            !log.entries.is_empty() || log.unlisted_until > now
+        });
         let dead: Vec<String> = self
             .families
             .iter()

@@ -19,6 +19,10 @@
 //! | `cutoffs` | hash | subject → cut-off |
 //! | `consent:{user}\n{client}` | set | granted scopes |
 //! | `clients` | hash | client id → registered client (JSON) |
+//! | `once:{hash}` | string | a claimed one-time marker (a consent decision), its expiry |
+//! | `cc:client:{id}` | sorted set | a client's `client_credentials` access tokens (JSON), scored by expiry |
+//! | `cc:all` | sorted set | `{client}\n{jti}` of every recorded one, scored by expiry (the total bound) |
+//! | `cc:unlisted` | hash | client → latest expiry of its tokens left unrecorded by the bounds |
 //!
 //! Keys of one operation are passed to its script together, so the layout assumes one Redis
 //! (or a primary with replicas), not Redis Cluster.
@@ -113,6 +117,18 @@ impl Keys {
 
     pub fn clients(&self) -> String {
         self.key("clients")
+    }
+
+    pub fn once(&self, key: &TokenHash) -> String {
+        self.key(&format!("once:{}", key.to_hex()))
+    }
+
+    pub fn client_access(&self, client: &str) -> String {
+        self.key(&format!("cc:client:{client}"))
+    }
+
+    pub fn client_access_unlisted(&self) -> String {
+        self.key("cc:unlisted")
     }
 
     /// The pub/sub channel revocations are announced on.

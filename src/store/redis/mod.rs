@@ -33,9 +33,9 @@ use self::cache::RevocationCache;
 use self::keys::{subject_key, ttl, Keys};
 use self::scripts::Scripts;
 use super::{
-    CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess, NextRefresh, RefreshLookup,
-    RefreshRecord, Rotation, SealedSuccessor, SessionRecord, Store, StoreError, StoreResult,
-    StoreStats, Subject,
+    ClientAccess, ClientTokens, CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess,
+    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SealedSuccessor, SessionRecord, Store,
+    StoreError, StoreResult, StoreStats, Subject,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
@@ -292,11 +292,100 @@ impl Store for RedisStore {
             .arg(user)
             .arg(cutoff);
         let announcement: String = self.run(call.invoke_async(&mut conn)).await?;
-        self.applied(&announcement)
+        self.applied(&announcement)?;
+        if let Subject::Client(id) = &subject {
+            // Every token it recorded was issued before the cut-off (the listing checks the
+            // cut-off too, so this only frees the memory early).
+            let mut pipe = redis::pipe();
+            pipe.del(self.keys.client_access(id))
+                .ignore()
+                .hdel(self.keys.client_access_unlisted(), id)
+                .ignore();
+            self.run(pipe.query_async::<()>(&mut conn)).await?;
+        }
+        Ok(())
     }
 
     async fn cutoff(&self, subject: &Subject) -> StoreResult<Option<u64>> {
         self.cache.cutoff(&subject_key(subject))
+    }
+
+    async fn claim_once(&self, key: &TokenHash, expires_at: u64, now: u64) -> StoreResult<bool> {
+        if expires_at <= now {
+            return Ok(false);
+        }
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.keys.once(key))
+            .arg(expires_at)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl(expires_at, Self::wall_now()));
+        let set: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
+        Ok(set.is_some())
+    }
+
+    async fn record_client_access(
+        &self,
+        client: &str,
+        access: ClientAccess,
+        now: u64,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let mut call = self.scripts.record_client_access.prepare_invoke();
+        call.arg(&self.prefix)
+            .arg(client)
+            .arg(encode(&access)?)
+            .arg(&access.jti)
+            .arg(access.expires_at)
+            .arg(now)
+            .arg(super::CLIENT_ACCESS_PER_CLIENT)
+            .arg(super::CLIENT_ACCESS_TOTAL);
+        self.run(call.invoke_async::<i64>(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn list_client_access(
+        &self,
+        client: Option<&str>,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<ClientTokens>> {
+        let mut conn = self.conn.clone();
+        let mut call = self.scripts.list_client_access.prepare_invoke();
+        call.arg(&self.prefix).arg(now).arg(client.unwrap_or(""));
+        let flat: Vec<String> = self.run(call.invoke_async(&mut conn)).await?;
+        let bad = || StoreError("unreadable client token listing from redis".to_owned());
+        let mut out = Vec::new();
+        let mut rest = flat.as_slice();
+        while let [client_id, unlisted, n, tail @ ..] = rest {
+            let n: usize = n.parse().map_err(|_| bad())?;
+            let unlisted: u64 = unlisted.parse().map_err(|_| bad())?;
+            let records = tail.get(..n).ok_or_else(bad)?;
+            let cutoff = self
+                .cache
+                .cutoff(&subject_key(&Subject::Client(client_id.clone())))?
+                .unwrap_or(0);
+            let mut access = Vec::with_capacity(n);
+            for record in records {
+                let record: ClientAccess = decode("client token record", record.as_bytes())?;
+                if record.issued_at >= cutoff && !self.cache.is_denied(&record.jti)? {
+                    access.push(record);
+                }
+            }
+            let unlisted_until = (unlisted > now).then_some(unlisted);
+            if !access.is_empty() || unlisted_until.is_some() {
+                out.push(ClientTokens {
+                    client_id: client_id.clone(),
+                    access,
+                    unlisted_until,
+                });
+            }
+            rest = &tail[n..];
+        }
+        out.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()> {

@@ -222,6 +222,71 @@ redis.call('HSET', key, ARGV[2], ARGV[3])
 return 1
 "#;
 
+/// `ARGV`: prefix, client, record (JSON), jti, expiry, now, per-client bound, total bound.
+/// Returns 1 when recorded, 0 when the total bound left it unrecorded (and counted).
+const RECORD_CLIENT_ACCESS: &str = r#"
+local client, record, jti = ARGV[2], ARGV[3], ARGV[4]
+local exp, now = tonumber(ARGV[5]), tonumber(ARGV[6])
+local per, total = tonumber(ARGV[7]), tonumber(ARGV[8])
+local key = P .. 'cc:client:' .. client
+local all = P .. 'cc:all'
+local unlisted = P .. 'cc:unlisted'
+local life = math.max(exp - wall(), 0) + MARGIN
+local function mark(until_exp)
+  local cur = tonumber(redis.call('HGET', unlisted, client) or '0')
+  if until_exp > cur then redis.call('HSET', unlisted, client, until_exp) end
+  keep(unlisted, life)
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', all, '-inf', now)
+if redis.call('ZCARD', key) >= per then
+  local oldest = redis.call('ZPOPMIN', key)
+  if oldest[1] then
+    mark(tonumber(oldest[2]))
+    redis.call('ZREM', all, client .. '\n' .. cjson.decode(oldest[1]).jti)
+  end
+end
+if redis.call('ZCARD', all) >= total then
+  mark(exp)
+  return 0
+end
+redis.call('ZADD', key, exp, record)
+redis.call('ZADD', all, exp, client .. '\n' .. jti)
+keep(key, life)
+keep(all, life)
+return 1
+"#;
+
+/// `ARGV`: prefix, now, client or '' (every client with records). Returns, per client,
+/// `{client, unlisted_until, n, record1, ...}` flattened (records as stored, JSON).
+const LIST_CLIENT_ACCESS: &str = r#"
+local now, only = tonumber(ARGV[2]), ARGV[3]
+local clients = {}
+if only ~= '' then
+  clients[1] = only
+else
+  local seen = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'cc:all', '(' .. now, '+inf')) do
+    local c = string.match(m, '^(.*)\n')
+    if c and not seen[c] then seen[c] = true; clients[#clients + 1] = c end
+  end
+  local marks = redis.call('HGETALL', P .. 'cc:unlisted')
+  for i = 1, #marks, 2 do
+    local c = marks[i]
+    if not seen[c] then seen[c] = true; clients[#clients + 1] = c end
+  end
+end
+local out = {}
+for _, c in ipairs(clients) do
+  local records = redis.call('ZRANGEBYSCORE', P .. 'cc:client:' .. c, '(' .. now, '+inf')
+  out[#out + 1] = c
+  out[#out + 1] = redis.call('HGET', P .. 'cc:unlisted', c) or '0'
+  out[#out + 1] = tostring(#records)
+  for _, r in ipairs(records) do out[#out + 1] = r end
+end
+return out
+"#;
+
 /// `ARGV`: prefix, now, limit, user or '', client or ''. Returns, per live family,
 /// `{family, user, client, end, n, jti1, exp1, ...}` flattened.
 const LIST_GRANTS: &str = r#"
@@ -290,6 +355,8 @@ pub struct Scripts {
     pub delete_session: Script,
     pub put_client: Script,
     pub list_grants: Script,
+    pub record_client_access: Script,
+    pub list_client_access: Script,
     pub sweep: Script,
 }
 
@@ -312,6 +379,8 @@ impl Scripts {
             delete_session: script(DELETE_SESSION),
             put_client: script(PUT_CLIENT),
             list_grants: script(LIST_GRANTS),
+            record_client_access: script(RECORD_CLIENT_ACCESS),
+            list_client_access: script(LIST_CLIENT_ACCESS),
             sweep: script(SWEEP),
         }
     }

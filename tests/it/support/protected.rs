@@ -406,6 +406,28 @@ impl Store for SpyStore {
         self.inner.cutoff(subject).await
     }
 
+    async fn claim_once(&self, key: &TokenHash, expires_at: u64, now: u64) -> StoreResult<bool> {
+        self.inner.claim_once(key, expires_at, now).await
+    }
+
+    async fn record_client_access(
+        &self,
+        client: &str,
+        access: authgate::store::ClientAccess,
+        now: u64,
+    ) -> StoreResult<()> {
+        self.inner.record_client_access(client, access, now).await
+    }
+
+    async fn list_client_access(
+        &self,
+        client: Option<&str>,
+        now: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<authgate::store::ClientTokens>> {
+        self.inner.list_client_access(client, now, limit).await
+    }
+
     async fn put_consent(&self, user: &str, client: &str, scopes: &[String]) -> StoreResult<()> {
         self.inner.put_consent(user, client, scopes).await
     }
