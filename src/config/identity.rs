@@ -571,6 +571,11 @@ pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
             if host.is_empty() {
                 return Err("needs a host".to_owned());
             }
+            // A host and port a browser reads as this check does, or none: `[::1]x`, `:80x`
+            // or `exa<mple.com` were accepted, and browsers refuse them (found by fuzzing).
+            if !host_and_port_are_plain(host, authority.get(host.len()..).unwrap_or("")) {
+                return Err("needs a plain host (a DNS name, an IPv4 address or [IPv6]) and an optional numeric port".to_owned());
+            }
             if scheme == "http" && !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
                 return Err("http:// is allowed only for loopback (127.0.0.1, [::1], localhost); use https://".to_owned());
             }
@@ -610,6 +615,33 @@ pub fn response_parameter_in(uri: &str) -> Option<&'static str> {
             .find(|p| p.eq_ignore_ascii_case(name.trim()))
             .copied()
     })
+}
+
+/// Whether `host` is a DNS name or IPv4 address (letters, digits, `-`, `.`, `_`) or a
+/// bracketed IPv6 address, and `port` (what follows the host) is empty or `:` and at most
+/// 65535.
+fn host_and_port_are_plain(host: &str, port: &str) -> bool {
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }
+        None => host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+    };
+    let port_ok = match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(digits) => {
+            digits.is_empty()
+                || (digits.len() <= 5
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.parse::<u32>().is_ok_and(|n| n <= 65535))
+        }
+    };
+    host_ok && port_ok
 }
 
 /// The host of an authority (`host[:port]`, `[v6]:port`).
@@ -654,6 +686,33 @@ mod tests {
             "http://127.0.0.1.evil.com/cb",
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Regression (fuzz target redirect_uri): an authority whose port is not a number, or
+    /// whose host holds a byte no browser accepts in a host, was accepted.
+    #[test]
+    fn redirect_uri_with_a_malformed_port_or_host_is_refused() {
+        for bad in [
+            "http://[::1]:517back",
+            "http://[::1]x/cb",
+            "http://localhost:80x/cb",
+            "http://localhost:99999/cb",
+            "https://app.example.com:-1/cb",
+            "https://exa<mple.com/cb",
+            "https://app.example.com%2F.evil/cb",
+            "https://app.example.com\\.evil.com/cb",
+            "https://[]/cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "http://[::1]:5173/cb",
+            "http://localhost:/cb",
+            "https://app_1.example.com:65535/cb",
+            "https://10.0.0.5/cb?x=1",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
     }
 

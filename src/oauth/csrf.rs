@@ -72,3 +72,6 @@ mod tests {
         assert!(!key.verify(&split, "x", &["a", "bc"]));
     }
 }
+
+#[cfg(test)]
+mod props;

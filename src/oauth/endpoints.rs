@@ -159,13 +159,13 @@ async fn read_oauth_form(req: Request<Incoming>) -> Result<(HeaderMap, Form), Re
 }
 
 /// Form parameters, with repeats noted (RFC 6749 §3.1: parameters must not repeat).
-struct Form {
+pub(crate) struct Form {
     pairs: Vec<(String, String)>,
     repeated: bool,
 }
 
 impl Form {
-    fn parse(body: Bytes) -> Form {
+    pub(crate) fn parse(body: Bytes) -> Form {
         let mut pairs: Vec<(String, String)> = Vec::new();
         let mut repeated = false;
         for (k, v) in form_urlencoded::parse(&body) {
@@ -177,7 +177,7 @@ impl Form {
         Form { pairs, repeated }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == name)
@@ -191,7 +191,10 @@ impl Form {
 
 /// Client credentials from HTTP Basic (RFC 6749 §2.3.1: form-urlencoded id and secret) or the
 /// form; both at once is refused.
-fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredentials, Rejection> {
+pub(crate) fn client_credentials(
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<ClientCredentials, Rejection> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -231,7 +234,7 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredenti
     }
 }
 
-fn form_decode(text: &str) -> String {
+pub(crate) fn form_decode(text: &str) -> String {
     form_urlencoded::parse(format!("x={text}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

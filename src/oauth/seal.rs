@@ -60,3 +60,6 @@ mod tests {
         assert_eq!(open("r1", &SealedSuccessor(vec![1, 2, 3])), None);
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -184,3 +184,6 @@ pub fn check_times(claims: &AccessClaims, now: u64) -> Result<(), TokenInvalid> 
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;
