@@ -648,7 +648,7 @@ fn host_and_port_are_plain(host: &str, port: &str) -> bool {
 fn host_of(authority: &str) -> &str {
     if authority.starts_with('[') {
         return match authority.find(']') {
-            Some(end) => &authority[..=end],
+            Some(end) => authority.get(..=end).unwrap_or(""),
             None => "",
         };
     }
@@ -684,6 +684,7 @@ mod tests {
             "HTTPS://app.example.com/cb",
             "https://app.example.com/c b",
             "http://127.0.0.1.evil.com/cb",
+            "https://app.example.com/cb?code=1",
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }

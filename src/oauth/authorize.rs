@@ -252,7 +252,7 @@ fn without_loopback_port(uri: &str) -> Option<String> {
                     if digits == 0 || digits > 5 {
                         return None;
                     }
-                    &after[digits..]
+                    after.get(digits..)?
                 }
                 None => rest,
             };

@@ -34,10 +34,10 @@ pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<
             let options = persist::Options {
                 fsync: *fsync,
                 compact_after: *compact_after,
-                session_limits: (
+                session_limits: std::sync::Arc::new(SessionLimits::new(
                     config.session.idle_timeout.as_secs(),
                     config.session.max_lifetime.as_secs(),
-                ),
+                )),
             };
             let dir = config.server.data_dir.clone();
             // Recovery reads files and may take seconds for a large store: off the runtime.
@@ -400,4 +400,40 @@ pub trait Store: Send + Sync + 'static {
     /// Drops everything expired, sessions by the given idle and absolute limits; backends with
     /// native expiry may do less.
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()>;
+
+    /// The `[session]` limits now in force (at start and after each reload), for what ends
+    /// sessions without a caller passing them: compaction, and Redis TTLs of new sessions.
+    /// Backends (and wrappers) that keep no limits of their own ignore it.
+    fn set_session_limits(&self, session_idle: u64, session_max: u64) {
+        let _ = (session_idle, session_max);
+    }
+}
+
+/// `[session]` idle and absolute limits, in seconds, shared between a store and its
+/// background work and changed by a reload.
+#[derive(Debug)]
+pub struct SessionLimits {
+    idle: std::sync::atomic::AtomicU64,
+    max: std::sync::atomic::AtomicU64,
+}
+
+impl SessionLimits {
+    pub fn new(idle: u64, max: u64) -> SessionLimits {
+        SessionLimits {
+            idle: idle.into(),
+            max: max.into(),
+        }
+    }
+
+    /// `(idle, max)`.
+    pub fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.idle.load(Relaxed), self.max.load(Relaxed))
+    }
+
+    pub fn set(&self, idle: u64, max: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.idle.store(idle, Relaxed);
+        self.max.store(max, Relaxed);
+    }
 }

@@ -14,7 +14,7 @@ mod due;
 pub mod state;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -22,7 +22,7 @@ use super::persist::journal::{Journal, Start};
 use super::persist::{lock_dir, recovery, DirLock, Options};
 use super::{
     ClientAccess, ClientTokens, CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess,
-    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SessionRecord, Store,
+    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SessionLimits, SessionRecord, Store,
     StoreError, StoreResult, StoreStats, Subject,
 };
 use crate::clock::{Clock, SystemClock};
@@ -38,6 +38,8 @@ const SWEEP_BATCH: usize = 256;
 pub struct MemoryStore {
     state: Mutex<State>,
     journal: Option<Journal>,
+    /// The limits compaction sweeps sessions by, shared with the journal writer.
+    session_limits: Option<Arc<SessionLimits>>,
     _lock: Option<DirLock>,
 }
 
@@ -94,7 +96,7 @@ impl MemoryStore {
             tracing::warn!("token store: {warning}");
         }
         let now = SystemClock.now();
-        let (idle, max) = options.session_limits;
+        let (idle, max) = options.session_limits.get();
         recovered.state.sweep(now, idle, max);
         recovered.state.queue_all_due((idle, max));
         tracing::info!(
@@ -104,6 +106,7 @@ impl MemoryStore {
             sessions = recovered.state.sessions.len(),
             "token store recovered"
         );
+        let session_limits = options.session_limits.clone();
         let journal = Journal::start(Start {
             dir: dir.to_path_buf(),
             generation: recovered.generation,
@@ -114,6 +117,7 @@ impl MemoryStore {
         Ok(MemoryStore {
             state: Mutex::new(recovered.state),
             journal: Some(journal),
+            session_limits: Some(session_limits),
             _lock: Some(lock),
         })
     }
@@ -471,6 +475,12 @@ impl Store for MemoryStore {
 
     async fn stats(&self) -> StoreResult<StoreStats> {
         Ok(self.read()?.stats())
+    }
+
+    fn set_session_limits(&self, session_idle: u64, session_max: u64) {
+        if let Some(limits) = &self.session_limits {
+            limits.set(session_idle, session_max);
+        }
     }
 
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {

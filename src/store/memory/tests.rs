@@ -14,7 +14,7 @@ fn options() -> Options {
     Options {
         fsync: true,
         compact_after: 64 << 20,
-        session_limits: (3600, 86_400),
+        session_limits: std::sync::Arc::new(crate::store::SessionLimits::new(3600, 86_400)),
     }
 }
 

@@ -293,7 +293,7 @@ impl Writer {
         self.compaction.send_modify(|c| c.running = true);
         let compaction = self.compaction.clone();
         let dir = self.dir.clone();
-        let limits = self.options.session_limits;
+        let limits = self.options.session_limits.get();
         let spawned = std::thread::Builder::new()
             .name("store-compaction".to_owned())
             .spawn(move || {
@@ -348,7 +348,7 @@ mod tests {
             options: Options {
                 fsync: true,
                 compact_after: 1 << 20,
-                session_limits: (60, 3600),
+                session_limits: std::sync::Arc::new(crate::store::SessionLimits::new(60, 3600)),
             },
         };
         let journal = Journal::start_on(start, full).unwrap();

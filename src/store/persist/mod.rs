@@ -36,8 +36,9 @@ pub struct Options {
     pub fsync: bool,
     /// Journal bytes past which it is compacted into the snapshot.
     pub compact_after: u64,
-    /// `[session]` idle and absolute limits, in seconds, for sweeping sessions at compaction.
-    pub session_limits: (u64, u64),
+    /// `[session]` idle and absolute limits in force, for sweeping sessions at compaction
+    /// (a reload changes them).
+    pub session_limits: std::sync::Arc<crate::store::SessionLimits>,
 }
 
 pub fn journal_name(generation: u64) -> String {

@@ -515,6 +515,11 @@ impl Store for RedisStore {
         })
     }
 
+    fn set_session_limits(&self, session_idle: u64, session_max: u64) {
+        self.session_idle.store(session_idle, Ordering::Relaxed);
+        self.session_max.store(session_max, Ordering::Relaxed);
+    }
+
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
         self.session_idle.store(session_idle, Ordering::Relaxed);
         self.session_max.store(session_max, Ordering::Relaxed);

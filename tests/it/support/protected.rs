@@ -478,6 +478,10 @@ impl Store for SpyStore {
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()> {
         self.inner.sweep(now, session_idle, session_max).await
     }
+
+    fn set_session_limits(&self, session_idle: u64, session_max: u64) {
+        self.inner.set_session_limits(session_idle, session_max)
+    }
 }
 
 /// A `WWW-Authenticate` challenge: its scheme and its `name="value"` parameters.
