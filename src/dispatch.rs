@@ -32,6 +32,7 @@ use crate::http::head::{self, RequestHost};
 use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
 use crate::middleware::access_log::RouteLabel;
+use crate::middleware::request_id::{RequestId, X_REQUEST_ID};
 use crate::oauth::{self, AuthServer};
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
@@ -339,6 +340,9 @@ impl Gateway {
         let html = matches!(route.target, Target::Whoami) && response::wants_html(&headers);
         prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
+        if let Some(RequestId(id)) = parts.extensions.get::<RequestId>() {
+            headers.insert(X_REQUEST_ID.clone(), id.clone());
+        }
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);
         }
@@ -398,7 +402,8 @@ impl Gateway {
         }
     }
 
-    fn is_trusted(&self, peer: SocketAddr) -> bool {
+    /// Whether `peer` is one of `trusted_proxies`.
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
         let ip = peer.ip();
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }

@@ -1,7 +1,7 @@
 //! The access log: one line per request, written when its response body has been sent (or
 //! abandoned), so that `bytes` and `duration_ms` are the real totals for a streamed body.
 //!
-//! Fields: `method`, `path` (never the query, which may carry codes or tokens), `status`,
+//! Fields: `request_id`, `method`, `path` (never the query, which may carry codes or tokens), `status`,
 //! `route`, `upstream`, `reason` (why the gateway answered itself), `peer`, `bytes`,
 //! `duration_ms`, `complete`. Header values are never logged, so neither `Authorization`
 //! nor `Cookie` can appear.
@@ -19,6 +19,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::middleware::request_id::RequestId;
 use crate::rescue::RejectionReason;
 
 /// Which route served a response, put into its extensions by the dispatcher.
@@ -85,6 +86,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let pending = self.enabled.then(|| Pending {
+            request_id: req.extensions().get::<RequestId>().cloned(),
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             peer: self.peer,
@@ -99,6 +101,7 @@ where
 
 /// What is known of a request before its response.
 struct Pending {
+    request_id: Option<RequestId>,
     method: Method,
     path: String,
     peer: Option<SocketAddr>,
@@ -127,6 +130,7 @@ where
         let record = this.pending.take().map(|p| {
             let label = response.extensions().get::<RouteLabel>().cloned();
             Record {
+                request_id: p.request_id,
                 method: p.method,
                 path: p.path,
                 peer: p.peer,
@@ -143,6 +147,7 @@ where
 
 /// Everything the log line holds.
 struct Record {
+    request_id: Option<RequestId>,
     method: Method,
     path: String,
     peer: Option<SocketAddr>,
@@ -161,6 +166,7 @@ impl Record {
         };
         tracing::info!(
             target: "authgate::access",
+            request_id = self.request_id.as_ref().map_or("-", RequestId::as_str),
             method = %self.method,
             path = %self.path,
             status = self.status.as_u16(),

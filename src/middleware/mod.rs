@@ -3,3 +3,4 @@
 
 pub mod access_log;
 pub mod catch_panic;
+pub mod request_id;

@@ -5,10 +5,11 @@
 //!
 //! ```text
 //! connection (hyper: header size + time limits, HTTP/1.1 or HTTP/2)
-//!   └─ AccessLog            one line per request, after its body is sent
-//!        └─ CatchPanic        a panic below becomes a 500, a log line and a metric
-//!             └─ GatewayService  head, normalise, endpoints, route, gate, forward, count
-//!                                (dispatch.rs)
+//!   └─ SetRequestId           an id per request: extensions, log span, response header
+//!        └─ AccessLog           one line per request, after its body is sent
+//!             └─ CatchPanic       a panic below becomes a 500, a log line and a metric
+//!                  └─ GatewayService  head, normalise, endpoints, route, gate, forward,
+//!                                     count (dispatch.rs)
 //! ```
 
 use std::sync::Arc;
@@ -18,13 +19,15 @@ use tower::Layer;
 use crate::dispatch::{ConnectionInfo, Gateway, GatewayService};
 use crate::middleware::access_log::{AccessLog, AccessLogLayer};
 use crate::middleware::catch_panic::{CatchPanic, CatchPanicLayer};
+use crate::middleware::request_id::{RequestIdLayer, SetRequestId};
 
 /// The composed service a request runs through.
-pub type Stack = AccessLog<CatchPanic<GatewayService>>;
+pub type Stack = SetRequestId<AccessLog<CatchPanic<GatewayService>>>;
 
 /// Builds the stack around `gateway` for a request on the connection `conn`.
 pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>) -> Stack {
+    let request_id = RequestIdLayer::new(gateway.is_trusted(conn.peer));
     let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
     let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());
-    access_log.layer(catch_panic.layer(GatewayService::new(gateway, conn)))
+    request_id.layer(access_log.layer(catch_panic.layer(GatewayService::new(gateway, conn))))
 }

@@ -286,3 +286,27 @@ async fn routing_headers_are_stripped_even_from_a_trusted_proxy() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_id_reaches_the_upstream_and_the_response_and_a_client_cannot_forge_it() {
+    let upstream = TestUpstream::echo("root").await;
+    let gateway = gateway_to(&upstream).await;
+
+    let response = RawRequest::get("/x")
+        .header("X-Request-Id", "forged-by-client")
+        .header("Connection", "close, x-request-id")
+        .send(gateway.addr())
+        .await;
+    assert_eq!(response.status, 200);
+    let echoed: Echoed = response.json();
+    let seen = echoed.header("x-request-id").expect("an id upstream");
+    assert_ne!(seen, "forged-by-client");
+    assert_eq!(seen.len(), 32, "{seen}");
+    assert_eq!(response.header("x-request-id"), Some(seen));
+
+    // Refusals the gateway answers itself carry one too.
+    let refused = RawRequest::get("/a%2Fb").send(gateway.addr()).await;
+    assert_eq!(refused.status, 400);
+    let id = refused.header("x-request-id").expect("an id on a refusal");
+    assert_ne!(id, seen);
+}

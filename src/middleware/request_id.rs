@@ -1,0 +1,209 @@
+//! Request ids: every request gets one, so that its access line, the decisions logged while
+//! it was handled (a refused token, a failed sign-in) and the upstream's own logs can be
+//! joined. The outermost layer, as tower-http's `SetRequestId` + `PropagateRequestId`.
+//!
+//! - The id is 32 hex digits: a random per-process prefix and a counter, unique across
+//!   gateways and restarts without a random draw per request. It is no secret and grants
+//!   nothing.
+//! - An `X-Request-Id` the client sent is kept only from a peer in `trusted_proxies` (a load
+//!   balancer that made one), and only when it is 1 to 128 characters of `A-Z a-z 0-9 . _ : -`;
+//!   from anyone else it is replaced, so a client can neither forge another request's id in
+//!   the logs nor inject text into them.
+//! - The id is put into the request's extensions as [`RequestId`]; the dispatcher sends it
+//!   upstream as `X-Request-Id` after header hygiene (a client's `Connection: x-request-id`
+//!   cannot remove it), the access log writes it, and the response carries it (unless the
+//!   upstream set its own).
+//! - Everything logged while the request is handled is inside a `request` span with the id.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use http::header::{HeaderName, HeaderValue};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
+use tracing::Instrument;
+
+/// `X-Request-Id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being handled, in its extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub HeaderValue);
+
+impl RequestId {
+    /// The id as text (always ASCII: it was made or checked here).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("-")
+    }
+}
+
+/// Gives each request its id.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestIdLayer {
+    trust_incoming: bool,
+}
+
+impl RequestIdLayer {
+    /// `trust_incoming`: the peer is a trusted proxy, whose `X-Request-Id` is kept.
+    pub fn new(trust_incoming: bool) -> Self {
+        RequestIdLayer { trust_incoming }
+    }
+}
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = SetRequestId<S>;
+
+    fn layer(&self, inner: S) -> SetRequestId<S> {
+        SetRequestId {
+            inner,
+            trust_incoming: self.trust_incoming,
+        }
+    }
+}
+
+/// The request-id service.
+#[derive(Debug, Clone)]
+pub struct SetRequestId<S> {
+    inner: S,
+    trust_incoming: bool,
+}
+
+impl<S, B, ResBody> Service<Request<B>> for SetRequestId<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<Instrumented<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let incoming = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .filter(|v| self.trust_incoming && acceptable(v.as_bytes()))
+            .cloned();
+        let id = incoming.unwrap_or_else(new_id);
+        let span = tracing::info_span!("request", id = id.to_str().unwrap_or("-"));
+        req.extensions_mut().insert(RequestId(id.clone()));
+        ResponseFuture {
+            inner: self.inner.call(req).instrument(span),
+            id: Some(id),
+        }
+    }
+}
+
+pin_project! {
+    /// The inner response, with the id added.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.id.take() {
+            if !response.headers().contains_key(&X_REQUEST_ID) {
+                response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+            }
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// Whether an incoming id is one to keep: short, and of characters no log format escapes.
+fn acceptable(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// A fresh id: the process's random prefix, then a counter, as 32 hex digits.
+fn new_id() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(rand::random::<u64>);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, byte) in prefix
+        .to_be_bytes()
+        .into_iter()
+        .chain(n.to_be_bytes())
+        .enumerate()
+    {
+        if let Some(pair) = out.get_mut(2 * i..2 * i + 2) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+    }
+    HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+
+    async fn echo_id(req: Request<()>) -> Result<Response<String>, Infallible> {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.as_str().to_owned());
+        Ok(Response::new(id.unwrap_or_default()))
+    }
+
+    async fn run(trusted: bool, sent: Option<&str>) -> (String, String) {
+        let mut service = RequestIdLayer::new(trusted).layer(tower::service_fn(echo_id));
+        let mut req = Request::new(());
+        if let Some(sent) = sent {
+            req.headers_mut()
+                .insert(X_REQUEST_ID.clone(), HeaderValue::from_str(sent).unwrap());
+        }
+        let res = service.call(req).await.unwrap();
+        let header = res.headers()[&X_REQUEST_ID].to_str().unwrap().to_owned();
+        (res.into_body(), header)
+    }
+
+    #[tokio::test]
+    async fn every_request_gets_a_fresh_id_in_its_extensions_and_its_response() {
+        let (a, a_header) = run(false, None).await;
+        let (b, _) = run(false, None).await;
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a, a_header);
+        assert_ne!(a, b);
+    }
+
+    #[tokio::test]
+    async fn a_client_id_is_kept_only_from_a_trusted_proxy_and_only_when_plain() {
+        assert_ne!(run(false, Some("lb-123")).await.0, "lb-123");
+        assert_eq!(run(true, Some("lb-123")).await.0, "lb-123");
+        for bad in ["a b", "x\"y", "", &"a".repeat(129), "a\u{7f}"] {
+            if let Ok(value) = HeaderValue::from_str(bad) {
+                let _ = value;
+                let (kept, _) = run(true, Some(bad)).await;
+                assert_ne!(kept, bad, "{bad:?}");
+                assert_eq!(kept.len(), 32);
+            }
+        }
+    }
+}
