@@ -223,7 +223,8 @@ pub struct TokenRevokeArgs {
     #[arg(long, value_name = "CLIENT")]
     pub client: Option<String>,
     /// Revoke the access token with this `jti` claim.
-    #[arg(long, value_name = "ID")]
+    // A jti is base64url: one in 64 begins with `-`, which must not be read as a flag.
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub jti: Option<String>,
     #[command(flatten)]
     pub config: ConfigArg,
@@ -268,6 +269,17 @@ mod tests {
             }
         }
         walk(&Cli::command(), "authgate");
+    }
+
+    /// Regression: a jti beginning with `-` (one in 64 of them) was read as an unknown flag,
+    /// so `token revoke --jti` refused a token an operator had just copied from `token list`.
+    #[test]
+    fn a_jti_that_begins_with_a_hyphen_is_a_value() {
+        let cli = Cli::try_parse_from(["authgate", "token", "revoke", "--jti", "-Nq3x_8"]).unwrap();
+        let Command::Token(TokenCommand::Revoke(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.jti.as_deref(), Some("-Nq3x_8"));
     }
 
     #[test]
