@@ -145,3 +145,6 @@ pub async fn from_session(
         via: Via::Session,
     }))
 }
+
+#[cfg(test)]
+mod tests;

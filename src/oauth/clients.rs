@@ -90,3 +90,6 @@ impl Clients {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

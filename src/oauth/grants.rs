@@ -179,8 +179,9 @@ impl AuthServer {
         }
         let redirect_ok = match req.redirect_uri.as_deref() {
             Some(uri) => uri == grant.redirect_uri,
-            // Omitted only where the client has a single registered URI (implied then).
-            None => client.redirect_uris.len() == 1,
+            // Omitted only where the client has a single registered URI and the code was sent
+            // to it (implied then): not to another loopback port (RFC 6749 §4.1.3).
+            None => client.redirect_uris == [grant.redirect_uri.as_str()],
         };
         if !redirect_ok {
             return Err(OAuthError::invalid_grant(
@@ -325,3 +326,6 @@ impl AuthServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,6 +26,8 @@ pub mod registration;
 pub mod revocation;
 pub mod seal;
 pub mod throttle;
+#[cfg(test)]
+pub(crate) mod test_server;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -206,3 +206,6 @@ impl AuthServer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -137,3 +137,6 @@ impl AuthServer {
         Ok(Introspection::inactive())
     }
 }
+
+#[cfg(test)]
+mod tests;
