@@ -150,9 +150,9 @@ fn new_id() -> HeaderValue {
         .chain(n.to_be_bytes())
         .enumerate()
     {
-        if let Some(pair) = out.get_mut(2 * i..2 * i + 2) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
+        if let Some([hi, lo]) = out.get_mut(2 * i..2 * i + 2) {
+            *hi = HEX[usize::from(byte >> 4)];
+            *lo = HEX[usize::from(byte & 0xf)];
         }
     }
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("-"))

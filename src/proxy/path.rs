@@ -78,7 +78,7 @@ pub fn has_parameters(raw: &str) -> bool {
         || raw
             .as_bytes()
             .windows(3)
-            .any(|w| w[0] == b'%' && w[1] == b'3' && (w[2] == b'B' || w[2] == b'b'))
+            .any(|w| matches!(w, [b'%', b'3', b'B' | b'b']))
 }
 
 /// A request path with every segment's parameters cut off, then normalised (`/a;x/b` →
@@ -93,7 +93,7 @@ pub fn without_parameters(raw: &str) -> Result<String, PathRejection> {
         let end = segment
             .as_bytes()
             .windows(3)
-            .position(|w| w[0] == b'%' && w[1] == b'3' && (w[2] == b'B' || w[2] == b'b'))
+            .position(|w| matches!(w, [b'%', b'3', b'B' | b'b']))
             .into_iter()
             .chain(segment.find(';'))
             .min()
