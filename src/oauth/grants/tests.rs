@@ -354,6 +354,29 @@ async fn a_rotated_refresh_token_used_after_the_grace_window_revokes_its_family(
 }
 
 #[tokio::test]
+async fn without_a_grace_window_any_reuse_revokes_the_family_at_once() {
+    let mut server = TestServer::new();
+    server.auth.settings.refresh_grace = 0;
+    let first = server.tokens(SPA, "api:read").await;
+    let r0 = refresh_token(&first);
+    let second = server.refresh(public(SPA), r0, None).await.unwrap();
+    assert!(server.is_active(&second.access_token).await);
+    // The same second, no clock movement.
+    assert_eq!(
+        server.refresh(public(SPA), r0, None).await,
+        invalid_grant(REFRESH_REFUSED)
+    );
+    assert_eq!(
+        server
+            .refresh(public(SPA), refresh_token(&second), None)
+            .await,
+        invalid_grant(REFRESH_REFUSED)
+    );
+    assert!(!server.is_active(&first.access_token).await);
+    assert!(!server.is_active(&second.access_token).await);
+}
+
+#[tokio::test]
 async fn another_family_survives_a_reuse() {
     let server = TestServer::new();
     let mine = server.tokens(SPA, "api:read").await;
