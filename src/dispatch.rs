@@ -198,7 +198,7 @@ impl Gateway {
         match &*path {
             flow::CALLBACK_PATH => {
                 let response = Box::pin(flow::callback(&self.auth, req.headers(), uri.query()));
-                return Ok((response.await, None));
+                return Ok((response.await?, None));
             }
             forward_auth::PATH => {
                 let check = Box::pin(forward_auth::check(&self.auth, req.headers(), uri.query()));

@@ -398,7 +398,8 @@ pub fn flow_cookie(data: &[u8]) {
     let query = format!("state={full_state}&code=not-a-code&iss={ISSUER}");
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(&query)));
+        .block_on(flow::callback(&gw.auth, &headers, Some(&query)))
+        .unwrap_or_else(|refused| crate::rescue::rescue(refused.into()));
     assert_eq!(answer.status(), http::StatusCode::BAD_REQUEST);
 }
 
@@ -417,7 +418,8 @@ pub fn flow_callback(data: &[u8]) {
     }
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(query)));
+        .block_on(flow::callback(&gw.auth, &headers, Some(query)))
+        .unwrap_or_else(|refused| crate::rescue::rescue(refused.into()));
     assert!(answer.status().is_client_error(), "{}", answer.status());
 }
 

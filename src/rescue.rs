@@ -11,6 +11,7 @@ use http::{Response, StatusCode};
 
 use std::sync::Arc;
 
+use crate::authn::flow::SignInRefused;
 use crate::authn::AuthnFailure;
 use crate::http::body::Body;
 use crate::http::head::{HeadRejection, FORWARDED_METHODS};
@@ -49,6 +50,8 @@ pub enum Rejection {
     OAuth(OAuthError),
     /// An authorization request that must not redirect (unknown client, bad redirect URI).
     AuthorizePage(&'static str),
+    /// The browser sign-in's callback could not be completed: a page says why.
+    SignIn(SignInRefused),
     /// The path exists, the method does not; `allow` is the `Allow` header's value
     /// (RFC 9110 §15.5.6: a 405 must carry it).
     MethodNotAllowed { allow: &'static str },
@@ -56,6 +59,12 @@ pub enum Rejection {
     Internal,
     /// A request handler panicked (caught by the catch-panic layer): a bug, answered 500.
     Panic,
+}
+
+impl From<SignInRefused> for Rejection {
+    fn from(refused: SignInRefused) -> Self {
+        Rejection::SignIn(refused)
+    }
 }
 
 impl From<HeadRejection> for Rejection {
@@ -111,6 +120,7 @@ impl Rejection {
             Rejection::ClientBodyFailed => "client_body_failed",
             Rejection::OAuth(err) => err.code.as_str(),
             Rejection::AuthorizePage(_) => "authorize_refused",
+            Rejection::SignIn(refused) => refused.reason(),
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::Internal => "internal",
             Rejection::Panic => "panic",
@@ -135,6 +145,7 @@ impl Rejection {
             | Rejection::Upstream(_)
             | Rejection::OAuth(_)
             | Rejection::AuthorizePage(_)
+            | Rejection::SignIn(_)
             | Rejection::MethodNotAllowed { .. } => false,
         }
     }
@@ -159,6 +170,15 @@ fn respond(rejection: &Rejection) -> Response<Body> {
             return bearer_challenge(failure, metadata)
         }
         Rejection::AuthorizePage(message) => return pages::error(StatusCode::BAD_REQUEST, message),
+        Rejection::SignIn(refused) => {
+            let status = match refused {
+                SignInRefused::Cancelled => StatusCode::FORBIDDEN,
+                SignInRefused::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                SignInRefused::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return pages::error(status, refused.message());
+        }
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
         Rejection::Head(HeadRejection::MethodRefused) => {
             return method_not_allowed(FORWARDED_METHODS)
@@ -335,6 +355,9 @@ mod tests {
             (Rejection::OAuth(OAuthError::invalid_client("x")), 401),
             (Rejection::OAuth(OAuthError::store_unavailable()), 503),
             (Rejection::AuthorizePage("x"), 400),
+            (Rejection::SignIn(SignInRefused::CookieMissing), 400),
+            (Rejection::SignIn(SignInRefused::Cancelled), 403),
+            (Rejection::SignIn(SignInRefused::StoreUnavailable), 503),
             (Rejection::MethodNotAllowed { allow: "POST" }, 405),
         ];
         for (rejection, status) in cases {

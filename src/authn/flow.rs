@@ -23,7 +23,7 @@ use crate::http::body::Body;
 use crate::http::cookie;
 use crate::oauth::clients::ClientCredentials;
 use crate::oauth::grants::TokenRequest;
-use crate::oauth::{pages, AuthServer};
+use crate::oauth::AuthServer;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash};
 
@@ -106,75 +106,119 @@ pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
     response
 }
 
+/// Why a sign-in callback could not be completed. Each is answered with a page saying so
+/// (by `rescue`), never another redirect, so a browser that drops cookies cannot loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefused {
+    /// The authorization server answered `error` (the person declined, or it refused).
+    Cancelled,
+    NoState,
+    NoCode,
+    /// `iss` names another issuer (RFC 9207).
+    OtherIssuer,
+    /// This browser has no flow cookie for the state.
+    CookieMissing,
+    /// The flow cookie does not verify or decode.
+    CookieDamaged,
+    /// The flow is older than its ten minutes.
+    Expired,
+    /// The flow cookie is for another state.
+    OtherBrowser,
+    /// The code exchange failed.
+    ExchangeFailed,
+    /// The token just issued did not verify: a fault of ours.
+    Internal,
+    /// The session could not be stored.
+    StoreUnavailable,
+}
+
+impl SignInRefused {
+    /// A stable name for logs and the access line.
+    pub fn reason(self) -> &'static str {
+        match self {
+            SignInRefused::Cancelled => "sign_in_cancelled",
+            SignInRefused::NoState => "sign_in_no_state",
+            SignInRefused::NoCode => "sign_in_no_code",
+            SignInRefused::OtherIssuer => "sign_in_other_issuer",
+            SignInRefused::CookieMissing => "sign_in_cookie_missing",
+            SignInRefused::CookieDamaged => "sign_in_cookie_damaged",
+            SignInRefused::Expired => "sign_in_expired",
+            SignInRefused::OtherBrowser => "sign_in_other_browser",
+            SignInRefused::ExchangeFailed => "sign_in_exchange_failed",
+            SignInRefused::Internal => "sign_in_internal",
+            SignInRefused::StoreUnavailable => "store_unavailable",
+        }
+    }
+
+    /// What the page tells the person.
+    pub fn message(self) -> &'static str {
+        match self {
+            SignInRefused::Cancelled => "Sign-in was cancelled or refused. Go back and try again.",
+            SignInRefused::NoState => "The sign-in answer has no state.",
+            SignInRefused::NoCode => "The sign-in answer has no code.",
+            SignInRefused::OtherIssuer => "The sign-in answer came from another issuer.",
+            SignInRefused::CookieMissing => "This browser did not keep the sign-in cookie: cookies may be blocked, the address may differ from the gateway's public URL, or the sign-in took too long. Open the page again to retry.",
+            SignInRefused::CookieDamaged => "The sign-in cookie is damaged.",
+            SignInRefused::Expired => "The sign-in took too long. Open the page again to retry.",
+            SignInRefused::OtherBrowser => "The sign-in answer does not belong to this browser.",
+            SignInRefused::ExchangeFailed => {
+                "The sign-in could not be completed. Open the page again to retry."
+            }
+            SignInRefused::Internal => "The sign-in could not be completed.",
+            SignInRefused::StoreUnavailable => {
+                "The session store is unavailable. Try again shortly."
+            }
+        }
+    }
+}
+
 /// Finishes the flow at `/oauth2/callback`.
 pub async fn callback(
     auth: &AuthServer,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Response<Body> {
-    match finish(auth, headers, query.unwrap_or("")).await {
-        Ok(response) => response,
-        Err((status, message)) => {
-            tracing::info!(reason = message, "sign-in callback refused");
-            pages::error(status, message)
-        }
-    }
+) -> Result<Response<Body>, SignInRefused> {
+    finish(auth, headers, query.unwrap_or(""))
+        .await
+        .inspect_err(|refused| {
+            tracing::info!(reason = refused.reason(), "sign-in callback refused");
+        })
 }
-
-type Refusal = (StatusCode, &'static str);
 
 async fn finish(
     auth: &AuthServer,
     headers: &HeaderMap,
     query: &str,
-) -> Result<Response<Body>, Refusal> {
+) -> Result<Response<Body>, SignInRefused> {
     let param = |name: &str| {
         form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
     if param("error").is_some() {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "Sign-in was cancelled or refused. Go back and try again.",
-        ));
+        return Err(SignInRefused::Cancelled);
     }
-    let state =
-        param("state").ok_or((StatusCode::BAD_REQUEST, "The sign-in answer has no state."))?;
-    let code = param("code").ok_or((StatusCode::BAD_REQUEST, "The sign-in answer has no code."))?;
+    let state = param("state").ok_or(SignInRefused::NoState)?;
+    let code = param("code").ok_or(SignInRefused::NoCode)?;
     if param("iss").is_some_and(|iss| iss != auth.settings.issuer) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "The sign-in answer came from another issuer.",
-        ));
+        return Err(SignInRefused::OtherIssuer);
     }
     let cookie_name = flow_cookie_name(&state);
-    let raw = cookie::get(headers, &cookie_name).ok_or((
-        StatusCode::BAD_REQUEST,
-        "This browser did not keep the sign-in cookie: cookies may be blocked, the address may differ from the gateway's public URL, or the sign-in took too long. Open the page again to retry.",
-    ))?;
-    let (payload, mac) = raw
-        .split_once('.')
-        .ok_or((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."))?;
+    let raw = cookie::get(headers, &cookie_name).ok_or(SignInRefused::CookieMissing)?;
+    let (payload, mac) = raw.split_once('.').ok_or(SignInRefused::CookieDamaged)?;
     if !auth.csrf.verify(mac, "flow", &[payload]) {
-        return Err((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."));
+        return Err(SignInRefused::CookieDamaged);
     }
     let flow: FlowState = URL_SAFE_NO_PAD
         .decode(payload)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or((StatusCode::BAD_REQUEST, "The sign-in cookie is damaged."))?;
+        .ok_or(SignInRefused::CookieDamaged)?;
     if flow.e <= auth.now() {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "The sign-in took too long. Open the page again to retry.",
-        ));
+        return Err(SignInRefused::Expired);
     }
     if flow.s != state {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "The sign-in answer does not belong to this browser.",
-        ));
+        return Err(SignInRefused::OtherBrowser);
     }
 
     let request = TokenRequest {
@@ -188,22 +232,15 @@ async fn finish(
         },
         ..TokenRequest::default()
     };
-    let tokens = auth.token(request).await.map_err(|_| {
-        (
-            StatusCode::BAD_REQUEST,
-            "The sign-in could not be completed. Open the page again to retry.",
-        )
-    })?;
+    let tokens = auth
+        .token(request)
+        .await
+        .map_err(|_| SignInRefused::ExchangeFailed)?;
     let claims = auth
         .verify_access(&tokens.access_token)
         .await
         .map(std::sync::Arc::unwrap_or_clone)
-        .map_err(|_| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The sign-in could not be completed.",
-            )
-        })?;
+        .map_err(|_| SignInRefused::Internal)?;
     let family = match &tokens.refresh_token {
         Some(refresh) => auth
             .store
@@ -227,12 +264,7 @@ async fn finish(
     auth.store
         .put_session(TokenHash::of(&session_id), record)
         .await
-        .map_err(|_| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The session store is unavailable. Try again shortly.",
-            )
-        })?;
+        .map_err(|_| SignInRefused::StoreUnavailable)?;
     tracing::info!(user = %claims.sub, "session started");
 
     let mut response = Response::new(crate::http::body::empty());
