@@ -350,8 +350,8 @@ pub fn csrf_token(data: &[u8]) {
 
 /// The sign-in flow cookie (`authn::flow`): the input is the query of `/oauth2/start`. The
 /// redirect stays on the authorization endpoint, the flow cookie carries a valid MAC over a
-/// `FlowState` whose return path is safe, and the callback that presents it with a wrong
-/// code is refused with a page, never a redirect.
+/// `FlowState` whose return path is safe, and the callback that presents it passes every
+/// check of the cookie and fails only on the made-up code.
 pub fn flow_cookie(data: &[u8]) {
     let Some(gw) = gateway() else {
         return;
@@ -398,14 +398,18 @@ pub fn flow_cookie(data: &[u8]) {
     let query = format!("state={full_state}&code=not-a-code&iss={ISSUER}");
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(&query)))
-        .unwrap_or_else(|refused| crate::rescue::rescue(refused.into()));
-    assert_eq!(answer.status(), http::StatusCode::BAD_REQUEST);
+        .block_on(flow::callback(&gw.auth, &headers, Some(&query)));
+    // The cookie passed; only the made-up code failed.
+    assert!(
+        matches!(answer, Err(flow::SignInRefused::ExchangeFailed)),
+        "{:?}",
+        answer.err()
+    );
 }
 
 /// `/oauth2/callback` with any query (its parameter lookup) and any `Cookie` header (the flow
 /// cookie's reader): input `query\ncookie header`. Without our key nothing can pass the MAC,
-/// so every answer is a refusal page.
+/// so every answer is a refusal from before or at the MAC check, rescued as a 4xx page.
 pub fn flow_callback(data: &[u8]) {
     let Some(gw) = gateway() else {
         return;
@@ -418,9 +422,21 @@ pub fn flow_callback(data: &[u8]) {
     }
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(query)))
-        .unwrap_or_else(|refused| crate::rescue::rescue(refused.into()));
-    assert!(answer.status().is_client_error(), "{}", answer.status());
+        .block_on(flow::callback(&gw.auth, &headers, Some(query)));
+    use flow::SignInRefused::*;
+    // Only refusals that come before the MAC check, or the MAC check itself.
+    let refused = answer.err();
+    assert!(
+        matches!(
+            refused,
+            Some(Cancelled | NoState | NoCode | OtherIssuer | CookieMissing | CookieDamaged)
+        ),
+        "{refused:?}"
+    );
+    if let Some(refused) = refused {
+        let page = crate::rescue::rescue(refused.into());
+        assert!(page.status().is_client_error(), "{}", page.status());
+    }
 }
 
 /// `check_redirect_uri` (configuration and dynamic registration) on the input as one URI,
