@@ -426,10 +426,7 @@ fn gateway_endpoint(path: &str, store: &dyn Store) -> Option<Response<Body>> {
 pub fn healthz(store: &dyn Store) -> Response<Body> {
     match store.health() {
         Ok(()) => response::text(StatusCode::OK, "ok"),
-        Err(down) => response::text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("unavailable: {down}"),
-        ),
+        Err(down) => rescue(Rejection::Unhealthy(down)),
     }
 }
 

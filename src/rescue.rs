@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::authn::flow::SignInRefused;
 use crate::authn::AuthnFailure;
-use crate::http::body::Body;
+use crate::http::body::{Body, BodyReadError};
 use crate::http::head::{HeadRejection, FORWARDED_METHODS};
 use crate::http::response;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -59,6 +59,9 @@ pub enum Rejection {
     Internal,
     /// A request handler panicked (caught by the catch-panic layer): a bug, answered 500.
     Panic,
+    /// `/healthz` while the token store cannot answer; the text says what is down (a store's
+    /// own description: no request value, no secret), for the operator's load balancer.
+    Unhealthy(String),
 }
 
 impl From<SignInRefused> for Rejection {
@@ -124,6 +127,7 @@ impl Rejection {
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::Internal => "internal",
             Rejection::Panic => "panic",
+            Rejection::Unhealthy(_) => "unhealthy",
         }
     }
 
@@ -146,7 +150,8 @@ impl Rejection {
             | Rejection::OAuth(_)
             | Rejection::AuthorizePage(_)
             | Rejection::SignIn(_)
-            | Rejection::MethodNotAllowed { .. } => false,
+            | Rejection::MethodNotAllowed { .. }
+            | Rejection::Unhealthy(_) => false,
         }
     }
 }
@@ -195,6 +200,12 @@ fn respond(rejection: &Rejection) -> Response<Body> {
         Rejection::Path(reason) => {
             return response::text(StatusCode::BAD_REQUEST, format!("Bad request: {reason}."))
         }
+        Rejection::Unhealthy(down) => {
+            return response::text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("unavailable: {down}"),
+            )
+        }
         Rejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
         Rejection::Panic => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
         Rejection::NoRoute => (
@@ -234,6 +245,109 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut res = response::text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
+/// Why the admin listener refused a request. Answered by [`admin_rescue`] as JSON
+/// `{"error": MESSAGE}` with a fixed message; a store error's cause goes to the log where it
+/// happened, never to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminRejection {
+    /// No admin token, or the wrong one.
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    /// `limit` is not 1 to the largest listing.
+    BadLimit,
+    /// A query parameter that is unknown, or a name that is empty, too long or holds control
+    /// characters.
+    BadQuery,
+    /// The revoke body is not one of the three shapes.
+    BadRevokeBody,
+    BadName,
+    Body(BodyReadError),
+    StoreUnavailable,
+}
+
+impl AdminRejection {
+    /// A stable name for logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AdminRejection::Unauthorized => "admin_unauthorized",
+            AdminRejection::NotFound => "no_route",
+            AdminRejection::MethodNotAllowed { .. } => "method_not_allowed",
+            AdminRejection::BadLimit | AdminRejection::BadQuery => "bad_query",
+            AdminRejection::BadRevokeBody | AdminRejection::BadName => "bad_body",
+            AdminRejection::Body(BodyReadError::TooLarge) => "body_too_large",
+            AdminRejection::Body(BodyReadError::TimedOut) => "body_timeout",
+            AdminRejection::Body(BodyReadError::Broken) => "client_body_failed",
+            AdminRejection::StoreUnavailable => "store_unavailable",
+        }
+    }
+}
+
+/// The admin listener's refusals, as JSON.
+pub fn admin_rescue(rejection: AdminRejection) -> Response<Body> {
+    let (status, message) = match rejection {
+        AdminRejection::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            "the admin token is missing or wrong",
+        ),
+        AdminRejection::NotFound => (StatusCode::NOT_FOUND, "no such admin endpoint"),
+        AdminRejection::MethodNotAllowed { .. } => {
+            (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+        AdminRejection::BadLimit => (StatusCode::BAD_REQUEST, "limit must be 1 to 10000"),
+        AdminRejection::BadQuery => (
+            StatusCode::BAD_REQUEST,
+            "unknown or invalid query parameter",
+        ),
+        AdminRejection::BadRevokeBody => (
+            StatusCode::BAD_REQUEST,
+            "the body must be {\"user\":…}, {\"client\":…} or {\"jti\":…}",
+        ),
+        AdminRejection::BadName => (
+            StatusCode::BAD_REQUEST,
+            "the name is empty, too long or holds control characters",
+        ),
+        AdminRejection::Body(BodyReadError::TooLarge) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+        }
+        AdminRejection::Body(BodyReadError::TimedOut) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        ),
+        AdminRejection::Body(BodyReadError::Broken) => {
+            (StatusCode::BAD_REQUEST, "the body could not be read")
+        }
+        AdminRejection::StoreUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the token store is unavailable; see the gateway's log",
+        ),
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut res = response::with_type(status, "application/json", body);
+    match rejection {
+        AdminRejection::Unauthorized => {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"authgate-admin\""),
+            );
+        }
+        AdminRejection::MethodNotAllowed { allow } => {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        AdminRejection::Body(_) => {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        _ => {}
+    }
+    res.extensions_mut()
+        .insert(RejectionReason(rejection.reason()));
     res
 }
 

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::AdminState;
 use crate::http::body::{Body, BodyReadError};
 use crate::http::response;
+use crate::rescue::{admin_rescue, AdminRejection};
 use crate::store::{ClientTokens, GrantFilter, GrantSummary, Subject};
 
 /// The most grants one listing returns.
@@ -65,18 +66,9 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     response::with_type(status, "application/json", body)
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Body> {
-    json(status, &serde_json::json!({ "error": message }))
-}
-
 /// The answer to a request whose body [`crate::http::body::read_bounded`] refused.
 pub fn body_refused(err: BodyReadError) -> Response<Body> {
-    let status = match err {
-        BodyReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        BodyReadError::TimedOut => StatusCode::REQUEST_TIMEOUT,
-        BodyReadError::Broken => StatusCode::BAD_REQUEST,
-    };
-    error(status, &err.to_string())
+    admin_rescue(AdminRejection::Body(err))
 }
 
 /// Answers one admin request; `body` is already read (and bounded).
@@ -88,41 +80,39 @@ pub async fn answer(
     authorized: bool,
     body: Bytes,
 ) -> Response<Body> {
-    match (method, path) {
+    let answered = match (method, path) {
         (&Method::GET, "/metrics") => {
             let stats = state.store.stats().await.ok();
-            response::with_type(
+            Ok(response::with_type(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
                 state.metrics.render(stats.as_ref()),
-            )
+            ))
         }
-        (&Method::GET, "/healthz") => crate::dispatch::healthz(state.store.as_ref()),
-        (_, "/admin/tokens" | "/admin/revoke") if !authorized => {
-            let mut res = error(
-                StatusCode::UNAUTHORIZED,
-                "the admin token is missing or wrong",
-            );
-            res.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Bearer realm=\"authgate-admin\""),
-            );
-            res
-        }
+        (&Method::GET, "/healthz") => Ok(crate::dispatch::healthz(state.store.as_ref())),
+        (_, "/admin/tokens" | "/admin/revoke") if !authorized => Err(AdminRejection::Unauthorized),
         (&Method::GET, "/admin/tokens") => list(state, query).await,
         (&Method::POST, "/admin/revoke") => revoke(state, &body).await,
-        (_, "/metrics" | "/healthz" | "/admin/tokens" | "/admin/revoke") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        (_, "/metrics" | "/healthz" | "/admin/tokens") => {
+            Err(AdminRejection::MethodNotAllowed { allow: "GET" })
         }
-        _ => error(StatusCode::NOT_FOUND, "no such admin endpoint"),
-    }
+        (_, "/admin/revoke") => Err(AdminRejection::MethodNotAllowed { allow: "POST" }),
+        _ => Err(AdminRejection::NotFound),
+    };
+    answered.unwrap_or_else(admin_rescue)
+}
+
+/// A store error's cause, for the log; the client gets a fixed message.
+fn store_down(err: crate::store::StoreError) -> AdminRejection {
+    tracing::warn!(error = %err, "admin request: the token store failed");
+    AdminRejection::StoreUnavailable
 }
 
 fn name_ok(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME && !name.chars().any(char::is_control)
 }
 
-async fn list(state: &AdminState, query: Option<&str>) -> Response<Body> {
+async fn list(state: &AdminState, query: Option<&str>) -> Result<Response<Body>, AdminRejection> {
     let mut filter = GrantFilter::default();
     let mut limit = MAX_LIST;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -131,14 +121,9 @@ async fn list(state: &AdminState, query: Option<&str>) -> Response<Body> {
             "client" if name_ok(&value) => filter.client = Some(value.into_owned()),
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIST).contains(&n) => limit = n,
-                _ => return error(StatusCode::BAD_REQUEST, "limit must be 1 to 10000"),
+                _ => return Err(AdminRejection::BadLimit),
             },
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "unknown or invalid query parameter",
-                )
-            }
+            _ => return Err(AdminRejection::BadQuery),
         }
     }
     let now = state.clock.now();
@@ -158,35 +143,25 @@ async fn list(state: &AdminState, query: Option<&str>) -> Response<Body> {
             let truncated = grants.len() > limit || client_tokens.len() > limit;
             grants.truncate(limit);
             client_tokens.truncate(limit);
-            json(
+            Ok(json(
                 StatusCode::OK,
                 &GrantList {
                     grants,
                     client_tokens,
                     truncated,
                 },
-            )
+            ))
         }
-        (Err(err), _) | (_, Err(err)) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        (Err(err), _) | (_, Err(err)) => Err(store_down(err)),
     }
 }
 
-async fn revoke(state: &AdminState, body: &[u8]) -> Response<Body> {
-    let target: RevokeTarget = match serde_json::from_slice(body) {
-        Ok(target) => target,
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "the body must be {\"user\":…}, {\"client\":…} or {\"jti\":…}",
-            )
-        }
-    };
+async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, AdminRejection> {
+    let target: RevokeTarget =
+        serde_json::from_slice(body).map_err(|_| AdminRejection::BadRevokeBody)?;
     let (RevokeTarget::User(name) | RevokeTarget::Client(name) | RevokeTarget::Jti(name)) = &target;
     if !name_ok(name) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "the name is empty, too long or holds control characters",
-        );
+        return Err(AdminRejection::BadName);
     }
     let now = state.clock.now();
     let store = &state.store;
@@ -217,15 +192,15 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Response<Body> {
                 grants,
                 "revoked through the admin API"
             );
-            json(
+            Ok(json(
                 StatusCode::OK,
                 &RevokeOutcome {
                     revoked: target,
                     grants,
                 },
-            )
+            ))
         }
-        Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        Err(err) => Err(store_down(err)),
     }
 }
 

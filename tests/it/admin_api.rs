@@ -185,6 +185,27 @@ async fn the_admin_api_wants_the_admin_token_and_is_not_on_the_public_listener()
         .unwrap();
     assert_eq!(revoke.status(), StatusCode::BAD_REQUEST);
 
+    // Every 405 says what the path accepts (RFC 9110 §15.5.6).
+    for (method, path, allow) in [
+        (reqwest::Method::POST, "/metrics", "GET"),
+        (reqwest::Method::DELETE, "/healthz", "GET"),
+        (reqwest::Method::PUT, "/admin/tokens", "GET"),
+        (reqwest::Method::GET, "/admin/revoke", "POST"),
+    ] {
+        let response = http
+            .request(method.clone(), format!("http://{admin}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
+
     // The public listener knows none of it.
     for path in ["/metrics", "/admin/tokens"] {
         let response = gateway.http().get(gateway.url(path)).send().await.unwrap();
