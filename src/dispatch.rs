@@ -27,8 +27,12 @@ use ipnet::IpNet;
 use crate::authn::{self, flow, AuthnFailure, Via};
 use crate::authn::{forward_auth, resource_metadata};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
+use crate::gateway_paths::{
+    CALLBACK_PATH, FORWARD_AUTH_PATH, RESERVED_PREFIXES, RESOURCE_METADATA_PATH, START_PATH,
+};
 use crate::http::body::{Body, IdleTimeoutBody, RequestBody};
 use crate::http::head::{self, RequestHost};
+use crate::http::path::{self, normalize, PathRejection};
 use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
 use crate::middleware::access_log::RouteLabel;
@@ -38,7 +42,6 @@ use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::headers::{ip_header_value, prepare_request_headers, remove_hop_by_hop, Peer};
 use crate::proxy::identity_headers;
-use crate::proxy::path::{self, normalize, PathRejection, RESERVED_PREFIXES};
 use crate::proxy::routes::{strip_route_prefix, RouteTable};
 use crate::proxy::upgrade;
 use crate::rescue::{rescue, Rejection};
@@ -196,18 +199,18 @@ impl Gateway {
         // The gateway's own endpoints run boxed: their futures are large, and inline they would
         // make every proxied request's future (moved and allocated per request) as large.
         match &*path {
-            flow::CALLBACK_PATH => {
+            CALLBACK_PATH => {
                 let response = Box::pin(flow::callback(&self.auth, req.headers(), uri.query()));
                 return Ok((response.await?, None));
             }
-            forward_auth::PATH => {
+            FORWARD_AUTH_PATH => {
                 let check = Box::pin(forward_auth::check(&self.auth, req.headers(), uri.query()));
                 return check.await.map(|r| (r, None));
             }
-            flow::START_PATH => return Ok((flow::start_from_query(&self.auth, uri.query()), None)),
+            START_PATH => return Ok((flow::start_from_query(&self.auth, uri.query()), None)),
             _ => {}
         }
-        if let Some(resource) = path.strip_prefix(resource_metadata::PATH) {
+        if let Some(resource) = path.strip_prefix(RESOURCE_METADATA_PATH) {
             return resource_metadata::serve(
                 &self.auth.settings.issuer,
                 &self.routes_config,

@@ -16,10 +16,10 @@ use crate::authn::{bearer, flow, return_to};
 use crate::clock::ManualClock;
 use crate::config::{check_redirect_uri, Config};
 use crate::http::cookie;
+use crate::http::path;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::{csrf::CsrfKey, endpoints, login::PasswordChecker, seal};
 use crate::oauth::{AuthServer, Lasting, TokenResponse};
-use crate::proxy::path;
 use crate::store::memory::change::Change;
 use crate::store::memory::MemoryStore;
 use crate::store::persist::record;
@@ -89,7 +89,7 @@ fn pick(data: &[u8], salt: usize, len: usize) -> usize {
     mixed % len.max(1)
 }
 
-/// `proxy::path::normalize`: the output is absolute, in normal form (normalising it again
+/// `http::path::normalize`: the output is absolute, in normal form (normalising it again
 /// gives it back), has no dot or empty segments, and so never climbs above `/`.
 pub fn path_normalize(data: &[u8]) {
     let Ok(raw) = std::str::from_utf8(data) else {
@@ -201,7 +201,7 @@ pub fn cookie(data: &[u8]) {
     for value in values {
         headers.append(header::COOKIE, value);
     }
-    for wanted in [name.as_str(), crate::authn::SESSION_COOKIE] {
+    for wanted in [name.as_str(), crate::gateway_paths::SESSION_COOKIE] {
         if let Some(found) = cookie::get(&headers, wanted) {
             assert!(!found.contains(';'), "{found:?}");
             let pair = format!("{wanted}={found}");

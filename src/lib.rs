@@ -30,7 +30,6 @@
 //! - [`private_file`]: 0600 files written atomically.
 //! - [`background`]: the lowest scheduling priority for background threads (hashes, compaction).
 
-
 // Tests may slice strings: a panic there is a failed test. The lint still holds for every
 // build of the library itself (`cargo clippy` checks that target separately).
 #![cfg_attr(test, allow(clippy::string_slice))]
@@ -45,11 +44,13 @@ pub mod config;
 pub mod dispatch;
 #[doc(hidden)]
 pub mod fuzz_entry;
+pub mod gateway_paths;
 pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;
+pub mod pem;
 pub mod private_file;
 pub mod proxy;
 pub mod rescue;

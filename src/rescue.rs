@@ -15,11 +15,11 @@ use crate::authn::flow::SignInRefused;
 use crate::authn::AuthnFailure;
 use crate::http::body::{Body, BodyReadError};
 use crate::http::head::{HeadRejection, FORWARDED_METHODS};
+use crate::http::pages;
+use crate::http::path::PathRejection;
 use crate::http::response;
 use crate::oauth::error::{ErrorCode, OAuthError};
-use crate::oauth::pages;
-use crate::proxy::forward::UpstreamError;
-use crate::proxy::path::PathRejection;
+use crate::proxy::forward::{SendError, UpstreamError};
 
 /// Why the gateway answered a request itself instead of forwarding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,16 @@ impl From<PathRejection> for Rejection {
 impl From<UpstreamError> for Rejection {
     fn from(err: UpstreamError) -> Self {
         Rejection::Upstream(err)
+    }
+}
+
+impl From<SendError> for Rejection {
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Upstream(err) => Rejection::Upstream(err),
+            SendError::BodyTooLarge => Rejection::BodyTooLarge,
+            SendError::ClientBroke => Rejection::ClientBodyFailed,
+        }
     }
 }
 

@@ -18,7 +18,8 @@ use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{return_to::safe_return_path, GATEWAY_CLIENT_ID, SESSION_COOKIE};
+use super::return_to::safe_return_path;
+use crate::gateway_paths::{CALLBACK_PATH, FLOW_COOKIE_PREFIX, GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::body::Body;
 use crate::http::cookie;
 use crate::oauth::clients::ClientCredentials;
@@ -27,11 +28,6 @@ use crate::oauth::AuthServer;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash};
 
-/// Where the authorization server sends the gateway's own codes.
-pub const CALLBACK_PATH: &str = "/oauth2/callback";
-/// Starts a sign-in explicitly, returning to `?rd=` (for forward-auth set-ups).
-pub const START_PATH: &str = "/oauth2/start";
-const FLOW_COOKIE_PREFIX: &str = "__Host-authgate-flow-";
 const FLOW_TTL_SECS: u64 = 600;
 
 #[derive(Serialize, Deserialize)]

@@ -14,8 +14,6 @@ use crate::http::response;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 
-pub const PATH: &str = "/oauth2/auth";
-
 pub async fn check(
     auth: &AuthServer,
     headers: &HeaderMap,

@@ -15,16 +15,10 @@ pub mod return_to;
 use http::header::HeaderMap;
 
 use crate::config::AuthMode;
+use crate::gateway_paths::{GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
 use bearer::Presented;
-
-/// The client id the gateway uses for its own browser sign-in flow.
-pub const GATEWAY_CLIENT_ID: &str = "authgate";
-/// The session cookie of protected routes (contract §5).
-pub const SESSION_COOKIE: &str = "__Host-authgate-session";
-/// Every cookie the gateway owns starts so: never forwarded, never set by an upstream.
-pub const COOKIE_PREFIX: &str = "__Host-authgate-";
 
 /// How a request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

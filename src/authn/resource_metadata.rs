@@ -7,19 +7,18 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 use crate::config::{AuthMode, RouteConfig};
+use crate::gateway_paths::RESOURCE_METADATA_PATH;
 use crate::http::body::Body;
 use crate::http::response;
 use crate::rescue::Rejection;
 
-pub const PATH: &str = "/.well-known/oauth-protected-resource";
-
 /// The metadata URL of the resource at `route_path`.
 pub fn url_for(issuer: &str, route_path: &str) -> String {
     let trimmed = route_path.trim_end_matches('/');
-    format!("{issuer}{PATH}{trimmed}")
+    format!("{issuer}{RESOURCE_METADATA_PATH}{trimmed}")
 }
 
-/// Serves the document for `rest` (what follows [`PATH`] in the request path).
+/// Serves the document for `rest` (what follows [`RESOURCE_METADATA_PATH`] in the request path).
 pub fn serve(
     issuer: &str,
     routes: &[RouteConfig],

@@ -5,7 +5,7 @@
 //! `https://…`, `javascript:`, and their percent-encoded, tab- and newline-laced and
 //! mixed-slash forms. Anything that is not plainly a path on this site becomes `/`.
 
-use crate::proxy::path::normalize;
+use crate::http::path::normalize;
 
 /// A safe return path for `candidate` (path and optional query), or `/`.
 pub fn safe_return_path(candidate: &str) -> String {

@@ -309,7 +309,7 @@ impl Validator<'_> {
                     "must be 1 to 128 letters, digits, `.`, `_`, `-` or `@`",
                 ));
             }
-            if name == crate::authn::GATEWAY_CLIENT_ID {
+            if name == crate::gateway_paths::GATEWAY_CLIENT_ID {
                 return Err(self.err(
                     &u.name,
                     &key("name"),
@@ -378,7 +378,7 @@ impl Validator<'_> {
                 format!("clients[{first}] has the same id"),
             ));
         }
-        if id == crate::authn::GATEWAY_CLIENT_ID {
+        if id == crate::gateway_paths::GATEWAY_CLIENT_ID {
             return Err(self.err(
                 &c.id,
                 &key("id"),

@@ -21,6 +21,7 @@ use http::uri::{Authority, Scheme};
 use http::StatusCode;
 use ipnet::IpNet;
 
+pub use crate::tokens::secret::SecretRef;
 pub use error::ConfigError;
 /// The redirect URI rules, shared by `check` and dynamic registration.
 pub use identity::{check_redirect_uri, response_parameter_in};
@@ -281,36 +282,6 @@ impl GrantType {
 
     pub fn parse(name: &str) -> Option<GrantType> {
         GrantType::ALL.into_iter().find(|g| g.as_str() == name)
-    }
-}
-
-/// Where a secret lives: never in the file itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// `env:NAME`
-    Env(String),
-    /// `file:PATH`
-    File(PathBuf),
-}
-
-impl SecretRef {
-    /// Reads the secret's text. Errors name the source, never its content.
-    pub fn read(&self) -> Result<String, String> {
-        match self {
-            SecretRef::Env(name) => std::env::var(name)
-                .map_err(|_| format!("env:{name}: the environment variable is not set")),
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("file:{}: cannot read: {e}", path.display())),
-        }
-    }
-}
-
-impl std::fmt::Display for SecretRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretRef::Env(name) => write!(f, "env:{name}"),
-            SecretRef::File(path) => write!(f, "file:{}", path.display()),
-        }
     }
 }
 

@@ -18,7 +18,8 @@ use super::{
     AuthMode, Config, HttpUpstream, Limits, LogConfig, LogFormat, PublicUrl, RouteConfig,
     ServerConfig, TlsMode, Upstream,
 };
-use crate::proxy::path::{normalize, RESERVED_PREFIXES};
+use crate::gateway_paths::RESERVED_PREFIXES;
+use crate::http::path::normalize;
 
 const DEFAULT_HEADER_BYTES: u64 = 16 * 1024;
 /// hyper's HTTP/1 read buffer cannot be smaller than this.

@@ -1,7 +1,11 @@
 //! HTTP building blocks shared by every layer: the body type, response builders, cookies,
-//! and the request head's own rules.
+//! the request head's own rules, the one path normalisation, HTML escaping and the
+//! gateway's own pages.
 
 pub mod body;
 pub mod cookie;
 pub mod head;
+pub mod html;
+pub mod pages;
+pub mod path;
 pub mod response;

@@ -26,20 +26,16 @@ use super::error::OAuthError;
 use super::grants::TokenRequest;
 use super::login::LoginFailure;
 use super::registration::{ClientMetadata, RegistrationRefused};
-use super::{pages, AuthServer};
+use super::AuthServer;
 use crate::authn::return_to::safe_return_path;
-use crate::authn::SESSION_COOKIE;
+use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE, SESSION_COOKIE, STYLESHEET_PATH};
 use crate::http::body::{full, read_bounded, Body, BodyReadError};
 use crate::http::cookie;
+use crate::http::pages;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash};
 use std::sync::Arc;
-
-/// The authorization server's login session (single sign-on across clients).
-pub const LOGIN_COOKIE: &str = "__Host-authgate-login";
-/// Binds the login form's CSRF token to this browser before there is a session.
-pub const PRELOGIN_COOKIE: &str = "__Host-authgate-csrf";
 
 const MAX_FORM_BYTES: usize = 16 * 1024;
 const FORM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +55,7 @@ pub async fn handle(
     let method = req.method().clone();
     match (path, &method) {
         ("/.well-known/oauth-authorization-server", &Method::GET) => Ok(json(&auth.metadata())),
-        (pages::STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
+        (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
         ("/oauth2/authorize", &Method::GET) => {
             let query = req.uri().query().unwrap_or("").to_owned();
             authorize(auth, req.headers(), &query).await
@@ -72,7 +68,7 @@ pub async fn handle(
         ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
         ("/oauth2/register", &Method::POST) => register(auth, req).await,
         ("/.well-known/oauth-authorization-server" | "/oauth2/authorize", _)
-        | (pages::STYLESHEET_PATH, _) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
+        | (STYLESHEET_PATH, _) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
         (
             "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"
             | "/oauth2/introspect" | "/oauth2/register",

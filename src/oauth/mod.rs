@@ -20,14 +20,13 @@ pub mod hash_pool;
 pub mod hash_slices;
 pub mod login;
 pub mod metadata;
-pub mod pages;
 pub mod pkce;
 pub mod registration;
 pub mod revocation;
 pub mod seal;
-pub mod throttle;
 #[cfg(test)]
 pub(crate) mod test_server;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,9 +36,9 @@ use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::authn::GATEWAY_CLIENT_ID;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, ClientKind, Config, GrantType, UserConfig};
+use crate::gateway_paths::{CALLBACK_PATH, GATEWAY_CLIENT_ID};
 use crate::store::{IssuedAccess, Store};
 use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 use crate::tokens::keyring::KeyRing;
@@ -295,8 +294,7 @@ fn with_gateway_client(config: &Config) -> Vec<ClientConfig> {
         name: "authgate".to_owned(),
         redirect_uris: vec![format!(
             "{}{}",
-            config.server.public_url.origin,
-            crate::authn::flow::CALLBACK_PATH
+            config.server.public_url.origin, CALLBACK_PATH
         )],
         grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scopes,

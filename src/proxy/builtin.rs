@@ -12,6 +12,7 @@ use http::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::http::body::Body;
+use crate::http::html::escape;
 use crate::http::response;
 
 /// The answer of a `static://STATUS` upstream.
@@ -129,22 +130,6 @@ tr.identity {{ background: #eaf6ee; }}
     )
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,10 +147,5 @@ mod tests {
             &HeaderValue::from_static("a=1; __Host-s=secret"),
         );
         assert_eq!(cookie, "a=[redacted]; __Host-s=[redacted]");
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(escape("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
     }
 }

@@ -142,7 +142,7 @@ fn upstream_tls(route: &RouteConfig) -> Result<rustls::ClientConfig, UpstreamSet
     match &route.upstream_ca {
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         Some(path) => {
-            let certs = crate::server::tls::read_certs(path).map_err(|e| {
+            let certs = crate::pem::read_certs(path).map_err(|e| {
                 UpstreamSetupError(format!("route {}: upstream_ca: {e}", route.path))
             })?;
             for cert in certs {

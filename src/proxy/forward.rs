@@ -17,7 +17,6 @@ use super::connect::{Connector, Sender};
 use super::pool::{Pool, PooledBody};
 use crate::config::{HttpUpstream, RouteConfig};
 use crate::http::body::{is_length_limit, RequestBody};
-use crate::rescue::Rejection;
 
 /// How long an upstream connection may wait unused in the pool.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -44,6 +43,23 @@ impl UpstreamError {
             UpstreamError::Timeout => "timeout",
             UpstreamError::Failed => "failed",
         }
+    }
+}
+
+/// Why a request could not be sent upstream and answered: the upstream's fault, or the
+/// client's (its body was too large, or broke off); `rescue` decides the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    Upstream(UpstreamError),
+    /// The request body went past the route's limit while it streamed.
+    BodyTooLarge,
+    /// The client's request body failed while it streamed: the client broke off.
+    ClientBroke,
+}
+
+impl From<UpstreamError> for SendError {
+    fn from(err: UpstreamError) -> Self {
+        SendError::Upstream(err)
     }
 }
 
@@ -82,7 +98,7 @@ impl UpstreamClient {
         &self,
         req: Request<RequestBody>,
         body_sent: Option<oneshot::Receiver<()>>,
-    ) -> Result<Response<PooledBody>, Rejection> {
+    ) -> Result<Response<PooledBody>, SendError> {
         let timeout = self.response_timeout;
         let deadline = async move {
             if let Some(body_sent) = body_sent {
@@ -97,7 +113,7 @@ impl UpstreamClient {
         }
     }
 
-    async fn exchange(&self, req: Request<RequestBody>) -> Result<Response<PooledBody>, Rejection> {
+    async fn exchange(&self, req: Request<RequestBody>) -> Result<Response<PooledBody>, SendError> {
         let (mut sender, reused) = match self.pool.checkout() {
             Some(sender) => (sender, true),
             None => (self.connect().await?, false),
@@ -123,13 +139,13 @@ impl UpstreamClient {
     async fn resend(
         &self,
         req: Request<RequestBody>,
-    ) -> Result<(Response<hyper::body::Incoming>, Sender), Rejection> {
+    ) -> Result<(Response<hyper::body::Incoming>, Sender), SendError> {
         let mut sender = self.connect().await?;
         let response = sender.send_request(req).await.map_err(|e| classify(&e))?;
         Ok((response, sender))
     }
 
-    async fn connect(&self) -> Result<Sender, Rejection> {
+    async fn connect(&self) -> Result<Sender, SendError> {
         // Boxed: opening a connection is rare, and its future (DNS, TLS) would otherwise
         // make every request's future larger.
         Box::pin(self.connector.connect()).await.map_err(|err| {
@@ -156,13 +172,13 @@ impl std::fmt::Display for ErrorChain<'_> {
 }
 
 /// Reads a request error's cause chain: whose fault was it?
-fn classify(err: &hyper::Error) -> Rejection {
+fn classify(err: &hyper::Error) -> SendError {
     if is_length_limit(err) {
-        return Rejection::BodyTooLarge;
+        return SendError::BodyTooLarge;
     }
     if err.is_user() {
         // The request body we were streaming failed: the client broke off.
-        return Rejection::ClientBodyFailed;
+        return SendError::ClientBroke;
     }
     tracing::warn!(error = %ErrorChain(err), "upstream request failed");
     UpstreamError::Failed.into()

@@ -8,7 +8,8 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::authn::{Identity, Via, COOKIE_PREFIX};
+use crate::authn::{Identity, Via};
+use crate::gateway_paths::COOKIE_PREFIX;
 
 const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
 const X_AUTH_CLIENT: HeaderName = HeaderName::from_static("x-auth-client");

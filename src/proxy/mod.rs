@@ -6,7 +6,6 @@ pub mod connect;
 pub mod forward;
 pub mod headers;
 pub mod identity_headers;
-pub mod path;
 pub mod pool;
 pub mod routes;
 pub mod upgrade;

@@ -9,9 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
 use crate::config::{ServerConfig, TlsMode};
+use crate::pem::{read_certs, read_key};
 use crate::private_file::{create_private_dir, write_private};
 
 /// Why TLS could not be set up. Messages name files, never key material.
@@ -49,26 +48,6 @@ pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerC
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
-}
-
-/// Reads every certificate of a PEM file.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not a PEM certificate file: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: holds no PEM certificate", path.display()));
-    }
-    Ok(certs)
-}
-
-/// Reads the first private key of a PEM file.
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let pem = fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|_| format!("{}: not a PEM private key file", path.display()))?
-        .ok_or_else(|| format!("{}: holds no PEM private key", path.display()))
 }
 
 /// Paths of the self-signed certificate and key, generated when missing or stale.

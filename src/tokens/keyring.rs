@@ -10,7 +10,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::config::SecretRef;
+use super::secret::SecretRef;
 
 /// HMAC-SHA256 keyed once; cloned per use so the key schedule is not recomputed.
 pub type HmacSha256 = Hmac<Sha256>;

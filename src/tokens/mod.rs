@@ -7,4 +7,5 @@
 pub mod jwt;
 pub mod keyring;
 pub mod opaque;
+pub mod secret;
 pub mod verified;

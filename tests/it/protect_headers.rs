@@ -3,7 +3,7 @@
 //! added; the gateway's cookies cut out of `Cookie`, the application's kept; an upstream
 //! `Set-Cookie` for a gateway cookie dropped, the others passed.
 
-use authgate::authn::SESSION_COOKIE;
+use authgate::gateway_paths::SESSION_COOKIE;
 use reqwest::StatusCode;
 
 use crate::support::protected::{protected, ProtectedGateway, ALICE, SERVICE};

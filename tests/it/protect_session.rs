@@ -3,7 +3,7 @@
 //! cookie; API clients get 401; the callback is accepted only from the browser that started
 //! the flow; idle and absolute limits on the test clock; logout; revoking a user.
 
-use authgate::authn::SESSION_COOKIE;
+use authgate::gateway_paths::SESSION_COOKIE;
 use authgate::store::{Store, Subject};
 use authgate::tokens::opaque::TokenHash;
 use reqwest::{StatusCode, Url};

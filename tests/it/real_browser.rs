@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use authgate::authn::SESSION_COOKIE;
+use authgate::gateway_paths::SESSION_COOKIE;
 use fantoccini::Locator;
 
 use crate::support::protected::ProtectedGateway;

@@ -16,7 +16,7 @@ pub fn alert(body: &str) -> Option<String> {
     Some(unescape(&body[start..end]))
 }
 
-/// Undoes the escaping of `authgate::proxy::builtin::escape`.
+/// Undoes the escaping of `authgate::http::html::escape`.
 pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")

@@ -284,7 +284,9 @@ impl ProtectedGateway {
         let browser = self.browser();
         let journey = browser.sign_in_at(path, user, USER_PASSWORD).await;
         assert!(
-            browser.cookie(authgate::authn::SESSION_COOKIE).is_some(),
+            browser
+                .cookie(authgate::gateway_paths::SESSION_COOKIE)
+                .is_some(),
             "no session cookie after signing in: {:?}",
             journey.last
         );

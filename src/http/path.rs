@@ -11,9 +11,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// Paths the gateway serves itself, ahead of every route.
-pub const RESERVED_PREFIXES: [&str; 3] = ["/oauth2/", "/.well-known/", "/healthz"];
-
 /// Why a request path was refused (always a 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathRejection {

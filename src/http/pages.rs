@@ -8,10 +8,9 @@
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
+use crate::gateway_paths::STYLESHEET_PATH;
 use crate::http::body::{full, Body};
-use crate::proxy::builtin::escape;
-
-pub const STYLESHEET_PATH: &str = "/oauth2/assets/authgate.css";
+use crate::http::html::escape;
 
 const CSP: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
