@@ -24,9 +24,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use ipnet::IpNet;
 
-use crate::authn::{self, flow, AuthnFailure, Via};
-use crate::authn::{forward_auth, resource_metadata};
+use crate::authn::{self, AuthnFailure, Via};
 use crate::config::{AuthMode, Config, HttpUpstream, Upstream};
+use crate::endpoints::{self, forward_auth, resource_metadata, sign_in};
 use crate::gateway_paths::{
     CALLBACK_PATH, FORWARD_AUTH_PATH, RESERVED_PREFIXES, RESOURCE_METADATA_PATH, START_PATH,
 };
@@ -37,7 +37,7 @@ use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
 use crate::middleware::access_log::RouteLabel;
 use crate::middleware::request_id::{RequestId, X_REQUEST_ID};
-use crate::oauth::{self, AuthServer};
+use crate::oauth::AuthServer;
 use crate::proxy::builtin;
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::headers::{ip_header_value, prepare_request_headers, remove_hop_by_hop, Peer};
@@ -200,14 +200,14 @@ impl Gateway {
         // make every proxied request's future (moved and allocated per request) as large.
         match &*path {
             CALLBACK_PATH => {
-                let response = Box::pin(flow::callback(&self.auth, req.headers(), uri.query()));
+                let response = Box::pin(sign_in::callback(&self.auth, req.headers(), uri.query()));
                 return Ok((response.await?, None));
             }
             FORWARD_AUTH_PATH => {
                 let check = Box::pin(forward_auth::check(&self.auth, req.headers(), uri.query()));
                 return check.await.map(|r| (r, None));
             }
-            START_PATH => return Ok((flow::start_from_query(&self.auth, uri.query()), None)),
+            START_PATH => return Ok((sign_in::start_from_query(&self.auth, uri.query()), None)),
             _ => {}
         }
         if let Some(resource) = path.strip_prefix(RESOURCE_METADATA_PATH) {
@@ -218,8 +218,8 @@ impl Gateway {
             )
             .map(|r| (r, None));
         }
-        if oauth::endpoints::serves(&path) {
-            return Box::pin(oauth::endpoints::handle(
+        if endpoints::oauth::serves(&path) {
+            return Box::pin(endpoints::oauth::handle(
                 &self.auth,
                 req,
                 &path,
@@ -300,7 +300,7 @@ impl Gateway {
                     Ok(identity) => Some(identity),
                     Err(AuthnFailure::LoginRequired) => {
                         let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-                        return Ok(flow::start(&self.auth, back));
+                        return Ok(sign_in::start(&self.auth, back));
                     }
                     Err(failure) => {
                         return Err(Rejection::Unauthenticated {

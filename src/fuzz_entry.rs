@@ -15,10 +15,12 @@ use http::header::{self, HeaderMap, HeaderValue};
 use crate::authn::{bearer, flow, return_to};
 use crate::clock::ManualClock;
 use crate::config::{check_redirect_uri, Config};
+use crate::endpoints::oauth::form as endpoints;
+use crate::endpoints::sign_in;
 use crate::http::cookie;
 use crate::http::path;
 use crate::oauth::registration::ClientMetadata;
-use crate::oauth::{csrf::CsrfKey, endpoints, login::PasswordChecker, seal};
+use crate::oauth::{csrf::CsrfKey, login::PasswordChecker, seal};
 use crate::oauth::{AuthServer, Lasting, TokenResponse};
 use crate::store::memory::change::Change;
 use crate::store::memory::MemoryStore;
@@ -359,7 +361,7 @@ pub fn flow_cookie(data: &[u8]) {
     let Ok(query) = std::str::from_utf8(data) else {
         return;
     };
-    let response = flow::start_from_query(&gw.auth, Some(query));
+    let response = sign_in::start_from_query(&gw.auth, Some(query));
     assert_eq!(response.status(), http::StatusCode::FOUND);
     let location = response
         .headers()
@@ -398,7 +400,7 @@ pub fn flow_cookie(data: &[u8]) {
     let query = format!("state={full_state}&code=not-a-code&iss={ISSUER}");
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(&query)));
+        .block_on(sign_in::callback(&gw.auth, &headers, Some(&query)));
     // The cookie passed; only the made-up code failed.
     assert!(
         matches!(answer, Err(flow::SignInRefused::ExchangeFailed)),
@@ -422,7 +424,7 @@ pub fn flow_callback(data: &[u8]) {
     }
     let answer = gw
         .runtime
-        .block_on(flow::callback(&gw.auth, &headers, Some(query)));
+        .block_on(sign_in::callback(&gw.auth, &headers, Some(query)));
     use flow::SignInRefused::*;
     // Only refusals that come before the MAC check, or the MAC check itself.
     let refused = answer.err();

@@ -4,9 +4,32 @@
 //!
 //! ```text
 //! TCP ─► server (limits, TLS, HTTP/1.1 + HTTP/2) ─► middleware::access_log
-//!     ─► dispatch: path::normalize ─► gateway endpoints ─► routes ─► auth gate
+//!     ─► dispatch: http::path::normalize ─► endpoints (the gateway's own paths)
+//!     ─► routes ─► auth gate (authn::decide)
 //!     ─► proxy::headers (hygiene, X-Forwarded-*) ─► proxy::forward | proxy::builtin
 //!     ◄─ every refusal becomes a response in rescue.rs, and only there
+//! ```
+//!
+//! The layers: a module imports only modules on rows below its own (no import cycle; the
+//! `layering` tool of the shared tools checks it). The cores (`oauth`, `authn`) take plain
+//! types; only `endpoints` and the rows above it speak hyper.
+//!
+//! ```text
+//! commands  cli      the program: one function per subcommand
+//! server             listeners, TLS, reload on SIGHUP, the layer order (stack.rs)
+//! admin              the admin listener (metrics, the live token API) and its client
+//! dispatch           what happens to one request, step by step
+//! middleware         tower layers: request id, access log, catch-panic
+//! endpoints          HTTP adapters of the cores: oauth, sign_in, forward_auth, resource_metadata
+//! rescue             refusals to responses
+//! proxy              routes, header hygiene, the upstream client, built-in upstreams
+//! authn              who is calling: decide, bearer parsing, return_to, the sealed FlowState
+//! oauth              the authorization server's core
+//! metrics  logging
+//! store              the Store trait, the persisted memory backend, Redis
+//! config             gateway.toml, parsed and validated into the runtime Config
+//! tokens             JWTs, the key ring, secret references, opaque tokens
+//! clock  http  gateway_paths  pem  private_file  background        (leaves)
 //! ```
 //!
 //! Modules:
@@ -18,16 +41,21 @@
 //! - [`metrics`]: what is counted for `/metrics`;
 //! - [`middleware`]: tower layers, one per module;
 //! - [`dispatch`]: what happens to one request;
-//! - [`proxy`]: path normalisation, routing, header hygiene, the upstream client;
-//! - [`authn`]: the gate of protected routes: sessions, bearer tokens, forward-auth;
-//! - [`oauth`]: the authorization server (authorize, login, consent, token, revoke, …);
-//! - [`tokens`]: access-token JWTs, signing keys, opaque tokens;
+//! - [`endpoints`]: the gateway's own endpoints as HTTP (authorization server, sign-in,
+//!   forward-auth, protected-resource metadata);
+//! - [`proxy`]: routing, header hygiene, the upstream client;
+//! - [`authn`]: the gate of protected routes: sessions, bearer tokens, the sign-in flow's state;
+//! - [`oauth`]: the authorization server's core (authorize, login, consent, token, revoke, …);
+//! - [`tokens`]: access-token JWTs, signing keys, secret references, opaque tokens;
 //! - [`store`]: the token store trait, the persisted memory backend, Redis;
 //! - [`clock`]: the time every expiry is measured by (a manual one for tests);
 //! - [`rescue`]: refusals to responses;
-//! - [`http`]: body types and response builders;
+//! - [`http`]: body types, response builders, cookies, path normalisation, HTML escaping and
+//!   the interactive pages;
+//! - [`gateway_paths`]: the gateway's own client id, paths and cookie names;
+//! - [`pem`]: certificate and key files;
 //! - [`logging`]: tracing set-up;
-//! - [`private_file`]: 0600 files written atomically.
+//! - [`private_file`]: 0600 files written atomically;
 //! - [`background`]: the lowest scheduling priority for background threads (hashes, compaction).
 
 // Tests may slice strings: a panic there is a failed test. The lint still holds for every
@@ -42,6 +70,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dispatch;
+pub mod endpoints;
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod gateway_paths;

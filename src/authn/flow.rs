@@ -1,26 +1,24 @@
-//! The browser sign-in flow of session routes: the gateway is its own first-party client.
+//! The browser sign-in flow of session routes, over plain types: the gateway is its own
+//! first-party client. `endpoints::sign_in` turns these steps into redirects and cookies.
 //!
-//! 1. [`start`]: a browser without a session is redirected to `/oauth2/authorize` with a fresh
-//!    `state` and PKCE challenge; `state`, the verifier and the page it asked for travel in a
-//!    signed, short-lived, `HttpOnly` flow cookie named after the state, so that several tabs
-//!    can sign in at once and a callback is accepted only by the browser that started it.
-//! 2. [`callback`]: checks the flow cookie, `state` and `iss` (RFC 9207), exchanges the code
-//!    in-process, creates the session (256-bit id, only its hash stored), sets the session
-//!    cookie, and sends the browser back where it started.
+//! 1. [`begin`]: a fresh `state` and PKCE challenge for `/oauth2/authorize`; `state`, the
+//!    verifier and the page it asked for travel in a signed, short-lived [`FlowState`], the
+//!    value of a flow cookie named after the state, so that several tabs can sign in at once
+//!    and a callback is accepted only by the browser that started it.
+//! 2. [`finish`]: checks the flow cookie, `state` and `iss` (RFC 9207), exchanges the code
+//!    in-process and creates the session (256-bit id, only its hash stored).
 //!
-//! A callback that cannot be completed shows a page saying why: never another redirect, so
-//! a browser that drops cookies cannot loop.
+//! A callback that cannot be completed is a [`SignInRefused`], answered by `rescue` with a
+//! page saying why: never another redirect, so a browser that drops cookies cannot loop.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Response, StatusCode};
+use http::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::return_to::safe_return_path;
-use crate::gateway_paths::{CALLBACK_PATH, FLOW_COOKIE_PREFIX, GATEWAY_CLIENT_ID, SESSION_COOKIE};
-use crate::http::body::Body;
+use crate::gateway_paths::{CALLBACK_PATH, FLOW_COOKIE_PREFIX, GATEWAY_CLIENT_ID};
 use crate::http::cookie;
 use crate::oauth::clients::ClientCredentials;
 use crate::oauth::grants::TokenRequest;
@@ -28,7 +26,8 @@ use crate::oauth::AuthServer;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash};
 
-const FLOW_TTL_SECS: u64 = 600;
+/// How long a sign-in may take, and the flow cookie's `Max-Age`.
+pub const FLOW_TTL_SECS: u64 = 600;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct FlowState {
@@ -50,20 +49,17 @@ fn flow_cookie_name(state: &str) -> String {
     format!("{FLOW_COOKIE_PREFIX}{}", hex.get(..12).unwrap_or(&hex))
 }
 
-/// `GET /oauth2/start?rd=/path`: the sign-in redirect, returning to `rd` (validated) after.
-pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body> {
-    let rd = query
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "rd")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_else(|| "/".to_owned());
-    start(auth, &rd)
+/// A sign-in begun: where to send the browser, and the flow cookie to set on it.
+pub struct Started {
+    /// `/oauth2/authorize?…` for the gateway's own client.
+    pub authorize_url: String,
+    pub cookie_name: String,
+    /// The sealed [`FlowState`]: `payload.mac`.
+    pub cookie_value: String,
 }
 
-/// The redirect that sends a browser to sign in, returning to `return_to` afterwards.
-pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
+/// Begins a sign-in that returns to `return_to` (made safe) afterwards.
+pub fn begin(auth: &AuthServer, return_to: &str) -> Started {
     let state = new_token();
     let verifier = new_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -75,7 +71,6 @@ pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&flow).unwrap_or_default());
     let mac = auth.csrf.token("flow", &[&payload]);
-    let value = format!("{payload}.{mac}");
 
     let issuer = &auth.settings.issuer;
     let mut query = form_urlencoded::Serializer::new(String::new());
@@ -86,20 +81,21 @@ pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
         .append_pair("state", &state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    let location = format!("/oauth2/authorize?{}", query.finish());
+    Started {
+        authorize_url: format!("/oauth2/authorize?{}", query.finish()),
+        cookie_name: flow_cookie_name(&state),
+        cookie_value: format!("{payload}.{mac}"),
+    }
+}
 
-    let mut response = Response::new(crate::http::body::empty());
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    if let Some(set) = cookie::set(&flow_cookie_name(&state), &value, Some(FLOW_TTL_SECS)) {
-        response.headers_mut().append(header::SET_COOKIE, set);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// A sign-in completed: the new session, and where the browser goes back to.
+pub struct SignedIn {
+    /// The session cookie's value (only its hash is stored).
+    pub session_id: String,
+    /// A safe local path.
+    pub return_to: String,
+    /// The flow cookie, now spent.
+    pub flow_cookie: String,
 }
 
 /// Why a sign-in callback could not be completed. Each is answered with a page saying so
@@ -168,24 +164,12 @@ impl SignInRefused {
     }
 }
 
-/// Finishes the flow at `/oauth2/callback`.
-pub async fn callback(
-    auth: &AuthServer,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Response<Body>, SignInRefused> {
-    finish(auth, headers, query.unwrap_or(""))
-        .await
-        .inspect_err(|refused| {
-            tracing::info!(reason = refused.reason(), "sign-in callback refused");
-        })
-}
-
-async fn finish(
+/// Finishes the flow at `/oauth2/callback` with its `query` and this browser's cookies.
+pub async fn finish(
     auth: &AuthServer,
     headers: &HeaderMap,
     query: &str,
-) -> Result<Response<Body>, SignInRefused> {
+) -> Result<SignedIn, SignInRefused> {
     let param = |name: &str| {
         form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == name)
@@ -263,21 +247,11 @@ async fn finish(
         .map_err(|_| SignInRefused::StoreUnavailable)?;
     tracing::info!(user = %claims.sub, "session started");
 
-    let mut response = Response::new(crate::http::body::empty());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    let back = safe_return_path(&flow.r);
-    if let Ok(location) = HeaderValue::from_str(&back) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    let h = response.headers_mut();
-    if let Some(set) = cookie::set(SESSION_COOKIE, &session_id, Some(auth.settings.session_max)) {
-        h.append(header::SET_COOKIE, set);
-    }
-    if let Some(clear) = cookie::clear(&cookie_name) {
-        h.append(header::SET_COOKIE, clear);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(SignedIn {
+        session_id,
+        return_to: safe_return_path(&flow.r),
+        flow_cookie: cookie_name,
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,11 @@
 //! claims, revocation) on every request. `auth = "session"`: the gateway's session cookie,
 //! or a bearer token. Then every scope the route lists must be held. [`decide`] returns the
 //! [`Identity`] or an [`AuthnFailure`]; `rescue` alone turns a failure into 401/403, and the
-//! dispatcher sends a browser without a session through [`flow`].
+//! dispatcher sends a browser without a session through [`flow`] (its redirects and cookies
+//! are `endpoints::sign_in`'s).
 
 pub mod bearer;
 pub mod flow;
-pub mod forward_auth;
-pub mod resource_metadata;
 pub mod return_to;
 
 use http::header::HeaderMap;

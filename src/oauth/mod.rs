@@ -1,18 +1,21 @@
 //! The authorization server's core: plain types in, plain types out, no HTTP (the oxide-auth
-//! habit). `endpoints.rs` is the only HTTP adapter; `pages.rs` renders the login and consent
-//! pages.
+//! habit). Its HTTP adapter is `endpoints::oauth`; the pages it shows are `http::pages`.
 //!
 //! - [`authorize`]: validating an authorization request and issuing its code;
 //! - [`grants`]: the token endpoint's three grants;
 //! - [`revocation`]: RFC 7009 revocation and RFC 7662 introspection;
-//! - [`login`]: password checks off the async threads, throttled;
-//! - [`clients`], [`pkce`], [`seal`], [`throttle`], [`error`]: the parts they share.
+//! - [`registration`]: RFC 7591 dynamic client registration;
+//! - [`login`]: password checks off the async threads ([`hash_pool`], [`hash_slices`]),
+//!   throttled ([`throttle`]);
+//! - [`consent`], [`csrf`]: the consent ticket and the purpose-bound MACs of forms and the
+//!   flow cookie;
+//! - [`metadata`]: the RFC 8414 document;
+//! - [`clients`], [`pkce`], [`seal`], [`error`]: the parts they share.
 
 pub mod authorize;
 pub mod clients;
 pub mod consent;
 pub mod csrf;
-pub mod endpoints;
 pub mod error;
 pub mod grants;
 pub mod hash_pool;

@@ -1,5 +1,6 @@
-//! The reverse proxy: path normalisation, the route table, header hygiene, the upstream
-//! client (its connections and their pool), built-in upstreams and WebSocket tunnels.
+//! The reverse proxy: the route table, header hygiene, the upstream client (its connections
+//! and their pool), built-in upstreams and WebSocket tunnels. Paths arrive normalised
+//! (`http::path`).
 
 pub mod builtin;
 pub mod connect;

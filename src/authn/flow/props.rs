@@ -1,27 +1,40 @@
-//! Property tests of the flow cookie: what `/oauth2/start` sets decodes back to a
-//! [`FlowState`] with a safe return path and is accepted by the callback (which then fails
-//! on the made-up code), and the same cookie with any byte of its value changed is refused
-//! as damaged.
+//! Property tests of the flow cookie: what [`begin`] seals decodes back to a [`FlowState`]
+//! with a safe return path and is accepted by [`finish`] (which then fails on the made-up
+//! code), and the same cookie with any byte of its value changed is refused as damaged.
+
+use std::sync::OnceLock;
 
 use super::*;
+use http::header::{self, HeaderValue};
 use proptest::prelude::*;
 
-use crate::fuzz_entry::{gateway, Gateway};
+use crate::oauth::test_server::TestServer;
 
-/// The flow cookie `/oauth2/start?rd=…` sets, as `(name, value)`, and its `state`.
+/// An authorization server over a memory store, and a runtime to drive it.
+struct Gateway {
+    runtime: tokio::runtime::Runtime,
+    server: TestServer,
+}
+
+fn gateway() -> &'static Gateway {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    GATEWAY.get_or_init(|| Gateway {
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap(),
+        server: TestServer::new(),
+    })
+}
+
+/// The flow cookie a sign-in returning to `rd` sets, as `(name, value)`, and its `state`.
 fn started(gw: &Gateway, rd: &str) -> Option<(String, String, String)> {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("rd", rd)
-        .finish();
-    let response = start_from_query(&gw.auth, Some(&query));
-    let set = response.headers().get(header::SET_COOKIE)?.to_str().ok()?;
-    let (name, value) = set.split(';').next()?.split_once('=')?;
-    let location = response.headers().get(header::LOCATION)?.to_str().ok()?;
-    let state = form_urlencoded::parse(location.split_once('?')?.1.as_bytes())
+    let started = begin(&gw.server.auth, rd);
+    let state = form_urlencoded::parse(started.authorize_url.split_once('?')?.1.as_bytes())
         .find(|(k, _)| k == "state")?
         .1
         .into_owned();
-    Some((name.to_owned(), value.to_owned(), state))
+    Some((started.cookie_name, started.cookie_value, state))
 }
 
 /// The callback's answer to `cookie` and `state` with a code nobody issued.
@@ -32,7 +45,7 @@ fn callback_answer(gw: &Gateway, name: &str, value: &str, state: &str) -> Option
     }
     let query = format!("state={state}&code=made-up");
     gw.runtime
-        .block_on(callback(&gw.auth, &headers, Some(&query)))
+        .block_on(finish(&gw.server.auth, &headers, &query))
         .err()
 }
 
@@ -41,10 +54,10 @@ proptest! {
 
     #[test]
     fn flow_cookie_round_trips(rd in "[ -~]{0,60}") {
-        let gw = gateway().unwrap();
+        let gw = gateway();
         let (name, value, state) = started(gw, &rd).unwrap();
         let (payload, mac) = value.split_once('.').unwrap();
-        prop_assert!(gw.auth.csrf.verify(mac, "flow", &[payload]));
+        prop_assert!(gw.server.auth.csrf.verify(mac, "flow", &[payload]));
         let json = URL_SAFE_NO_PAD.decode(payload).unwrap();
         let flow: FlowState = serde_json::from_slice(&json).unwrap();
         prop_assert_eq!(&flow.s, &state);
@@ -65,7 +78,7 @@ proptest! {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.".to_vec()
         ),
     ) {
-        let gw = gateway().unwrap();
+        let gw = gateway();
         let (name, value, state) = started(gw, &rd).unwrap();
         let mut bytes = value.into_bytes();
         let i = at.index(bytes.len());

@@ -1,13 +1,14 @@
 //! Forward authentication for teams that keep their own proxy: nginx `auth_request`,
 //! Traefik `forwardAuth`, Caddy `forward_auth` ask `GET /oauth2/auth` and get 202 with the
 //! identity headers for a valid session or bearer token, 401 (403 for a missing scope)
-//! otherwise. `?scope=a b` names the scopes required, all of them.
+//! otherwise. `?scope=a b` names the scopes required, all of them. The decision is
+//! `authn::decide`'s, as for a route; this is only its HTTP answer.
 
 use http::header::HeaderMap;
 use http::{Response, StatusCode};
 use std::sync::Arc;
 
-use super::{decide, AuthnFailure};
+use crate::authn::{decide, AuthnFailure};
 use crate::config::AuthMode;
 use crate::http::body::Body;
 use crate::http::response;

@@ -1,0 +1,13 @@
+//! The gateway's own endpoints as HTTP: the adapters between hyper requests and the plain-type
+//! cores of `authn` and `oauth`. They parse requests, call a core, and build the response;
+//! every refusal is a typed value (`Rejection`, `SignInRefused`) answered by `rescue`.
+//!
+//! - [`oauth`]: the authorization server (`/oauth2/…`, its metadata);
+//! - [`sign_in`]: the gateway's own sign-in (`/oauth2/start`, `/oauth2/callback`);
+//! - [`forward_auth`]: `/oauth2/auth` for a proxy in front;
+//! - [`resource_metadata`]: RFC 9728 documents under `/.well-known/oauth-protected-resource`.
+
+pub mod forward_auth;
+pub mod oauth;
+pub mod resource_metadata;
+pub mod sign_in;

@@ -1,0 +1,344 @@
+//! The pages a person sees at the authorization server: authorize (ask to sign in, ask for
+//! consent, or issue the code), the login and consent form posts, and logout. Every form is
+//! CSRF-bound to this browser and must be a same-origin post; a session id is new at every
+//! login (no fixation).
+
+use std::net::IpAddr;
+
+use http::header::HeaderMap;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::form::{read_form, same_origin_post};
+use super::{redirect, set_cookie};
+use crate::authn::return_to::safe_return_path;
+use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE, SESSION_COOKIE};
+use crate::http::body::Body;
+use crate::http::cookie;
+use crate::http::pages;
+use crate::oauth::authorize::{AuthorizeError, AuthorizeRequest};
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::login::LoginFailure;
+use crate::oauth::AuthServer;
+use crate::rescue::Rejection;
+use crate::store::SessionRecord;
+use crate::tokens::opaque::{new_token, TokenHash};
+
+/// The logged-in user of this browser, if its login session is alive.
+async fn session_user(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, Rejection> {
+    let Some(id) = cookie::get(headers, LOGIN_COOKIE) else {
+        return Ok(None);
+    };
+    let found = auth
+        .touch_session(id)
+        .await
+        .map_err(|e| Rejection::OAuth(e.into()))?;
+    Ok(found.map(|session| (id.to_owned(), session.user)))
+}
+
+pub(super) async fn authorize(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response<Body>, Rejection> {
+    let request = match auth.check_authorize(query).await {
+        Ok(request) => request,
+        Err(err) => return authorize_error(auth, err),
+    };
+    match session_user(auth, headers).await? {
+        None => Ok(login_page(auth, headers, query, None, "")),
+        Some((session_id, user)) => decide(auth, &request, &session_id, &user).await,
+    }
+}
+
+fn authorize_error(auth: &AuthServer, err: AuthorizeError) -> Result<Response<Body>, Rejection> {
+    match err {
+        AuthorizeError::Page(message) => Err(Rejection::AuthorizePage(message)),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            state,
+        } => redirect(
+            StatusCode::FOUND,
+            &auth.error_redirect(&redirect_uri, &error, state.as_deref()),
+        ),
+    }
+}
+
+/// With a logged-in user: ask for consent, or issue the code.
+async fn decide(
+    auth: &AuthServer,
+    request: &AuthorizeRequest,
+    session_id: &str,
+    user: &str,
+) -> Result<Response<Body>, Rejection> {
+    let granted = auth.granted_scopes(request, user);
+    let needs = auth
+        .needs_consent(request, user, &granted)
+        .await
+        .map_err(Rejection::OAuth)?;
+    if needs {
+        let client = auth
+            .client(&request.client_id)
+            .await
+            .map_err(Rejection::OAuth)?;
+        let client_name = client
+            .as_ref()
+            .map_or(request.client_id.as_str(), |c| c.name.as_str());
+        let scopes: Vec<(String, String)> = granted
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    auth.scopes.get(s).cloned().unwrap_or_else(|| s.clone()),
+                )
+            })
+            .collect();
+        let csrf = crate::oauth::consent::issue(&auth.csrf, session_id, &request.query, auth.now());
+        return Ok(pages::consent(
+            client_name,
+            user,
+            &scopes,
+            &request.query,
+            &csrf,
+        ));
+    }
+    let location = auth
+        .issue_code(request, user, &granted)
+        .await
+        .map_err(Rejection::OAuth)?;
+    redirect(StatusCode::FOUND, &location)
+}
+
+fn login_page(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+    query: &str,
+    error: Option<&str>,
+    username: &str,
+) -> Response<Body> {
+    let (binding, fresh) = match cookie::get(headers, PRELOGIN_COOKIE) {
+        Some(existing) if existing.len() == 43 => (existing.to_owned(), false),
+        _ => (new_token(), true),
+    };
+    let csrf = auth.csrf.token("login", &[&binding]);
+    let mut response = pages::login(query, &csrf, error, username);
+    if fresh {
+        set_cookie(
+            &mut response,
+            cookie::set(PRELOGIN_COOKIE, &binding, Some(3600)),
+        );
+    }
+    response
+}
+
+pub(super) async fn login(
+    auth: &AuthServer,
+    req: Request<Incoming>,
+    peer: IpAddr,
+) -> Result<Response<Body>, Rejection> {
+    let (headers, form) = read_form(req).await?;
+    let query = form.get("request").unwrap_or("").to_owned();
+    let request = match auth.check_authorize(&query).await {
+        Ok(request) => request,
+        Err(err) => return authorize_error(auth, err),
+    };
+    let csrf_ok = cookie::get(&headers, PRELOGIN_COOKIE).is_some_and(|binding| {
+        auth.csrf
+            .verify(form.get("csrf").unwrap_or(""), "login", &[binding])
+    });
+    if !csrf_ok || !same_origin_post(&headers, &auth.settings.issuer) || form.repeated {
+        return Ok(login_page(
+            auth,
+            &headers,
+            &query,
+            Some("The sign-in form expired. Please sign in again."),
+            "",
+        ));
+    }
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let now = auth.now();
+    let user = match auth
+        .login
+        .check(&auth.users, username, password, peer, now)
+        .await
+    {
+        Ok(user) => user,
+        Err(failure) => {
+            auth.metrics.login_failed(match failure {
+                LoginFailure::BadCredentials => "bad_credentials",
+                LoginFailure::Throttled(_) => "throttled",
+                LoginFailure::Unavailable => "unavailable",
+            });
+            let message = match failure {
+                LoginFailure::BadCredentials => "Incorrect user name or password.",
+                LoginFailure::Throttled(_) => {
+                    "Too many failed attempts. Wait a moment and try again."
+                }
+                LoginFailure::Unavailable => "Sign-in is unavailable right now. Try again shortly.",
+            };
+            return Ok(login_page(auth, &headers, &query, Some(message), username));
+        }
+    };
+    // A new session id at every login (no fixation).
+    let session_id = new_token();
+    let record = SessionRecord {
+        user: user.clone(),
+        created_at: now,
+        last_seen: now,
+        scope: String::new(),
+        family: None,
+    };
+    auth.store
+        .put_session(TokenHash::of(&session_id), record)
+        .await
+        .map_err(|e| Rejection::OAuth(e.into()))?;
+    tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");
+    let mut response = redirect(StatusCode::SEE_OTHER, &format!("/oauth2/authorize?{query}"))?;
+    set_cookie(
+        &mut response,
+        cookie::set(LOGIN_COOKIE, &session_id, Some(auth.settings.session_max)),
+    );
+    set_cookie(&mut response, cookie::clear(PRELOGIN_COOKIE));
+    Ok(response)
+}
+
+pub(super) async fn consent(
+    auth: &AuthServer,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Rejection> {
+    let (headers, form) = read_form(req).await?;
+    let query = form.get("request").unwrap_or("").to_owned();
+    let request = match auth.check_authorize(&query).await {
+        Ok(request) => request,
+        Err(err) => return authorize_error(auth, err),
+    };
+    let Some((session_id, user)) = session_user(auth, &headers).await? else {
+        return Ok(login_page(auth, &headers, &query, None, ""));
+    };
+    let expired = || {
+        Rejection::AuthorizePage(
+            "The consent form expired or did not come from this site. Start again from the application.",
+        )
+    };
+    if !same_origin_post(&headers, &auth.settings.issuer) || form.repeated {
+        return Err(expired());
+    }
+    let ticket = crate::oauth::consent::check(
+        &auth.csrf,
+        form.get("csrf").unwrap_or(""),
+        &session_id,
+        &query,
+        auth.now(),
+    )
+    .map_err(|_| expired())?;
+    // A decision answers its pending request once, across every gateway on this store: a
+    // replayed form (double submit, back button, a copy) issues nothing.
+    let first = auth
+        .store
+        .claim_once(&ticket.claim_key, ticket.expires_at, auth.now())
+        .await
+        .map_err(|e| Rejection::OAuth(e.into()))?;
+    if !first {
+        tracing::info!(client_id = %request.client_id, user = %user, "consent form replayed");
+        return Err(Rejection::AuthorizePage(
+            "This consent form was already answered. Start again from the application.",
+        ));
+    }
+    if form.get("decision") != Some("approve") {
+        let error = OAuthError::new(ErrorCode::AccessDenied, "the user denied access");
+        let location = auth.error_redirect(&request.redirect_uri, &error, request.state.as_deref());
+        return redirect(StatusCode::SEE_OTHER, &location);
+    }
+    let granted = auth.granted_scopes(&request, &user);
+    auth.store
+        .put_consent(&user, &request.client_id, &granted)
+        .await
+        .map_err(|e| Rejection::OAuth(e.into()))?;
+    let location = auth
+        .issue_code(&request, &user, &granted)
+        .await
+        .map_err(Rejection::OAuth)?;
+    redirect(StatusCode::SEE_OTHER, &location)
+}
+
+pub(super) async fn logout(
+    auth: &AuthServer,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Rejection> {
+    let is_post = req.method() == Method::POST;
+    let session = session_user(auth, req.headers()).await?;
+    let route_session = cookie::get(req.headers(), SESSION_COOKIE).map(str::to_owned);
+    let return_to = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "rd")
+            .map(|(_, v)| v.into_owned())
+    });
+    // The logout form is bound to whichever session this browser still has: the login
+    // session, else the route session (which outlives it while the app is in use).
+    let session_id = session
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or_else(|| route_session.clone())
+        .unwrap_or_default();
+    if is_post {
+        let (headers, form) = read_form(req).await?;
+        let csrf_ok = auth
+            .csrf
+            .verify(form.get("csrf").unwrap_or(""), "logout", &[&session_id]);
+        if !csrf_ok || !same_origin_post(&headers, &auth.settings.issuer) {
+            return Ok(pages::logout_confirm(
+                &auth.csrf.token("logout", &[&session_id]),
+            ));
+        }
+    } else {
+        let site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        // Only a navigation the user made on this site (or typed) logs out by GET.
+        if !matches!(site, Some("same-origin" | "none")) {
+            return Ok(pages::logout_confirm(
+                &auth.csrf.token("logout", &[&session_id]),
+            ));
+        }
+    }
+    if let Some((id, user)) = session {
+        auth.store
+            .delete_session(&TokenHash::of(&id))
+            .await
+            .map_err(|e| Rejection::OAuth(e.into()))?;
+        tracing::info!(user = %user, "logged out");
+    }
+    end_route_session(auth, &route_session).await?;
+    let mut response = match return_to {
+        Some(path) => redirect(StatusCode::SEE_OTHER, &safe_return_path(&path))?,
+        None => pages::logged_out(),
+    };
+    set_cookie(&mut response, cookie::clear(LOGIN_COOKIE));
+    set_cookie(&mut response, cookie::clear(SESSION_COOKIE));
+    Ok(response)
+}
+
+/// Ends a protected-route session and revokes the tokens it came from.
+async fn end_route_session(auth: &AuthServer, id: &Option<String>) -> Result<(), Rejection> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let store_err = |e: crate::store::StoreError| Rejection::OAuth(e.into());
+    let session = auth.touch_session(id).await.map_err(store_err)?;
+    if let Some(family) = session.and_then(|session| session.family) {
+        auth.store
+            .revoke_family(&family, auth.now())
+            .await
+            .map_err(store_err)?;
+    }
+    auth.store
+        .delete_session(&TokenHash::of(id))
+        .await
+        .map_err(store_err)
+}

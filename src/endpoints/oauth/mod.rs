@@ -1,0 +1,96 @@
+//! The authorization server's HTTP adapter: parses requests into the core's plain types
+//! (`crate::oauth`) and turns its answers into responses. Refusals are `Rejection`s, answered
+//! by `rescue` like every other. By surface: [`form`] reads and checks request bodies,
+//! [`browser`] serves the pages a person sees (authorize, login, consent, logout),
+//! [`token_api`] the JSON API of clients (token, revoke, introspect, register).
+//!
+//! Paths: `/.well-known/oauth-authorization-server`, `/oauth2/authorize`, `/oauth2/login`,
+//! `/oauth2/consent`, `/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect`,
+//! `/oauth2/logout`, `/oauth2/register`, `/oauth2/assets/authgate.css`.
+
+pub mod browser;
+pub mod form;
+pub mod token_api;
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::gateway_paths::STYLESHEET_PATH;
+use crate::http::body::{full, Body};
+use crate::http::pages;
+use crate::oauth::AuthServer;
+use crate::rescue::Rejection;
+use browser::{authorize, consent, login, logout};
+use token_api::{introspect, register, revoke, token};
+
+/// Whether `path` is served here.
+pub fn serves(path: &str) -> bool {
+    path.starts_with("/oauth2/") || path == "/.well-known/oauth-authorization-server"
+}
+
+/// Serves one authorization-server request.
+pub async fn handle(
+    auth: &AuthServer,
+    req: Request<Incoming>,
+    path: &str,
+    peer: IpAddr,
+) -> Result<Response<Body>, Rejection> {
+    let method = req.method().clone();
+    match (path, &method) {
+        ("/.well-known/oauth-authorization-server", &Method::GET) => Ok(json(&auth.metadata())),
+        (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
+        ("/oauth2/authorize", &Method::GET) => {
+            let query = req.uri().query().unwrap_or("").to_owned();
+            authorize(auth, req.headers(), &query).await
+        }
+        ("/oauth2/login", &Method::POST) => login(auth, req, peer).await,
+        ("/oauth2/consent", &Method::POST) => consent(auth, req).await,
+        ("/oauth2/token", &Method::POST) => token(auth, req).await,
+        ("/oauth2/revoke", &Method::POST) => revoke(auth, req).await,
+        ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
+        ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
+        ("/oauth2/register", &Method::POST) => register(auth, req).await,
+        ("/.well-known/oauth-authorization-server" | "/oauth2/authorize", _)
+        | (STYLESHEET_PATH, _) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
+        (
+            "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"
+            | "/oauth2/introspect" | "/oauth2/register",
+            _,
+        ) => Err(Rejection::MethodNotAllowed { allow: "POST" }),
+        ("/oauth2/logout", _) => Err(Rejection::MethodNotAllowed { allow: "GET, POST" }),
+        _ => Err(Rejection::NoRoute),
+    }
+}
+
+/// A JSON answer that no cache keeps (RFC 6749 §5.1).
+pub(super) fn json(value: &impl serde::Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(full(body));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A redirect after a form post or an authorization decision.
+pub(super) fn redirect(status: StatusCode, location: &str) -> Result<Response<Body>, Rejection> {
+    let location = HeaderValue::from_str(location).map_err(|_| Rejection::Internal)?;
+    let mut response = Response::new(crate::http::body::empty());
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::LOCATION, location);
+    pages::secure_page_headers(&mut response);
+    Ok(response)
+}
+
+pub(super) fn set_cookie(response: &mut Response<Body>, value: Option<HeaderValue>) {
+    if let Some(value) = value {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
