@@ -9,6 +9,7 @@ pub mod error;
 pub mod file;
 mod identity;
 mod operations;
+mod redirect_uri;
 mod units;
 mod validate;
 
@@ -23,9 +24,9 @@ use ipnet::IpNet;
 
 pub use crate::tokens::secret::SecretRef;
 pub use error::ConfigError;
-/// The redirect URI rules, shared by `check` and dynamic registration.
-pub use identity::{check_redirect_uri, response_parameter_in};
 pub use operations::check_redis_url;
+/// The redirect URI rules, shared by `check` and dynamic registration.
+pub use redirect_uri::{check_redirect_uri, response_parameter_in};
 pub use units::{parse_duration, parse_size};
 
 /// The validated configuration the gateway runs on.

@@ -1,0 +1,246 @@
+//! The redirect URI rules of RFC 9700 §2.1 and RFC 8252 §7, for configured clients and for
+//! dynamic registration alike: exact strings; `http` only on loopback; private-use schemes
+//! for native apps; no authorization-response parameter already in the query.
+
+/// A redirect URI a client may register: matched later by exact string, so it must be
+/// absolute, without fragment, wildcard or user information; `http` only on loopback
+/// (RFC 8252 §7.3); other schemes only as private-use reverse-domain names (RFC 8252 §7.1).
+pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
+    if uri.len() > 2048 {
+        return Err("is longer than 2048 characters".to_owned());
+    }
+    if uri.bytes().any(|b| b <= b' ' || b == 0x7f || b >= 0x80) {
+        return Err("must not contain spaces, control bytes or non-ASCII characters".to_owned());
+    }
+    if uri.contains('#') {
+        return Err("must not have a fragment (RFC 6749 §3.1.2)".to_owned());
+    }
+    if uri.contains('*') {
+        return Err(
+            "must not contain wildcards: redirect URIs are compared as exact strings".to_owned(),
+        );
+    }
+    if let Some(name) = response_parameter_in(uri) {
+        return Err(format!(
+            "its query holds `{name}`, a parameter the authorization response itself carries: the client could not tell the registered one from the real one (RFC 9700 §4.1, §4.4)"
+        ));
+    }
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err("must be an absolute URI".to_owned());
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
+        && scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        });
+    if !scheme_ok {
+        return Err("must start with a lower-case scheme".to_owned());
+    }
+    match scheme {
+        "https" | "http" => {
+            let Some(after) = rest.strip_prefix("//") else {
+                return Err("must be an absolute URL (scheme://host/path)".to_owned());
+            };
+            let authority = after.split(['/', '?']).next().unwrap_or("");
+            if authority.contains('@') {
+                return Err("must not contain user information".to_owned());
+            }
+            let host = host_of(authority);
+            if host.is_empty() {
+                return Err("needs a host".to_owned());
+            }
+            // A host and port a browser reads as this check does, or none: `[::1]x`, `:80x`
+            // or `exa<mple.com` were accepted, and browsers refuse them (found by fuzzing).
+            if !host_and_port_are_plain(host, authority.get(host.len()..).unwrap_or("")) {
+                return Err("needs a plain host (a DNS name, an IPv4 address or [IPv6]) and an optional numeric port".to_owned());
+            }
+            if scheme == "http" && !matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
+                return Err("http:// is allowed only for loopback (127.0.0.1, [::1], localhost); use https://".to_owned());
+            }
+            Ok(())
+        }
+        _ if scheme.contains('.') => Ok(()),
+        _ => Err(format!(
+            "the scheme `{scheme}` is not allowed: use https://, http:// on loopback, or a private-use scheme like com.example.app:/callback"
+        )),
+    }
+}
+
+/// The parameters an authorization response (RFC 6749 §4.1.2, §4.1.2.1, §4.2.2; RFC 9207)
+/// adds to the redirect URI.
+pub const RESPONSE_PARAMETERS: [&str; 7] = [
+    "code",
+    "state",
+    "iss",
+    "error",
+    "error_description",
+    "error_uri",
+    "access_token",
+];
+
+/// The first response parameter that `uri`'s query already holds, if any.
+///
+/// Names are percent-decoded and form-decoded as a client's query parser reads them
+/// (`%63ode` is `code`). They are compared without regard to case: RFC 6749 names are
+/// case-sensitive, but some clients' query collections fold case (ASP.NET's does), and no
+/// legitimate redirect URI needs a `Code` or `STATE` of its own.
+pub fn response_parameter_in(uri: &str) -> Option<&'static str> {
+    let without_fragment = uri.split('#').next().unwrap_or("");
+    let (_, query) = without_fragment.split_once('?')?;
+    form_urlencoded::parse(query.as_bytes()).find_map(|(name, _)| {
+        RESPONSE_PARAMETERS
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name.trim()))
+            .copied()
+    })
+}
+
+/// Whether `host` is a DNS name or IPv4 address (letters, digits, `-`, `.`, `_`) or a
+/// bracketed IPv6 address, and `port` (what follows the host) is empty or `:` and at most
+/// 65535.
+fn host_and_port_are_plain(host: &str, port: &str) -> bool {
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }
+        None => host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+    };
+    let port_ok = match port.strip_prefix(':') {
+        None => port.is_empty(),
+        Some(digits) => {
+            digits.is_empty()
+                || (digits.len() <= 5
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.parse::<u32>().is_ok_and(|n| n <= 65535))
+        }
+    };
+    host_ok && port_ok
+}
+
+/// The host of an authority (`host[:port]`, `[v6]:port`).
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => authority.get(..=end).unwrap_or(""),
+            None => "",
+        };
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        for ok in [
+            "https://app.example.com/callback",
+            "https://app.example.com:8443/cb?x=1",
+            "http://127.0.0.1:5173/callback",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/callback",
+            "https://app.example.com/cb#frag",
+            "https://*.example.com/cb",
+            "http://app.example.com/cb",
+            "https://user@app.example.com/cb",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "https:///cb",
+            "HTTPS://app.example.com/cb",
+            "https://app.example.com/c b",
+            "http://127.0.0.1.evil.com/cb",
+            "https://app.example.com/cb?code=1",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Regression (fuzz target redirect_uri): an authority whose port is not a number, or
+    /// whose host holds a byte no browser accepts in a host, was accepted.
+    #[test]
+    fn redirect_uri_with_a_malformed_port_or_host_is_refused() {
+        for bad in [
+            "http://[::1]:517back",
+            "http://[::1]x/cb",
+            "http://localhost:80x/cb",
+            "http://localhost:99999/cb",
+            "https://app.example.com:-1/cb",
+            "https://exa<mple.com/cb",
+            "https://app.example.com%2F.evil/cb",
+            "https://app.example.com\\.evil.com/cb",
+            "https://[]/cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "http://[::1]:5173/cb",
+            "http://localhost:/cb",
+            "https://app_1.example.com:65535/cb",
+            "https://10.0.0.5/cb?x=1",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_that_carry_response_parameters() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("https://app.example/cb", None),
+            ("https://app.example/cb?", None),
+            ("https://app.example/cb?x=1&tenant=a", None),
+            // Names that only contain or resemble one are not one.
+            ("https://app.example/cb?codes=1&statement=2&issuer=3", None),
+            ("https://app.example/cb?x=code&y=state", None),
+            ("https://app.example/code/state?iss_hint=1", None),
+            ("https://app.example/cb?code=1", Some("code")),
+            ("https://app.example/cb?state=x", Some("state")),
+            ("https://app.example/cb?iss=https://evil", Some("iss")),
+            ("https://app.example/cb?error=access_denied", Some("error")),
+            (
+                "https://app.example/cb?error_description=x",
+                Some("error_description"),
+            ),
+            ("https://app.example/cb?error_uri=x", Some("error_uri")),
+            (
+                "https://app.example/cb?access_token=x",
+                Some("access_token"),
+            ),
+            // Anywhere in the query, with or without a value.
+            ("https://app.example/cb?a=1&state", Some("state")),
+            ("https://app.example/cb?a=1&&code=", Some("code")),
+            // Percent-encoded names are decoded as a client would.
+            ("https://app.example/cb?%63ode=1", Some("code")),
+            ("https://app.example/cb?st%61te=1", Some("state")),
+            ("https://app.example/cb?error%5Furi=1", Some("error_uri")),
+            // Case folded, for clients whose query collections ignore it.
+            ("https://app.example/cb?Code=1", Some("code")),
+            ("https://app.example/cb?STATE=1", Some("state")),
+            // Private-use and loopback redirect URIs follow the same rule.
+            ("com.example.app:/cb?iss=x", Some("iss")),
+            ("http://127.0.0.1:5173/cb?code=1", Some("code")),
+        ];
+        for (uri, expected) in cases {
+            assert_eq!(response_parameter_in(uri), *expected, "{uri}");
+            assert_eq!(
+                check_redirect_uri(uri).is_err(),
+                expected.is_some(),
+                "{uri}"
+            );
+        }
+    }
+}
