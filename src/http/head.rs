@@ -217,14 +217,21 @@ fn host_name(host: &str) -> Option<&str> {
         return host.ends_with(']').then_some(host);
     }
     let name = host.strip_suffix('.').unwrap_or(host);
-    let valid = !name.is_empty()
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    valid.then_some(name)
+    // One pass: every byte allowed, and no label empty (no leading, trailing or double dot).
+    let mut label_empty = true;
+    for b in name.bytes() {
+        if b == b'.' {
+            if label_empty {
+                return None;
+            }
+            label_empty = true;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label_empty = false;
+        } else {
+            return None;
+        }
+    }
+    (!label_empty).then_some(name)
 }
 
 /// Whether two authorities name the same host and port; a missing port is the scheme's
