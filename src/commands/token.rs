@@ -8,7 +8,6 @@
 //! shell history and the process list.
 
 use std::io::Read;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{print_out, CommandError};
 use crate::cli::{TokenCommand, TokenInspectArgs};
@@ -78,10 +77,7 @@ fn read_token(input: &mut impl Read) -> Result<String, CommandError> {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::Clock::now(&crate::clock::SystemClock)
 }
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ const HUGE: &str = "104857600";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_declared_100_mib_body_on_the_gateways_own_endpoints_gets_413_at_once() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "every test of the process sets the same value"
+    )]
     std::env::set_var(
         "AUTHGATE_TEST_EDGES_REGISTRATION",
         "edges-initial-token-0123456789abcdef",

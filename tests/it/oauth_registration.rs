@@ -11,6 +11,10 @@ const TOKEN: &str = "initial-access-token-7Qm2vX9kL4pR8tZ1wN6yB3hJ5dF0sGcE";
 
 async fn registering_gateway() -> AuthGateway {
     // Every test sets the same value, so concurrent tests cannot disagree.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "every test of the process sets the same value"
+    )]
     std::env::set_var(TOKEN_VAR, TOKEN);
     AuthGateway::start_with_sections(&format!(
         "[registration]\nenabled = true\ninitial_access_token = \"env:{TOKEN_VAR}\"\nscopes = [\"api:read\"]\nmax_clients = 3\n"
