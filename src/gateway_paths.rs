@@ -18,8 +18,106 @@ pub const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource"
 /// The one stylesheet of the interactive pages.
 pub const STYLESHEET_PATH: &str = "/oauth2/assets/authgate.css";
 
+/// RFC 8414 authorization-server metadata.
+pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// The health check of load balancers.
+pub const HEALTHZ_PATH: &str = "/healthz";
+
 /// Paths the gateway serves itself, ahead of every route.
-pub const RESERVED_PREFIXES: [&str; 3] = ["/oauth2/", "/.well-known/", "/healthz"];
+pub const RESERVED_PREFIXES: [&str; 3] = ["/oauth2/", "/.well-known/", HEALTHZ_PATH];
+
+/// One of the gateway's own endpoints, as named by [`OWN_ENDPOINTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnEndpoint {
+    /// The sign-in flow's callback ([`CALLBACK_PATH`]).
+    SignInCallback,
+    /// The forward-auth check ([`FORWARD_AUTH_PATH`]).
+    ForwardAuth,
+    /// An explicit sign-in start ([`START_PATH`]).
+    SignInStart,
+    /// RFC 9728 metadata of a route (below [`RESOURCE_METADATA_PATH`]).
+    ResourceMetadata,
+    /// The authorization server (`/oauth2/` and its RFC 8414 metadata).
+    AuthorizationServer,
+    /// [`HEALTHZ_PATH`].
+    Healthz,
+    /// Any other path under a reserved prefix: no route may serve it, so it is a 404.
+    Reserved,
+}
+
+/// How an entry of [`OWN_ENDPOINTS`] matches a normalised path.
+#[derive(Debug, Clone, Copy)]
+pub enum PathPattern {
+    /// This path exactly.
+    Exact(&'static str),
+    /// Every path that starts with this (the rest goes to the endpoint).
+    Prefix(&'static str),
+    /// A [`RESERVED_PREFIXES`] entry: every path under it, and the prefix without its `/`.
+    Reserved(&'static str),
+}
+
+impl PathPattern {
+    /// The rest of `path` after the pattern, if it matches (`""` for an exact match).
+    fn rest(self, path: &str) -> Option<&str> {
+        match self {
+            PathPattern::Exact(exact) => (path == exact).then_some(""),
+            PathPattern::Prefix(prefix) => path.strip_prefix(prefix),
+            PathPattern::Reserved(prefix) => {
+                let under = path.starts_with(prefix) || path == prefix.trim_end_matches('/');
+                under.then_some("")
+            }
+        }
+    }
+}
+
+/// The gateway's own endpoints, served ahead of every route, in the order they are tried:
+/// the first that matches serves. The order matters: the sign-in callback, the sign-in start
+/// and forward-auth are exact `/oauth2/` paths, so they come before the authorization
+/// server's `/oauth2/` prefix, which would take them; the reserved prefixes come last.
+pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 10] = [
+    (
+        PathPattern::Exact(CALLBACK_PATH),
+        OwnEndpoint::SignInCallback,
+    ),
+    (
+        PathPattern::Exact(FORWARD_AUTH_PATH),
+        OwnEndpoint::ForwardAuth,
+    ),
+    (PathPattern::Exact(START_PATH), OwnEndpoint::SignInStart),
+    (
+        PathPattern::Prefix(RESOURCE_METADATA_PATH),
+        OwnEndpoint::ResourceMetadata,
+    ),
+    (
+        PathPattern::Prefix("/oauth2/"),
+        OwnEndpoint::AuthorizationServer,
+    ),
+    (
+        PathPattern::Exact(AUTHORIZATION_SERVER_METADATA_PATH),
+        OwnEndpoint::AuthorizationServer,
+    ),
+    (PathPattern::Exact(HEALTHZ_PATH), OwnEndpoint::Healthz),
+    (
+        PathPattern::Reserved(RESERVED_PREFIXES[0]),
+        OwnEndpoint::Reserved,
+    ),
+    (
+        PathPattern::Reserved(RESERVED_PREFIXES[1]),
+        OwnEndpoint::Reserved,
+    ),
+    (
+        PathPattern::Reserved(RESERVED_PREFIXES[2]),
+        OwnEndpoint::Reserved,
+    ),
+];
+
+/// Which own endpoint serves the normalised `path`, with the rest of the path after its
+/// pattern; `None` when the routes do.
+pub fn own_endpoint(path: &str) -> Option<(OwnEndpoint, &str)> {
+    OWN_ENDPOINTS
+        .iter()
+        .find_map(|&(pattern, endpoint)| pattern.rest(path).map(|rest| (endpoint, rest)))
+}
 
 /// Every cookie the gateway owns starts so: never forwarded, never set by an upstream.
 pub const COOKIE_PREFIX: &str = "__Host-authgate-";
@@ -45,6 +143,39 @@ mod tests {
             FLOW_COOKIE_PREFIX,
         ] {
             assert!(name.starts_with(COOKIE_PREFIX), "{name}");
+        }
+    }
+
+    #[test]
+    fn own_endpoints_are_tried_in_order() {
+        use OwnEndpoint::*;
+        for (path, expected) in [
+            ("/oauth2/callback", Some((SignInCallback, ""))),
+            ("/oauth2/start", Some((SignInStart, ""))),
+            ("/oauth2/auth", Some((ForwardAuth, ""))),
+            ("/oauth2/token", Some((AuthorizationServer, "token"))),
+            (
+                "/oauth2/callback/x",
+                Some((AuthorizationServer, "callback/x")),
+            ),
+            ("/oauth2", Some((Reserved, ""))),
+            (
+                "/.well-known/oauth-protected-resource/api",
+                Some((ResourceMetadata, "/api")),
+            ),
+            (
+                "/.well-known/oauth-authorization-server",
+                Some((AuthorizationServer, "")),
+            ),
+            ("/.well-known/other", Some((Reserved, ""))),
+            ("/.well-known", Some((Reserved, ""))),
+            ("/healthz", Some((Healthz, ""))),
+            ("/healthz/x", Some((Reserved, ""))),
+            ("/healthzx", Some((Reserved, ""))),
+            ("/api/oauth2/", None),
+            ("/", None),
+        ] {
+            assert_eq!(own_endpoint(path), expected, "{path}");
         }
     }
 

@@ -1,12 +1,14 @@
 //! authgate: a reverse-proxy authentication gateway.
 //!
-//! The request path, outside in:
+//! The request path, outside in, drawn here only (`server/stack.rs` composes the layers,
+//! `dispatch/mod.rs` lists its steps):
 //!
 //! ```text
-//! TCP ─► server (limits, TLS, HTTP/1.1 + HTTP/2) ─► middleware::access_log
-//!     ─► dispatch: http::path::normalize ─► endpoints (the gateway's own paths)
-//!     ─► routes ─► auth gate (authn::decide)
-//!     ─► proxy::headers (hygiene, X-Forwarded-*) ─► proxy::forward | proxy::builtin
+//! TCP ─► server (limits, TLS, HTTP/1.1 + HTTP/2)
+//!     ─► middleware: request_id ─► access_log ─► catch_panic      (server/stack.rs)
+//!     ─► dispatch: head check ─► normalise ─► own endpoints (endpoints/)
+//!                ─► route ─► gate (authn::decide) ─► body limit ─► WebSocket origin
+//!                ─► headers (proxy::headers) ─► target: proxy::forward | proxy::builtin
 //!     ◄─ every refusal becomes a response in rescue.rs, and only there
 //! ```
 //!

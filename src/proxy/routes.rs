@@ -1,4 +1,5 @@
-//! The route table: which `[[routes]]` entry serves a request.
+//! The route table: which `[[routes]]` entry serves a request, and the target sent upstream
+//! for it ([`strip_route_prefix`], [`upstream_uri`]).
 //!
 //! Host first (a route naming the request's host wins over routes for every host), then the
 //! longest path prefix. Prefixes match at segment boundaries on the normalised path: `/api`
@@ -7,7 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::config::RouteConfig;
+use http::uri::{PathAndQuery, Uri};
+
+use crate::config::{HttpUpstream, RouteConfig};
+use crate::http::path::PathRejection;
 
 /// Routes in lookup order.
 #[derive(Debug, Default)]
@@ -75,6 +79,36 @@ pub fn strip_route_prefix<'a>(route_path: &str, path: &'a str) -> &'a str {
         Some("") | None => "/",
         Some(rest) => rest,
     }
+}
+
+/// The request target sent upstream, in origin form: the upstream's base path (none for the
+/// built-ins), the route-relative `path` (see [`strip_route_prefix`]), and the query of the
+/// client's target (`original`) unchanged.
+pub fn upstream_uri(
+    upstream: Option<&HttpUpstream>,
+    path: &str,
+    original: &Uri,
+) -> Result<Uri, PathRejection> {
+    let base = upstream.map_or("", |u| u.base_path.as_str());
+    // Most often the client's target is already the upstream's (in normal form, no base path,
+    // nothing stripped): share its bytes instead of copying them.
+    if base.is_empty() && path == original.path() {
+        if let Some(target) = original.path_and_query() {
+            return Ok(Uri::from(target.clone()));
+        }
+    }
+    let query = original.query();
+    let mut target =
+        String::with_capacity(base.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    target.push_str(base);
+    target.push_str(path);
+    if let Some(query) = query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let path_and_query =
+        PathAndQuery::try_from(target).map_err(|_| PathRejection::IllegalCharacter)?;
+    Ok(Uri::from(path_and_query))
 }
 
 #[cfg(test)]

@@ -3,14 +3,9 @@
 //! of the connection (peer, TLS) needs no per-request extension and a reload reaches
 //! keep-alive connections on their next request.
 //!
-//! ```text
-//! connection (hyper: header size + time limits, HTTP/1.1 or HTTP/2)
-//!   └─ SetRequestId           an id per request: extensions, log span, response header
-//!        └─ AccessLog           one line per request, after its body is sent
-//!             └─ CatchPanic       a panic below becomes a 500, a log line and a metric
-//!                  └─ GatewayService  head, normalise, endpoints, route, gate, forward,
-//!                                     count (dispatch.rs)
-//! ```
+//! The layers, outermost first, are those [`build`] composes; the crate docs (`src/lib.rs`)
+//! draw them in the whole request path, and dispatch's own steps are listed in
+//! `dispatch/mod.rs`.
 
 use std::sync::Arc;
 
@@ -29,5 +24,8 @@ pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>)
     let request_id = RequestIdLayer::new(gateway.is_trusted(conn.peer));
     let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
     let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());
+    // Outermost first: an id per request (extensions, log span, response header); one access
+    // line per request, after its body is sent; a panic below becomes a 500, a log line and a
+    // metric; dispatch, last.
     request_id.layer(access_log.layer(catch_panic.layer(GatewayService::new(gateway, conn))))
 }

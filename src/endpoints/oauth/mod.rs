@@ -18,7 +18,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::gateway_paths::STYLESHEET_PATH;
+use crate::gateway_paths::{AUTHORIZATION_SERVER_METADATA_PATH, STYLESHEET_PATH};
 use crate::http::body::{full, Body};
 use crate::http::pages;
 use crate::oauth::AuthServer;
@@ -26,12 +26,8 @@ use crate::rescue::Rejection;
 use browser::{authorize, consent, login, logout};
 use token_api::{introspect, register, revoke, token};
 
-/// Whether `path` is served here.
-pub fn serves(path: &str) -> bool {
-    path.starts_with("/oauth2/") || path == "/.well-known/oauth-authorization-server"
-}
-
-/// Serves one authorization-server request.
+/// Serves one authorization-server request (the dispatcher sends those that
+/// [`crate::gateway_paths::OWN_ENDPOINTS`] names `AuthorizationServer`).
 pub async fn handle(
     auth: &AuthServer,
     req: Request<Incoming>,
@@ -40,7 +36,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, Rejection> {
     let method = req.method().clone();
     match (path, &method) {
-        ("/.well-known/oauth-authorization-server", &Method::GET) => Ok(json(&auth.metadata())),
+        (AUTHORIZATION_SERVER_METADATA_PATH, &Method::GET) => Ok(json(&auth.metadata())),
         (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
         ("/oauth2/authorize", &Method::GET) => {
             let query = req.uri().query().unwrap_or("").to_owned();
@@ -53,8 +49,9 @@ pub async fn handle(
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
         ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
         ("/oauth2/register", &Method::POST) => register(auth, req).await,
-        ("/.well-known/oauth-authorization-server" | "/oauth2/authorize", _)
-        | (STYLESHEET_PATH, _) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
+        (AUTHORIZATION_SERVER_METADATA_PATH | "/oauth2/authorize", _) | (STYLESHEET_PATH, _) => {
+            Err(Rejection::MethodNotAllowed { allow: "GET" })
+        }
         (
             "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"
             | "/oauth2/introspect" | "/oauth2/register",
