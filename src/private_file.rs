@@ -4,8 +4,9 @@
 //! written through a temporary file, fsync and rename so that a crash leaves the old file or
 //! the new one, never half of one.
 
+use std::convert::Infallible;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
 /// Creates `dir` (and its parents) readable only by this user.
@@ -27,29 +28,106 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// buffer.
 pub fn write_private_with(
     path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let fail = |e: std::io::Error| format!("{}: cannot write: {e}", path.display());
     let _ = fs::remove_file(&tmp);
+    let unchanged = |_: &fs::File| Ok::<(), Infallible>(());
+    replace_atomically(&tmp, path, write, unchanged, || Ok(())).map_err(|err| match err {
+        ReplaceError::Io(ReplaceStep::SyncDir, e) => format!(
+            "{}: cannot sync the directory: {e}",
+            directory_of(path).display()
+        ),
+        ReplaceError::Io(_, e) => format!("{}: cannot write: {e}", path.display()),
+        ReplaceError::Refused(never) => match never {},
+    })
+}
+
+/// The step of [`replace_atomically`] that failed, for the caller to word its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceStep {
+    /// Creating the temporary file (0600, never an existing one).
+    Create,
+    /// Writing the content into it.
+    Write,
+    /// Its fsync.
+    Sync,
+    /// The rename over the target.
+    Rename,
+    /// The fsync of the directory, after the rename: the new content is in place.
+    SyncDir,
+}
+
+/// Why [`replace_atomically`] failed.
+#[derive(Debug)]
+pub enum ReplaceError<E> {
+    /// A file-system step failed.
+    Io(ReplaceStep, io::Error),
+    /// The caller's `prepare` or `check` refused.
+    Refused(E),
+}
+
+/// THE atomic replace of `target` by new content, which every writer of a file shares: the
+/// content goes to `tmp` (created 0600, in the target's directory), then `prepare` may give
+/// the file its final mode and owner, then fsync, then `check` may refuse at the last moment
+/// (the target changed meanwhile), then the rename over `target` and the fsync of the
+/// directory, without which the rename is not durable. A crash leaves the old file or the
+/// new one, never half of one; every failure before the rename removes `tmp`.
+pub fn replace_atomically<E>(
+    tmp: &Path,
+    target: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    prepare: impl FnOnce(&fs::File) -> Result<(), E>,
+    check: impl FnOnce() -> Result<(), E>,
+) -> Result<(), ReplaceError<E>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |step| move |e| ReplaceError::Io(step, e);
     let file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    write(&mut out).map_err(fail)?;
-    let file = out.into_inner().map_err(|e| fail(e.into_error()))?;
-    file.sync_all().map_err(fail)?;
-    fs::rename(&tmp, path).map_err(fail)?;
-    // The rename is durable only once the directory entry is.
-    let dir = path
-        .parent()
+        .open(tmp)
+        .map_err(failed(ReplaceStep::Create))?;
+    let mut guard = TempFile {
+        path: tmp,
+        keep: false,
+    };
+    let mut out = io::BufWriter::with_capacity(1 << 20, file);
+    write(&mut out).map_err(failed(ReplaceStep::Write))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| ReplaceError::Io(ReplaceStep::Write, e.into_error()))?;
+    prepare(&file).map_err(ReplaceError::Refused)?;
+    file.sync_all().map_err(failed(ReplaceStep::Sync))?;
+    drop(file);
+    check().map_err(ReplaceError::Refused)?;
+    fs::rename(tmp, target).map_err(failed(ReplaceStep::Rename))?;
+    guard.keep = true;
+    fs::File::open(directory_of(target))
+        .and_then(|d| d.sync_all())
+        .map_err(failed(ReplaceStep::SyncDir))
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+fn directory_of(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    sync_dir(dir)
+        .unwrap_or(Path::new("."))
+}
+
+/// The temporary file of [`replace_atomically`], removed on every early return.
+struct TempFile<'a> {
+    path: &'a Path,
+    /// Set once it has been renamed into place.
+    keep: bool,
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_file(self.path);
+        }
+    }
 }
 
 /// Makes a change to `dir`'s entries (a file created, renamed or removed) durable.
