@@ -10,6 +10,8 @@ pub mod file;
 mod identity;
 mod operations;
 mod redirect_uri;
+mod routes;
+mod server;
 mod units;
 mod validate;
 
