@@ -108,9 +108,11 @@ fn host_and_port_are_plain(host: &str, port: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         }
-        None => host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')),
+        None => {
+            host.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+                && (!ends_in_a_number(host) || host.parse::<std::net::Ipv4Addr>().is_ok())
+        }
     };
     let port_ok = match port.strip_prefix(':') {
         None => port.is_empty(),
@@ -122,6 +124,20 @@ fn host_and_port_are_plain(host: &str, port: &str) -> bool {
         }
     };
     host_ok && port_ok
+}
+
+/// The WHATWG URL standard's "ends in a number": a host whose last label is decimal or
+/// `0x` hex is read as an IPv4 address, so `app.example.1` is no host to a browser.
+fn ends_in_a_number(host: &str) -> bool {
+    let last = host
+        .strip_suffix('.')
+        .unwrap_or(host)
+        .rsplit('.')
+        .next()
+        .unwrap_or("");
+    let hex = last.strip_prefix("0x").or_else(|| last.strip_prefix("0X"));
+    (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+        || hex.is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The host of an authority (`host[:port]`, `[v6]:port`).
@@ -170,8 +186,9 @@ mod tests {
         }
     }
 
-    /// Regression (fuzz target redirect_uri): an authority whose port is not a number, or
-    /// whose host holds a byte no browser accepts in a host, was accepted.
+    /// Regression (fuzz target redirect_uri): an authority whose port is not a number, whose
+    /// host holds a byte no browser accepts in a host, or whose host ends in a number without
+    /// being an IPv4 address (WHATWG reads it as one and fails) was accepted.
     #[test]
     fn redirect_uri_with_a_malformed_port_or_host_is_refused() {
         for bad in [
@@ -184,6 +201,10 @@ mod tests {
             "https://app.example.com%2F.evil/cb",
             "https://app.example.com\\.evil.com/cb",
             "https://[]/cb",
+            "https://app.example.com0.1:9000/cb",
+            "https://app.example.0x1f/cb",
+            "https://256.0.0.1/cb",
+            "https://127.1/cb",
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
@@ -192,6 +213,8 @@ mod tests {
             "http://localhost:/cb",
             "https://app_1.example.com:65535/cb",
             "https://10.0.0.5/cb?x=1",
+            "https://app1.example.com/cb",
+            "https://app.example.com./cb",
         ] {
             assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
