@@ -91,10 +91,11 @@ impl Gateway {
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && response::wants_html(&headers);
+        let request_id = RequestId::of(&headers);
         prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
-        if let Some(RequestId(id)) = parts.extensions.get::<RequestId>() {
-            headers.insert(X_REQUEST_ID.clone(), id.clone());
+        if let Some(RequestId(id)) = request_id {
+            headers.insert(X_REQUEST_ID.clone(), id);
         }
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);

@@ -86,7 +86,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let pending = self.enabled.then(|| Pending {
-            request_id: req.extensions().get::<RequestId>().cloned(),
+            request_id: RequestId::of(req.headers()),
             method: req.method().clone(),
             path: req.uri().path().to_owned(),
             peer: self.peer,

@@ -9,9 +9,9 @@
 //!   balancer that made one), and only when it is 1 to 128 characters of `A-Z a-z 0-9 . _ : -`;
 //!   from anyone else it is replaced, so a client can neither forge another request's id in
 //!   the logs nor inject text into them.
-//! - The id is put into the request's extensions as [`RequestId`]; the dispatcher sends it
-//!   upstream as `X-Request-Id` after header hygiene (a client's `Connection: x-request-id`
-//!   cannot remove it), the access log writes it, and the response carries it (unless the
+//! - The id replaces the request's `X-Request-Id` header; the dispatcher sends it upstream
+//!   again after header hygiene (a client's `Connection: x-request-id` cannot remove it), the
+//!   access log writes it ([`RequestId::of`]), and the response carries it (unless the
 //!   upstream set its own).
 //! - The decision logs of a request (a refused token, a failed sign-in) do not carry the id
 //!   yet. A `tracing` span per request would give it to them, and was tried: with the fmt
@@ -33,11 +33,16 @@ use tower::{Layer, Service};
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of the request being handled, in its extensions.
+/// The id of the request being handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub HeaderValue);
 
 impl RequestId {
+    /// The id [`SetRequestId`] gave `headers`' request.
+    pub fn of(headers: &http::HeaderMap) -> Option<RequestId> {
+        headers.get(&X_REQUEST_ID).cloned().map(RequestId)
+    }
+
     /// The id as text (always ASCII: it was made or checked here).
     pub fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or("-")
@@ -94,7 +99,9 @@ where
             .filter(|v| self.trust_incoming && acceptable(v.as_bytes()))
             .cloned();
         let id = incoming.unwrap_or_else(new_id);
-        req.extensions_mut().insert(RequestId(id.clone()));
+        // In the request's own headers, not its extensions: their map would be allocated for
+        // this one entry on every request.
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
         ResponseFuture {
             inner: self.inner.call(req),
             id: Some(id),
@@ -165,10 +172,7 @@ mod tests {
     use std::convert::Infallible;
 
     async fn echo_id(req: Request<()>) -> Result<Response<String>, Infallible> {
-        let id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.as_str().to_owned());
+        let id = RequestId::of(req.headers()).map(|r| r.as_str().to_owned());
         Ok(Response::new(id.unwrap_or_default()))
     }
 
@@ -185,7 +189,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_request_gets_a_fresh_id_in_its_extensions_and_its_response() {
+    async fn every_request_gets_a_fresh_id_in_its_headers_and_its_response() {
         let (a, a_header) = run(false, None).await;
         let (b, _) = run(false, None).await;
         assert_eq!(a.len(), 32);

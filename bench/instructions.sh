@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind: repeatable for the same binary and inputs
+# whatever else the machine is doing (a busy 2-CPU machine makes req/s comparisons noise).
+# Compares authgate binaries (before/after a change) on the `auth = "none"` route to an nginx
+# upstream and on a `static://200` route, with the same wrk load.
+#
+#   bench/instructions.sh BIN [BIN...]      # e.g. an old and a new target/release/authgate
+#   REQUESTS_SECONDS=15 CONNS=10 bench/instructions.sh target/release/authgate
+#
+# Needs valgrind, nginx and wrk (apt-get install -y valgrind nginx wrk).
+set -euo pipefail
+SECONDS_RUN=${REQUESTS_SECONDS:-10}
+CONNS=${CONNS:-10}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+up=$(free_port)
+mkdir -p "$work/up/logs"
+cat >"$work/up/nginx.conf" <<NGX
+worker_processes 1; error_log $work/up/error.log; pid $work/up/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$up; location / { return 200 "ok\n"; } } }
+NGX
+nginx -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
+sleep 0.5
+
+printf '| binary | route | requests | instructions per request |\n|---|---|---:|---:|\n'
+for bin in "$@"; do
+    port=$(free_port)
+    mkdir -p "$work/gw"
+    cat >"$work/gw/gateway.toml" <<TOML
+[server]
+listen = "127.0.0.1:$port"
+public_url = "https://gw.example"
+data_dir = "$work/gw/data"
+[server.tls]
+mode = "off"
+[admin]
+listen = "off"
+[log]
+access = false
+[[routes]]
+path = "/static/"
+upstream = "static://200"
+auth = "none"
+[[routes]]
+path = "/"
+upstream = "http://127.0.0.1:$up"
+auth = "none"
+TOML
+    rm -rf "$work/gw/data"
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
+        "$bin" serve --config "$work/gw/gateway.toml" >"$work/gw/log" 2>&1 &
+    vg=$!
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.3; done
+    for route in / /static/x; do
+        wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$route" >/dev/null   # warm-up
+        callgrind_control -z "$vg" >/dev/null 2>&1
+        out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" "http://127.0.0.1:$port$route")
+        callgrind_control -d "$vg" >/dev/null 2>&1
+        sleep 1
+        requests=$(awk '/requests in/ {print $1}' <<<"$out")
+        # Every thread's dump of this round (the runtime's workers, the hash pool, ...).
+        ir=$(cat $(ls -t "$work"/cg.$vg.* 2>/dev/null) /dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
+        rm -f "$work"/cg.$vg.*
+        printf '| %s | %s | %s | %s |\n' "$bin" "$route" "$requests" "$(( ir / requests ))"
+    done
+    kill "$vg"; wait "$vg" 2>/dev/null || true
+done
