@@ -337,8 +337,7 @@ pub fn admin_rescue(rejection: AdminRejection) -> Response<Body> {
             "the token store is unavailable; see the gateway's log",
         ),
     };
-    let body = serde_json::json!({ "error": message }).to_string();
-    let mut res = response::with_type(status, "application/json", body);
+    let mut res = response::json(status, &serde_json::json!({ "error": message }));
     match rejection {
         AdminRejection::Unauthorized => {
             res.headers_mut().insert(
@@ -427,9 +426,7 @@ fn oauth_error(err: OAuthError) -> Response<Body> {
         "error": err.code.as_str(),
         "error_description": err.description,
     });
-    let mut res = response::with_type(status, "application/json", body.to_string());
-    res.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    let mut res = response::json(status, &body);
     if err.code == ErrorCode::InvalidClient {
         res.headers_mut().insert(
             header::WWW_AUTHENTICATE,

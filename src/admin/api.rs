@@ -61,11 +61,6 @@ pub struct RevokeOutcome {
     pub grants: usize,
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    response::with_type(status, "application/json", body)
-}
-
 /// The answer to a request whose body [`crate::http::body::read_bounded`] refused.
 pub fn body_refused(err: BodyReadError) -> Response<Body> {
     admin_rescue(AdminRejection::Body(err))
@@ -143,7 +138,7 @@ async fn list(state: &AdminState, query: Option<&str>) -> Result<Response<Body>,
             let truncated = grants.len() > limit || client_tokens.len() > limit;
             grants.truncate(limit);
             client_tokens.truncate(limit);
-            Ok(json(
+            Ok(response::json(
                 StatusCode::OK,
                 &GrantList {
                     grants,
@@ -192,7 +187,7 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, Admin
                 grants,
                 "revoked through the admin API"
             );
-            Ok(json(
+            Ok(response::json(
                 StatusCode::OK,
                 &RevokeOutcome {
                     revoked: target,

@@ -50,9 +50,5 @@ pub fn serve(
         "scopes_supported": scopes,
         "resource_name": "authgate",
     });
-    Ok(response::with_type(
-        StatusCode::OK,
-        "application/json",
-        doc.to_string(),
-    ))
+    Ok(response::json(StatusCode::OK, &doc))
 }

@@ -3,14 +3,16 @@
 //! `/oauth2/callback`, which sets the session cookie and sends the browser back where it
 //! started. A refused callback is a [`SignInRefused`] for `rescue`.
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Response, StatusCode};
 
 use crate::authn::flow::{self, SignInRefused, FLOW_TTL_SECS};
 use crate::gateway_paths::SESSION_COOKIE;
-use crate::http::body::{empty, Body};
+use crate::http::body::Body;
 use crate::http::cookie;
+use crate::http::response;
 use crate::oauth::AuthServer;
+use crate::rescue::{rescue, Rejection};
 
 /// `GET /oauth2/start?rd=/path`: the sign-in redirect, returning to `rd` (validated) after.
 pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body> {
@@ -27,11 +29,9 @@ pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body
 /// The redirect that sends a browser to sign in, returning to `return_to` afterwards.
 pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
     let started = flow::begin(auth, return_to);
-    let mut response = Response::new(empty());
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(location) = HeaderValue::from_str(&started.authorize_url) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let Some(mut response) = response::redirect(StatusCode::FOUND, &started.authorize_url) else {
+        return rescue(Rejection::Internal);
+    };
     if let Some(set) = cookie::set(
         &started.cookie_name,
         &started.cookie_value,
@@ -39,9 +39,6 @@ pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
     ) {
         response.headers_mut().append(header::SET_COOKIE, set);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -56,11 +53,9 @@ pub async fn callback(
         .inspect_err(|refused| {
             tracing::info!(reason = refused.reason(), "sign-in callback refused");
         })?;
-    let mut response = Response::new(empty());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(location) = HeaderValue::from_str(&signed_in.return_to) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
+    let Some(mut response) = response::redirect(StatusCode::SEE_OTHER, &signed_in.return_to) else {
+        return Ok(rescue(Rejection::Internal));
+    };
     let h = response.headers_mut();
     let session = cookie::set(
         SESSION_COOKIE,
@@ -73,6 +68,5 @@ pub async fn callback(
     if let Some(clear) = cookie::clear(&signed_in.flow_cookie) {
         h.append(header::SET_COOKIE, clear);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

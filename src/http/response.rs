@@ -1,5 +1,6 @@
 //! Response builders for what the gateway answers itself, with the headers every such answer
-//! carries: `no-store` caching, `nosniff`, and an explicit content type.
+//! carries: `no-store` caching, `nosniff`, and an explicit content type. The JSON answers
+//! ([`json`]) and the redirects ([`redirect`]) of every surface are built here only.
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
@@ -40,4 +41,29 @@ pub fn with_type(
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// A JSON answer that no cache keeps: `Cache-Control: no-store` and `Pragma: no-cache`, as
+/// RFC 6749 §5.1 asks of token responses, for every JSON answer of the gateway (the OAuth
+/// endpoints and their errors, the admin API).
+pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = with_type(status, "application/json", body);
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A redirect to `location`, `no-store`; `None` when `location` is not a header value
+/// (visible ASCII). The gateway's own URLs are percent-encoded and return paths are checked
+/// for exactly that (`authn::return_to`), so only a caller's bug gets `None`.
+pub fn redirect(status: StatusCode, location: &str) -> Option<Response<Body>> {
+    let location = HeaderValue::from_str(location).ok()?;
+    let mut response = Response::new(super::body::empty());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(response)
 }

@@ -19,8 +19,9 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::gateway_paths::{AUTHORIZATION_SERVER_METADATA_PATH, STYLESHEET_PATH};
-use crate::http::body::{full, Body};
+use crate::http::body::Body;
 use crate::http::pages;
+use crate::http::response;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use browser::{authorize, consent, login, logout};
@@ -36,7 +37,9 @@ pub async fn handle(
 ) -> Result<Response<Body>, Rejection> {
     let method = req.method().clone();
     match (path, &method) {
-        (AUTHORIZATION_SERVER_METADATA_PATH, &Method::GET) => Ok(json(&auth.metadata())),
+        (AUTHORIZATION_SERVER_METADATA_PATH, &Method::GET) => {
+            Ok(response::json(StatusCode::OK, &auth.metadata()))
+        }
         (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
         ("/oauth2/authorize", &Method::GET) => {
             let query = req.uri().query().unwrap_or("").to_owned();
@@ -62,26 +65,9 @@ pub async fn handle(
     }
 }
 
-/// A JSON answer that no cache keeps (RFC 6749 §5.1).
-pub(super) fn json(value: &impl serde::Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(full(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
 /// A redirect after a form post or an authorization decision.
 pub(super) fn redirect(status: StatusCode, location: &str) -> Result<Response<Body>, Rejection> {
-    let location = HeaderValue::from_str(location).map_err(|_| Rejection::Internal)?;
-    let mut response = Response::new(crate::http::body::empty());
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::LOCATION, location);
+    let mut response = response::redirect(status, location).ok_or(Rejection::Internal)?;
     pages::secure_page_headers(&mut response);
     Ok(response)
 }

@@ -8,11 +8,11 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::form::{client_credentials, has_media_type, read_body, read_oauth_form};
-use super::json;
 use crate::authn::bearer::{self, Presented};
 use crate::authn::AuthnFailure;
 use crate::endpoints::resource_metadata;
 use crate::http::body::Body;
+use crate::http::response;
 use crate::oauth::clients::ClientCredentials;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::grants::TokenRequest;
@@ -35,7 +35,7 @@ pub(super) async fn token(
         client: client_credentials(&headers, &form)?,
     };
     let response = auth.token(request).await.map_err(Rejection::OAuth)?;
-    Ok(json(&response))
+    Ok(response::json(StatusCode::OK, &response))
 }
 
 /// The body of a revocation or introspection request: the caller's credentials and `token`.
@@ -58,7 +58,7 @@ pub(super) async fn revoke(
     auth.revoke(&token, &client)
         .await
         .map_err(Rejection::OAuth)?;
-    Ok(json(&serde_json::json!({})))
+    Ok(response::json(StatusCode::OK, &serde_json::json!({})))
 }
 
 pub(super) async fn introspect(
@@ -70,7 +70,7 @@ pub(super) async fn introspect(
         .introspect(&token, &client)
         .await
         .map_err(Rejection::OAuth)?;
-    Ok(json(&answer))
+    Ok(response::json(StatusCode::OK, &answer))
 }
 
 pub(super) async fn register(
@@ -105,7 +105,7 @@ pub(super) async fn register(
     })?;
     match auth.register(token.as_deref(), parsed).await {
         Ok(registered) => {
-            let mut response = json(&registered);
+            let mut response = response::json(StatusCode::OK, &registered);
             *response.status_mut() = StatusCode::CREATED;
             Ok(response)
         }
