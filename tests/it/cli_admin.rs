@@ -556,6 +556,10 @@ fn user_remove() {
     assert_exit(&again, 2);
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the CLI under test is a separate process on the wall clock: its times are compared with this one"
+)]
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
