@@ -57,7 +57,8 @@
 //! - [`gateway_paths`]: the gateway's own client id, paths and cookie names;
 //! - [`pem`]: certificate and key files;
 //! - [`logging`]: tracing set-up;
-//! - [`private_file`]: 0600 files written atomically;
+//! - [`private_file`]: 0600 files written atomically, and the one atomic replace every file
+//!   writer shares;
 //! - [`background`]: the lowest scheduling priority for background threads (hashes, compaction).
 
 // Tests may slice strings: a panic there is a failed test. The lint still holds for every

@@ -1,7 +1,7 @@
 //! What the gateway does with one request: the innermost service of the stack
 //! (`server/stack.rs`), below the cross-cutting layers. The crate docs (`src/lib.rs`) draw the
-//! whole request path; these are dispatch's own steps, in the order [`Gateway::dispatch`] and
-//! [`Gateway::forward`](forward) run them:
+//! whole request path; these are dispatch's own steps, in the order `Gateway::dispatch` and
+//! `Gateway::forward` (`forward.rs`) run them:
 //!
 //! 1. **head check**: the request head's own rules, for every path ([`head::check`]);
 //! 2. **normalise** the path ([`normalize`]);
@@ -9,14 +9,14 @@
 //!    one ordered table
 //!    [`OWN_ENDPOINTS`](crate::gateway_paths::OWN_ENDPOINTS) names them;
 //! 4. **route**: host, then longest prefix, `;` parameters refused unless allowed
-//!    ([`route::find`]);
+//!    (`route::find`);
 //! 5. **gate**: the route's authentication and scopes ([`authn::decide`](crate::authn::decide));
 //! 6. **body limit**: a declared length over the route's limit is refused before the upstream;
 //! 7. **WebSocket origin**: a session may not be carried into a cross-site upgrade;
 //! 8. **headers**: hygiene, `X-Forwarded-*`, identity headers, the request id;
 //! 9. **target**: the upstream (its body stream-limited), `static://` or `whoami://`.
 //!
-//! Steps 5 to 9 are in [`forward`]. Every refusal is a [`Rejection`] turned into a response
+//! Steps 5 to 9 are in `forward.rs`. Every refusal is a [`Rejection`] turned into a response
 //! by [`rescue`] alone.
 
 mod forward;
