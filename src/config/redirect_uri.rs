@@ -61,7 +61,20 @@ pub fn check_redirect_uri(uri: &str) -> std::result::Result<(), String> {
             }
             Ok(())
         }
-        _ if scheme.contains('.') => Ok(()),
+        _ if scheme.contains('.') => {
+            // RFC 8252 §7.1's form is `com.example.app:/path`; one written with `//` has an
+            // authority, which must then be one a URL parser reads as this check does
+            // (`htt.p://t{:p//@…` was accepted; found by fuzzing).
+            if let Some(after) = rest.strip_prefix("//") {
+                let authority = after.split(['/', '?']).next().unwrap_or("");
+                let host = host_of(authority);
+                let plain = host_and_port_are_plain(host, authority.get(host.len()..).unwrap_or(""));
+                if !authority.is_empty() && (authority.contains('@') || !plain) {
+                    return Err("a private-use scheme's authority, when it has one, must be a plain host and optional port".to_owned());
+                }
+            }
+            Ok(())
+        }
         _ => Err(format!(
             "the scheme `{scheme}` is not allowed: use https://, http:// on loopback, or a private-use scheme like com.example.app:/callback"
         )),
@@ -112,6 +125,7 @@ fn host_and_port_are_plain(host: &str, port: &str) -> bool {
             host.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
                 && (!ends_in_a_number(host) || host.parse::<std::net::Ipv4Addr>().is_ok())
+                && punycode_decodes(host)
         }
     };
     let port_ok = match port.strip_prefix(':') {
@@ -124,6 +138,18 @@ fn host_and_port_are_plain(host: &str, port: &str) -> bool {
         }
     };
     host_ok && port_ok
+}
+
+/// Whether every `xn--` label of `host` is valid punycode: a browser refuses a host whose
+/// label does not decode (`XN--Ec4p…` was accepted; found by fuzzing). Decoded by `idna`, the
+/// crate URL parsers use.
+fn punycode_decodes(host: &str) -> bool {
+    let encoded = host.split('.').any(|label| {
+        label
+            .get(..4)
+            .is_some_and(|start| start.eq_ignore_ascii_case("xn--"))
+    });
+    !encoded || idna::domain_to_ascii(host).is_ok()
 }
 
 /// The WHATWG URL standard's "ends in a number": a host whose last label is decimal or
@@ -215,6 +241,29 @@ mod tests {
             "https://10.0.0.5/cb?x=1",
             "https://app1.example.com/cb",
             "https://app.example.com./cb",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn redirect_uri_with_bad_punycode_or_a_malformed_private_scheme_authority_is_refused() {
+        // Found by the redirect_uri fuzz target: URL parsers refuse both.
+        for bad in [
+            "https://XN--Ec4p.example.com/cb",
+            "https://xn--ec4p.example.com/cb",
+            "https://app.xn--/cb",
+            "htt.p://t{:p//@x/cb",
+            "com.example.app://u@host/cb",
+            "com.example.app://host:80x/cb",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "https://xn--bcher-kva.example/cb",
+            "com.example.app:/cb",
+            "com.example.app:///cb",
+            "com.example.app://callback/cb",
         ] {
             assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
