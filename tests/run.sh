@@ -7,6 +7,10 @@
 #   redis-server     the Redis backend's tests start real servers on free ports;
 #   chromium,
 #   chromium-driver  the real-browser sign-in test drives Chromium over WebDriver;
+#   apache2,
+#   libapache2-mod-auth-openidc
+#                    the OpenID relying-party tests start Debian's Apache with
+#                    mod_auth_openidc in front of a CGI page (support/apache.rs);
 #   ca-certificates  cargo's own downloads over https.
 # The tests need no Rust component beyond cargo and rustc. When everything is there it
 # installs nothing and starts the tests at once; a test whose server is missing fails
@@ -21,12 +25,14 @@ if ! have cargo; then
   exit 1
 fi
 
-# The tests look the programs up the same way (support/webdriver.rs, support/redis.rs):
-# CHROMIUM and CHROMEDRIVER may name other binaries.
+# The tests look the programs up the same way (support/webdriver.rs, support/redis.rs,
+# support/apache.rs): CHROMIUM, CHROMEDRIVER and APACHE2 may name other binaries.
 need=()
 [ -n "${CHROMIUM:-}" ] || have chromium || have chromium-browser || need+=(chromium)
 [ -n "${CHROMEDRIVER:-}" ] || have chromedriver || need+=(chromium-driver)
 have redis-server || need+=(redis-server)
+[ -n "${APACHE2:-}" ] || have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || need+=(libapache2-mod-auth-openidc)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
 if [ ${#need[@]} -gt 0 ]; then
