@@ -20,7 +20,7 @@ use crate::endpoints::sign_in;
 use crate::http::cookie;
 use crate::http::path;
 use crate::oauth::registration::ClientMetadata;
-use crate::oauth::{csrf::CsrfKey, login::PasswordChecker, seal};
+use crate::oauth::{csrf::FormKey, login::PasswordChecker, seal};
 use crate::oauth::{AuthServer, Lasting, TokenResponse};
 use crate::store::memory::change::Change;
 use crate::store::memory::MemoryStore;
@@ -331,7 +331,7 @@ pub fn csrf_token(data: &[u8]) {
     let Some(key) = key() else {
         return;
     };
-    let key = CsrfKey::derive(&key);
+    let key = FormKey::derive(&key);
     let text = String::from_utf8_lossy(data);
     let mut parts = text.split('\n');
     let token = parts.next().unwrap_or_default();

@@ -31,14 +31,19 @@ pub const FLOW_TTL_SECS: u64 = 600;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct FlowState {
-    /// `state`
-    s: String,
-    /// PKCE verifier
-    v: String,
-    /// return path
-    r: String,
-    /// expiry
-    e: u64,
+    /// The `state` sent to `/oauth2/authorize`. The serialised names stay one letter: they
+    /// keep the cookie short, and cookies already sealed must still open.
+    #[serde(rename = "s")]
+    state: String,
+    /// The PKCE verifier whose challenge went with `state`.
+    #[serde(rename = "v")]
+    verifier: String,
+    /// Where the browser goes back to (already made safe).
+    #[serde(rename = "r")]
+    return_to: String,
+    /// When the flow expires (Unix seconds).
+    #[serde(rename = "e")]
+    expires_at: u64,
 }
 
 /// The flow cookie of one sign-in, named after its `state` so that several tabs can sign in
@@ -64,10 +69,10 @@ pub fn begin(auth: &AuthServer, return_to: &str) -> Started {
     let verifier = new_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let flow = FlowState {
-        s: state.clone(),
-        v: verifier,
-        r: safe_return_path(return_to),
-        e: auth.now() + FLOW_TTL_SECS,
+        state: state.clone(),
+        verifier,
+        return_to: safe_return_path(return_to),
+        expires_at: auth.now() + FLOW_TTL_SECS,
     };
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&flow).unwrap_or_default());
     let mac = auth.csrf.token("flow", &[&payload]);
@@ -194,10 +199,10 @@ pub async fn finish(
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or(SignInRefused::CookieDamaged)?;
-    if flow.e <= auth.now() {
+    if flow.expires_at <= auth.now() {
         return Err(SignInRefused::Expired);
     }
-    if flow.s != state {
+    if flow.state != state {
         return Err(SignInRefused::OtherBrowser);
     }
 
@@ -205,7 +210,7 @@ pub async fn finish(
         grant_type: Some("authorization_code".to_owned()),
         code: Some(code),
         redirect_uri: Some(format!("{}{CALLBACK_PATH}", auth.settings.issuer)),
-        code_verifier: Some(flow.v),
+        code_verifier: Some(flow.verifier),
         client: ClientCredentials {
             id: Some(GATEWAY_CLIENT_ID.to_owned()),
             secret: None,
@@ -249,7 +254,7 @@ pub async fn finish(
 
     Ok(SignedIn {
         session_id,
-        return_to: safe_return_path(&flow.r),
+        return_to: safe_return_path(&flow.return_to),
         flow_cookie: cookie_name,
     })
 }

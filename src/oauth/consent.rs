@@ -9,7 +9,7 @@
 //! is refused and issues nothing; a token older than [`CONSENT_TTL`] is refused as expired,
 //! so no claim need be kept longer than that.
 
-use super::csrf::CsrfKey;
+use super::csrf::FormKey;
 use crate::tokens::opaque::TokenHash;
 
 /// How long a consent page may be answered, in seconds.
@@ -34,7 +34,7 @@ pub struct ConsentTicket {
 }
 
 /// A fresh token for a consent page shown at `now`.
-pub fn issue(key: &CsrfKey, session_id: &str, query: &str, now: u64) -> String {
+pub fn issue(key: &FormKey, session_id: &str, query: &str, now: u64) -> String {
     let stamp = format!("{now}.{}", super::random_id());
     let mac = key.token(PURPOSE, &[session_id, query, &stamp]);
     format!("{stamp}.{mac}")
@@ -42,7 +42,7 @@ pub fn issue(key: &CsrfKey, session_id: &str, query: &str, now: u64) -> String {
 
 /// Checks a posted token against the session and request it must be bound to.
 pub fn check(
-    key: &CsrfKey,
+    key: &FormKey,
     token: &str,
     session_id: &str,
     query: &str,
@@ -71,8 +71,8 @@ mod tests {
     use super::*;
     use crate::tokens::keyring::SigningKey;
 
-    fn key() -> CsrfKey {
-        CsrfKey::derive(&SigningKey::new(&[7u8; 32]).unwrap())
+    fn key() -> FormKey {
+        FormKey::derive(&SigningKey::new(&[7u8; 32]).unwrap())
     }
 
     const NOW: u64 = 1_700_000_000;

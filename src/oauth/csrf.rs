@@ -1,7 +1,7 @@
-//! CSRF tokens for the login, consent and logout forms: an HMAC over the form's purpose and
-//! what it is bound to (the pre-login cookie; the session and the pending request), under a
-//! key derived from the signing key for this use only, so a CSRF token can never pass as
-//! any other signed object.
+//! CSRF tokens for the login, consent and logout forms, and the MAC of the sign-in flow
+//! cookie: an HMAC over a purpose and what it is bound to (the pre-login cookie; the session
+//! and the pending request; the flow cookie's payload), under a key derived from the signing
+//! key for this use only, so a form token can never pass as any other signed object.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -9,26 +9,28 @@ use hmac::Mac;
 
 use crate::tokens::keyring::{HmacSha256, SigningKey};
 
+/// The purpose-bound MAC key of the gateway's forms and flow cookie. Its derivation label
+/// still says `csrf`: changing it would void every form and flow cookie in flight.
 #[derive(Clone)]
-pub struct CsrfKey {
+pub struct FormKey {
     mac: HmacSha256,
 }
 
-impl std::fmt::Debug for CsrfKey {
+impl std::fmt::Debug for FormKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CsrfKey")
+        f.write_str("FormKey")
     }
 }
 
-impl CsrfKey {
-    /// Derives the CSRF key: HMAC(signing key, label), used as a key of its own.
-    pub fn derive(signing: &SigningKey) -> CsrfKey {
+impl FormKey {
+    /// Derives the form key: HMAC(signing key, label), used as a key of its own.
+    pub fn derive(signing: &SigningKey) -> FormKey {
         let mut mac = signing.mac();
         mac.update(b"authgate/csrf/v1");
         let derived = mac.finalize().into_bytes();
         // A 32-byte key always fits HMAC-SHA256.
         let mac = <HmacSha256 as Mac>::new_from_slice(&derived).unwrap_or_else(|_| signing.mac());
-        CsrfKey { mac }
+        FormKey { mac }
     }
 
     fn compute(&self, purpose: &str, binding: &[&str]) -> HmacSha256 {
@@ -61,7 +63,7 @@ mod tests {
 
     #[test]
     fn bound_to_purpose_and_binding() {
-        let key = CsrfKey::derive(&SigningKey::new(&[5u8; 32]).unwrap());
+        let key = FormKey::derive(&SigningKey::new(&[5u8; 32]).unwrap());
         let t = key.token("login", &["cookie-a"]);
         assert!(key.verify(&t, "login", &["cookie-a"]));
         assert!(!key.verify(&t, "login", &["cookie-b"]));

@@ -102,7 +102,7 @@ pub struct AuthServer {
     pub scopes: std::collections::BTreeMap<String, String>,
     pub login: Arc<login::PasswordChecker>,
     /// Key for CSRF tokens: derived from the signing key, never used to sign tokens.
-    pub csrf: csrf::CsrfKey,
+    pub csrf: csrf::FormKey,
     pub registration: crate::config::RegistrationConfig,
     /// SHA-256 of the registration endpoint's initial access token, when registration is on.
     pub registration_token: Option<crate::tokens::opaque::TokenHash>,
@@ -142,7 +142,7 @@ impl AuthServer {
             session_idle: config.session.idle_timeout.as_secs(),
             session_max: config.session.max_lifetime.as_secs(),
         };
-        let csrf = csrf::CsrfKey::derive(keys.current());
+        let csrf = csrf::FormKey::derive(keys.current());
         AuthServer {
             settings,
             keys,

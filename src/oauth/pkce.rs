@@ -9,9 +9,15 @@ use subtle::ConstantTimeEq;
 
 use super::error::OAuthError;
 
-/// RFC 7636 §4.1: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
+/// RFC 7636 §4.1: the shortest and longest verifier.
+const VERIFIER_LEN: std::ops::RangeInclusive<usize> = 43..=128;
+
+/// An S256 challenge is a base64url SHA-256 digest without padding.
+const S256_CHALLENGE_LEN: usize = 43;
+
+/// RFC 7636 §4.1: [`VERIFIER_LEN`] characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
 fn is_pkce_string(text: &str) -> bool {
-    (43..=128).contains(&text.len())
+    VERIFIER_LEN.contains(&text.len())
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
@@ -37,8 +43,7 @@ pub fn check_challenge(
         (Some(_), Some(m)) if m != "S256" => Err(OAuthError::invalid_request(
             "code_challenge_method must be S256; plain is not accepted",
         )),
-        // An S256 challenge is a base64url SHA-256: exactly 43 characters.
-        (Some(c), Some(_)) if c.len() != 43 || !is_pkce_string(c) => Err(
+        (Some(c), Some(_)) if c.len() != S256_CHALLENGE_LEN || !is_pkce_string(c) => Err(
             OAuthError::invalid_request("code_challenge is not a base64url SHA-256 digest"),
         ),
         (Some(c), Some(_)) => Ok(Some(c.to_owned())),

@@ -9,7 +9,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A fresh 256-bit random token, base64url-encoded (43 characters).
+/// The length of a [`new_token`]: 32 bytes in base64url without padding.
+pub const TOKEN_LEN: usize = 43;
+
+/// A fresh 256-bit random token, base64url-encoded ([`TOKEN_LEN`] characters).
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -38,6 +41,7 @@ impl TokenHash {
 
     pub fn from_hex(text: &str) -> Option<TokenHash> {
         let bytes = text.as_bytes();
+        // Two hex digits for each of the 32 bytes.
         if bytes.len() != 64 {
             return None;
         }
@@ -88,7 +92,7 @@ mod tests {
     fn tokens_are_256_bit_and_distinct() {
         let a = new_token();
         let b = new_token();
-        assert_eq!(a.len(), 43);
+        assert_eq!(a.len(), TOKEN_LEN);
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
         assert_ne!(a, b);
     }

@@ -60,8 +60,8 @@ proptest! {
         prop_assert!(gw.server.auth.csrf.verify(mac, "flow", &[payload]));
         let json = URL_SAFE_NO_PAD.decode(payload).unwrap();
         let flow: FlowState = serde_json::from_slice(&json).unwrap();
-        prop_assert_eq!(&flow.s, &state);
-        prop_assert_eq!(&flow.r, &safe_return_path(&rd));
+        prop_assert_eq!(&flow.state, &state);
+        prop_assert_eq!(&flow.return_to, &safe_return_path(&rd));
         prop_assert_eq!(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&flow).unwrap()), payload);
         // The callback accepts the cookie and only then fails, on the code.
         prop_assert_eq!(

@@ -22,7 +22,7 @@ use crate::oauth::login::LoginFailure;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
-use crate::tokens::opaque::{new_token, TokenHash};
+use crate::tokens::opaque::{new_token, TokenHash, TOKEN_LEN};
 
 /// The logged-in user of this browser, if its login session is alive.
 async fn session_user(
@@ -121,7 +121,7 @@ fn login_page(
     username: &str,
 ) -> Response<Body> {
     let (binding, fresh) = match cookie::get(headers, PRELOGIN_COOKIE) {
-        Some(existing) if existing.len() == 43 => (existing.to_owned(), false),
+        Some(existing) if existing.len() == TOKEN_LEN => (existing.to_owned(), false),
         _ => (new_token(), true),
     };
     let csrf = auth.csrf.token("login", &[&binding]);

@@ -4,8 +4,8 @@
 use super::*;
 use proptest::prelude::*;
 
-fn key() -> CsrfKey {
-    CsrfKey::derive(&SigningKey::new(&[9u8; 32]).unwrap())
+fn key() -> FormKey {
+    FormKey::derive(&SigningKey::new(&[9u8; 32]).unwrap())
 }
 
 proptest! {
