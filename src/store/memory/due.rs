@@ -156,10 +156,7 @@ impl State {
         // A client's record is in issue order, so its expired entries lead and it needs no
         // queue: each is pruned from the front. There are as many records as clients holding
         // client_credentials tokens (configured or registered, a few), so this stays short.
-        self.client_access.retain(|_, log| {
-            log.prune_front(now);
-            !log.entries.is_empty() || log.unlisted_until > now
-        });
+        self.client_access.prune(now);
         left == 0
     }
 }

@@ -4,7 +4,7 @@
 //! This is also the snapshot's shape: `State` is serialised whole by compaction (all but the
 //! expiry queues of `due.rs`, which start-up rebuilds).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,10 +13,12 @@ use super::due::Due;
 use crate::config::ClientConfig;
 use crate::store::{
     ClientAccess, ClientTokens, CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord,
-    SealedSuccessor, SessionRecord, StoreStats, Subject, CLIENT_ACCESS_PER_CLIENT,
-    CLIENT_ACCESS_TOTAL,
+    SealedSuccessor, SessionRecord, StoreStats, Subject,
 };
 use crate::tokens::opaque::TokenHash;
+
+mod client_access;
+pub use client_access::ClientAccessLogs;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -34,7 +36,7 @@ pub struct State {
     pub claims: HashMap<TokenHash, u64>,
     /// Each client's recorded `client_credentials` access tokens.
     #[serde(default)]
-    pub client_access: HashMap<String, ClientAccessLog>,
+    pub client_access: ClientAccessLogs,
     /// When entries fall due, for the live sweep.
     #[serde(skip)]
     pub due: Due,
@@ -61,31 +63,6 @@ pub struct FamilyEntry {
     pub expires_at: u64,
     pub access: Vec<IssuedAccess>,
     pub tokens: Vec<TokenHash>,
-}
-
-/// A client's recorded `client_credentials` access tokens, in the order they were issued.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct ClientAccessLog {
-    pub entries: VecDeque<ClientAccess>,
-    /// The latest expiry of a token issued past the bounds and not recorded (0: none).
-    pub unlisted_until: u64,
-}
-
-impl ClientAccessLog {
-    /// Drops the leading entries expired by `now`: all of them while the access-token
-    /// lifetime stays the same (issue order is expiry order), and the rest at a full sweep.
-    pub fn prune_front(&mut self, now: u64) -> usize {
-        let mut dropped = 0;
-        while self.entries.front().is_some_and(|a| a.expires_at <= now) {
-            self.entries.pop_front();
-            dropped += 1;
-        }
-        dropped
-    }
-
-    fn unlisted(&mut self, expires_at: u64) {
-        self.unlisted_until = self.unlisted_until.max(expires_at);
-    }
 }
 
 pub fn subject_key(subject: &Subject) -> String {
@@ -179,30 +156,13 @@ impl State {
                 self.claims.insert(key, expires_at);
             }
             Change::RecordClientAccess { client, access, at } => {
-                self.record_client_access(client, access, at)
+                // Decided from what the logs hold: after a replay, an entry the live sweep
+                // had dropped may count toward a bound once more, which can only leave the
+                // record less complete (and say so), never list a token that is not live
+                // (listing checks expiry and revocation).
+                self.client_access.record(client, access, at)
             }
         }
-    }
-
-    /// Records a `client_credentials` token within the bounds. Decided from what the maps
-    /// hold: after a replay, an entry the live sweep had dropped may count toward a bound
-    /// once more, which can only leave the record less complete (and say so), never list a
-    /// token that is not live (listing checks expiry and revocation).
-    fn record_client_access(&mut self, client: String, access: ClientAccess, at: u64) {
-        let total: usize = self.client_access.values().map(|l| l.entries.len()).sum();
-        let log = self.client_access.entry(client).or_default();
-        let mut total = total - log.prune_front(at);
-        if log.entries.len() >= CLIENT_ACCESS_PER_CLIENT {
-            if let Some(oldest) = log.entries.pop_front() {
-                log.unlisted(oldest.expires_at);
-                total -= 1;
-            }
-        }
-        if total >= CLIENT_ACCESS_TOTAL {
-            log.unlisted(access.expires_at);
-            return;
-        }
-        log.entries.push_back(access);
     }
 
     /// The recorded live `client_credentials` tokens (see [`crate::store::Store::list_client_access`]).
@@ -315,9 +275,7 @@ impl State {
         match subject {
             Subject::User(name) => self.sessions.retain(|_, s| s.user != *name),
             // Every token it recorded was issued before the cut-off.
-            Subject::Client(id) => {
-                self.client_access.remove(id);
-            }
+            Subject::Client(id) => self.client_access.remove(id),
         }
         let key = subject_key(subject);
         let current = self.cutoffs.get(&key).copied().unwrap_or(0);
@@ -359,13 +317,7 @@ impl State {
                 ("session", self.sessions.len() as u64),
                 ("client", self.clients.len() as u64),
                 ("claim", self.claims.len() as u64),
-                (
-                    "client_access",
-                    self.client_access
-                        .values()
-                        .map(|l| l.entries.len() as u64)
-                        .sum(),
-                ),
+                ("client_access", self.client_access.total() as u64),
             ],
         }
     }
@@ -388,10 +340,7 @@ impl State {
         self.codes.retain(|_, c| c.grant.expires_at > now);
         self.revoked_access.retain(|_, exp| *exp > now);
         self.claims.retain(|_, exp| *exp > now);
-        self.client_access.retain(|_, log| {
-            log.entries.retain(|a| a.expires_at > now);
-            !log.entries.is_empty() || log.unlisted_until > now
-        });
+        self.client_access.sweep(now);
         let dead: Vec<String> = self
             .families
             .iter()
