@@ -40,6 +40,17 @@ mod oauth_registration;
 mod oauth_refusals;
 // Client credentials, revocation, introspection, and forged or tampered access tokens.
 mod oauth_tokens;
+// The OpenID provider with the `openidconnect` crate as relying party: discovery, code +
+// PKCE + nonce, ID tokens (RS256, ES256, EdDSA) verified against the JWKS, userinfo,
+// refresh, RP-initiated logout.
+mod oidc_rp;
+// Each OpenID refusal on its own: nonce, prompt=none, logout URIs, token kinds swapped,
+// alg none and HS256 under an asymmetric kid, removed keys, userinfo without openid.
+mod oidc_refusals;
+// Key rotation under load: a cached JWKS keeps verifying (pre-publication), old tokens too.
+mod oidc_rotation;
+// Apache mod_auth_openidc in front of a CGI page: REMOTE_USER, OIDC_CLAIM_*, Require claim.
+mod oidc_apache;
 // Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
 mod path_normalisation;
 // The persisted token store through the binary: SIGKILL under load, torn and corrupted

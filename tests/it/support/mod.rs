@@ -4,6 +4,8 @@
 //! - [`fixture`]: the test users' password and its cheap hash, the shared `[scopes]`, users
 //!   and client secrets the gateways below are configured with;
 //! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
+//! - [`oidc`]: that gateway as an OpenID provider, with the `openidconnect` crate as its
+//!   relying party; [`apache`]: Debian's Apache with mod_auth_openidc as another one;
 //! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
 //! - [`persisted`]: that binary as an authorization server on a `data_dir` kept across
 //!   restarts, with a signed-in browser and token-side requests that report "no answer";
@@ -21,11 +23,13 @@
 
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod browser;
 pub mod fixture;
 pub mod gateway;
 pub mod html;
 pub mod oauth;
+pub mod oidc;
 pub mod persisted;
 pub mod process;
 pub mod protected;

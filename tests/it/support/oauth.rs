@@ -174,7 +174,13 @@ impl AuthGateway {
 
     /// The fixture with `sections` (raw TOML, e.g. a `[registration]` table) appended.
     pub async fn start_with_sections(sections: &str) -> AuthGateway {
-        AuthGateway::start_inner(sections, None, false).await
+        AuthGateway::start_inner(&fixture(), sections, None, false).await
+    }
+
+    /// A gateway with `fixture` (its own `[scopes]`, `[[users]]` and `[[clients]]`, such as
+    /// the OpenID fixture of `support::oidc`) instead of this module's, and `sections`.
+    pub async fn start_with_fixture(fixture: &str, sections: &str) -> AuthGateway {
+        AuthGateway::start_inner(fixture, sections, None, false).await
     }
 
     /// The fixture with `sections` (which name a shared `[store]`, such as Redis) appended,
@@ -183,10 +189,11 @@ impl AuthGateway {
     /// port (reach it through [`AuthGateway::url`]).
     pub async fn start_shared(sections: &str, peer: Option<&AuthGateway>) -> AuthGateway {
         let peer = peer.map(|p| (p.data.clone(), p.issuer.clone()));
-        AuthGateway::start_inner(sections, peer, true).await
+        AuthGateway::start_inner(&fixture(), sections, peer, true).await
     }
 
     async fn start_inner(
+        fixture: &str,
         sections: &str,
         peer: Option<(Arc<tempfile::TempDir>, String)>,
         open_store: bool,
@@ -205,7 +212,7 @@ impl AuthGateway {
                 .tls_self_signed()
                 .public_url(&issuer)
                 .data_dir(data.path())
-                .toml_section(&fixture());
+                .toml_section(fixture);
             if !sections.is_empty() {
                 builder = builder.toml_section(sections);
             }
@@ -251,6 +258,12 @@ impl AuthGateway {
         let path = self.data.path().join("gateway.toml");
         std::fs::write(&path, &self.config_text).expect("write config");
         path
+    }
+
+    /// Its data directory (signing keys, the generated certificate `tls/self-signed.pem`,
+    /// the admin token).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
     }
 
     /// The admin listener's address (the fixture turns it on at a free port).
