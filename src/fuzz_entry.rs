@@ -69,6 +69,7 @@ fn build_gateway() -> Option<Gateway> {
         clock: Arc::new(ManualClock::new(NOW)),
         metrics: Arc::new(crate::metrics::Metrics::new().ok()?),
         login: Arc::new(PasswordChecker::new()),
+        signing: Arc::new(crate::tokens::jose::Keys::empty()),
     };
     let mut auth = AuthServer::new(&config, ring()?, &lasting);
     auth.registration_token = Some(crate::tokens::opaque::TokenHash::of(REGISTRATION_TOKEN));

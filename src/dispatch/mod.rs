@@ -102,6 +102,11 @@ impl Gateway {
         )
     }
 
+    /// The authorization server of this configuration.
+    pub fn auth(&self) -> &Arc<AuthServer> {
+        &self.auth
+    }
+
     /// What this gateway counts, for the layers around it.
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.auth.metrics

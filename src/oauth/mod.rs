@@ -10,6 +10,7 @@
 //! - [`consent`], [`csrf`]: the consent ticket and the purpose-bound MACs of forms and the
 //!   flow cookie;
 //! - [`metadata`]: the RFC 8414 document;
+//! - [`signing`]: the asymmetric signing keys' retention, seal and refresh;
 //! - [`clients`], [`pkce`], [`seal`], [`error`]: the parts they share.
 
 pub mod authorize;
@@ -27,6 +28,7 @@ pub mod pkce;
 pub mod registration;
 pub mod revocation;
 pub mod seal;
+pub mod signing;
 #[cfg(test)]
 pub(crate) mod test_server;
 pub mod throttle;
@@ -110,6 +112,9 @@ pub struct AuthServer {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Access tokens that verified under this configuration's keys and issuer.
     pub verified: VerifiedTokens,
+    /// The asymmetric signing keys (ID tokens, JWKS, and access tokens under `[tokens]
+    /// algorithm`), shared with [`Lasting`].
+    pub signing: Arc<crate::tokens::jose::Keys>,
 }
 
 /// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
@@ -121,6 +126,9 @@ pub struct Lasting {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub login: Arc<login::PasswordChecker>,
+    /// The asymmetric signing keys: loaded from the store at start, refreshed from it and
+    /// rotated through the admin listener.
+    pub signing: Arc<crate::tokens::jose::Keys>,
 }
 
 impl AuthServer {
@@ -130,6 +138,7 @@ impl AuthServer {
             clock,
             metrics,
             login,
+            signing,
         } = lasting.clone();
         let t = &config.tokens;
         let settings = Settings {
@@ -166,6 +175,7 @@ impl AuthServer {
             registration: config.registration.clone(),
             metrics,
             verified: VerifiedTokens::new(),
+            signing,
         }
     }
 

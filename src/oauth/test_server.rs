@@ -202,6 +202,7 @@ impl TestServer {
             clock: clock.clone(),
             metrics: Arc::new(crate::metrics::Metrics::new().unwrap()),
             login: Arc::new(PasswordChecker::new()),
+            signing: Arc::new(crate::tokens::jose::Keys::new(test_key_set().clone())),
         };
         let keys = KeyRing::new(SigningKey::new(&[7u8; 32]).unwrap(), Vec::new());
         TestServer {
@@ -313,4 +314,14 @@ impl TestServer {
     pub(crate) async fn is_active(&self, access_token: &str) -> bool {
         self.auth.verify_access(access_token).await.is_ok()
     }
+}
+
+/// One generated key set (every algorithm) for every test server of the process: RSA key
+/// generation takes a while.
+pub(crate) fn test_key_set() -> &'static crate::tokens::jose::KeySet {
+    static SET: std::sync::OnceLock<crate::tokens::jose::KeySet> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        crate::tokens::jose::KeySet::generate(&crate::tokens::jose::Alg::ALL, 1_700_000_000)
+            .unwrap()
+    })
 }

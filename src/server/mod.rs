@@ -97,11 +97,13 @@ impl Server {
     ) -> Result<Server, ServeError> {
         let metrics =
             Arc::new(Metrics::new().map_err(|e| ServeError::Admin(format!("metrics: {e}")))?);
+        let signing = Arc::new(load_signing_keys(config, store.as_ref(), clock.now()).await?);
         let lasting = Lasting {
             store: store.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
             login: Arc::new(PasswordChecker::new()),
+            signing,
         };
         store.set_session_limits(
             config.session.idle_timeout.as_secs(),
@@ -169,6 +171,7 @@ impl Server {
             self.clock.clone(),
             self.live.clone(),
         ));
+        let key_refresher = tokio::spawn(refresh_keys_forever(self.live.clone()));
         let admin = self.admin.map(|admin| tokio::spawn(admin.run()));
         tokio::pin!(shutdown);
 
@@ -209,6 +212,7 @@ impl Server {
 
         drop(self.listener);
         sweeper.abort();
+        key_refresher.abort();
         if let Some(admin) = &admin {
             admin.abort();
         }
@@ -229,6 +233,7 @@ impl Server {
         let all = u32::try_from(self.limits.max_connections).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
         let _ = sweeper.await;
+        let _ = key_refresher.await;
         if let Some(admin) = admin {
             let _ = admin.await;
         }
@@ -249,6 +254,43 @@ async fn sweep_once(store: &dyn Store, clock: &dyn Clock, live: &ArcSwap<Live>) 
     let (idle, max) = live.load().gateway.session_limits();
     if let Err(err) = store.sweep(clock.now(), idle, max).await {
         tracing::warn!(error = %err, "store sweep failed");
+    }
+}
+
+/// The deployment's asymmetric signing keys, from the store (generated into it on first
+/// start), sealed under the `[tokens]` HMAC key (generated first if it is a missing file).
+async fn load_signing_keys(
+    config: &Config,
+    store: &dyn Store,
+    now: u64,
+) -> Result<crate::tokens::jose::Keys, ServeError> {
+    let ring = crate::tokens::keyring::KeyRing::load(
+        &config.tokens.signing_key,
+        &config.tokens.previous_keys,
+        true,
+    )
+    .map_err(ServeError::Keys)?
+    .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
+    let seal = crate::tokens::jose::SealKeys::from_ring(&ring);
+    let set = crate::store::signing_keys::KeyStore { store, seal: &seal }
+        .load(now)
+        .await
+        .map_err(|e| ServeError::Keys(KeyError(format!("asymmetric keys: {e}"))))?;
+    Ok(crate::tokens::jose::Keys::new(set))
+}
+
+/// Reads the signing keys back from the store every
+/// [`crate::store::signing_keys::REFRESH_SECS`], so that a rotation on another gateway
+/// reaches this one, and drops retired keys past their retention.
+async fn refresh_keys_forever(live: Arc<ArcSwap<Live>>) {
+    let period = Duration::from_secs(crate::store::signing_keys::REFRESH_SECS);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        let auth = live.load().gateway.auth().clone();
+        if let Err(err) = auth.refresh_signing_keys().await {
+            tracing::warn!(error = %err, "cannot refresh the signing keys from the store");
+        }
     }
 }
 
@@ -414,6 +456,7 @@ mod tests {
             clock: clock.clone(),
             metrics: Arc::new(Metrics::new().unwrap()),
             login: Arc::new(PasswordChecker::new()),
+            signing: Arc::new(crate::tokens::jose::Keys::empty()),
         };
         let first = config(dir.path(), "1h");
         let live = Arc::new(ArcSwap::from_pointee(

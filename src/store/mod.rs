@@ -12,6 +12,7 @@
 pub mod memory;
 pub mod persist;
 pub mod redis;
+pub mod signing_keys;
 
 #[cfg(test)]
 pub mod conformance;
@@ -265,6 +266,22 @@ pub struct ClientTokens {
     pub unlisted_until: Option<u64>,
 }
 
+/// The sealed signing-key document and the version it was written as (1, 2, ...).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKeys {
+    pub version: u64,
+    pub document: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKeys")
+            .field("version", &self.version)
+            .field("bytes", &self.document.len())
+            .finish()
+    }
+}
+
 /// How much a store holds, by kind of entry, for the `authgate_store_entries` metric.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -400,6 +417,20 @@ pub trait Store: Send + Sync + 'static {
     /// Drops everything expired, sessions by the given idle and absolute limits; backends with
     /// native expiry may do less.
     async fn sweep(&self, now: u64, session_idle: u64, session_max: u64) -> StoreResult<()>;
+
+    /// The asymmetric signing keys, as one sealed document (see `tokens::jose::stored`) with
+    /// its version; `None` before the first gateway wrote it.
+    async fn signing_keys(&self) -> StoreResult<Option<StoredKeys>> {
+        Err(StoreError("this store keeps no signing keys".to_owned()))
+    }
+    /// Writes `document` as version `expected + 1` if the stored version is still `expected`
+    /// (0: none stored): `false`, and nothing written, when another gateway wrote first (so
+    /// two gateways starting at once do not both generate keys, and two rotations do not
+    /// both apply).
+    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
+        let _ = (expected, document);
+        Err(StoreError("this store keeps no signing keys".to_owned()))
+    }
 
     /// The `[session]` limits now in force (at start and after each reload), for what ends
     /// sessions without a caller passing them: compaction, and Redis TTLs of new sessions.

@@ -100,6 +100,11 @@ impl KeyRing {
         &self.current
     }
 
+    /// Every key: the current one first, then the previous ones.
+    pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
     /// The key named `kid`, current or previous.
     pub fn find(&self, kid: &str) -> Option<&SigningKey> {
         std::iter::once(&self.current)

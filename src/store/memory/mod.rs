@@ -11,6 +11,7 @@
 
 pub mod change;
 mod due;
+mod signing_keys;
 pub mod state;
 
 use std::path::Path;
@@ -40,6 +41,8 @@ pub struct MemoryStore {
     journal: Option<Journal>,
     /// The limits compaction sweeps sessions by, shared with the journal writer.
     session_limits: Option<Arc<SessionLimits>>,
+    /// The sealed signing-key document (its own file, not the journal).
+    signing_keys: signing_keys::KeyFile,
     _lock: Option<DirLock>,
 }
 
@@ -92,6 +95,7 @@ impl MemoryStore {
         let lock = lock_dir(dir)?;
         let started = std::time::Instant::now();
         let mut recovered = recovery::recover(dir)?;
+        let signing_keys = signing_keys::KeyFile::open(dir)?;
         for warning in &recovered.warnings {
             tracing::warn!("token store: {warning}");
         }
@@ -118,6 +122,7 @@ impl MemoryStore {
             state: Mutex::new(recovered.state),
             journal: Some(journal),
             session_limits: Some(session_limits),
+            signing_keys,
             _lock: Some(lock),
         })
     }
@@ -475,6 +480,14 @@ impl Store for MemoryStore {
 
     async fn stats(&self) -> StoreResult<StoreStats> {
         Ok(self.read()?.stats())
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Option<super::StoredKeys>> {
+        self.signing_keys.get()
+    }
+
+    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
+        self.signing_keys.swap(expected, document)
     }
 
     fn set_session_limits(&self, session_idle: u64, session_max: u64) {

@@ -19,6 +19,7 @@
 //! | `cutoffs` | hash | subject → cut-off |
 //! | `consent:{user}\n{client}` | set | granted scopes |
 //! | `clients` | hash | client id → registered client (JSON) |
+//! | `signing-keys` | hash | `v` (version), `doc` (the sealed signing-key document) |
 //! | `once:{hash}` | string | a claimed one-time marker (a consent decision), its expiry |
 //! | `cc:client:{id}` | sorted set | a client's `client_credentials` access tokens (JSON), scored by expiry |
 //! | `cc:all` | sorted set | `{client}\n{jti}` of every recorded one, scored by expiry (the total bound) |
@@ -117,6 +118,10 @@ impl Keys {
 
     pub fn clients(&self) -> String {
         self.key("clients")
+    }
+
+    pub fn signing_keys(&self) -> String {
+        self.key("signing-keys")
     }
 
     pub fn once(&self, key: &TokenHash) -> String {

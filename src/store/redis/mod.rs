@@ -20,6 +20,7 @@ mod cache;
 mod feed;
 pub mod keys;
 mod scripts;
+mod signing_keys;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub struct RedisStore {
     keys: Keys,
     prefix: String,
     scripts: Scripts,
+    swap_signing_keys: redis::Script,
     cache: Arc<RevocationCache>,
     /// The session idle and absolute limits, learnt from `sweep`, for a new session's TTL.
     session_idle: AtomicU64,
@@ -121,6 +123,7 @@ impl RedisStore {
             keys,
             prefix: prefix.to_owned(),
             scripts: Scripts::new(),
+            swap_signing_keys: signing_keys::swap_script(),
             cache,
             session_idle: AtomicU64::new(DEFAULT_SESSION_SECS),
             session_max: AtomicU64::new(DEFAULT_SESSION_SECS),
@@ -463,6 +466,25 @@ impl Store for RedisStore {
             .arg(max);
         let stored: i64 = self.run(call.invoke_async(&mut conn)).await?;
         Ok(stored == 1)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Option<super::StoredKeys>> {
+        let mut conn = self.conn.clone();
+        let (version, document): (Option<u64>, Option<Vec<u8>>) = self
+            .run(conn.hmget(self.keys.signing_keys(), &["v", "doc"]))
+            .await?;
+        Ok(match (version, document) {
+            (Some(version), Some(document)) => Some(super::StoredKeys { version, document }),
+            _ => None,
+        })
+    }
+
+    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let mut call = self.swap_signing_keys.prepare_invoke();
+        call.key(self.keys.signing_keys()).arg(expected).arg(document);
+        let written: i64 = self.run(call.invoke_async(&mut conn)).await?;
+        Ok(written == 1)
     }
 
     async fn get_client(&self, id: &str) -> StoreResult<Option<ClientConfig>> {

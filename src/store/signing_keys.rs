@@ -1,0 +1,190 @@
+//! The signing keys' life against the store: loaded (or generated, once for the whole
+//! deployment) at start, refreshed from the store so that a rotation on one gateway reaches
+//! the others, rotated and pruned with a compare-and-set so that concurrent writers never
+//! lose each other's keys. The keys themselves, their lifecycle and the sealed document are
+//! `tokens::jose`; this module only moves them in and out of a [`Store`].
+
+use std::sync::Arc;
+
+use super::{Store, StoreError};
+use crate::tokens::jose::{Alg, KeyError, KeySet, Keys, Retention, RotateError, SealKeys};
+
+/// The algorithms that always have keys: RS256 (ID tokens by default), ES256 and EdDSA
+/// (chosen per client, or for access tokens; cheap to generate and to publish).
+pub const ALGS: [Alg; 3] = Alg::ALL;
+
+/// How often each gateway reads the document back (a rotation elsewhere reaches it within
+/// this time, or at once when a token names a key it does not know).
+pub const REFRESH_SECS: u64 = 30;
+
+/// How many times a compare-and-set is retried against other writers.
+const ATTEMPTS: usize = 5;
+
+/// Why keys could not be loaded or changed. Never carries key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysError {
+    Store(StoreError),
+    Key(KeyError),
+    Rotate(RotateError),
+    /// No document yet, and this caller may not create one (`check`).
+    Missing,
+    /// Other writers kept winning the compare-and-set.
+    Contended,
+}
+
+impl std::fmt::Display for KeysError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeysError::Store(e) => e.fmt(f),
+            KeysError::Key(e) => e.fmt(f),
+            KeysError::Rotate(e) => e.fmt(f),
+            KeysError::Missing => f.write_str("no signing keys have been generated yet"),
+            KeysError::Contended => {
+                f.write_str("the signing keys kept changing under this gateway; try again")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KeysError {}
+
+impl From<StoreError> for KeysError {
+    fn from(e: StoreError) -> Self {
+        KeysError::Store(e)
+    }
+}
+
+impl From<KeyError> for KeysError {
+    fn from(e: KeyError) -> Self {
+        KeysError::Key(e)
+    }
+}
+
+/// What this module needs to read and write the document.
+pub struct KeyStore<'a> {
+    pub store: &'a dyn Store,
+    pub seal: &'a SealKeys,
+}
+
+impl KeyStore<'_> {
+    /// The stored set, if any.
+    pub async fn read(&self) -> Result<Option<KeySet>, KeysError> {
+        match self.store.signing_keys().await? {
+            None => Ok(None),
+            Some(stored) => Ok(Some(self.seal.open(&stored.document, stored.version)?)),
+        }
+    }
+
+    /// Writes `set` over the version it was derived from: the set as stored (with its new
+    /// version), or `None` when another writer came first.
+    async fn write(&self, set: &KeySet) -> Result<Option<KeySet>, KeysError> {
+        let document = self.seal.seal(set)?;
+        if self
+            .store
+            .swap_signing_keys(set.version(), document)
+            .await?
+        {
+            Ok(Some(set.with_store_version(set.version() + 1)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The deployment's keys: read from the store, completed (a Current and a Next key for
+    /// each of [`ALGS`]) and written back when something was missing, generated on first
+    /// start. Of gateways starting at once one generates and the others read its keys.
+    pub async fn load(&self, now: u64) -> Result<KeySet, KeysError> {
+        for _ in 0..ATTEMPTS {
+            let stored = self.read().await?.unwrap_or_else(KeySet::empty);
+            let completed = generate_off_thread(stored.clone(), now).await?;
+            let Some(completed) = completed else {
+                return Ok(stored);
+            };
+            let generated = stored.keys().is_empty();
+            if let Some(written) = self.write(&completed).await? {
+                if generated {
+                    tracing::info!(
+                        keys = written.keys().len(),
+                        "generated the asymmetric signing keys"
+                    );
+                }
+                return Ok(written);
+            }
+        }
+        Err(KeysError::Contended)
+    }
+
+    /// The stored set, without writing anything: `check` and tools that must not generate.
+    pub async fn load_existing(&self) -> Result<KeySet, KeysError> {
+        self.read().await?.ok_or(KeysError::Missing)
+    }
+
+    /// Reads the store and puts a newer set in place of `keys`'; drops retired keys past
+    /// `retention` (writing the pruned set). Returns whether the live set changed.
+    pub async fn refresh(
+        &self,
+        keys: &Keys,
+        now: u64,
+        retention: Retention,
+    ) -> Result<bool, KeysError> {
+        let live = keys.snapshot();
+        let current_version = self.store.signing_keys().await?.map(|s| s.version);
+        let mut changed = false;
+        let mut set = if current_version.is_some_and(|v| v != live.version()) {
+            changed = true;
+            match self.read().await? {
+                Some(set) => set,
+                None => return Ok(false),
+            }
+        } else {
+            (*live).clone()
+        };
+        if let Some(pruned) = set.pruned(now, retention) {
+            if let Some(written) = self.write(&pruned).await? {
+                tracing::info!("dropped retired signing keys past their retention");
+                set = written;
+                changed = true;
+            }
+        }
+        if changed {
+            keys.replace(set);
+        }
+        Ok(changed)
+    }
+
+    /// Rotates the keys of `algs` (all when empty): see `KeySet::rotated`. Applied against the
+    /// newest stored set, retried if another writer came first; `keys` then holds the result.
+    pub async fn rotate(
+        &self,
+        keys: &Keys,
+        algs: &[Alg],
+        now: u64,
+        retention: Retention,
+        force: bool,
+    ) -> Result<Arc<KeySet>, KeysError> {
+        for _ in 0..ATTEMPTS {
+            let stored = self.read().await?.ok_or(KeysError::Missing)?;
+            let algs = algs.to_vec();
+            let rotated =
+                tokio::task::spawn_blocking(move || stored.rotated(&algs, now, retention, force))
+                    .await
+                    .map_err(|e| KeysError::Key(KeyError(format!("key generation stopped: {e}"))))?
+                    .map_err(KeysError::Rotate)?;
+            if let Some(written) = self.write(&rotated).await? {
+                tracing::info!(version = written.version(), "rotated the signing keys");
+                keys.replace(written);
+                return Ok(keys.snapshot());
+            }
+        }
+        Err(KeysError::Contended)
+    }
+}
+
+/// `set` completed with every algorithm's keys, generated on a blocking thread (an RSA key
+/// takes a while); `None` when nothing was missing.
+async fn generate_off_thread(set: KeySet, now: u64) -> Result<Option<KeySet>, KeysError> {
+    tokio::task::spawn_blocking(move || set.completed(&ALGS, now))
+        .await
+        .map_err(|e| KeysError::Key(KeyError(format!("key generation stopped: {e}"))))?
+        .map_err(KeysError::Key)
+}
