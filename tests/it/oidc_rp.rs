@@ -324,3 +324,72 @@ async fn rp_initiated_logout_built_by_the_crate_returns_with_state_and_ends_the_
     .await;
     assert!(again.get("code").is_some(), "{again:?}");
 }
+
+/// Verifies the compact JWS `token` with the crate's JWK for its `kid` in `jwks` (the
+/// crate's own RustCrypto verifiers, not authgate's).
+fn verify_with_jwks(
+    token: &str,
+    jwks: &openidconnect::core::CoreJsonWebKeySet,
+) -> Result<(), String> {
+    use base64::Engine;
+    let header = jwt_header(token);
+    let kid = header["kid"].as_str().ok_or("no kid")?;
+    let key = jwks
+        .keys()
+        .iter()
+        .find(|k| k.key_id().map(|i| i.as_str()) == Some(kid))
+        .ok_or("kid not in the JWKS")?;
+    let alg: CoreJwsSigningAlgorithm =
+        serde_json::from_value(header["alg"].clone()).map_err(|e| e.to_string())?;
+    let (input, signature) = token.rsplit_once('.').ok_or("not a JWS")?;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    key.verify_signature(&alg, input.as_bytes(), &signature)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn an_access_token_verifies_offline_from_the_jwks() {
+    for (algorithm, alg) in [("ES256", "ES256"), ("EdDSA", "EdDSA")] {
+        let provider = Provider::start(&format!("[tokens]\nalgorithm = \"{algorithm}\"\n")).await;
+        let client = provider.client(RP);
+        let mut scopes = OPENID_SCOPES.to_vec();
+        scopes.push("api:read");
+        let (_browser, signed) = provider.sign_in(&client, ALICE, &scopes).await;
+        let token = signed.access_token().secret();
+        let header = jwt_header(token);
+        assert_eq!(header["alg"], alg, "{header}");
+        assert_eq!(header["typ"], "at+jwt", "RFC 9068: {header}");
+        // The resource server has only the JWKS, fetched from discovery's jwks_uri.
+        let jwks = provider.fetch_jwks().await;
+        verify_with_jwks(token, &jwks)
+            .unwrap_or_else(|err| panic!("{algorithm}: the access token did not verify: {err}"));
+        let claims = jwt_claims(token);
+        assert_eq!(claims["iss"], provider.gateway.issuer(), "{claims}");
+        assert_eq!(
+            claims["aud"],
+            provider.gateway.issuer(),
+            "aud defaults to public_url"
+        );
+        assert_eq!(claims["sub"], ALICE);
+        assert!(
+            claims["scope"]
+                .as_str()
+                .is_some_and(|s| s.split(' ').any(|s| s == "api:read")),
+            "{claims}"
+        );
+        assert!(claims["exp"].as_u64().unwrap() > provider.gateway.now());
+        // A changed signature (in the middle: the last character may carry only padding
+        // bits, research §3.3) does not verify.
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let mut chars: Vec<char> = signature.chars().collect();
+        let middle = chars.len() / 2;
+        chars[middle] = if chars[middle] == 'A' { 'B' } else { 'A' };
+        let tampered = format!("{input}.{}", chars.into_iter().collect::<String>());
+        assert!(
+            verify_with_jwks(&tampered, &jwks).is_err(),
+            "{algorithm}: tampered"
+        );
+    }
+}
