@@ -412,6 +412,14 @@ impl Store for SpyStore {
         self.inner.claim_once(key, expires_at, now).await
     }
 
+    async fn signing_keys(&self) -> StoreResult<Option<authgate::store::StoredKeys>> {
+        self.inner.signing_keys().await
+    }
+
+    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
+        self.inner.swap_signing_keys(expected, document).await
+    }
+
     async fn record_client_access(
         &self,
         client: &str,
