@@ -15,7 +15,7 @@
 //! them); nothing is skipped.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -80,7 +80,27 @@ pub struct Apache {
 impl Apache {
     /// Starts Apache for `rp` on a free port (another one should it be taken meanwhile), and
     /// waits until it accepts connections.
-    pub fn start(rp: &RelyingParty<'_>) -> Apache {
+    pub async fn start(rp: &RelyingParty<'_>) -> Apache {
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            match Apache::try_start(rp, free_port()).await {
+                Ok(apache) => return apache,
+                // Most likely the port was taken meanwhile: another one.
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("Apache did not start:\n{last_log}");
+    }
+
+    /// Starts Apache for `rp` on `port` (chosen with [`free_port`] before the gateway's
+    /// configuration named it, e.g. in a `post_logout_redirect_uris`).
+    pub async fn start_at(rp: &RelyingParty<'_>, port: u16) -> Apache {
+        Apache::try_start(rp, port)
+            .await
+            .unwrap_or_else(|log| panic!("Apache did not start on port {port}:\n{log}"))
+    }
+
+    async fn try_start(rp: &RelyingParty<'_>, port: u16) -> Result<Apache, String> {
         let apache2 = binary();
         let module = modules().join("mod_auth_openidc.so");
         assert!(
@@ -93,57 +113,49 @@ impl Apache {
             "{} not found: {INSTALL}",
             module.display()
         );
-        let mut last_log = String::new();
-        for _ in 0..5 {
-            let dir = prepare_dir(rp);
-            let port = free_port();
-            let conf = dir.path().join("httpd.conf");
-            std::fs::write(&conf, config(dir.path(), port, rp)).expect("write httpd.conf");
-            let started = Instant::now();
-            // Its own process group: prefork's parent signals its whole group when it stops,
-            // which would otherwise be this test process's.
-            let mut child = Command::new(&apache2)
-                .process_group(0)
-                .arg("-f")
-                .arg(&conf)
-                .arg("-DFOREGROUND")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|err| {
-                    panic!("{} did not start ({err}): {INSTALL}", apache2.display())
+        let dir = prepare_dir(rp);
+        let conf = dir.path().join("httpd.conf");
+        std::fs::write(&conf, config(dir.path(), port, rp)).expect("write httpd.conf");
+        let started = Instant::now();
+        // Its own process group: prefork's parent signals its whole group when it stops,
+        // which would otherwise be this test process's.
+        let mut child = Command::new(&apache2)
+            .process_group(0)
+            .arg("-f")
+            .arg(&conf)
+            .arg("-DFOREGROUND")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{} did not start ({err}): {INSTALL}", apache2.display()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(Apache {
+                    child: Some(child),
+                    port,
+                    dir,
                 });
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            loop {
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                    return Apache {
-                        child: Some(child),
-                        port,
-                        dir,
-                    };
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    let mut stderr = String::new();
-                    if let Some(mut err) = child.stderr.take() {
-                        let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-                    }
-                    last_log = format!("{status}: {stderr}{}", read_log(dir.path()));
-                    break; // Most likely the port was taken: another one.
-                }
-                if started.elapsed() > super::WAIT {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "Apache did not listen within {:?}:\n{}",
-                        super::WAIT,
-                        read_log(dir.path())
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(10));
             }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+                }
+                return Err(format!("{status}: {stderr}{}", read_log(dir.path())));
+            }
+            if started.elapsed() > super::WAIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "Apache did not listen within {:?}:\n{}",
+                    super::WAIT,
+                    read_log(dir.path())
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("Apache did not start:\n{last_log}");
     }
 
     /// `http://127.0.0.1:PORT{path}`.

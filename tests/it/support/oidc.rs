@@ -82,8 +82,15 @@ fn user(
 }
 
 /// A confidential first-party client for the code and refresh grants, its ID tokens signed
-/// with `alg` (`None`: the default, RS256).
-fn client(id: &str, secret: &str, redirect: &str, alg: Option<&str>, logout: &[&str]) -> String {
+/// with `alg` (`None`: the default, RS256), returning to `logout` after an RP-initiated
+/// logout.
+pub fn client_entry(
+    id: &str,
+    secret: &str,
+    redirect: &str,
+    alg: Option<&str>,
+    logout: &[&str],
+) -> String {
     let mut out = format!(
         r#"
 [[clients]]
@@ -128,14 +135,20 @@ pub fn fixture() -> String {
         (RP_ES256, Some("ES256")),
         (RP_EDDSA, Some("EdDSA")),
     ] {
-        out.push_str(&client(id, RP_SECRET, RP_REDIRECT, alg, &[RP_LOGGED_OUT]));
+        out.push_str(&client_entry(
+            id,
+            RP_SECRET,
+            RP_REDIRECT,
+            alg,
+            &[RP_LOGGED_OUT],
+        ));
     }
     for (id, alg) in [
         (APACHE, None),
         (APACHE_ES256, Some("ES256")),
         (APACHE_EDDSA, Some("EdDSA")),
     ] {
-        out.push_str(&client(id, APACHE_SECRET, APACHE_REDIRECT, alg, &[]));
+        out.push_str(&client_entry(id, APACHE_SECRET, APACHE_REDIRECT, alg, &[]));
     }
     out
 }
