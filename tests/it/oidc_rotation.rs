@@ -11,7 +11,7 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
-use crate::support::oauth::{jwt_header, AuthGateway};
+use crate::support::oauth::{jwt_claims, jwt_header, AuthGateway};
 use crate::support::oidc::{verify_id_token, Provider, ALICE, OPENID_SCOPES, RP, RP_ES256};
 
 /// More than the JWKS max-age (an hour): a Next key published before may sign.
@@ -39,6 +39,13 @@ async fn rotate(gateway: &AuthGateway) {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     assert_eq!(status, StatusCode::OK, "rotation refused: {body}");
+}
+
+/// Whether `jwks` publishes the key `kid`.
+fn has_kid(jwks: &openidconnect::core::CoreJsonWebKeySet, kid: &str) -> bool {
+    jwks.keys()
+        .iter()
+        .any(|k| openidconnect::JsonWebKey::key_id(k).map(|i| i.as_str()) == Some(kid))
 }
 
 /// The `kid` of `token`'s header.
@@ -92,13 +99,12 @@ async fn a_relying_party_that_cached_the_jwks_before_a_rotation_keeps_verifying_
             "still signed with a previous key after the rotation: {k}"
         );
     }
-    assert!(
-        cached.keys().iter().any(
-            |key| openidconnect::JsonWebKey::key_id(key).map(|i| i.as_str())
-                == Some(last[0].as_str())
-        ),
-        "the promoted key was in the JWKS before it signed"
-    );
+    for k in &last {
+        assert!(
+            has_kid(&cached, k),
+            "the promoted key {k} was in the JWKS before it signed"
+        );
+    }
 
     // The tokens signed before the rotation keep verifying, with the JWKS cached then and
     // with the one served now (the previous keys stay published).
@@ -128,25 +134,32 @@ async fn a_token_signed_by_a_retired_and_removed_key_is_refused() {
 
     provider.gateway.advance(PAST_MAX_AGE);
     rotate(&provider.gateway).await;
+    // Retired, the key stays published while its tokens live: at the ID token's expiry (on
+    // the gateway's clock), after another refresh of the keys, it is still in the JWKS, and
+    // the token verifies against the JWKS served then.
+    let exp = jwt_claims(&old.id_token())["exp"].as_u64().expect("exp");
+    provider
+        .gateway
+        .advance(exp.saturating_sub(provider.gateway.now()));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let retired = provider.fetch_jwks().await;
     assert!(
-        retired
-            .keys()
-            .iter()
-            .any(|k| openidconnect::JsonWebKey::key_id(k).map(|i| i.as_str())
-                == Some(old_kid.as_str())),
-        "the retired key is still published"
+        has_kid(&retired, &old_kid),
+        "the retired key is still published at its tokens' expiry"
     );
+    verify_id_token(
+        &provider.client_with_jwks(RP, retired),
+        &old.id_token(),
+        &old.nonce,
+        Some(old.access_token()),
+    )
+    .unwrap_or_else(|err| panic!("a token of the retired key, with the JWKS served now: {err}"));
     // Past the retention, the next rotation drops it.
     provider.gateway.advance(PAST_RETENTION);
     rotate(&provider.gateway).await;
     let fresh = provider.fetch_jwks().await;
     assert!(
-        !fresh
-            .keys()
-            .iter()
-            .any(|k| openidconnect::JsonWebKey::key_id(k).map(|i| i.as_str())
-                == Some(old_kid.as_str())),
+        !has_kid(&fresh, &old_kid),
         "the key {old_kid} is no longer published"
     );
     // A relying party with the current JWKS refuses the token (its exp is in the future for
