@@ -261,3 +261,8 @@ pub struct RouteSection {
     #[serde(default)]
     pub path_parameters: bool,
 }
+    /// Send the upstream `X-Auth-Assertion`, a JWT signed with the published keys (ES256,
+    /// about a minute long) saying who the caller is, for an upstream that can also be
+    /// reached without the gateway. Needs `auth = "bearer"` or `"session"`. Default `false`.
+    #[serde(default)]
+    pub assertion: bool,

@@ -407,3 +407,5 @@ pub enum AuthMode {
 
 #[cfg(test)]
 mod tests;
+    /// The upstream receives the signed `X-Auth-Assertion` (`proxy::assertion`).
+    pub assertion: bool,

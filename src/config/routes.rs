@@ -92,6 +92,14 @@ impl Validator<'_> {
             }
         }
 
+        if r.assertion && auth == AuthMode::None {
+            return Err(self.err(
+                &r.auth,
+                &key("assertion"),
+                "an assertion says who the caller is: it needs auth = \"bearer\" or \"session\"",
+            ));
+        }
+
         let upstream_ca = match &r.upstream_ca {
             None => None,
             Some(ca) => match &upstream {
@@ -128,6 +136,7 @@ impl Validator<'_> {
             upstream_ca,
             forward_token: r.forward_token.unwrap_or(true),
             path_parameters: r.path_parameters,
+            assertion: r.assertion,
         })
     }
 

@@ -212,3 +212,19 @@ fn store_and_admin_sections() {
         );
     }
 }
+
+#[test]
+fn assertion_is_off_by_default_and_needs_an_authenticated_route() {
+    let route = |auth: &str, extra: &str| {
+        format!(
+            "{SERVER}\n[[routes]]\npath = \"/\"\nupstream = \"http://127.0.0.1:3000\"\nauth = \"{auth}\"\n{extra}"
+        )
+    };
+    let c = Config::from_toml_str(&route("session", "")).unwrap();
+    assert!(!c.routes[0].assertion);
+    let c = Config::from_toml_str(&route("bearer", "assertion = true")).unwrap();
+    assert!(c.routes[0].assertion);
+    let e = err(&route("none", "assertion = true"));
+    assert!(e.contains("routes[0].assertion"), "{e}");
+    assert!(e.contains("needs auth = \"bearer\" or \"session\""), "{e}");
+}

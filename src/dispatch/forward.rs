@@ -94,6 +94,9 @@ impl Gateway {
         let request_id = RequestId::of(&headers);
         prepare_request_headers(&mut headers, &peer, client_host.as_ref());
         identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
+        if let Some(assertion) = &route.assertion {
+            assertion.apply(&mut headers, identity.as_ref(), self.auth.now());
+        }
         if let Some(RequestId(id)) = request_id {
             headers.insert(X_REQUEST_ID.clone(), id);
         }

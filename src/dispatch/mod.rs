@@ -85,7 +85,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: &Config, auth: Arc<AuthServer>) -> Result<Self, UpstreamSetupError> {
         Ok(Gateway {
-            routes: route::build_table(config, &auth.metrics)?,
+            routes: route::build_table(config, &auth.metrics, &auth.signing)?,
             routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
             own_series: auth.metrics.route(GATEWAY_ROUTE),

@@ -1,6 +1,7 @@
 //! The routes of one configuration, ready to serve: what each targets (an upstream with its
-//! pooled client, a static status, whoami), its labels and metric series, and the lookup of a
-//! request's route, `;` path parameters included (the "route" step of [`super`]).
+//! pooled client, a static status, whoami), its labels and metric series, its identity
+//! assertion (`assertion = true`), and the lookup of a request's route, `;` path parameters
+//! included (the "route" step of [`super`]).
 
 use std::sync::Arc;
 
@@ -13,9 +14,11 @@ use crate::http::head::RequestHost;
 use crate::http::path::{self, PathRejection};
 use crate::metrics::{Metrics, RouteSeries};
 use crate::middleware::access_log::RouteLabel;
+use crate::proxy::assertion::{route_audience, Assertions};
 use crate::proxy::forward::{UpstreamClient, UpstreamSetupError};
 use crate::proxy::routes::RouteTable;
 use crate::rescue::Rejection;
+use crate::tokens::jose::Keys;
 
 /// One configured route, ready to serve.
 pub(super) struct Route {
@@ -26,6 +29,8 @@ pub(super) struct Route {
     pub(super) metadata_url: Arc<str>,
     /// Its `/metrics` series.
     pub(super) series: RouteSeries,
+    /// The signed identity assertion, on a route with `assertion = true`.
+    pub(super) assertion: Option<Assertions>,
 }
 
 pub(super) enum Target {
@@ -45,6 +50,7 @@ pub(super) struct HttpTarget {
 pub(super) fn build_table(
     config: &Config,
     metrics: &Metrics,
+    signing: &Arc<Keys>,
 ) -> Result<RouteTable<Arc<Route>>, UpstreamSetupError> {
     let mut entries = Vec::with_capacity(config.routes.len());
     for route in &config.routes {
@@ -71,7 +77,13 @@ pub(super) fn build_table(
             upstream: Arc::from(route.upstream.to_string()),
         };
         let series = metrics.route(&label.route);
+        let origin = &config.server.public_url.origin;
+        let assertion = route.assertion.then(|| {
+            let audience = route_audience(origin, route.host.as_deref(), &route.path);
+            Assertions::new(origin, audience, signing.clone())
+        });
         let built = Route {
+            assertion,
             series,
             config: route.clone(),
             label,

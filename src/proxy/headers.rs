@@ -15,8 +15,14 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
-/// Headers only the gateway may set towards an upstream: identities it vouches for.
-const IDENTITY: [&str; 3] = ["x-auth-user", "x-auth-client", "x-auth-scopes"];
+/// Headers only the gateway may set towards an upstream: identities it vouches for (the
+/// signed `X-Auth-Assertion` of `assertion.rs` included, removed on every route).
+const IDENTITY: [&str; 4] = [
+    "x-auth-user",
+    "x-auth-client",
+    "x-auth-scopes",
+    "x-auth-assertion",
+];
 
 /// Headers that say where a request came from. From an untrusted peer they are lies at worst
 /// and noise at best; from a trusted proxy they are kept.

@@ -1,7 +1,9 @@
 //! The reverse proxy: the route table, header hygiene, the upstream client (its connections
-//! and their pool), built-in upstreams and WebSocket tunnels. Paths arrive normalised
+//! and their pool), built-in upstreams and WebSocket tunnels, and the signed identity
+//! assertion of routes with `assertion = true`. Paths arrive normalised
 //! (`http::path`).
 
+pub mod assertion;
 pub mod builtin;
 pub mod connect;
 pub mod forward;
