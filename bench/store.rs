@@ -53,6 +53,7 @@ fn record(family: &str) -> RefreshRecord {
         user: "bench".into(),
         scope: "api".into(),
         expires_at: FAR,
+        oidc: None,
     }
 }
 

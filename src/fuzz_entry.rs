@@ -313,6 +313,7 @@ pub fn sealed_value(data: &[u8]) {
         expires_in: body.len() as u64,
         refresh_token: (n % 2 == 0).then(|| old.clone().into_owned()),
         scope: "api:read".to_owned(),
+        id_token: None,
     };
     let sealed = seal::seal(&old, &pair);
     assert_eq!(seal::open(&old, &sealed).as_ref(), Some(&pair));

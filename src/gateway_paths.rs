@@ -20,6 +20,12 @@ pub const STYLESHEET_PATH: &str = "/oauth2/assets/authgate.css";
 
 /// RFC 8414 authorization-server metadata.
 pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// OpenID Connect Discovery 1.0 §4: the OpenID Provider's configuration.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+/// The published signing keys (`jwks_uri`, RFC 7517).
+pub const JWKS_PATH: &str = "/oauth2/jwks";
+/// The OpenID Connect UserInfo endpoint (OIDC Core §5.3).
+pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 /// The health check of load balancers.
 pub const HEALTHZ_PATH: &str = "/healthz";
 
@@ -74,7 +80,7 @@ impl PathPattern {
 /// the first that matches serves. The order matters: the sign-in callback, the sign-in start
 /// and forward-auth are exact `/oauth2/` paths, so they come before the authorization
 /// server's `/oauth2/` prefix, which would take them; the reserved prefixes come last.
-pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 10] = [
+pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 11] = [
     (
         PathPattern::Exact(CALLBACK_PATH),
         OwnEndpoint::SignInCallback,
@@ -94,6 +100,10 @@ pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 10] = [
     ),
     (
         PathPattern::Exact(AUTHORIZATION_SERVER_METADATA_PATH),
+        OwnEndpoint::AuthorizationServer,
+    ),
+    (
+        PathPattern::Exact(OPENID_CONFIGURATION_PATH),
         OwnEndpoint::AuthorizationServer,
     ),
     (PathPattern::Exact(HEALTHZ_PATH), OwnEndpoint::Healthz),
@@ -167,6 +177,12 @@ mod tests {
                 "/.well-known/oauth-authorization-server",
                 Some((AuthorizationServer, "")),
             ),
+            (
+                "/.well-known/openid-configuration",
+                Some((AuthorizationServer, "")),
+            ),
+            ("/oauth2/jwks", Some((AuthorizationServer, "jwks"))),
+            ("/oauth2/userinfo", Some((AuthorizationServer, "userinfo"))),
             ("/.well-known/other", Some((Reserved, ""))),
             ("/.well-known", Some((Reserved, ""))),
             ("/healthz", Some((Healthz, ""))),
@@ -187,6 +203,10 @@ mod tests {
             FORWARD_AUTH_PATH,
             RESOURCE_METADATA_PATH,
             STYLESHEET_PATH,
+            AUTHORIZATION_SERVER_METADATA_PATH,
+            OPENID_CONFIGURATION_PATH,
+            JWKS_PATH,
+            USERINFO_PATH,
         ] {
             assert!(
                 RESERVED_PREFIXES.iter().any(|p| path.starts_with(p)),

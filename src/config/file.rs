@@ -131,6 +131,13 @@ pub struct UserSection {
     /// The most this user may grant.
     #[serde(default)]
     pub scopes: Vec<Spanned<String>>,
+    /// The `email` claim (with `email_verified = true`), for the `email` scope. Default none.
+    pub email: Option<Spanned<String>>,
+    /// The `name` claim, for the `profile` scope. Default none.
+    pub display_name: Option<Spanned<String>>,
+    /// The `groups` claim (an array of strings), for the `groups` scope. Default none.
+    #[serde(default)]
+    pub groups: Vec<Spanned<String>>,
 }
 
 /// One `[[clients]]` entry.
@@ -158,6 +165,17 @@ pub struct ClientSection {
     pub first_party: bool,
     /// Require PKCE S256 (always true for public clients). Default `true`.
     pub require_pkce: Option<Spanned<bool>>,
+    /// The algorithm of this client's ID tokens: `"RS256"` (default), `"ES256"` or
+    /// `"EdDSA"` (RFC 7591 name; Apache mod_auth_openidc refuses EdDSA).
+    pub id_token_signed_response_alg: Option<Spanned<String>>,
+    /// `"scopes"` (default: the claims of the granted scopes in the ID token as well as at
+    /// `/userinfo`) or `"minimal"` (the ID token carries the protocol claims only).
+    pub id_token_claims: Option<Spanned<String>>,
+    /// Where RP-initiated logout may send the browser afterwards (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<Spanned<String>>,
+    /// Back-Channel Logout 1.0: where the gateway POSTs a logout token when a session ends.
+    pub backchannel_logout_uri: Option<Spanned<String>>,
 }
 
 /// `[server]`: where and how the gateway listens.
@@ -260,9 +278,9 @@ pub struct RouteSection {
     /// would reach `/api/admin/y` past the rules of a route for `/api/admin`.
     #[serde(default)]
     pub path_parameters: bool,
-}
     /// Send the upstream `X-Auth-Assertion`, a JWT signed with the published keys (ES256,
     /// about a minute long) saying who the caller is, for an upstream that can also be
     /// reached without the gateway. Needs `auth = "bearer"` or `"session"`. Default `false`.
     #[serde(default)]
     pub assertion: bool,
+}

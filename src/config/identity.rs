@@ -283,7 +283,8 @@ impl Validator<'_> {
                     format!("`{text}` is not a scope token (RFC 6749 §3.3: printable ASCII, no space, `\"` or `\\`)"),
                 ));
             }
-            if !declared.is_empty() && !declared.contains_key(text) {
+            let builtin = super::BUILTIN_SCOPES.contains(&text.as_str());
+            if !declared.is_empty() && !declared.contains_key(text) && !builtin {
                 return Err(self.err(scope, &at, format!("`{text}` is not declared in [scopes]")));
             }
             if !out.contains(text) {
@@ -337,6 +338,7 @@ impl Validator<'_> {
                 name: name.clone(),
                 password_hash: hash.clone(),
                 scopes: self.scope_list(&u.scopes, &key("scopes"), declared)?,
+                claims: self.user_claims(index, u)?,
             });
         }
         Ok(out)
@@ -509,6 +511,7 @@ impl Validator<'_> {
             Some(v) => v.get_ref().clone(),
             None => id.clone(),
         };
+        let oidc = self.client_oidc(index, c)?;
         Ok(ClientConfig {
             id: id.clone(),
             kind,
@@ -519,6 +522,10 @@ impl Validator<'_> {
             scopes: self.scope_list(&c.scopes, &key("scopes"), declared)?,
             first_party: c.first_party,
             require_pkce,
+            id_token_alg: oidc.id_token_alg,
+            id_token_claims: oidc.id_token_claims,
+            post_logout_redirect_uris: oidc.post_logout_redirect_uris,
+            backchannel_logout_uri: oidc.backchannel_logout_uri,
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod error;
 pub mod file;
 mod identity;
+mod oidc;
 mod operations;
 mod redirect_uri;
 mod routes;
@@ -26,6 +27,8 @@ use ipnet::IpNet;
 
 pub use crate::tokens::secret::SecretRef;
 pub use error::ConfigError;
+/// The scopes every configuration declares (OpenID Connect's and `groups`).
+pub use oidc::BUILTIN_SCOPES;
 pub use operations::check_redis_url;
 /// The redirect URI rules, shared by `check` and dynamic registration.
 pub use redirect_uri::{check_redirect_uri, response_parameter_in};
@@ -222,6 +225,8 @@ pub struct UserConfig {
     /// argon2id PHC string.
     pub password_hash: String,
     pub scopes: Vec<String>,
+    /// What the OpenID claims say of this user.
+    pub claims: UserClaims,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -229,8 +234,31 @@ impl std::fmt::Debug for UserConfig {
         f.debug_struct("UserConfig")
             .field("name", &self.name)
             .field("scopes", &self.scopes)
+            .field("claims", &self.claims)
             .finish_non_exhaustive()
     }
+}
+
+/// A user's `email`, `display_name` and `groups` (contract §7): the claims of the `email`,
+/// `profile` and `groups` scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserClaims {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// Each once, in the file's order.
+    pub groups: Vec<String>,
+}
+
+/// Which claims a client's ID tokens carry (`id_token_claims`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdTokenClaims {
+    /// The claims of the granted `profile`, `email` and `groups` scopes, as at `/userinfo`
+    /// (relying parties such as Grafana map roles from the ID token).
+    #[default]
+    Scopes,
+    /// Only the protocol claims (`iss`, `sub`, `aud`, times, `nonce`, `at_hash`, `sid`, `azp`).
+    Minimal,
 }
 
 /// One `[[clients]]` entry, or a client registered through RFC 7591 (kept in the store).
@@ -247,6 +275,22 @@ pub struct ClientConfig {
     pub scopes: Vec<String>,
     pub first_party: bool,
     pub require_pkce: bool,
+    /// `id_token_signed_response_alg`: what this client's ID tokens are signed with.
+    #[serde(default = "default_id_token_alg")]
+    pub id_token_alg: crate::tokens::jose::Alg,
+    #[serde(default)]
+    pub id_token_claims: IdTokenClaims,
+    /// Where RP-initiated logout may return the browser (compared as exact strings).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Back-Channel Logout 1.0: where a logout token is POSTed when a session ends.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+}
+
+/// RS256: OIDC Core §15.1's mandatory algorithm, the one every relying party accepts.
+fn default_id_token_alg() -> crate::tokens::jose::Alg {
+    crate::tokens::jose::Alg::Rs256
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -362,6 +406,8 @@ pub struct RouteConfig {
     pub forward_token: bool,
     /// Paths with `;` parameters are forwarded (matched by the path without them).
     pub path_parameters: bool,
+    /// The upstream receives the signed `X-Auth-Assertion` (`proxy::assertion`).
+    pub assertion: bool,
 }
 
 /// Where a route's requests go.
@@ -407,5 +453,3 @@ pub enum AuthMode {
 
 #[cfg(test)]
 mod tests;
-    /// The upstream receives the signed `X-Auth-Assertion` (`proxy::assertion`).
-    pub assertion: bool,

@@ -8,9 +8,10 @@
 
 use super::error::{ErrorCode, OAuthError};
 use super::grants::scope_list;
+use super::oidc::prompt::{self, OidcParams};
 use super::{pkce, random_id, AuthServer};
 use crate::config::{ClientConfig, GrantType};
-use crate::store::CodeGrant;
+use crate::store::{CodeGrant, OidcLogin};
 use crate::tokens::opaque::{new_token, TokenHash};
 
 /// A validated authorization request.
@@ -25,6 +26,17 @@ pub struct AuthorizeRequest {
     pub code_challenge: Option<String>,
     /// The original query string, carried through the login and consent forms.
     pub query: String,
+    /// The OpenID Connect parameters (`nonce`, `prompt`, `max_age`, `id_token_hint`).
+    pub oidc: OidcParams,
+}
+
+/// The login session a code is issued in: what its ID tokens say of the login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLogin {
+    /// When the user signed in.
+    pub auth_time: u64,
+    /// The session's `sid` (`oidc::session_sid`).
+    pub sid: String,
 }
 
 /// A refused authorization request.
@@ -40,8 +52,8 @@ pub enum AuthorizeError {
     },
 }
 
-/// The parameters RFC 6749 says must not repeat.
-const SINGLE: [&str; 7] = [
+/// The parameters RFC 6749 (and OIDC Core §3.1.2.1) say must not repeat.
+const SINGLE: [&str; 13] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -49,6 +61,12 @@ const SINGLE: [&str; 7] = [
     "state",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+    "id_token_hint",
+    "request",
+    "request_uri",
 ];
 
 impl AuthServer {
@@ -119,6 +137,7 @@ impl AuthServer {
                 )))
             }
         }
+        let oidc = prompt::parse(get).map_err(fail)?;
         if !client.grants.contains(&GrantType::AuthorizationCode) {
             return Err(fail(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -150,6 +169,7 @@ impl AuthServer {
             scopes,
             code_challenge,
             query: query.to_owned(),
+            oidc,
         })
     }
 
@@ -184,14 +204,23 @@ impl AuthServer {
         Ok(granted.iter().any(|s| !earlier.contains(s)))
     }
 
-    /// Issues a code for `user` and returns the redirect to the client.
+    /// Issues a code for `user`, signed in by `login`, and returns the redirect to the client.
     pub async fn issue_code(
         &self,
         req: &AuthorizeRequest,
         user: &str,
         granted: &[String],
+        login: &SessionLogin,
     ) -> Result<String, OAuthError> {
         let code = new_token();
+        let oidc = granted
+            .iter()
+            .any(|s| s == super::oidc::OPENID)
+            .then(|| OidcLogin {
+                auth_time: login.auth_time,
+                sid: login.sid.clone(),
+                nonce: req.oidc.nonce.clone(),
+            });
         let grant = CodeGrant {
             client_id: req.client_id.clone(),
             user: user.to_owned(),
@@ -200,6 +229,7 @@ impl AuthServer {
             code_challenge: req.code_challenge.clone(),
             family: random_id(),
             expires_at: self.now() + self.settings.code_ttl,
+            oidc,
         };
         self.store.put_code(TokenHash::of(&code), grant).await?;
         let mut pairs = vec![("code", code.as_str())];

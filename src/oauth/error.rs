@@ -41,6 +41,20 @@ pub enum ErrorCode {
     /// RFC 7591 §3.2.2: "The value of one of the client metadata fields is invalid and the
     /// server has rejected this request."
     InvalidClientMetadata,
+    /// OIDC Core §3.1.2.6: "The Authorization Server requires End-User authentication. This
+    /// error MAY be returned when the prompt parameter value in the Authentication Request is
+    /// none, but the Authentication Request cannot be completed without displaying a user
+    /// interface for End-User authentication."
+    LoginRequired,
+    /// OIDC Core §3.1.2.6: "The Authorization Server requires End-User consent. This error
+    /// MAY be returned when the prompt parameter value in the Authentication Request is
+    /// none, but the Authentication Request cannot be completed without displaying a user
+    /// interface for End-User consent."
+    ConsentRequired,
+    /// OIDC Core §3.1.2.6: "The OP does not support use of the request parameter".
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: "The OP does not support use of the request_uri parameter".
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
@@ -58,6 +72,10 @@ impl ErrorCode {
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

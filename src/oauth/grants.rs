@@ -9,9 +9,14 @@
 //!   whole family (RFC 9700 §4.14.2); a narrower `scope` narrows the access token, while the
 //!   new refresh token keeps the scope originally granted (RFC 6749 §6);
 //! - `client_credentials`: confidential clients only, no refresh token.
+//!
+//! With `openid` granted, the code and refresh grants also return an ID token
+//! (`oidc::id_token`), each refresh's telling the same login as the first; an OpenID grant
+//! gets a refresh token only with `offline_access` (OIDC Core §11; see `oidc`).
 
 use super::clients::ClientCredentials;
 use super::error::{ErrorCode, OAuthError};
+use super::oidc::{has_scope, OFFLINE_ACCESS, OPENID};
 use super::{pkce, seal, AuthServer, TokenResponse};
 use crate::config::{ClientConfig, ClientKind, GrantType};
 use crate::store::{ClientAccess, CodeTake, NextRefresh, RefreshRecord, Rotation};
@@ -150,6 +155,7 @@ impl AuthServer {
             expires_in: self.settings.access_ttl,
             refresh_token: None,
             scope,
+            id_token: None,
         })
     }
 
@@ -219,6 +225,13 @@ impl AuthServer {
         }
 
         let (access_token, access) = self.access_token(&grant.user, &client.id, &grant.scope);
+        let openid = has_scope(&grant.scope, OPENID);
+        let id_token = match &grant.oidc {
+            Some(login) if openid => {
+                Some(self.mint_id_token(client, &grant.user, &grant.scope, login, &access_token)?)
+            }
+            _ => None,
+        };
         let refresh_token = new_token();
         let record = RefreshRecord {
             family: grant.family.clone(),
@@ -226,19 +239,22 @@ impl AuthServer {
             user: grant.user.clone(),
             scope: grant.scope.clone(),
             expires_at: now + self.settings.refresh_ttl,
+            oidc: grant.oidc.clone(),
         };
         // The family is recorded even for clients without refresh tokens, so that a code
         // replay can still revoke the access token.
         self.store
             .put_refresh(TokenHash::of(&refresh_token), record, access)
             .await?;
-        let offers_refresh = client.grants.contains(&GrantType::RefreshToken);
+        let offers_refresh = client.grants.contains(&GrantType::RefreshToken)
+            && (!openid || has_scope(&grant.scope, OFFLINE_ACCESS));
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".to_owned(),
             expires_in: self.settings.access_ttl,
             refresh_token: offers_refresh.then_some(refresh_token),
             scope: grant.scope,
+            id_token,
         })
     }
 
@@ -290,6 +306,13 @@ impl AuthServer {
         let scope = scope.join(" ");
 
         let (access_token, access) = self.access_token(&record.user, &client.id, &scope);
+        // OIDC Core §12.2: the same iss, sub, aud, auth_time (and sid, nonce) as at the login.
+        let id_token = match &record.oidc {
+            Some(login) if has_scope(&scope, OPENID) => {
+                Some(self.mint_id_token(client, &record.user, &scope, login, &access_token)?)
+            }
+            _ => None,
+        };
         let new_refresh = new_token();
         let pair = TokenResponse {
             access_token,
@@ -297,6 +320,7 @@ impl AuthServer {
             expires_in: self.settings.access_ttl,
             refresh_token: Some(new_refresh.clone()),
             scope,
+            id_token,
         };
         // The new refresh token keeps the scope originally granted (RFC 6749 §6: "MUST be
         // identical"); only this access token is narrowed.

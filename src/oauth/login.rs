@@ -243,6 +243,7 @@ mod tests {
             name: "alice".to_owned(),
             password_hash: cheap_hash("right"),
             scopes: Vec::new(),
+            claims: Default::default(),
         };
         HashMap::from([("alice".to_owned(), user)])
     }

@@ -1,9 +1,11 @@
 //! Authorization server metadata (RFC 8414), every URL built from `public_url` and never
-//! from request headers.
+//! from request headers. The OpenID Provider document (`oidc::discovery`) is this one with
+//! the OpenID members added, so the two agree on every member they share.
 
 use serde_json::{json, Value};
 
 use super::AuthServer;
+use crate::gateway_paths::JWKS_PATH;
 
 impl AuthServer {
     pub fn metadata(&self) -> Value {
@@ -16,6 +18,7 @@ impl AuthServer {
             "revocation_endpoint": format!("{base}/oauth2/revoke"),
             "introspection_endpoint": format!("{base}/oauth2/introspect"),
             "end_session_endpoint": format!("{base}/oauth2/logout"),
+            "jwks_uri": format!("{base}{JWKS_PATH}"),
             "scopes_supported": scopes,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -37,10 +40,12 @@ impl AuthServer {
     /// so the union of the configured clients' scopes covers them all; the gateway's own
     /// client holds every user's and route's scope, and a client registered later gets at
     /// most `[registration] scopes`. Declared scopes are listed too (a client may be added
-    /// for them). Sorted, each once.
+    /// for them), and so are the built-in OpenID scopes (declared by every configuration).
+    /// Sorted, each once.
     pub fn grantable_scopes(&self) -> Vec<&str> {
         let mut scopes: std::collections::BTreeSet<&str> =
             self.scopes.keys().map(String::as_str).collect();
+        scopes.extend(crate::config::BUILTIN_SCOPES);
         for client in self.clients.all() {
             scopes.extend(client.scopes.iter().map(String::as_str));
         }

@@ -10,6 +10,7 @@
 //! - [`consent`], [`csrf`]: the consent ticket and the purpose-bound MACs of forms and the
 //!   flow cookie;
 //! - [`metadata`]: the RFC 8414 document;
+//! - [`oidc`]: the OpenID Connect provider (ID tokens, UserInfo, discovery, `prompt`);
 //! - [`signing`]: the asymmetric signing keys' retention, seal and refresh;
 //! - [`clients`], [`pkce`], [`seal`], [`error`]: the parts they share.
 
@@ -24,6 +25,7 @@ pub mod hash_pool;
 pub mod hash_slices;
 pub mod login;
 pub mod metadata;
+pub mod oidc;
 pub mod pkce;
 pub mod registration;
 pub mod revocation;
@@ -60,6 +62,9 @@ pub struct TokenResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// OIDC Core §3.1.3.3: with `openid` granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -313,6 +318,10 @@ fn with_gateway_client(config: &Config) -> Vec<ClientConfig> {
         scopes,
         first_party: true,
         require_pkce: true,
+        id_token_alg: crate::tokens::jose::Alg::Rs256,
+        id_token_claims: crate::config::IdTokenClaims::Scopes,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     });
     clients
 }

@@ -172,6 +172,10 @@ impl AuthServer {
             scopes,
             first_party: false,
             require_pkce: true,
+            id_token_alg: crate::tokens::jose::Alg::Rs256,
+            id_token_claims: crate::config::IdTokenClaims::Scopes,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         };
         let stored = self
             .store

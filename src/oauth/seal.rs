@@ -53,6 +53,7 @@ mod tests {
             expires_in: 900,
             refresh_token: Some("r2".into()),
             scope: "api:read".into(),
+            id_token: Some("h.p.s".into()),
         };
         let sealed = seal("r1", &pair);
         assert_eq!(open("r1", &sealed), Some(pair));

@@ -54,12 +54,25 @@ pub(crate) const CLI_REDIRECT: &str = "http://127.0.0.1/callback";
 pub(crate) const WEB: &str = "web";
 pub(crate) const WEB_SECRET: &str = "web-secret-0123456789abcdef0123456789";
 pub(crate) const WEB_REDIRECT: &str = "https://web.example/callback";
+/// A confidential OpenID relying party (the code and refresh grants), with every built-in
+/// scope and `api:read`; RS256 ID tokens with the scopes' claims.
+pub(crate) const RP: &str = "rp";
+pub(crate) const RP_SECRET: &str = "rp-secret-0123456789abcdef0123456789ab";
+pub(crate) const RP_REDIRECT: &str = "https://rp.example/callback";
+/// A public relying party whose ID tokens are ES256 and minimal.
+pub(crate) const RP_ES: &str = "rp-es";
+pub(crate) const RP_ES_REDIRECT: &str = "https://rp-es.example/callback";
+/// `alice`'s claims.
+pub(crate) const ALICE_EMAIL: &str = "alice@example.com";
+pub(crate) const ALICE_DISPLAY_NAME: &str = "Alice Liddell";
 /// A confidential machine client (`client_credentials` only), `api:read` and `api:write`.
 pub(crate) const MACHINE: &str = "machine";
 pub(crate) const MACHINE_SECRET: &str = "machine-secret-0123456789abcdef01234567";
 /// Another machine client, `api:read` only.
 pub(crate) const OTHER_MACHINE: &str = "other-machine";
 pub(crate) const OTHER_MACHINE_SECRET: &str = "other-machine-secret-0123456789abcdef";
+/// The `sid` of the login session [`TestServer::code_with`] issues codes in.
+pub(crate) const SID: &str = "test-session-sid";
 /// The registration endpoint's initial access token.
 pub(crate) const REGISTRATION_TOKEN: &str = "registration-token-0123456789abcdef0123";
 
@@ -130,7 +143,10 @@ max_clients = 3
 [[users]]
 name = "{ALICE}"
 password = "{PASSWORD_HASH}"
-scopes = ["api:read", "api:write"]
+scopes = ["api:read", "api:write", "openid", "profile", "email", "groups", "offline_access"]
+email = "{ALICE_EMAIL}"
+display_name = "{ALICE_DISPLAY_NAME}"
+groups = ["admins", "dev"]
 [[users]]
 name = "{BOB}"
 password = "{PASSWORD_HASH}"
@@ -164,6 +180,21 @@ grants = ["authorization_code", "refresh_token"]
 redirect_uris = ["{WEB_REDIRECT}"]
 scopes = ["api:read", "api:write"]
 [[clients]]
+id = "{RP}"
+type = "confidential"
+secret = "{rp_secret}"
+grants = ["authorization_code", "refresh_token"]
+redirect_uris = ["{RP_REDIRECT}"]
+scopes = ["openid", "profile", "email", "groups", "offline_access", "api:read"]
+post_logout_redirect_uris = ["https://rp.example/logged-out"]
+[[clients]]
+id = "{RP_ES}"
+type = "public"
+redirect_uris = ["{RP_ES_REDIRECT}"]
+scopes = ["openid", "profile", "email", "offline_access"]
+id_token_signed_response_alg = "ES256"
+id_token_claims = "minimal"
+[[clients]]
 id = "{MACHINE}"
 type = "confidential"
 secret = "{machine_secret}"
@@ -177,6 +208,7 @@ scopes = ["api:read"]
         data_dir = data_dir.display(),
         registration = registration_file.display(),
         web_secret = secret_hash(WEB_SECRET),
+        rp_secret = secret_hash(RP_SECRET),
         machine_secret = secret_hash(MACHINE_SECRET),
         other_machine_secret = secret_hash(OTHER_MACHINE_SECRET),
     )
@@ -216,6 +248,14 @@ impl TestServer {
         self.clock.advance(secs);
     }
 
+    /// The login session codes are issued in: signed in at [`START`], sid [`SID`].
+    pub(crate) fn login(&self) -> super::authorize::SessionLogin {
+        super::authorize::SessionLogin {
+            auth_time: START,
+            sid: SID.to_owned(),
+        }
+    }
+
     /// A code for `user` from an authorization request with `query` (without
     /// `response_type`), granted what the user may grant of it, issued as the
     /// authorization endpoint issues it.
@@ -228,7 +268,7 @@ impl TestServer {
         let granted = self.auth.granted_scopes(&request, user);
         let redirect = self
             .auth
-            .issue_code(&request, user, &granted)
+            .issue_code(&request, user, &granted, &self.login())
             .await
             .unwrap();
         let (_, query) = redirect.split_once('?').unwrap();

@@ -21,6 +21,11 @@ fn grant(family: &str) -> CodeGrant {
         code_challenge: Some("c".repeat(43)),
         family: family.into(),
         expires_at: NOW + 60,
+        oidc: Some(crate::store::OidcLogin {
+            auth_time: NOW - 5,
+            sid: "sid-1".into(),
+            nonce: Some("n-0S6_WzA2Mj".into()),
+        }),
     }
 }
 
@@ -31,6 +36,7 @@ fn record(family: &str) -> RefreshRecord {
         user: "alice".into(),
         scope: "api:read".into(),
         expires_at: NOW + 86_400,
+        oidc: None,
     }
 }
 
@@ -377,6 +383,10 @@ async fn registered_clients(s: &impl Store) {
         scopes: vec![],
         first_party: false,
         require_pkce: true,
+        id_token_alg: crate::tokens::jose::Alg::Rs256,
+        id_token_claims: crate::config::IdTokenClaims::Scopes,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     };
     assert!(s.put_client(client("a"), 2).await.unwrap());
     assert!(s.put_client(client("b"), 2).await.unwrap());

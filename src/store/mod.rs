@@ -90,6 +90,24 @@ pub struct CodeGrant {
     /// a replayed code can revoke what the first redemption produced.
     pub family: String,
     pub expires_at: u64,
+    /// For a grant holding `openid`: what its ID tokens must say of the login. Absent in
+    /// codes stored before OpenID Connect (they load, and get no ID token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcLogin>,
+}
+
+/// The login behind an OpenID Connect grant, carried from the authorization request through
+/// the code into the refresh family, so that every ID token of the grant (the first and
+/// each refresh's, OIDC Core §12.2) tells the same `auth_time`, `sid` and `nonce`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcLogin {
+    /// When the user signed in (the login session's start), seconds since the epoch.
+    pub auth_time: u64,
+    /// The login session's public id (`sid`).
+    pub sid: String,
+    /// The authorization request's `nonce`, echoed in the ID tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// The outcome of taking a code.
@@ -113,6 +131,9 @@ pub struct RefreshRecord {
     pub scope: String,
     /// When the family ends, however often it rotates.
     pub expires_at: u64,
+    /// The login of an OpenID Connect grant (its refreshes return ID tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcLogin>,
 }
 
 /// A refresh token as found: its record, and whether it is still the family's current token.

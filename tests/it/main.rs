@@ -44,6 +44,9 @@ mod oauth_tokens;
 // PKCE + nonce, ID tokens (RS256, ES256, EdDSA) verified against the JWKS, userinfo,
 // refresh, RP-initiated logout.
 mod oidc_rp;
+// The OpenID provider with reqwest: discovery and JWKS as served, code + PKCE + nonce with the
+// ID token checked against the JWKS, userinfo three ways, prompt, max_age, POST authorize.
+mod oidc_provider;
 // Each OpenID refusal on its own: nonce, prompt=none, logout URIs, token kinds swapped,
 // alg none and HS256 under an asymmetric kid, removed keys, userinfo without openid.
 mod oidc_refusals;

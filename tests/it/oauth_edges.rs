@@ -184,5 +184,18 @@ scopes = ["app"]
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    assert_eq!(scopes, ["app", "reports:read"], "{metadata}");
+    // With the built-in OpenID scopes, which every configuration declares (contract §7).
+    assert_eq!(
+        scopes,
+        [
+            "app",
+            "email",
+            "groups",
+            "offline_access",
+            "openid",
+            "profile",
+            "reports:read"
+        ],
+        "{metadata}"
+    );
 }

@@ -16,9 +16,10 @@ use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE, SESSION_COOKIE};
 use crate::http::body::Body;
 use crate::http::cookie;
 use crate::http::pages;
-use crate::oauth::authorize::{AuthorizeError, AuthorizeRequest};
+use crate::oauth::authorize::{AuthorizeError, AuthorizeRequest, SessionLogin};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::login::LoginFailure;
+use crate::oauth::oidc::prompt::{ConsentStep, LoginState, LoginStep};
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
@@ -29,6 +30,16 @@ async fn session_user(
     auth: &AuthServer,
     headers: &HeaderMap,
 ) -> Result<Option<(String, String)>, Rejection> {
+    Ok(login_session(auth, headers)
+        .await?
+        .map(|(id, session)| (id, session.user)))
+}
+
+/// This browser's login session (its id and record), if it is alive.
+async fn login_session(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+) -> Result<Option<(String, SessionRecord)>, Rejection> {
     let Some(id) = cookie::get(headers, LOGIN_COOKIE) else {
         return Ok(None);
     };
@@ -36,9 +47,20 @@ async fn session_user(
         .touch_session(id)
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
-    Ok(found.map(|session| (id.to_owned(), session.user)))
+    Ok(found.map(|session| (id.to_owned(), session)))
 }
 
+/// What a code issued in the login session `id` says of that login.
+fn session_login(id: &str, session: &SessionRecord) -> SessionLogin {
+    SessionLogin {
+        auth_time: session.created_at,
+        sid: crate::oauth::oidc::session_sid(&TokenHash::of(id)),
+    }
+}
+
+/// An authorization request (the query of a GET, or the form of a POST: OIDC Core
+/// §3.1.2.1): sign in first, ask for consent, or issue the code, as the session and the
+/// OpenID parameters (`oauth::oidc::prompt`) decide; `prompt=none` is answered without a page.
 pub(super) async fn authorize(
     auth: &AuthServer,
     headers: &HeaderMap,
@@ -48,10 +70,30 @@ pub(super) async fn authorize(
         Ok(request) => request,
         Err(err) => return authorize_error(auth, err),
     };
-    match session_user(auth, headers).await? {
-        None => Ok(login_page(auth, headers, query, None, "")),
-        Some((session_id, user)) => decide(auth, &request, &session_id, &user).await,
+    let session = login_session(auth, headers).await?;
+    let login = session.as_ref().map(|(_, s)| LoginState {
+        user: &s.user,
+        auth_time: s.created_at,
+    });
+    let hint = auth.judge_hint(request.oidc.id_token_hint.as_deref());
+    match request.oidc.login_step(login.as_ref(), &hint, auth.now()) {
+        LoginStep::ShowLogin => Ok(login_page(auth, headers, query, None, "")),
+        LoginStep::Refuse(error) => refuse(auth, &request, &error),
+        LoginStep::Proceed => match &session {
+            Some((session_id, session)) => decide(auth, &request, session_id, session).await,
+            None => Ok(login_page(auth, headers, query, None, "")),
+        },
     }
+}
+
+/// An error sent back to the client's registered URI.
+fn refuse(
+    auth: &AuthServer,
+    request: &AuthorizeRequest,
+    error: &OAuthError,
+) -> Result<Response<Body>, Rejection> {
+    let location = auth.error_redirect(&request.redirect_uri, error, request.state.as_deref());
+    redirect(StatusCode::FOUND, &location)
 }
 
 fn authorize_error(auth: &AuthServer, err: AuthorizeError) -> Result<Response<Body>, Rejection> {
@@ -73,14 +115,23 @@ async fn decide(
     auth: &AuthServer,
     request: &AuthorizeRequest,
     session_id: &str,
-    user: &str,
+    session: &SessionRecord,
 ) -> Result<Response<Body>, Rejection> {
+    let user = session.user.as_str();
     let granted = auth.granted_scopes(request, user);
     let needs = auth
         .needs_consent(request, user, &granted)
         .await
         .map_err(Rejection::OAuth)?;
-    if needs {
+    let first_party = auth
+        .clients
+        .configured(&request.client_id)
+        .is_some_and(|c| c.first_party);
+    let step = request.oidc.consent_step(!needs, first_party);
+    if let ConsentStep::Refuse(error) = step {
+        return refuse(auth, request, &error);
+    }
+    if step == ConsentStep::ShowConsent {
         let client = auth
             .client(&request.client_id)
             .await
@@ -90,12 +141,7 @@ async fn decide(
             .map_or(request.client_id.as_str(), |c| c.name.as_str());
         let scopes: Vec<(String, String)> = granted
             .iter()
-            .map(|s| {
-                (
-                    s.clone(),
-                    auth.scopes.get(s).cloned().unwrap_or_else(|| s.clone()),
-                )
-            })
+            .map(|s| (s.clone(), auth.scope_description(s)))
             .collect();
         let csrf = crate::oauth::consent::issue(&auth.csrf, session_id, &request.query, auth.now());
         return Ok(pages::consent(
@@ -107,7 +153,7 @@ async fn decide(
         ));
     }
     let location = auth
-        .issue_code(request, user, &granted)
+        .issue_code(request, user, &granted, &session_login(session_id, session))
         .await
         .map_err(Rejection::OAuth)?;
     redirect(StatusCode::FOUND, &location)
@@ -184,6 +230,13 @@ pub(super) async fn login(
             return Ok(login_page(auth, &headers, &query, Some(message), username));
         }
     };
+    // A login replaces this browser's earlier one (`prompt=login`, `max_age`, another user).
+    if let Some(earlier) = cookie::get(&headers, LOGIN_COOKIE) {
+        auth.store
+            .delete_session(&TokenHash::of(earlier))
+            .await
+            .map_err(|e| Rejection::OAuth(e.into()))?;
+    }
     // A new session id at every login (no fixation).
     let session_id = new_token();
     let record = SessionRecord {
@@ -198,7 +251,9 @@ pub(super) async fn login(
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
     tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");
-    let mut response = redirect(StatusCode::SEE_OTHER, &format!("/oauth2/authorize?{query}"))?;
+    // Back to the request, without what this login answered (`prompt=login`, `max_age`, …).
+    let back = crate::oauth::oidc::prompt::after_login(&query);
+    let mut response = redirect(StatusCode::SEE_OTHER, &format!("/oauth2/authorize?{back}"))?;
     set_cookie(
         &mut response,
         cookie::set(LOGIN_COOKIE, &session_id, Some(auth.settings.session_max)),
@@ -217,9 +272,10 @@ pub(super) async fn consent(
         Ok(request) => request,
         Err(err) => return authorize_error(auth, err),
     };
-    let Some((session_id, user)) = session_user(auth, &headers).await? else {
+    let Some((session_id, session)) = login_session(auth, &headers).await? else {
         return Ok(login_page(auth, &headers, &query, None, ""));
     };
+    let user = session.user.clone();
     let expired = || {
         Rejection::AuthorizePage(
             "The consent form expired or did not come from this site. Start again from the application.",
@@ -260,7 +316,12 @@ pub(super) async fn consent(
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
     let location = auth
-        .issue_code(&request, &user, &granted)
+        .issue_code(
+            &request,
+            &user,
+            &granted,
+            &session_login(&session_id, &session),
+        )
         .await
         .map_err(Rejection::OAuth)?;
     redirect(StatusCode::SEE_OTHER, &location)

@@ -2,14 +2,17 @@
 //! (`crate::oauth`) and turns its answers into responses. Refusals are `Rejection`s, answered
 //! by `rescue` like every other. By surface: [`form`] reads and checks request bodies,
 //! [`browser`] serves the pages a person sees (authorize, login, consent, logout),
-//! [`token_api`] the JSON API of clients (token, revoke, introspect, register).
+//! [`token_api`] the JSON API of clients (token, revoke, introspect, register), [`oidc`] the
+//! OpenID provider's own (discovery, JWKS, UserInfo, authorization by POST).
 //!
-//! Paths: `/.well-known/oauth-authorization-server`, `/oauth2/authorize`, `/oauth2/login`,
-//! `/oauth2/consent`, `/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect`,
-//! `/oauth2/logout`, `/oauth2/register`, `/oauth2/assets/authgate.css`.
+//! Paths: `/.well-known/oauth-authorization-server`, `/.well-known/openid-configuration`,
+//! `/oauth2/authorize` (GET and POST), `/oauth2/login`, `/oauth2/consent`, `/oauth2/token`,
+//! `/oauth2/revoke`, `/oauth2/introspect`, `/oauth2/logout`, `/oauth2/register`,
+//! `/oauth2/jwks`, `/oauth2/userinfo`, `/oauth2/assets/authgate.css`.
 
 pub mod browser;
 pub mod form;
+pub mod oidc;
 pub mod token_api;
 
 use std::net::IpAddr;
@@ -18,7 +21,10 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::gateway_paths::{AUTHORIZATION_SERVER_METADATA_PATH, STYLESHEET_PATH};
+use crate::gateway_paths::{
+    AUTHORIZATION_SERVER_METADATA_PATH, JWKS_PATH, OPENID_CONFIGURATION_PATH, STYLESHEET_PATH,
+    USERINFO_PATH,
+};
 use crate::http::body::Body;
 use crate::http::pages;
 use crate::http::response;
@@ -45,6 +51,10 @@ pub async fn handle(
             let query = req.uri().query().unwrap_or("").to_owned();
             authorize(auth, req.headers(), &query).await
         }
+        ("/oauth2/authorize", &Method::POST) => oidc::authorize_post(auth, req).await,
+        (OPENID_CONFIGURATION_PATH, &Method::GET) => Ok(oidc::discovery(auth)),
+        (JWKS_PATH, &Method::GET) => Ok(oidc::jwks(auth)),
+        (USERINFO_PATH, &Method::GET | &Method::POST) => oidc::userinfo(auth, req).await,
         ("/oauth2/login", &Method::POST) => login(auth, req, peer).await,
         ("/oauth2/consent", &Method::POST) => consent(auth, req).await,
         ("/oauth2/token", &Method::POST) => token(auth, req).await,
@@ -52,8 +62,15 @@ pub async fn handle(
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
         ("/oauth2/logout", &Method::GET | &Method::POST) => logout(auth, req).await,
         ("/oauth2/register", &Method::POST) => register(auth, req).await,
-        (AUTHORIZATION_SERVER_METADATA_PATH | "/oauth2/authorize", _) | (STYLESHEET_PATH, _) => {
-            Err(Rejection::MethodNotAllowed { allow: "GET" })
+        (
+            AUTHORIZATION_SERVER_METADATA_PATH
+            | OPENID_CONFIGURATION_PATH
+            | JWKS_PATH
+            | STYLESHEET_PATH,
+            _,
+        ) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
+        ("/oauth2/authorize" | USERINFO_PATH, _) => {
+            Err(Rejection::MethodNotAllowed { allow: "GET, POST" })
         }
         (
             "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"

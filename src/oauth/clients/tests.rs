@@ -26,6 +26,10 @@ fn client(id: &str, kind: ClientKind, secret: Option<&str>) -> ClientConfig {
         scopes: vec![],
         first_party: false,
         require_pkce: true,
+        id_token_alg: crate::tokens::jose::Alg::Rs256,
+        id_token_claims: crate::config::IdTokenClaims::Scopes,
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     }
 }
 

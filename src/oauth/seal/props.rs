@@ -18,6 +18,7 @@ fn any_pair() -> impl Strategy<Value = TokenResponse> {
                 expires_in,
                 refresh_token,
                 scope,
+                id_token: None,
             },
         )
 }

@@ -204,6 +204,7 @@ mod tests {
                 code_challenge: None,
                 family: format!("f{n}"),
                 expires_at: t + 60,
+                oidc: None,
             };
             state.apply(Change::PutCode {
                 code: id(10_000 + n),
@@ -219,6 +220,7 @@ mod tests {
                 user: "u".into(),
                 scope: String::new(),
                 expires_at: t + 2000,
+                oidc: None,
             };
             for k in 0..3u64 {
                 state.apply(Change::PutRefresh {

@@ -29,6 +29,7 @@ fn record(family: &str, user: &str) -> RefreshRecord {
         user: user.into(),
         scope: "api:read".into(),
         expires_at: NOW + 86_400,
+        oidc: None,
     }
 }
 
@@ -48,6 +49,7 @@ fn grant(family: &str) -> CodeGrant {
         code_challenge: None,
         family: family.into(),
         expires_at: NOW + 60,
+        oidc: None,
     }
 }
 

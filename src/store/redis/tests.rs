@@ -190,6 +190,7 @@ fn grant_for_recovery() -> CodeGrant {
         code_challenge: None,
         family: "f".into(),
         expires_at: 100,
+        oidc: None,
     }
 }
 
