@@ -65,27 +65,35 @@
 // build of the library itself (`cargo clippy` checks that target separately).
 #![cfg_attr(test, allow(clippy::string_slice))]
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod authn;
-pub mod background;
+pub(crate) mod background;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
-pub mod dispatch;
-pub mod endpoints;
+pub(crate) mod dispatch;
+pub(crate) mod endpoints;
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod gateway_paths;
 pub mod http;
-pub mod logging;
-pub mod metrics;
-pub mod middleware;
-pub mod oauth;
-pub mod pem;
-pub mod private_file;
-pub mod proxy;
-pub mod rescue;
+pub(crate) mod logging;
+pub(crate) mod metrics;
+pub(crate) mod middleware;
+pub(crate) mod oauth;
+pub(crate) mod pem;
+pub(crate) mod private_file;
+pub(crate) mod proxy;
+pub(crate) mod rescue;
 pub mod server;
 pub mod store;
 pub mod tokens;
+
+/// Modules of the OpenID provider (issue 14) still being wired in: public until their callers
+/// land, so that their not-yet-used items are not reported as dead while the rest of the
+/// crate is checked. Remove each name once the module is reached from the request path.
+#[doc(hidden)]
+pub mod in_progress {
+    pub use crate::oauth::signing;
+}

@@ -1,4 +1,4 @@
-//! The admin listener (contract §3): a second, plain-HTTP listener, loopback by default,
+//! The admin listener: a second, plain-HTTP listener, loopback by default,
 //! that serves `/metrics` and the live token API `authgate token list|revoke` uses
 //! ([`api`]), behind the admin credential ([`credential`]). It is a separate socket, never a
 //! path on the public listener, so no route or proxy mistake can expose it.

@@ -7,8 +7,8 @@
 //! dispatcher sends a browser without a session through [`flow`] (its redirects and cookies
 //! are `endpoints::sign_in`'s).
 
-pub mod bearer;
-pub mod flow;
+pub(crate) mod bearer;
+pub(crate) mod flow;
 pub mod return_to;
 
 use http::header::HeaderMap;

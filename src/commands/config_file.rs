@@ -59,14 +59,6 @@ impl Section {
             Section::Clients => &["routes"],
         }
     }
-
-    /// How messages call one entry.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Section::Users => "user",
-            Section::Clients => "client",
-        }
-    }
 }
 
 /// The configuration file, read and parsed for editing.

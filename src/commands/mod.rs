@@ -1,5 +1,5 @@
 //! One function per subcommand. Each returns a [`CommandError`] whose kind decides the exit
-//! code (contract §1): 2 for a bad configuration or bad arguments, 1 for anything else.
+//! code: 2 for a bad configuration or bad arguments, 1 for anything else.
 //!
 //! - [`serve`], [`check`]: run or validate the gateway;
 //! - [`hash_password`]: argon2id hashes for `[[users]]`, and the password prompt `user add`
@@ -16,11 +16,11 @@
 
 pub mod check;
 pub mod client;
-pub mod config_file;
+pub(crate) mod config_file;
 pub mod hash_password;
 pub mod serve;
 pub mod token;
-pub mod token_admin;
+pub(crate) mod token_admin;
 pub mod user;
 
 use std::fmt;

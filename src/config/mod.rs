@@ -5,8 +5,8 @@
 //! value parsed, defaulted and cross-checked. Only `validate` turns one into the other, and
 //! `check` and `serve` both go through [`Config::load`], so they can never disagree.
 
-pub mod error;
-pub mod file;
+pub(crate) mod error;
+pub(crate) mod file;
 mod identity;
 mod oidc;
 mod operations;
@@ -29,10 +29,8 @@ pub use crate::tokens::secret::SecretRef;
 pub use error::ConfigError;
 /// The scopes every configuration declares (OpenID Connect's and `groups`).
 pub use oidc::BUILTIN_SCOPES;
-pub use operations::check_redis_url;
 /// The redirect URI rules, shared by `check` and dynamic registration.
 pub use redirect_uri::{check_redirect_uri, response_parameter_in};
-pub use units::{parse_duration, parse_size};
 
 /// The validated configuration the gateway runs on.
 #[derive(Debug, Clone)]

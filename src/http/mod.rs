@@ -2,10 +2,10 @@
 //! the request head's own rules, the one path normalisation, HTML escaping and the
 //! gateway's own pages.
 
-pub mod body;
-pub mod cookie;
-pub mod head;
+pub(crate) mod body;
+pub(crate) mod cookie;
+pub(crate) mod head;
 pub mod html;
-pub mod pages;
-pub mod path;
-pub mod response;
+pub(crate) mod pages;
+pub(crate) mod path;
+pub(crate) mod response;

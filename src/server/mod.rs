@@ -7,10 +7,10 @@
 //! are capped. On shutdown the listener closes first, then connections finish their
 //! in-flight requests within `shutdown_grace`.
 
-pub mod reload;
-pub mod signals;
-pub mod stack;
-pub mod tls;
+pub(crate) mod reload;
+pub(crate) mod signals;
+pub(crate) mod stack;
+pub(crate) mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,6 +1,6 @@
 //! The token store: everything the authorization server and the sessions must remember,
-//! behind one narrow async trait so that the memory backend and (later) Redis are
-//! interchangeable.
+//! behind one narrow async trait so that the memory backend (with its journal) and
+//! Redis are interchangeable.
 //!
 //! Rules every backend keeps (and `conformance`, the shared test suite, checks):
 //! - only hashes of codes, refresh tokens and session ids are stored, never the tokens;
@@ -11,7 +11,7 @@
 
 pub mod memory;
 pub mod persist;
-pub mod redis;
+pub(crate) mod redis;
 pub mod signing_keys;
 
 #[cfg(test)]

@@ -9,5 +9,5 @@ pub mod jose;
 pub mod jwt;
 pub mod keyring;
 pub mod opaque;
-pub mod secret;
-pub mod verified;
+pub(crate) mod secret;
+pub(crate) mod verified;

@@ -1,7 +1,7 @@
-//! The admin listener (contract §3) and the token CLI that uses it (contract §1): `/metrics`
-//! counts what happened, the token API wants the admin token, it is never served on the
-//! public listener, and `authgate token list|revoke` against a running gateway list and
-//! revoke by user, client and jti, with the revoked tokens refused on the very next request.
+//! The admin listener and the token CLI that uses it: `/metrics` counts what happened, the token
+//! API wants the admin token, it is never served on the public listener, and `authgate token
+//! list|revoke` against a running gateway list and revoke by user, client and jti, with the revoked
+//! tokens refused on the very next request.
 
 use std::path::Path;
 

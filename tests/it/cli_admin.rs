@@ -306,7 +306,7 @@ fn client_add_refuses_an_existing_id_and_leaves_the_file_alone() {
         stderr(&output)
     );
     assert_eq!(setup.text(), CONFIG);
-    // A client id may not equal a user name either (contract §5).
+    // A client id may not equal a user name either (both name a token's subject).
     let output = setup.run(&["client", "add", "alice", "--type", "confidential"], None);
     assert_exit(&output, 2);
     assert!(stderr(&output).contains("user"), "{}", stderr(&output));

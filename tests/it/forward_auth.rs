@@ -1,4 +1,4 @@
-//! Forward authentication at `GET /oauth2/auth` (contract §3), as nginx `auth_request`,
+//! Forward authentication at `GET /oauth2/auth`, as nginx `auth_request`,
 //! Traefik `forwardAuth` and Caddy `forward_auth` ask it: 202 with the identity headers for a
 //! valid session or bearer token, 401 otherwise (never a redirect), 403 when `?scope=` names a
 //! scope the caller lacks.

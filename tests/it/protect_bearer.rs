@@ -1,4 +1,4 @@
-//! `auth = "bearer"` routes (contract §5, RFC 6750 §3, SECURITY 9): tokens from the real
+//! `auth = "bearer"` routes (RFC 6750 §3): tokens from the real
 //! token endpoint, only in the `Authorization` header; every refusal with its challenge;
 //! every route scope on every request; revocation from the next request on; what the upstream
 //! receives.

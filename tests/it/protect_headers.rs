@@ -1,7 +1,7 @@
-//! What the upstream of a protected route receives and may answer (contract §5, SECURITY 11,
-//! 14): client-sent identity headers in every spelling removed before the gateway's own are
-//! added; the gateway's cookies cut out of `Cookie`, the application's kept; an upstream
-//! `Set-Cookie` for a gateway cookie dropped, the others passed.
+//! What the upstream of a protected route receives and may answer: client-sent identity headers in
+//! every spelling removed before the gateway's own are added; the gateway's cookies cut out of
+//! `Cookie`, the application's kept; an upstream `Set-Cookie` for a gateway cookie dropped, the
+//! others passed.
 
 use authgate::gateway_paths::SESSION_COOKIE;
 use reqwest::StatusCode;

@@ -1,4 +1,4 @@
-//! Return targets never leave the site (SECURITY 18; oauth2-proxy's open-redirect
+//! Return targets never leave the site (oauth2-proxy's open-redirect
 //! advisories): the `rd` of `/oauth2/logout` and the first URL of a sign-in are accepted only
 //! as same-origin relative paths, with `/` as the fallback.
 

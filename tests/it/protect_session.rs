@@ -1,4 +1,4 @@
-//! `auth = "session"` routes (contract §5, SECURITY 14, 15): a browser is sent through the
+//! `auth = "session"` routes: a browser is sent through the
 //! gateway's own code + PKCE flow and back to the URL it asked for, with the `__Host-` session
 //! cookie; API clients get 401; the callback is accepted only from the browser that started
 //! the flow; idle and absolute limits on the test clock; logout; revoking a user.
@@ -35,7 +35,7 @@ async fn gateway(upstream: &TestUpstream, session: &str) -> ProtectedGateway {
     .await
 }
 
-/// Asserts a `Set-Cookie` carries the attributes of contract §5: `HttpOnly`, `Secure`,
+/// Asserts a `Set-Cookie` carries the attributes of every gateway cookie: `HttpOnly`, `Secure`,
 /// `SameSite=Lax`, `Path=/`, no `Domain`, a `__Host-` name.
 fn assert_host_cookie(set_cookie: &str) {
     assert!(set_cookie.starts_with("__Host-"), "{set_cookie}");

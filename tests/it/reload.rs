@@ -1,4 +1,4 @@
-//! Configuration reload on SIGHUP (contract §1), with the real binary: a route and a client
+//! Configuration reload on SIGHUP, with the real binary: a route and a client
 //! change under load and no request fails; a file `check` rejects is refused with a log line
 //! and the running configuration keeps serving; a new TLS certificate is served to new
 //! connections.

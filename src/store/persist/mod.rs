@@ -12,10 +12,10 @@
 //! line (a crash mid-write) is cut off with a warning; anything else that does not read back
 //! stops start-up with the file and line, and the file is left as it is. Every file is 0600.
 
-pub mod compaction;
-pub mod journal;
+pub(crate) mod compaction;
+pub(crate) mod journal;
 pub mod record;
-pub mod recovery;
+pub(crate) mod recovery;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -62,45 +62,8 @@ impl Keys {
         self.key(&format!("code:{}", code.to_hex()))
     }
 
-    pub fn refresh(&self, token: &TokenHash) -> String {
-        self.key(&format!("rt:{}", token.to_hex()))
-    }
-
-    /// The prefix of a family's keys (`fam:{id}`, `fam:{id}:tokens`, `fam:{id}:access`); the
-    /// scripts derive the two others from it, since a rotation learns the family only once it
-    /// has read the old token.
-    pub fn family_prefix(&self) -> String {
-        self.key("fam:")
-    }
-
-    pub fn family(&self, family: &str) -> String {
-        self.key(&format!("fam:{family}"))
-    }
-
     pub fn families(&self) -> String {
         self.key("families")
-    }
-
-    /// The prefix of the per-subject family sets (`subject:user:{name}`).
-    pub fn subject_prefix(&self) -> String {
-        self.key("subject:")
-    }
-
-    pub fn subject(&self, subject: &Subject) -> String {
-        self.key(&format!("subject:{}", subject_key(subject)))
-    }
-
-    /// The prefix of the per-user session sets (`sessions:user:{name}`).
-    pub fn user_sessions_prefix(&self) -> String {
-        self.key("sessions:user:")
-    }
-
-    pub fn user_sessions(&self, user: &str) -> String {
-        self.key(&format!("sessions:user:{user}"))
-    }
-
-    pub fn session(&self, id: &TokenHash) -> String {
-        self.key(&format!("session:{}", id.to_hex()))
     }
 
     pub fn denied(&self) -> String {
@@ -158,10 +121,10 @@ mod tests {
     fn keys_hold_hashes_not_tokens() {
         let keys = Keys::new("ag:");
         let hash = TokenHash::of("secret-token");
-        let key = keys.refresh(&hash);
-        assert!(key.starts_with("ag:rt:"));
+        let key = keys.code(&hash);
+        assert!(key.starts_with("ag:code:"));
         assert!(!key.contains("secret-token"));
-        assert_eq!(key.len(), "ag:rt:".len() + 64);
+        assert_eq!(key.len(), "ag:code:".len() + 64);
     }
 
     #[test]

@@ -130,11 +130,6 @@ impl RedisStore {
         })
     }
 
-    /// Whether the revocation feed is live (for health reporting).
-    pub fn in_sync(&self) -> bool {
-        self.cache.is_trusted()
-    }
-
     /// Runs one command or script under [`COMMAND_TIMEOUT`].
     async fn run<T>(
         &self,
@@ -482,7 +477,9 @@ impl Store for RedisStore {
     async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
         let mut conn = self.conn.clone();
         let mut call = self.swap_signing_keys.prepare_invoke();
-        call.key(self.keys.signing_keys()).arg(expected).arg(document);
+        call.key(self.keys.signing_keys())
+            .arg(expected)
+            .arg(document);
         let written: i64 = self.run(call.invoke_async(&mut conn)).await?;
         Ok(written == 1)
     }
