@@ -80,10 +80,11 @@ pub struct Server {
 impl Server {
     /// Builds everything a configuration needs and binds the listener.
     pub async fn bind(config: &Config) -> Result<Server, ServeError> {
-        let store = crate::store::open(config)
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = crate::store::open(config, clock.clone())
             .await
             .map_err(ServeError::Store)?;
-        Server::bind_with(config, Arc::new(SystemClock), store).await
+        Server::bind_with(config, clock, store).await
     }
 
     /// [`Server::bind`] with a given clock, by which tokens, codes, sign-in flows and sessions

@@ -25,7 +25,12 @@ use crate::tokens::opaque::TokenHash;
 
 /// Opens the store `[store]` names: the memory backend (recovered from its files under
 /// `data_dir`) or a connection to Redis.
-pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<dyn Store>> {
+/// Opens the configured store. `clock` is the server's: the stores decide what expired by
+/// it (start-up and compaction sweeps, Redis TTLs), never by a clock of their own.
+pub async fn open(
+    config: &crate::config::Config,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+) -> StoreResult<std::sync::Arc<dyn Store>> {
     use crate::config::StoreBackend;
     match &config.store.backend {
         StoreBackend::Memory {
@@ -39,6 +44,7 @@ pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<
                     config.session.idle_timeout.as_secs(),
                     config.session.max_lifetime.as_secs(),
                 )),
+                clock,
             };
             let dir = config.server.data_dir.clone();
             // Recovery reads files and may take seconds for a large store: off the runtime.
@@ -55,7 +61,7 @@ pub async fn open(config: &crate::config::Config) -> StoreResult<std::sync::Arc<
             fail_open,
         } => {
             let url = url.read().map_err(StoreError)?;
-            let store = redis::RedisStore::connect(&url, key_prefix, *fail_open).await?;
+            let store = redis::RedisStore::connect(&url, key_prefix, *fail_open, clock).await?;
             Ok(std::sync::Arc::new(store))
         }
     }

@@ -26,7 +26,6 @@ use super::{
     NextRefresh, RefreshLookup, RefreshRecord, Rotation, SessionLimits, SessionRecord, Store,
     StoreError, StoreResult, StoreStats, Subject,
 };
-use crate::clock::{Clock, SystemClock};
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 use change::Change;
@@ -99,7 +98,7 @@ impl MemoryStore {
         for warning in &recovered.warnings {
             tracing::warn!("token store: {warning}");
         }
-        let now = SystemClock.now();
+        let now = options.clock.now();
         let (idle, max) = options.session_limits.get();
         recovered.state.sweep(now, idle, max);
         recovered.state.queue_all_due((idle, max));

@@ -15,6 +15,7 @@ fn options() -> Options {
         fsync: true,
         compact_after: 64 << 20,
         session_limits: std::sync::Arc::new(crate::store::SessionLimits::new(3600, 86_400)),
+        clock: std::sync::Arc::new(crate::clock::ManualClock::new(NOW)),
     }
 }
 

@@ -10,8 +10,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::clock::{Clock, SystemClock};
-
 use super::{
     journal_generation, journal_path, recovery, sync_dir, write_snapshot, Snapshot, SNAPSHOT,
 };
@@ -21,15 +19,16 @@ pub struct CompactionStats {
     pub snapshot_bytes: u64,
 }
 
-/// Compacts journals up to and including generation `through`.
+/// Compacts journals up to and including generation `through`, dropping what expired by
+/// `now` (the server's clock, read when the compaction was started).
 pub fn compact(
     dir: &Path,
     through: u64,
+    now: u64,
     (session_idle, session_max): (u64, u64),
 ) -> Result<CompactionStats, String> {
     let started = Instant::now();
     let (mut state, next_seq) = recovery::load_through(dir, through)?;
-    let now = SystemClock.now();
     state.sweep(now, session_idle, session_max);
     write_snapshot(dir, &Snapshot::new(through + 1, next_seq, &state))?;
     drop(state);

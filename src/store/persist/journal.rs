@@ -294,12 +294,13 @@ impl Writer {
         let compaction = self.compaction.clone();
         let dir = self.dir.clone();
         let limits = self.options.session_limits.get();
+        let now = self.options.clock.now();
         let spawned = std::thread::Builder::new()
             .name("store-compaction".to_owned())
             .spawn(move || {
                 // Background work: requests come first, also on a one-CPU machine.
                 crate::background::lower_priority("store compaction");
-                match compaction::compact(&dir, finished, limits) {
+                match compaction::compact(&dir, finished, now, limits) {
                     Ok(stats) => tracing::info!(
                         through = finished,
                         ms = stats.millis,
@@ -349,6 +350,7 @@ mod tests {
                 fsync: true,
                 compact_after: 1 << 20,
                 session_limits: std::sync::Arc::new(crate::store::SessionLimits::new(60, 3600)),
+                clock: std::sync::Arc::new(crate::clock::ManualClock::new(1_000)),
             },
         };
         let journal = Journal::start_on(start, full).unwrap();

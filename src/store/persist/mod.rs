@@ -30,7 +30,7 @@ const SNAPSHOT_FORMAT: &str = "authgate-store-snapshot";
 const SNAPSHOT_VERSION: u32 = 1;
 
 /// How the memory store persists itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// fsync the journal before answering (off: written, but a power cut may lose it).
     pub fsync: bool,
@@ -39,6 +39,18 @@ pub struct Options {
     /// `[session]` idle and absolute limits in force, for sweeping sessions at compaction
     /// (a reload changes them).
     pub session_limits: std::sync::Arc<crate::store::SessionLimits>,
+    /// The server's clock: what expired is dropped at start-up and at compaction by it.
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("fsync", &self.fsync)
+            .field("compact_after", &self.compact_after)
+            .field("session_limits", &self.session_limits)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn journal_name(generation: u64) -> String {

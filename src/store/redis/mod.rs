@@ -38,7 +38,7 @@ use super::{
     NextRefresh, RefreshLookup, RefreshRecord, Rotation, SealedSuccessor, SessionRecord, Store,
     StoreError, StoreResult, StoreStats, Subject,
 };
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
 
@@ -56,6 +56,8 @@ pub struct RedisStore {
     scripts: Scripts,
     swap_signing_keys: redis::Script,
     cache: Arc<RevocationCache>,
+    /// The server's clock, for the TTLs of what this store writes.
+    clock: Arc<dyn Clock>,
     /// The session idle and absolute limits, learnt from `sweep`, for a new session's TTL.
     session_idle: AtomicU64,
     session_max: AtomicU64,
@@ -93,7 +95,12 @@ fn encode<T: serde::Serialize>(value: &T) -> StoreResult<String> {
 impl RedisStore {
     /// Connects to Redis (lazily: an unreachable Redis is not an error here) and starts the
     /// revocation feed, waiting up to [`STARTUP_WAIT`] for its first load.
-    pub async fn connect(url: &str, prefix: &str, fail_open: bool) -> StoreResult<RedisStore> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        fail_open: bool,
+        clock: Arc<dyn Clock>,
+    ) -> StoreResult<RedisStore> {
         let shown = shown_url(url);
         let client = redis::Client::open(url).map_err(|e| {
             StoreError(format!(
@@ -125,6 +132,7 @@ impl RedisStore {
             scripts: Scripts::new(),
             swap_signing_keys: signing_keys::swap_script(),
             cache,
+            clock,
             session_idle: AtomicU64::new(DEFAULT_SESSION_SECS),
             session_max: AtomicU64::new(DEFAULT_SESSION_SECS),
         })
@@ -148,8 +156,9 @@ impl RedisStore {
         self.cache.apply(announcement).map(|_| ())
     }
 
-    fn wall_now() -> u64 {
-        SystemClock.now()
+    /// Now on the server's clock, for TTLs.
+    fn now(&self) -> u64 {
+        self.clock.now()
     }
 }
 
@@ -158,7 +167,7 @@ impl Store for RedisStore {
     async fn put_code(&self, code: TokenHash, grant: CodeGrant) -> StoreResult<()> {
         let key = self.keys.code(&code);
         let json = encode(&grant)?;
-        let secs = ttl(grant.expires_at, Self::wall_now());
+        let secs = ttl(grant.expires_at, self.now());
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
         pipe.atomic()
@@ -318,7 +327,7 @@ impl Store for RedisStore {
             .arg(expires_at)
             .arg("NX")
             .arg("EX")
-            .arg(ttl(expires_at, Self::wall_now()));
+            .arg(ttl(expires_at, self.now()));
         let set: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
         Ok(set.is_some())
     }
@@ -416,7 +425,7 @@ impl Store for RedisStore {
             .arg(&session.user)
             .arg(session.created_at)
             .arg(session.last_seen)
-            .arg(ttl(end, Self::wall_now()));
+            .arg(ttl(end, self.now()));
         self.run(call.invoke_async::<i64>(&mut conn)).await?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::clock::SystemClock;
 
 /// Why `redis-server` did not start, and what to do about it.
 fn missing(err: &std::io::Error) -> String {
@@ -73,7 +74,11 @@ async fn passes_the_conformance_suite() {
     crate::store::conformance::run(|| {
         let prefix = format!("t{}:", n.fetch_add(1, Ordering::SeqCst));
         let url = url.clone();
-        async move { RedisStore::connect(&url, &prefix, false).await.unwrap() }
+        async move {
+            RedisStore::connect(&url, &prefix, false, clock())
+                .await
+                .unwrap()
+        }
     })
     .await;
 }
@@ -81,10 +86,10 @@ async fn passes_the_conformance_suite() {
 #[tokio::test]
 async fn a_revocation_reaches_another_store_through_pubsub() {
     let redis = TestRedis::start();
-    let a = RedisStore::connect(&redis.url(), "p:", false)
+    let a = RedisStore::connect(&redis.url(), "p:", false, clock())
         .await
         .unwrap();
-    let b = RedisStore::connect(&redis.url(), "p:", false)
+    let b = RedisStore::connect(&redis.url(), "p:", false, clock())
         .await
         .unwrap();
     let far = SystemClock.now() + 3600;
@@ -106,7 +111,7 @@ async fn a_revocation_reaches_another_store_through_pubsub() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // A store connected later loads what was revoked before it.
-    let c = RedisStore::connect(&redis.url(), "p:", false)
+    let c = RedisStore::connect(&redis.url(), "p:", false, clock())
         .await
         .unwrap();
     assert!(c.is_access_revoked("j1").await.unwrap());
@@ -120,10 +125,12 @@ async fn a_revocation_reaches_another_store_through_pubsub() {
 async fn a_dead_redis_fails_fast_and_closed_then_recovers() {
     let mut redis = TestRedis::start();
     let port = redis.port;
-    let store = RedisStore::connect(&redis.url(), "p:", false)
+    let store = RedisStore::connect(&redis.url(), "p:", false, clock())
         .await
         .unwrap();
-    let open = RedisStore::connect(&redis.url(), "p:", true).await.unwrap();
+    let open = RedisStore::connect(&redis.url(), "p:", true, clock())
+        .await
+        .unwrap();
     store
         .revoke_access("j1", SystemClock.now() + 3600)
         .await
@@ -203,4 +210,9 @@ fn the_shown_url_has_no_credentials() {
     assert_eq!(shown_url("redis://:p@ss@h:1"), "redis://h:1");
     assert_eq!(shown_url("rediss://h:1"), "rediss://h:1");
     assert_eq!(shown_url("redis://h:1/0?password=x"), "redis://h:1/0");
+}
+
+/// The clock of these stores' TTLs: the real one, since Redis expires keys in real time.
+fn clock() -> std::sync::Arc<dyn Clock> {
+    std::sync::Arc::new(SystemClock)
 }

@@ -222,7 +222,9 @@ impl AuthGateway {
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
             let clock = Arc::new(ManualClock::new(SystemClock.now()));
             let store: Arc<dyn authgate::store::Store> = if open_store {
-                authgate::store::open(&config).await.expect("the store")
+                authgate::store::open(&config, clock.clone())
+                    .await
+                    .expect("the store")
             } else {
                 Arc::new(MemoryStore::new())
             };
