@@ -39,6 +39,49 @@ pub enum Command {
     /// Work with access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The asymmetric signing keys (ID tokens, the JWKS, ES256/EdDSA access tokens) of the
+    /// running gateway, through its admin listener.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `authgate keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys: kid, algorithm, state (current: signs; next: published, signs after
+    /// the next rotation; retired: published and verifying until its retention ends) and
+    /// dates.
+    List(KeysListArgs),
+    /// Rotate: each algorithm's next key starts signing, its current key is retired, a new
+    /// next key is published, and retired keys past their retention are dropped. Refused
+    /// while a next key has been published for less than the JWKS max-age (relying parties
+    /// may not have fetched it yet), unless --force.
+    Rotate(KeysRotateArgs),
+}
+
+/// `authgate keys list`.
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    /// Print the answer as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// `authgate keys rotate`.
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    /// Rotate only this algorithm's keys (RS256, ES256 or EdDSA; repeatable). Default: all.
+    #[arg(long = "alg", value_name = "ALG")]
+    pub algs: Vec<String>,
+    /// Rotate even though a next key was published less than the JWKS max-age ago:
+    /// relying parties that cached the JWKS will fail on the new key's tokens until they
+    /// fetch it again.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// Where the configuration file is.

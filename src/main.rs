@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Client(command) => commands::client::run(command),
         Command::User(command) => commands::user::run(command),
         Command::Token(command) => commands::token::run(command),
+        Command::Keys(command) => commands::keys::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

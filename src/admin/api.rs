@@ -6,6 +6,7 @@
 //! | `GET /healthz` | none | `ok`, or 503 while the token store cannot answer (as on the public listener) |
 //! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"client_tokens":[…],"truncated":bool}` |
 //! | `POST /admin/revoke` `{"user":U}` / `{"client":C}` / `{"jti":J}` | admin bearer token | `{"revoked":…,"grants":n}` |
+//! | `GET /admin/keys`, `POST /admin/keys/rotate` | admin bearer token | the signing keys: [`super::keys`] |
 //!
 //! `grants` are the live refresh families (sign-ins, browser sessions) with their access
 //! tokens; `client_tokens` the recorded live `client_credentials` access tokens per client
@@ -85,7 +86,15 @@ pub async fn answer(
             ))
         }
         (&Method::GET, "/healthz") => Ok(crate::dispatch::healthz(state.store.as_ref())),
-        (_, "/admin/tokens" | "/admin/revoke") if !authorized => Err(AdminRejection::Unauthorized),
+        (_, "/admin/tokens" | "/admin/revoke" | "/admin/keys" | "/admin/keys/rotate")
+            if !authorized =>
+        {
+            Err(AdminRejection::Unauthorized)
+        }
+        (&Method::GET, "/admin/keys") => Ok(super::keys::list(state)),
+        (&Method::POST, "/admin/keys/rotate") => Ok(super::keys::rotate(state, &body).await),
+        (_, "/admin/keys") => Err(AdminRejection::MethodNotAllowed { allow: "GET" }),
+        (_, "/admin/keys/rotate") => Err(AdminRejection::MethodNotAllowed { allow: "POST" }),
         (&Method::GET, "/admin/tokens") => list(state, query).await,
         (&Method::POST, "/admin/revoke") => revoke(state, &body).await,
         (_, "/metrics" | "/healthz" | "/admin/tokens") => {

@@ -67,6 +67,24 @@ impl AdminClient {
             .map_err(|e| format!("unexpected answer from the gateway: {e}"))
     }
 
+    pub async fn keys(&self) -> Result<super::keys::KeyList, String> {
+        let body = self.call(Method::GET, "/admin/keys", Bytes::new()).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| format!("unexpected answer from the gateway: {e}"))
+    }
+
+    pub async fn rotate_keys(
+        &self,
+        request: &super::keys::RotateRequest,
+    ) -> Result<super::keys::KeyList, String> {
+        let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let answer = self
+            .call(Method::POST, "/admin/keys/rotate", Bytes::from(body))
+            .await?;
+        serde_json::from_slice(&answer)
+            .map_err(|e| format!("unexpected answer from the gateway: {e}"))
+    }
+
     async fn call(&self, method: Method, path: &str, body: Bytes) -> Result<Bytes, String> {
         tokio::time::timeout(TIMEOUT, self.call_once(method, path, body))
             .await

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod client;
 pub mod credential;
+pub mod keys;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -43,7 +44,13 @@ pub struct AdminState {
     pub token: TokenHash,
     /// `[tokens] access_ttl`: how long a `jti` revocation must last.
     pub access_ttl_secs: u64,
+    /// The authorization server of the configuration in force (its signing keys, their
+    /// seal and retention): `authgate keys`.
+    pub auth: Option<CurrentAuth>,
 }
+
+/// The authorization server of the configuration in force at each call (a reload swaps it).
+pub type CurrentAuth = std::sync::Arc<dyn Fn() -> Arc<crate::oauth::AuthServer> + Send + Sync>;
 
 /// The bound admin listener.
 pub struct AdminListener {

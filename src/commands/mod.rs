@@ -7,7 +7,8 @@
 //! - [`client`], [`user`]: edit `[[clients]]` and `[[users]]` through [`config_file`], which
 //!   keeps comments and writes only what `check` accepts;
 //! - [`token`]: verify an access token offline; [`token_admin`]: list and revoke live
-//!   tokens through the running gateway's admin listener.
+//!   tokens through the running gateway's admin listener;
+//! - [`keys`]: list and rotate the asymmetric signing keys, through the admin listener.
 //!
 //! Output discipline: results go to standard output (a hash, a list, claims, a new client
 //! secret once), notes about what was done go to standard error. No command prints a
@@ -18,6 +19,7 @@ pub mod check;
 pub mod client;
 pub(crate) mod config_file;
 pub mod hash_password;
+pub mod keys;
 pub mod serve;
 pub mod token;
 pub(crate) mod token_admin;

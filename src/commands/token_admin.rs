@@ -9,7 +9,7 @@ use crate::cli::{TokenListArgs, TokenRevokeArgs};
 use crate::config::Config;
 use crate::store::GrantFilter;
 
-fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -176,7 +176,7 @@ fn client_table(list: &GrantList) -> String {
 
 /// `secs` since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (the civil-from-days algorithm of
 /// Howard Hinnant's date library).
-fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
     let rem = secs % 86_400;
     let z = days + 719_468;

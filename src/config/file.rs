@@ -109,6 +109,10 @@ pub struct TokensSection {
     /// How long a just-rotated refresh token may be presented again and get the same new
     /// pair (concurrent tabs or replicas). Default `"5s"`; `"0s"` turns it off.
     pub refresh_grace: Option<Spanned<String>>,
+    /// What signs access tokens: `"HS256"` (default: the HMAC key, the fastest; resource
+    /// servers elsewhere use introspection) or `"ES256"` / `"EdDSA"` (the published keys, so
+    /// resource servers can verify them offline from `jwks_uri`).
+    pub algorithm: Option<Spanned<String>>,
 }
 
 /// `[session]`: the browser login session.

@@ -150,6 +150,20 @@ impl Validator<'_> {
             }
         }
 
+        let access_alg = match &t.algorithm {
+            None => super::AccessAlg::Hs256,
+            Some(v) => match v.get_ref().as_str() {
+                "HS256" => super::AccessAlg::Hs256,
+                "ES256" => super::AccessAlg::Jws(crate::tokens::jose::Alg::Es256),
+                "EdDSA" => super::AccessAlg::Jws(crate::tokens::jose::Alg::EdDsa),
+                _ => return Err(self.err(
+                    v,
+                    "tokens.algorithm",
+                    "must be \"HS256\", \"ES256\" or \"EdDSA\" (RS256 access tokens would cost \
+                         about 0.75 ms each to sign)",
+                )),
+            },
+        };
         let audience = match &t.audience {
             None => public_url.origin.clone(),
             Some(v) if v.get_ref().trim().is_empty() => {
@@ -165,6 +179,7 @@ impl Validator<'_> {
             previous_keys,
             audience,
             refresh_grace,
+            access_alg,
         })
     }
 

@@ -207,6 +207,18 @@ pub struct TokensConfig {
     pub audience: String,
     /// Zero turns the refresh grace window off.
     pub refresh_grace: Duration,
+    /// What signs access tokens (`[tokens] algorithm`).
+    pub access_alg: AccessAlg,
+}
+
+/// `[tokens] algorithm`: what signs access tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccessAlg {
+    /// The HMAC key ring (the default).
+    #[default]
+    Hs256,
+    /// A published asymmetric key: ES256 or EdDSA.
+    Jws(crate::tokens::jose::Alg),
 }
 
 /// `[session]`.

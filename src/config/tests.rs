@@ -214,6 +214,26 @@ fn store_and_admin_sections() {
 }
 
 #[test]
+fn access_token_algorithm() {
+    let c = Config::from_toml_str(SERVER).unwrap();
+    assert_eq!(c.tokens.access_alg, AccessAlg::Hs256);
+    for (text, alg) in [
+        ("HS256", AccessAlg::Hs256),
+        ("ES256", AccessAlg::Jws(crate::tokens::jose::Alg::Es256)),
+        ("EdDSA", AccessAlg::Jws(crate::tokens::jose::Alg::EdDsa)),
+    ] {
+        let c =
+            Config::from_toml_str(&format!("{SERVER}[tokens]\nalgorithm = \"{text}\"\n")).unwrap();
+        assert_eq!(c.tokens.access_alg, alg);
+    }
+    for bad in ["RS256", "es256", "none", ""] {
+        let e = err(&format!("{SERVER}[tokens]\nalgorithm = \"{bad}\"\n"));
+        assert!(e.contains("tokens.algorithm"), "{e}");
+        assert!(e.contains(":5:"), "{e}");
+    }
+}
+
+#[test]
 fn assertion_is_off_by_default_and_needs_an_authenticated_route() {
     let route = |auth: &str, extra: &str| {
         format!(

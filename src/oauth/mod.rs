@@ -95,6 +95,8 @@ pub struct Settings {
     pub refresh_grace: u64,
     pub session_idle: u64,
     pub session_max: u64,
+    /// What signs access tokens (`[tokens] algorithm`).
+    pub access_alg: crate::config::AccessAlg,
 }
 
 /// The authorization server.
@@ -155,6 +157,7 @@ impl AuthServer {
             refresh_grace: t.refresh_grace.as_secs(),
             session_idle: config.session.idle_timeout.as_secs(),
             session_max: config.session.max_lifetime.as_secs(),
+            access_alg: t.access_alg,
         };
         let csrf = csrf::FormKey::derive(keys.current());
         AuthServer {
@@ -243,7 +246,7 @@ impl AuthServer {
             jti: random_id(),
             nbf: None,
         };
-        let token = jwt::sign(&claims, self.keys.current());
+        let token = self.sign_access(&claims);
         (
             token,
             IssuedAccess {
@@ -269,9 +272,7 @@ impl AuthServer {
                     audience: &self.settings.audience,
                     now,
                 };
-                let claims = Arc::new(
-                    jwt::verify(token, &self.keys, expected).map_err(AccessRefused::Invalid)?,
-                );
+                let claims = Arc::new(self.verify_access_signature(token, expected).await?);
                 self.verified.put(token, claims.clone());
                 claims
             }

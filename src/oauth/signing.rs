@@ -1,12 +1,16 @@
 //! The authorization server's side of the asymmetric signing keys (`tokens::jose`): how long
 //! retired keys stay under this configuration, the seal of their stored document (derived
 //! from the HMAC key ring), and refreshing the live set from the store, periodically and
-//! when a token names a key this gateway does not know yet (rotated on another gateway).
+//! when a token names a key this gateway does not know yet (rotated on another gateway);
+//! signing access tokens with the algorithm `[tokens] algorithm` names, and verifying either
+//! kind.
 
+use crate::config::AccessAlg;
 use crate::store::signing_keys::{KeyStore, KeysError};
-use crate::tokens::jose::{Retention, SealKeys};
+use crate::tokens::jose::{jws, KeySet, Retention, SealKeys};
+use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 
-use super::AuthServer;
+use super::{AccessRefused, AuthServer};
 
 /// The ID-token lifetime the retention allows for (OIDC ID tokens live an hour: see
 /// `oauth::oidc::id_token`).
@@ -53,5 +57,60 @@ impl AuthServer {
                 false
             }
         }
+    }
+}
+
+impl AuthServer {
+    /// Signs an access token as `[tokens] algorithm` says. Should the published key be
+    /// missing (it never is once `serve` has loaded the keys), the token is signed HS256
+    /// rather than not issued, and the failure logged.
+    pub(super) fn sign_access(&self, claims: &AccessClaims) -> String {
+        if let AccessAlg::Jws(alg) = self.settings.access_alg {
+            match jwt::sign_jws(claims, &self.signing.snapshot(), alg) {
+                Ok(token) => return token,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot sign an access token; signed it HS256")
+                }
+            }
+        }
+        jwt::sign(claims, self.keys.current())
+    }
+
+    /// The signature and claims of an access token of either kind ([`jwt::verify_any`]).
+    /// A token naming a published key this gateway does not know (rotated in on another
+    /// gateway moments ago) is tried again after a refresh from the store.
+    pub(super) async fn verify_access_signature(
+        &self,
+        token: &str,
+        expected: Expected<'_>,
+    ) -> Result<AccessClaims, AccessRefused> {
+        let verify = |published: &KeySet| jwt::verify_any(token, &self.keys, published, expected);
+        match verify(&self.signing.snapshot()) {
+            Err(TokenInvalid::UnknownKey)
+                if jws::header_alg(token).as_deref() != Some("HS256")
+                    && self.refresh_for_unknown_kid().await =>
+            {
+                verify(&self.signing.snapshot()).map_err(AccessRefused::Invalid)
+            }
+            result => result.map_err(AccessRefused::Invalid),
+        }
+    }
+}
+
+impl AuthServer {
+    /// Rotates the signing keys of `algs` (all when empty) in the store and here: see
+    /// `tokens::jose::KeySet::rotated`.
+    pub async fn rotate_signing_keys(
+        &self,
+        algs: &[crate::tokens::jose::Alg],
+        force: bool,
+    ) -> Result<std::sync::Arc<KeySet>, KeysError> {
+        let seal = self.seal_keys();
+        KeyStore {
+            store: self.store.as_ref(),
+            seal: &seal,
+        }
+        .rotate(&self.signing, algs, self.now(), self.key_retention(), force)
+        .await
     }
 }

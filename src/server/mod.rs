@@ -127,6 +127,7 @@ impl Server {
                     metrics,
                     token,
                     access_ttl_secs: config.tokens.access_ttl.as_secs(),
+                    auth: Some(current_auth(live.clone())),
                 };
                 let admin = AdminListener::bind(addr, state)
                     .await
@@ -278,6 +279,11 @@ async fn load_signing_keys(
         .await
         .map_err(|e| ServeError::Keys(KeyError(format!("asymmetric keys: {e}"))))?;
     Ok(crate::tokens::jose::Keys::new(set))
+}
+
+/// The authorization server of the configuration in force, for the admin listener.
+fn current_auth(live: Arc<ArcSwap<Live>>) -> admin::CurrentAuth {
+    Arc::new(move || live.load().gateway.auth().clone())
 }
 
 /// Reads the signing keys back from the store every

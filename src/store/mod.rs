@@ -447,17 +447,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The asymmetric signing keys, as one sealed document (see `tokens::jose::stored`) with
     /// its version; `None` before the first gateway wrote it.
-    async fn signing_keys(&self) -> StoreResult<Option<StoredKeys>> {
-        Err(StoreError("this store keeps no signing keys".to_owned()))
-    }
+    async fn signing_keys(&self) -> StoreResult<Option<StoredKeys>>;
     /// Writes `document` as version `expected + 1` if the stored version is still `expected`
     /// (0: none stored): `false`, and nothing written, when another gateway wrote first (so
     /// two gateways starting at once do not both generate keys, and two rotations do not
     /// both apply).
-    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool> {
-        let _ = (expected, document);
-        Err(StoreError("this store keeps no signing keys".to_owned()))
-    }
+    async fn swap_signing_keys(&self, expected: u64, document: Vec<u8>) -> StoreResult<bool>;
 
     /// The `[session]` limits now in force (at start and after each reload), for what ends
     /// sessions without a caller passing them: compaction, and Redis TTLs of new sessions.

@@ -188,3 +188,6 @@ async fn generate_off_thread(set: KeySet, now: u64) -> Result<Option<KeySet>, Ke
         .map_err(|e| KeysError::Key(KeyError(format!("key generation stopped: {e}"))))?
         .map_err(KeysError::Key)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,7 @@
-//! Access tokens: JWTs signed HS256 in the RFC 9068 profile (`typ: at+jwt`, `kid`, claims
-//! `iss aud sub client_id scope iat exp jti`).
+//! Access tokens: JWTs in the RFC 9068 profile (`typ: at+jwt`, `kid`, claims
+//! `iss aud sub client_id scope iat exp jti`), signed HS256 with the HMAC key ring (the
+//! default), or ES256 / EdDSA with the published asymmetric keys (`[tokens] algorithm`,
+//! [`sign_jws`], checked by [`verify_any`]).
 //!
 //! Verification is an allow-list, in this order, and stops at the first failure: size
 //! bound, exactly three base64url parts, a header that is exactly `{alg: HS256, typ: at+jwt,
@@ -12,6 +14,7 @@ use base64::Engine;
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
+use super::jose::{Alg, KeySet, SignError};
 use super::keyring::{KeyRing, SigningKey};
 
 /// The longest token accepted: far above any token authgate issues.
@@ -67,7 +70,7 @@ impl std::fmt::Display for TokenInvalid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             TokenInvalid::Malformed => "the token is malformed",
-            TokenInvalid::Algorithm => "the token's algorithm is not HS256",
+            TokenInvalid::Algorithm => "the token's algorithm is not accepted",
             TokenInvalid::Type => "the token is not an access token (typ at+jwt)",
             TokenInvalid::UnknownKey => "the token was signed with an unknown key",
             TokenInvalid::Signature => "the token's signature is invalid",
@@ -157,8 +160,52 @@ pub fn verify(
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| TokenInvalid::Malformed)?;
-    let claims: AccessClaims =
-        serde_json::from_slice(&payload).map_err(|_| TokenInvalid::Claims)?;
+    check_claims(&payload, expected)
+}
+
+/// The access-token algorithms of the published keys (RS256 keys sign ID tokens only).
+pub const JWS_ACCESS_ALGS: [Alg; 2] = [Alg::Es256, Alg::EdDsa];
+
+/// Signs `claims` as an access token with `alg`'s current published key.
+pub fn sign_jws(claims: &AccessClaims, keys: &KeySet, alg: Alg) -> Result<String, SignError> {
+    if !JWS_ACCESS_ALGS.contains(&alg) {
+        return Err(SignError(format!("{alg} does not sign access tokens")));
+    }
+    keys.sign(alg, TYP, claims)
+}
+
+/// Verifies an access token of either kind: an `HS256` header only against the HMAC ring
+/// ([`verify`]), an `ES256` or `EdDSA` header only against the published keys; anything
+/// else (`none`, `RS256`, ...) is refused before any key is touched. A token that names a
+/// key of the other kind is refused as [`TokenInvalid::UnknownKey`].
+pub fn verify_any(
+    token: &str,
+    ring: &KeyRing,
+    published: &KeySet,
+    expected: Expected<'_>,
+) -> Result<AccessClaims, TokenInvalid> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenInvalid::Malformed);
+    }
+    let alg = crate::tokens::jose::jws::header_alg(token).ok_or(TokenInvalid::Malformed)?;
+    if alg == "HS256" {
+        return verify(token, ring, expected);
+    }
+    match Alg::parse(&alg) {
+        Some(alg) if JWS_ACCESS_ALGS.contains(&alg) => {}
+        _ => return Err(TokenInvalid::Algorithm),
+    }
+    let verified = published.verify(token, &[TYP, "application/at+jwt"])?;
+    if !JWS_ACCESS_ALGS.contains(&verified.alg) {
+        return Err(TokenInvalid::Algorithm);
+    }
+    check_claims(&verified.payload, expected)
+}
+
+/// The claims of a payload whose signature verified: no unknown or duplicate members, exact
+/// `iss` and `aud`, and the times.
+fn check_claims(payload: &[u8], expected: Expected<'_>) -> Result<AccessClaims, TokenInvalid> {
+    let claims: AccessClaims = serde_json::from_slice(payload).map_err(|_| TokenInvalid::Claims)?;
     if claims.iss != expected.issuer {
         return Err(TokenInvalid::Issuer);
     }
@@ -187,3 +234,6 @@ mod tests;
 
 #[cfg(test)]
 mod props;
+
+#[cfg(test)]
+mod jws_tests;

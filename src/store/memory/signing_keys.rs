@@ -71,3 +71,30 @@ impl KeyFile {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = KeyFile::open(dir.path()).unwrap();
+        assert_eq!(file.get().unwrap(), None);
+        assert!(file.swap(0, b"sealed".to_vec()).unwrap());
+        assert!(file.swap(1, b"sealed again".to_vec()).unwrap());
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = KeyFile::open(dir.path()).unwrap().get().unwrap().unwrap();
+        assert_eq!(
+            (again.version, &again.document[..]),
+            (2, &b"sealed again"[..])
+        );
+        std::fs::write(dir.path().join(FILE), b"short").unwrap();
+        assert!(KeyFile::open(dir.path()).is_err());
+    }
+}

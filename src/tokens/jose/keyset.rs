@@ -183,17 +183,16 @@ impl KeySet {
         };
         if !force {
             for &alg in &algs {
-                if let Some(next) = self.find_state(alg, KeyState::Next) {
-                    let ready = next
-                        .info
-                        .created_at
-                        .saturating_add(super::JWKS_MAX_AGE_SECS);
-                    if ready > now {
-                        return Err(RotateError::TooSoon {
-                            alg,
-                            wait_secs: ready - now,
-                        });
-                    }
+                // No Next key: the one generated now would sign unpublished.
+                let ready = self
+                    .find_state(alg, KeyState::Next)
+                    .map_or(now, |next| next.info.created_at)
+                    .saturating_add(super::JWKS_MAX_AGE_SECS);
+                if ready > now {
+                    return Err(RotateError::TooSoon {
+                        alg,
+                        wait_secs: ready - now,
+                    });
                 }
             }
         }
