@@ -239,3 +239,38 @@ async fn a_code_issued_before_openid_loads_and_gets_no_id_token() {
     let record: crate::store::RefreshRecord = serde_json::from_str(record).unwrap();
     assert_eq!(record.oidc, None);
 }
+
+/// What an ID token adds to a code exchange, in this (debug) test build: run with
+/// `cargo test --lib id_token::tests::cost -- --ignored --nocapture`. The memory store here
+/// does not fsync, so the exchange without `openid` is cheaper than a gateway's.
+#[tokio::test]
+#[ignore]
+async fn cost() {
+    let server = TestServer::new();
+    const N: u32 = 200;
+    let mut report = Vec::new();
+    for (label, client, secret, scope) in [
+        ("plain", RP, Some(RP_SECRET), "api:read"),
+        ("openid RS256", RP, Some(RP_SECRET), "openid api:read"),
+        ("openid ES256", RP_ES, None, "openid"),
+    ] {
+        let mut codes = Vec::new();
+        for _ in 0..N {
+            codes.push(code(&server, client, scope, "&nonce=n").await);
+        }
+        let started = std::time::Instant::now();
+        for code in &codes {
+            let creds = match secret {
+                Some(secret) => confidential(client, secret),
+                None => public(client),
+            };
+            server
+                .redeem(creds, code, None, Some(VERIFIER))
+                .await
+                .unwrap();
+        }
+        let micros = started.elapsed().as_micros() / u128::from(N);
+        report.push(format!("{label}: {micros} us per code exchange"));
+    }
+    println!("{}", report.join("\n"));
+}
