@@ -26,13 +26,14 @@ if ! have cargo; then
 fi
 
 # The tests look the programs up the same way (support/webdriver.rs, support/redis.rs,
-# support/apache.rs): CHROMIUM, CHROMEDRIVER and APACHE2 may name other binaries.
+# support/apache.rs): CHROMIUM, CHROMEDRIVER and APACHE2 may name other binaries,
+# APACHE2_MODULES another modules directory.
 need=()
 [ -n "${CHROMIUM:-}" ] || have chromium || have chromium-browser || need+=(chromium)
 [ -n "${CHROMEDRIVER:-}" ] || have chromedriver || need+=(chromium-driver)
 have redis-server || need+=(redis-server)
 [ -n "${APACHE2:-}" ] || have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
-[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || need+=(libapache2-mod-auth-openidc)
+[ -e "${APACHE2_MODULES:-/usr/lib/apache2/modules}/mod_auth_openidc.so" ] || need+=(libapache2-mod-auth-openidc)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 
 if [ ${#need[@]} -gt 0 ]; then
