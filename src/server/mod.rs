@@ -338,7 +338,46 @@ impl Connection {
         // TLS is decided once per connection; the rest of the configuration per request, so
         // that a reload reaches keep-alive connections on their next request.
         let tls = self.live.load().tls.clone();
-        let info = Arc::new(ConnectionInfo::new(self.peer, tls.is_some()));
+        let Connection {
+            stream,
+            peer,
+            live,
+            builder,
+            header_timeout,
+        } = self;
+        let parts = HttpParts {
+            peer,
+            live,
+            builder,
+            header_timeout,
+        };
+        let Some(acceptor) = tls else {
+            return parts.http(stream, false, watcher).await;
+        };
+        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => parts.http(stream, true, watcher).await,
+            Ok(Err(err)) => tracing::debug!(peer = %peer, error = %err, "TLS handshake failed"),
+            Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
+        }
+    }
+}
+
+/// What serving HTTP on a connection needs besides its bytes.
+struct HttpParts {
+    peer: SocketAddr,
+    live: Arc<ArcSwap<Live>>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    header_timeout: Duration,
+}
+
+impl HttpParts {
+    /// HTTP over one connection's bytes, plain or TLS alike: until the connection ends, or
+    /// until `header_timeout` passes without its first request ([`FirstRequest`]).
+    async fn http<I>(self, io: I, tls: bool, watcher: hyper_util::server::graceful::Watcher)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let info = Arc::new(ConnectionInfo::new(self.peer, tls));
         let live = self.live;
         let first_request = Arc::new(FirstRequest::default());
         let seen = first_request.clone();
@@ -347,43 +386,14 @@ impl Connection {
             let mut stack = live.load().stack(&info);
             async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
         });
-        let result = match tls {
-            None => {
-                let conn = self
-                    .builder
-                    .serve_connection_with_upgrades(TokioIo::new(self.stream), service);
-                tokio::select! {
-                    result = watcher.watch(conn.into_owned()) => result,
-                    () = first_request.missed(self.header_timeout) => {
-                        tracing::debug!(peer = %self.peer, "no request within header_timeout");
-                        return;
-                    }
-                }
-            }
-            Some(acceptor) => {
-                let handshake =
-                    tokio::time::timeout(self.header_timeout, acceptor.accept(self.stream)).await;
-                let stream = match handshake {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(err)) => {
-                        tracing::debug!(peer = %self.peer, error = %err, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(peer = %self.peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-                let conn = self
-                    .builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
-                tokio::select! {
-                    result = watcher.watch(conn.into_owned()) => result,
-                    () = first_request.missed(self.header_timeout) => {
-                        tracing::debug!(peer = %self.peer, "no request within header_timeout");
-                        return;
-                    }
-                }
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        let result = tokio::select! {
+            result = watcher.watch(conn.into_owned()) => result,
+            () = first_request.missed(self.header_timeout) => {
+                tracing::debug!(peer = %self.peer, "no request within header_timeout");
+                return;
             }
         };
         if let Err(err) = result {
