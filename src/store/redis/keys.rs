@@ -41,6 +41,63 @@ pub fn ttl(expires_at: u64, now: u64) -> u64 {
     expires_at.saturating_sub(now) + TTL_MARGIN_SECS
 }
 
+/// The layout, written once: each kind of key's name after the prefix. The builders below
+/// use these, and the Lua scripts get them as locals named `K_` and the constant's name
+/// ([`lua_names`]).
+pub mod names {
+    pub const CODE: &str = "code:";
+    pub const REFRESH: &str = "rt:";
+    pub const FAMILY: &str = "fam:";
+    pub const FAMILIES: &str = "families";
+    pub const SUBJECT: &str = "subject:";
+    pub const SESSIONS_USER: &str = "sessions:user:";
+    pub const SESSION: &str = "session:";
+    pub const SESSIONS_LAST: &str = "sessions:last";
+    pub const SESSIONS_CREATED: &str = "sessions:created";
+    pub const DENIED: &str = "denied";
+    pub const CUTOFFS: &str = "cutoffs";
+    pub const CONSENT: &str = "consent:";
+    pub const CLIENTS: &str = "clients";
+    pub const SIGNING_KEYS: &str = "signing-keys";
+    pub const ONCE: &str = "once:";
+    pub const CLIENT_ACCESS: &str = "cc:client:";
+    pub const CLIENT_ACCESS_ALL: &str = "cc:all";
+    pub const CLIENT_ACCESS_UNLISTED: &str = "cc:unlisted";
+    pub const CHANNEL: &str = "revocations";
+}
+
+/// Every name of [`names`], as the scripts call it.
+const LAYOUT: &[(&str, &str)] = &[
+    ("CODE", names::CODE),
+    ("REFRESH", names::REFRESH),
+    ("FAMILY", names::FAMILY),
+    ("FAMILIES", names::FAMILIES),
+    ("SUBJECT", names::SUBJECT),
+    ("SESSIONS_USER", names::SESSIONS_USER),
+    ("SESSION", names::SESSION),
+    ("SESSIONS_LAST", names::SESSIONS_LAST),
+    ("SESSIONS_CREATED", names::SESSIONS_CREATED),
+    ("DENIED", names::DENIED),
+    ("CUTOFFS", names::CUTOFFS),
+    ("CONSENT", names::CONSENT),
+    ("CLIENTS", names::CLIENTS),
+    ("SIGNING_KEYS", names::SIGNING_KEYS),
+    ("ONCE", names::ONCE),
+    ("CLIENT_ACCESS", names::CLIENT_ACCESS),
+    ("CLIENT_ACCESS_ALL", names::CLIENT_ACCESS_ALL),
+    ("CLIENT_ACCESS_UNLISTED", names::CLIENT_ACCESS_UNLISTED),
+    ("CHANNEL", names::CHANNEL),
+];
+
+/// The Lua prelude of the key names: `local K_CODE = P .. 'code:'` and so on, where `P` is
+/// the prefix the script was given.
+pub fn lua_names() -> String {
+    LAYOUT
+        .iter()
+        .map(|(name, suffix)| format!("local K_{name} = P .. '{suffix}'\n"))
+        .collect()
+}
+
 /// The key names under one prefix.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -59,49 +116,53 @@ impl Keys {
     }
 
     pub fn code(&self, code: &TokenHash) -> String {
-        self.key(&format!("code:{}", code.to_hex()))
+        format!("{}{}{}", self.prefix, names::CODE, code.to_hex())
     }
 
     pub fn families(&self) -> String {
-        self.key("families")
+        self.key(names::FAMILIES)
+    }
+
+    pub fn sessions_last(&self) -> String {
+        self.key(names::SESSIONS_LAST)
     }
 
     pub fn denied(&self) -> String {
-        self.key("denied")
+        self.key(names::DENIED)
     }
 
     pub fn cutoffs(&self) -> String {
-        self.key("cutoffs")
+        self.key(names::CUTOFFS)
     }
 
     pub fn consent(&self, user: &str, client: &str) -> String {
         // Neither may contain a newline (config validation), so the key is unambiguous.
-        self.key(&format!("consent:{user}\n{client}"))
+        format!("{}{}{user}\n{client}", self.prefix, names::CONSENT)
     }
 
     pub fn clients(&self) -> String {
-        self.key("clients")
+        self.key(names::CLIENTS)
     }
 
     pub fn signing_keys(&self) -> String {
-        self.key("signing-keys")
+        self.key(names::SIGNING_KEYS)
     }
 
     pub fn once(&self, key: &TokenHash) -> String {
-        self.key(&format!("once:{}", key.to_hex()))
+        format!("{}{}{}", self.prefix, names::ONCE, key.to_hex())
     }
 
     pub fn client_access(&self, client: &str) -> String {
-        self.key(&format!("cc:client:{client}"))
+        format!("{}{}{client}", self.prefix, names::CLIENT_ACCESS)
     }
 
     pub fn client_access_unlisted(&self) -> String {
-        self.key("cc:unlisted")
+        self.key(names::CLIENT_ACCESS_UNLISTED)
     }
 
     /// The pub/sub channel revocations are announced on.
     pub fn channel(&self) -> String {
-        self.key("revocations")
+        self.key(names::CHANNEL)
     }
 }
 
@@ -125,6 +186,19 @@ mod tests {
         assert!(key.starts_with("ag:code:"));
         assert!(!key.contains("secret-token"));
         assert_eq!(key.len(), "ag:code:".len() + 64);
+    }
+
+    #[test]
+    fn the_scripts_get_every_name_of_the_layout() {
+        let lua = lua_names();
+        assert_eq!(lua.lines().count(), LAYOUT.len());
+        assert!(lua.contains("local K_REFRESH = P .. 'rt:'\n"));
+        // No name is a prefix of another's, so no key can pass for two kinds.
+        for (i, (_, a)) in LAYOUT.iter().enumerate() {
+            for (_, b) in &LAYOUT[i + 1..] {
+                assert!(!b.starts_with(a) && !a.starts_with(b), "{a} {b}");
+            }
+        }
     }
 
     #[test]

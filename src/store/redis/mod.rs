@@ -529,7 +529,7 @@ impl Store for RedisStore {
         let mut pipe = redis::pipe();
         pipe.zcard(self.keys.families())
             .zcard(self.keys.denied())
-            .zcard(format!("{}sessions:last", self.prefix))
+            .zcard(self.keys.sessions_last())
             .hlen(self.keys.clients());
         let (families, denied, sessions, clients): (u64, u64, u64, u64) =
             self.run(pipe.query_async(&mut conn)).await?;

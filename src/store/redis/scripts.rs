@@ -2,8 +2,9 @@
 //! executes it atomically and of several gateways racing for a code or a refresh token exactly
 //! one wins.
 //!
-//! Each script takes the key prefix as `ARGV[1]` and builds the names of [`super::keys`] from
-//! it (the layout documented there). Expiry is decided against the caller's `now`; Redis TTLs
+//! Each script takes the key prefix as `ARGV[1]`; the names of the keys under it are Lua
+//! locals (`K_CODE`, `K_FAMILY`, ...) that [`super::keys::lua_names`] writes from the one
+//! layout table in Rust, so that the scripts never spell a key name themselves. Expiry is decided against the caller's `now`; Redis TTLs
 //! only collect garbage. A script that revokes something also PUBLISHes it on the revocations
 //! channel in the same atomic step, one line per entry: `d EXP JTI` (a deny-listed access
 //! token) or `c CUTOFF SUBJECT` (a subject's cut-off), and returns the same text so that the
@@ -13,7 +14,6 @@ use redis::Script;
 
 /// Helpers shared by the scripts: revoking a family, tracking a new refresh token.
 const PRELUDE: &str = r#"
-local P = ARGV[1]
 local MARGIN = 60
 local function wall() return tonumber(redis.call('TIME')[1]) end
 local function keep(key, secs)
@@ -21,15 +21,15 @@ local function keep(key, secs)
   if cur < secs then redis.call('EXPIRE', key, secs) end
 end
 local function family_live(fam, now)
-  local f = redis.call('HMGET', P .. 'fam:' .. fam, 'revoked', 'exp')
+  local f = redis.call('HMGET', K_FAMILY .. fam, 'revoked', 'exp')
   return f[1] == '0' and tonumber(f[2]) > now
 end
 local function deny(lines, jti, exp)
-  redis.call('ZADD', P .. 'denied', exp, jti)
+  redis.call('ZADD', K_DENIED, exp, jti)
   lines[#lines + 1] = 'd ' .. exp .. ' ' .. jti
 end
 local function settle_denied()
-  local key = P .. 'denied'
+  local key = K_DENIED
   local w = wall()
   redis.call('ZREMRANGEBYSCORE', key, '-inf', w - MARGIN)
   local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
@@ -39,35 +39,35 @@ local function announce(lines)
   if #lines == 0 then return '' end
   settle_denied()
   local msg = table.concat(lines, '\n')
-  redis.call('PUBLISH', P .. 'revocations', msg)
+  redis.call('PUBLISH', K_CHANNEL, msg)
   return msg
 end
 local function revoke_family(lines, fam)
-  local fkey = P .. 'fam:' .. fam
+  local fkey = K_FAMILY .. fam
   if redis.call('EXISTS', fkey) == 0 then return end
   redis.call('HSET', fkey, 'revoked', '1')
   local access = redis.call('ZRANGE', fkey .. ':access', 0, -1, 'WITHSCORES')
   for i = 1, #access, 2 do deny(lines, access[i], access[i + 1]) end
   for _, token in ipairs(redis.call('SMEMBERS', fkey .. ':tokens')) do
-    redis.call('DEL', P .. 'rt:' .. token)
+    redis.call('DEL', K_REFRESH .. token)
   end
   redis.call('DEL', fkey .. ':access', fkey .. ':tokens')
-  redis.call('ZREM', P .. 'families', fam)
+  redis.call('ZREM', K_FAMILIES, fam)
 end
 local function track(fam, token, rec, exp, user, client, jti, jti_exp)
-  local fkey = P .. 'fam:' .. fam
+  local fkey = K_FAMILY .. fam
   local ttl = math.max(exp - wall(), 0) + MARGIN
   if redis.call('EXISTS', fkey) == 0 then
     redis.call('HSET', fkey, 'user', user, 'client', client, 'exp', exp, 'revoked', '0')
-    redis.call('ZADD', P .. 'families', exp, fam)
+    redis.call('ZADD', K_FAMILIES, exp, fam)
     for _, s in ipairs({'user:' .. user, 'client:' .. client}) do
-      redis.call('SADD', P .. 'subject:' .. s, fam)
-      keep(P .. 'subject:' .. s, ttl)
+      redis.call('SADD', K_SUBJECT .. s, fam)
+      keep(K_SUBJECT .. s, ttl)
     end
   end
   redis.call('ZADD', fkey .. ':access', jti_exp, jti)
   redis.call('SADD', fkey .. ':tokens', token)
-  local rt = P .. 'rt:' .. token
+  local rt = K_REFRESH .. token
   redis.call('HSET', rt, 'rec', rec, 'fam', fam, 'exp', exp)
   for _, k in ipairs({fkey, fkey .. ':access', fkey .. ':tokens', rt}) do keep(k, ttl) end
 end
@@ -76,7 +76,7 @@ end
 /// `ARGV`: prefix, code hash, now. Returns `{0, ''}` unknown or expired, `{1, grant}` first
 /// use, `{2, grant}` a replay.
 const TAKE_CODE: &str = r#"
-local key = P .. 'code:' .. ARGV[2]
+local key = K_CODE .. ARGV[2]
 local now = tonumber(ARGV[3])
 local exp = redis.call('HGET', key, 'exp')
 if not exp then return {0, ''} end
@@ -99,7 +99,7 @@ return 1
 /// `ARGV`: prefix, token hash, now. Returns `{}` when unknown, else `{record, current}`.
 const GET_REFRESH: &str = r#"
 local now = tonumber(ARGV[3])
-local r = redis.call('HMGET', P .. 'rt:' .. ARGV[2], 'rec', 'fam', 'exp', 'rotated_at')
+local r = redis.call('HMGET', K_REFRESH .. ARGV[2], 'rec', 'fam', 'exp', 'rotated_at')
 if not r[1] then return {} end
 if tonumber(r[3]) <= now or not family_live(r[2], now) then return {} end
 if r[4] then return {r[1], '0'} end
@@ -110,7 +110,7 @@ return {r[1], '1'}
 /// user, client, jti, jti expiry, sealed successor. Returns `{0, '', ''}` unknown, `{1, '', ''}`
 /// rotated, `{2, sealed, ''}` grace, `{3, family, announcement}` reuse.
 const ROTATE_REFRESH: &str = r#"
-local rt = P .. 'rt:' .. ARGV[2]
+local rt = K_REFRESH .. ARGV[2]
 local now = tonumber(ARGV[3])
 local grace = tonumber(ARGV[4])
 local r = redis.call('HMGET', rt, 'fam', 'exp', 'rotated_at', 'sealed')
@@ -149,21 +149,21 @@ const REVOKE_SUBJECT: &str = r#"
 local skey = ARGV[2]
 local user = ARGV[3]
 local lines = {}
-local set = P .. 'subject:' .. skey
+local set = K_SUBJECT .. skey
 for _, fam in ipairs(redis.call('SMEMBERS', set)) do revoke_family(lines, fam) end
 redis.call('DEL', set)
 if user ~= '' then
-  local sessions = P .. 'sessions:user:' .. user
+  local sessions = K_SESSIONS_USER .. user
   for _, id in ipairs(redis.call('SMEMBERS', sessions)) do
-    redis.call('DEL', P .. 'session:' .. id)
-    redis.call('ZREM', P .. 'sessions:last', id)
-    redis.call('ZREM', P .. 'sessions:created', id)
+    redis.call('DEL', K_SESSION .. id)
+    redis.call('ZREM', K_SESSIONS_LAST, id)
+    redis.call('ZREM', K_SESSIONS_CREATED, id)
   end
   redis.call('DEL', sessions)
 end
-local cur = tonumber(redis.call('HGET', P .. 'cutoffs', skey) or '0')
+local cur = tonumber(redis.call('HGET', K_CUTOFFS, skey) or '0')
 local cutoff = math.max(cur, tonumber(ARGV[4]))
-redis.call('HSET', P .. 'cutoffs', skey, cutoff)
+redis.call('HSET', K_CUTOFFS, skey, cutoff)
 lines[#lines + 1] = 'c ' .. cutoff .. ' ' .. skey
 return announce(lines)
 "#;
@@ -171,12 +171,12 @@ return announce(lines)
 /// `ARGV`: prefix, session hash, record JSON, user, created, last seen, TTL.
 const PUT_SESSION: &str = r#"
 local id = ARGV[2]
-local key = P .. 'session:' .. id
+local key = K_SESSION .. id
 redis.call('HSET', key, 'rec', ARGV[3], 'user', ARGV[4], 'created', ARGV[5], 'last', ARGV[6])
 redis.call('EXPIRE', key, tonumber(ARGV[7]))
-redis.call('ZADD', P .. 'sessions:last', ARGV[6], id)
-redis.call('ZADD', P .. 'sessions:created', ARGV[5], id)
-local users = P .. 'sessions:user:' .. ARGV[4]
+redis.call('ZADD', K_SESSIONS_LAST, ARGV[6], id)
+redis.call('ZADD', K_SESSIONS_CREATED, ARGV[5], id)
+local users = K_SESSIONS_USER .. ARGV[4]
 redis.call('SADD', users, id)
 keep(users, tonumber(ARGV[7]))
 return 1
@@ -186,19 +186,19 @@ return 1
 /// no live session (removing a dead one), else `{record}`.
 const TOUCH_SESSION: &str = r#"
 local id = ARGV[2]
-local key = P .. 'session:' .. id
+local key = K_SESSION .. id
 local now, idle, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local s = redis.call('HMGET', key, 'rec', 'created', 'last')
 if not s[1] then return {} end
 local created, last = tonumber(s[2]), tonumber(s[3])
 if last + idle <= now or created + max <= now then
   redis.call('DEL', key)
-  redis.call('ZREM', P .. 'sessions:last', id)
-  redis.call('ZREM', P .. 'sessions:created', id)
+  redis.call('ZREM', K_SESSIONS_LAST, id)
+  redis.call('ZREM', K_SESSIONS_CREATED, id)
   return {}
 end
 redis.call('HSET', key, 'last', now)
-redis.call('ZADD', P .. 'sessions:last', now, id)
+redis.call('ZADD', K_SESSIONS_LAST, now, id)
 redis.call('EXPIRE', key, math.min(idle, created + max - now) + MARGIN)
 return {s[1]}
 "#;
@@ -206,15 +206,15 @@ return {s[1]}
 /// `ARGV`: prefix, session hash.
 const DELETE_SESSION: &str = r#"
 local id = ARGV[2]
-redis.call('DEL', P .. 'session:' .. id)
-redis.call('ZREM', P .. 'sessions:last', id)
-redis.call('ZREM', P .. 'sessions:created', id)
+redis.call('DEL', K_SESSION .. id)
+redis.call('ZREM', K_SESSIONS_LAST, id)
+redis.call('ZREM', K_SESSIONS_CREATED, id)
 return 1
 "#;
 
 /// `ARGV`: prefix, client id, client JSON, cap. Returns 1 stored, 0 refused (cap reached).
 const PUT_CLIENT: &str = r#"
-local key = P .. 'clients'
+local key = K_CLIENTS
 if redis.call('HLEN', key) >= tonumber(ARGV[4]) and redis.call('HEXISTS', key, ARGV[2]) == 0 then
   return 0
 end
@@ -228,9 +228,9 @@ const RECORD_CLIENT_ACCESS: &str = r#"
 local client, record, jti = ARGV[2], ARGV[3], ARGV[4]
 local exp, now = tonumber(ARGV[5]), tonumber(ARGV[6])
 local per, total = tonumber(ARGV[7]), tonumber(ARGV[8])
-local key = P .. 'cc:client:' .. client
-local all = P .. 'cc:all'
-local unlisted = P .. 'cc:unlisted'
+local key = K_CLIENT_ACCESS .. client
+local all = K_CLIENT_ACCESS_ALL
+local unlisted = K_CLIENT_ACCESS_UNLISTED
 local life = math.max(exp - wall(), 0) + MARGIN
 local function mark(until_exp)
   local cur = tonumber(redis.call('HGET', unlisted, client) or '0')
@@ -266,11 +266,11 @@ if only ~= '' then
   clients[1] = only
 else
   local seen = {}
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'cc:all', '(' .. now, '+inf')) do
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', K_CLIENT_ACCESS_ALL, '(' .. now, '+inf')) do
     local c = string.match(m, '^(.*)\n')
     if c and not seen[c] then seen[c] = true; clients[#clients + 1] = c end
   end
-  local marks = redis.call('HGETALL', P .. 'cc:unlisted')
+  local marks = redis.call('HGETALL', K_CLIENT_ACCESS_UNLISTED)
   for i = 1, #marks, 2 do
     local c = marks[i]
     if not seen[c] then seen[c] = true; clients[#clients + 1] = c end
@@ -278,9 +278,9 @@ else
 end
 local out = {}
 for _, c in ipairs(clients) do
-  local records = redis.call('ZRANGEBYSCORE', P .. 'cc:client:' .. c, '(' .. now, '+inf')
+  local records = redis.call('ZRANGEBYSCORE', K_CLIENT_ACCESS .. c, '(' .. now, '+inf')
   out[#out + 1] = c
-  out[#out + 1] = redis.call('HGET', P .. 'cc:unlisted', c) or '0'
+  out[#out + 1] = redis.call('HGET', K_CLIENT_ACCESS_UNLISTED, c) or '0'
   out[#out + 1] = tostring(#records)
   for _, r in ipairs(records) do out[#out + 1] = r end
 end
@@ -293,16 +293,16 @@ const LIST_GRANTS: &str = r#"
 local now, limit, user, client = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local fams
 if user ~= '' then
-  fams = redis.call('SMEMBERS', P .. 'subject:user:' .. user)
+  fams = redis.call('SMEMBERS', K_SUBJECT .. 'user:' .. user)
 elseif client ~= '' then
-  fams = redis.call('SMEMBERS', P .. 'subject:client:' .. client)
+  fams = redis.call('SMEMBERS', K_SUBJECT .. 'client:' .. client)
 else
-  fams = redis.call('ZRANGEBYSCORE', P .. 'families', '(' .. now, '+inf')
+  fams = redis.call('ZRANGEBYSCORE', K_FAMILIES, '(' .. now, '+inf')
 end
 local out, n = {}, 0
 for _, fam in ipairs(fams) do
   if n >= limit then break end
-  local fkey = P .. 'fam:' .. fam
+  local fkey = K_FAMILY .. fam
   local f = redis.call('HMGET', fkey, 'user', 'client', 'exp', 'revoked')
   if f[1] and f[4] == '0' and tonumber(f[3]) > now
       and (user == '' or f[1] == user) and (client == '' or f[2] == client) then
@@ -324,19 +324,19 @@ return out
 const SWEEP: &str = r#"
 local now, idle, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local dead = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions:last', '-inf', now - idle)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SESSIONS_LAST, '-inf', now - idle)) do
   dead[id] = true
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'sessions:created', '-inf', now - max)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_SESSIONS_CREATED, '-inf', now - max)) do
   dead[id] = true
 end
 for id, _ in pairs(dead) do
-  redis.call('DEL', P .. 'session:' .. id)
-  redis.call('ZREM', P .. 'sessions:last', id)
-  redis.call('ZREM', P .. 'sessions:created', id)
+  redis.call('DEL', K_SESSION .. id)
+  redis.call('ZREM', K_SESSIONS_LAST, id)
+  redis.call('ZREM', K_SESSIONS_CREATED, id)
 end
-redis.call('ZREMRANGEBYSCORE', P .. 'denied', '-inf', now)
-redis.call('ZREMRANGEBYSCORE', P .. 'families', '-inf', now)
+redis.call('ZREMRANGEBYSCORE', K_DENIED, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', K_FAMILIES, '-inf', now)
 return 1
 "#;
 
@@ -360,12 +360,14 @@ pub struct Scripts {
     pub sweep: Script,
 }
 
-fn script(body: &str) -> Script {
-    Script::new(&format!("{PRELUDE}{body}"))
+fn script(names: &str, body: &str) -> Script {
+    Script::new(&format!("local P = ARGV[1]\n{names}{PRELUDE}{body}"))
 }
 
 impl Scripts {
     pub fn new() -> Scripts {
+        let names = super::keys::lua_names();
+        let script = |body| script(&names, body);
         Scripts {
             take_code: script(TAKE_CODE),
             put_refresh: script(PUT_REFRESH),
