@@ -281,6 +281,19 @@ mod tests {
         assert_ne!(flow_cookie_name("a"), flow_cookie_name("b"));
         assert_eq!(flow_cookie_name("same"), flow_cookie_name("same"));
     }
+
+    /// A flow cookie sealed before the fields had their names still opens: the serialised
+    /// names stay `s`, `v`, `r` and `e`.
+    #[test]
+    fn a_flow_state_keeps_its_one_letter_serialised_names() {
+        let sealed = r#"{"s":"the-state","v":"the-verifier","r":"/app?x=1","e":1700000600}"#;
+        let flow: FlowState = serde_json::from_str(sealed).unwrap();
+        assert_eq!(flow.state, "the-state");
+        assert_eq!(flow.verifier, "the-verifier");
+        assert_eq!(flow.return_to, "/app?x=1");
+        assert_eq!(flow.expires_at, 1_700_000_600);
+        assert_eq!(serde_json::to_string(&flow).unwrap(), sealed);
+    }
 }
 
 #[cfg(test)]
