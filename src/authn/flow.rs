@@ -263,7 +263,7 @@ pub async fn finish(
 mod tests {
     use super::*;
 
-    /// Regression (code review F1): a `state` whose 12th byte falls inside a UTF-8 character
+    /// Regression (issue 13): a `state` whose 12th byte falls inside a UTF-8 character
     /// (`aaaaaaaaaaa%C3%A9` decoded) made the cookie name slice panic the worker.
     #[test]
     fn flow_cookie_name_of_a_state_with_a_multibyte_character_does_not_panic() {

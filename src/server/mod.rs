@@ -460,7 +460,7 @@ mod tests {
         .unwrap()
     }
 
-    /// Regression (code review F2): the sweeper kept the session limits it was started with,
+    /// Regression (issue 13): the sweeper kept the session limits it was started with,
     /// so after a reload that lengthened `idle_timeout` it deleted sessions the configuration
     /// in force said were alive.
     #[tokio::test]

@@ -88,7 +88,7 @@ impl Reloader {
 
     /// Reads `path` and puts it in force ([`Reloader::reload`]), with the file read under
     /// the reload lock: of two reloads close together (two quick SIGHUPs), the one that swaps
-    /// last is the one that read the file last, never an older read of it (code review F12).
+    /// last is the one that read the file last, never an older read of it (issue 13).
     pub fn reload_file(&self, path: &std::path::Path) -> Result<Reloaded, String> {
         let mut running = self.lock()?;
         let config = Config::load(path).map_err(|e| e.to_string())?;

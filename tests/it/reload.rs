@@ -180,7 +180,7 @@ async fn a_route_and_a_client_change_under_load_and_no_request_fails() {
     assert_still_running(&mut gateway);
 }
 
-/// Regression (code review F19): these tests used to end with `wait_for_log("listening")`,
+/// Regression (issue 13): these tests used to end with `wait_for_log("listening")`,
 /// which asserted nothing (the line was logged at start-up). What they mean: the process
 /// lived through every reload.
 fn assert_still_running(gateway: &mut GatewayProcess) {

@@ -367,7 +367,7 @@ async fn raw_fragment_is_cut_off_by_the_parser_and_the_rest_routes_and_forwards_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn callback_state_cut_inside_a_utf8_character_is_refused_not_a_dropped_connection() {
-    // Regression (code review F1): the flow cookie's name was the state's first 12 bytes,
+    // Regression (issue 13): the flow cookie's name was the state's first 12 bytes,
     // sliced inside `é`, and the worker panicked; the client got an empty reply.
     let upstream = TestUpstream::echo("root").await;
     let gateway = gateway_to(&upstream).await;

@@ -181,7 +181,7 @@ async fn a_loopback_code_is_bound_to_the_port_it_was_sent_to() {
         .is_ok());
 }
 
-/// Found by this test (code review F8): a client with a single registered loopback URI may
+/// Found by this test (issue 13): a client with a single registered loopback URI may
 /// send its authorization request to another port (RFC 8252 §7.3), and the code is bound to
 /// that URI; a token request that then omits `redirect_uri` was accepted, because an
 /// omission is allowed wherever the client has one registered URI, without comparing it to

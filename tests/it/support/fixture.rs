@@ -7,8 +7,8 @@
 //! The hash has argon2id's smallest parameters (8 KiB, one pass, one lane), not the production
 //! ones (19 MiB, two passes): the login reads the parameters from each stored PHC string, and
 //! with the production ones every sign-in waited for a hash on the idle-priority hash threads,
-//! which a busy neighbour starves, so end-to-end tests failed on a loaded 2-core machine (code
-//! review F7). The production parameters are tested where they are the subject: the tests of
+//! which a busy neighbour starves, so end-to-end tests failed on a loaded 2-core machine (issue
+//! 13). The production parameters are tested where they are the subject: the tests of
 //! `hash-password` and of the dummy hash for unknown users (which a login for an unknown user
 //! still pays).
 
