@@ -52,6 +52,9 @@ mod oidc_provider;
 mod oidc_refusals;
 // Key rotation under load: a cached JWKS keeps verifying (pre-publication), old tokens too.
 mod oidc_rotation;
+// `[tokens] algorithm = "ES256" | "EdDSA"`: access tokens verified from the JWKS, on a bearer
+// route, across a rotation through the admin listener, refused once their key is removed.
+mod access_jws;
 // Apache mod_auth_openidc in front of a CGI page: REMOTE_USER, OIDC_CLAIM_*, Require claim.
 mod oidc_apache;
 // Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
