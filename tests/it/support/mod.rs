@@ -30,6 +30,7 @@ pub mod gateway;
 pub mod html;
 pub mod oauth;
 pub mod oidc;
+pub mod page;
 pub mod persisted;
 pub mod process;
 pub mod protected;

@@ -40,6 +40,7 @@ use super::{client_builder, free_port, GatewayBuilder};
 
 /// The password of every test user (the one [`fixture`]'s hash is of).
 pub use super::fixture::PASSWORD;
+pub use super::page::Page;
 
 /// The user of every flow.
 pub const USER: &str = "alice";
@@ -445,7 +446,7 @@ impl Browser {
             .send()
             .await
             .expect("GET");
-        Page::read(response).await
+        Page::read(response.url().to_string(), response).await
     }
 
     /// POSTs a form to a path on the gateway, with the `Origin` a browser sends.
@@ -464,7 +465,7 @@ impl Browser {
             .send()
             .await
             .expect("POST");
-        Page::read(response).await
+        Page::read(response.url().to_string(), response).await
     }
 
     /// Submits the login form of `page` as `user`.
@@ -549,79 +550,6 @@ impl Browser {
                     .is_some_and(|(k, v)| k == name && !v.is_empty())
             })
         })
-    }
-}
-
-/// A response as a browser sees it.
-pub struct Page {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl std::fmt::Debug for Page {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Page")
-            .field("status", &self.status)
-            .field("location", &self.location())
-            .field("alert", &self.alert())
-            .field("body", &self.body.chars().take(400).collect::<String>())
-            .finish()
-    }
-}
-
-impl Page {
-    async fn read(response: reqwest::Response) -> Page {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.text().await.expect("body");
-        Page {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn location(&self) -> Option<String> {
-        self.header("location").map(str::to_owned)
-    }
-
-    pub fn is_login(&self) -> bool {
-        self.body.contains(r#"action="/oauth2/login""#)
-    }
-
-    pub fn is_consent(&self) -> bool {
-        self.body.contains(r#"action="/oauth2/consent""#)
-    }
-
-    /// The value of the hidden input `name`, unescaped.
-    pub fn hidden(&self, name: &str) -> Option<String> {
-        super::html::hidden_input(&self.body, name)
-    }
-
-    /// The text of the page's alert, if it shows one.
-    pub fn alert(&self) -> Option<String> {
-        super::html::alert(&self.body)
-    }
-
-    /// The `Set-Cookie` headers' cookie names.
-    pub fn set_cookie_names(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split_once('=').map(|(name, _)| name.to_owned()))
-            .collect()
-    }
-
-    /// The redirect that leaves the gateway, parsed.
-    pub fn callback(&self) -> Callback {
-        let location = self.location().expect("a redirect");
-        Callback::parse(&location)
     }
 }
 
