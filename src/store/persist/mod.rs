@@ -114,7 +114,7 @@ impl<S> Snapshot<S> {
 }
 
 /// The lock that keeps a second gateway out of a store directory; released when dropped.
-pub struct DirLock(#[allow(dead_code)] File);
+pub struct DirLock(#[expect(dead_code, reason = "held for its flock, never read")] File);
 
 pub fn lock_dir(dir: &Path) -> Result<DirLock, String> {
     use std::os::unix::fs::OpenOptionsExt;
