@@ -158,14 +158,22 @@ pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     page(status, "Error", &body)
 }
 
-/// The confirmation asked of a cross-site logout.
-pub fn logout_confirm(csrf: &str) -> Response<Body> {
+/// The confirmation asked of a logout request that is not trusted on its own (cross-site,
+/// no valid `id_token_hint`, or a hint for someone else). `redirect` is where the browser
+/// goes afterwards (a client's registered URI), bound into `csrf` by the caller.
+pub fn logout_confirm(csrf: &str, redirect: Option<&str>) -> Response<Body> {
+    let redirect = redirect.map_or(String::new(), |target| {
+        format!(
+            "<input type=\"hidden\" name=\"redirect\" value=\"{}\">\n",
+            escape(target)
+        )
+    });
     let body = format!(
         r#"<h1>Sign out?</h1>
-<p>Another site asked to sign you out of authgate.</p>
+<p>An application or another site asked to sign you out of authgate.</p>
 <form method="post" action="/oauth2/logout">
 <input type="hidden" name="csrf" value="{csrf}">
-<div class="actions"><button type="submit">Sign out</button></div>
+{redirect}<div class="actions"><button type="submit">Sign out</button></div>
 </form>"#,
         csrf = escape(csrf)
     );

@@ -9,12 +9,15 @@
 //!   throttled ([`throttle`]);
 //! - [`consent`], [`csrf`]: the consent ticket and the purpose-bound MACs of forms and the
 //!   flow cookie;
+//! - [`logout`]: RP-Initiated Logout's decisions (confirm, log out, where to go after);
+//!   [`backchannel`]: Back-Channel Logout's logout tokens;
 //! - [`metadata`]: the RFC 8414 document;
 //! - [`oidc`]: the OpenID Connect provider (ID tokens, UserInfo, discovery, `prompt`);
 //! - [`signing`]: the asymmetric signing keys' retention, seal and refresh;
 //! - [`clients`], [`pkce`], [`seal`], [`error`]: the parts they share.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod clients;
 pub mod consent;
 pub mod csrf;
@@ -24,6 +27,7 @@ pub mod hash_pool;
 #[cfg(target_os = "linux")]
 pub mod hash_slices;
 pub mod login;
+pub mod logout;
 pub mod metadata;
 pub mod oidc;
 pub mod pkce;

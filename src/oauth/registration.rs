@@ -1,7 +1,9 @@
 //! Dynamic client registration (RFC 7591), off unless `[registration] enabled = true`, and
 //! then only for requests carrying the configured initial access token (compared as SHA-256
 //! digests in constant time). Registered clients live in the store, capped in number, are
-//! never first-party, always use PKCE, and may ask only for `[registration] scopes`.
+//! never first-party, always use PKCE, and may ask only for `[registration] scopes`. The
+//! OpenID metadata that matters is accepted too (`id_token_signed_response_alg`,
+//! `post_logout_redirect_uris`, `backchannel_logout_uri`) and returned in the response.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +13,7 @@ use super::{random_id, AuthServer};
 use crate::config::{
     check_redirect_uri, response_parameter_in, ClientConfig, ClientKind, GrantType,
 };
+use crate::tokens::jose::Alg;
 use crate::tokens::opaque::{new_token, TokenHash};
 
 /// The client metadata a registration request may send (RFC 7591 §2); others are ignored.
@@ -23,6 +26,13 @@ pub struct ClientMetadata {
     pub response_types: Option<Vec<String>>,
     pub client_name: Option<String>,
     pub scope: Option<String>,
+    /// OIDC Registration §2: `RS256` (the default), `ES256` or `EdDSA`; never `none` or HS*.
+    pub id_token_signed_response_alg: Option<String>,
+    /// RP-Initiated Logout §3.1: where logout may return the browser (redirect URI rules).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Back-Channel Logout §2.2: where logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// The registration response (RFC 7591 §3.2.1).
@@ -41,6 +51,11 @@ pub struct Registered {
     pub response_types: Vec<&'static str>,
     pub token_endpoint_auth_method: &'static str,
     pub scope: String,
+    pub id_token_signed_response_alg: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// Why a registration was refused.
@@ -136,6 +151,7 @@ impl AuthServer {
                 "authorization_code needs at least one redirect URI",
             )));
         }
+        let oidc = self.registered_oidc(&metadata)?;
         let scopes = match metadata.scope.as_deref() {
             None => self.registration.scopes.clone(),
             Some(s) => {
@@ -172,10 +188,10 @@ impl AuthServer {
             scopes,
             first_party: false,
             require_pkce: true,
-            id_token_alg: crate::tokens::jose::Alg::Rs256,
+            id_token_alg: oidc.id_token_alg,
             id_token_claims: crate::config::IdTokenClaims::Scopes,
-            post_logout_redirect_uris: Vec::new(),
-            backchannel_logout_uri: None,
+            post_logout_redirect_uris: oidc.post_logout_redirect_uris,
+            backchannel_logout_uri: oidc.backchannel_logout_uri,
         };
         let stored = self
             .store
@@ -207,8 +223,69 @@ impl AuthServer {
                 ClientKind::Confidential => "client_secret_basic",
             },
             scope: client.scopes.join(" "),
+            id_token_signed_response_alg: client.id_token_alg.as_str(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            backchannel_logout_uri: client.backchannel_logout_uri,
         })
     }
+
+    /// The OpenID metadata of a registration: the ID token algorithm (one a key signs with
+    /// now), the post-logout redirect URIs (the redirect URI rules, at most 10) and the
+    /// back-channel logout URI (https; http only on loopback; no fragment).
+    fn registered_oidc(
+        &self,
+        metadata: &ClientMetadata,
+    ) -> Result<RegisteredOidc, RegistrationRefused> {
+        let id_token_alg = match metadata.id_token_signed_response_alg.as_deref() {
+            None => Alg::Rs256,
+            Some(name) => Alg::parse(name)
+                .filter(|alg| self.id_token_algs().contains(alg))
+                .ok_or(metadata_error(
+                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA (never none or HS256)",
+                ))?,
+        };
+        let uris = &metadata.post_logout_redirect_uris;
+        if uris.len() > 10 {
+            return Err(metadata_error("at most 10 post_logout_redirect_uris"));
+        }
+        for uri in uris {
+            if response_parameter_in(uri).is_some() || check_redirect_uri(uri).is_err() {
+                return Err(metadata_error(
+                    "a post_logout_redirect_uri is not acceptable (the redirect URI rules: absolute, no fragment or wildcard, https or loopback http, no response parameter such as state in its query)",
+                ));
+            }
+        }
+        let mut post_logout_redirect_uris: Vec<String> = Vec::with_capacity(uris.len());
+        for uri in uris {
+            if !post_logout_redirect_uris.contains(uri) {
+                post_logout_redirect_uris.push(uri.clone());
+            }
+        }
+        let backchannel_logout_uri = match &metadata.backchannel_logout_uri {
+            None => None,
+            Some(uri) => {
+                let web = uri.starts_with("https://") || uri.starts_with("http://");
+                if !web || check_redirect_uri(uri).is_err() {
+                    return Err(metadata_error(
+                        "backchannel_logout_uri must be an absolute https URL (http only on loopback) without a fragment",
+                    ));
+                }
+                Some(uri.clone())
+            }
+        };
+        Ok(RegisteredOidc {
+            id_token_alg,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+        })
+    }
+}
+
+/// A registration's OpenID metadata, checked.
+struct RegisteredOidc {
+    id_token_alg: Alg,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ mod oidc_rotation;
 mod access_jws;
 // Apache mod_auth_openidc in front of a CGI page: REMOTE_USER, OIDC_CLAIM_*, Require claim.
 mod oidc_apache;
+// Back-Channel Logout: signed logout tokens POSTed to a real receiver, off the logout's path.
+mod oidc_backchannel;
+// RP-Initiated Logout: one test per conformance module (hint, redirect URI, state, no hint).
+mod oidc_logout;
 // Path normalisation over raw TCP: refusals (400, nothing forwarded) and normal forms forwarded.
 mod path_normalisation;
 // The persisted token store through the binary: SIGKILL under load, torn and corrupted

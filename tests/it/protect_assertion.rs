@@ -43,11 +43,18 @@ async fn verified_claims(gateway: &ProtectedGateway, token: &str) -> Value {
         .json()
         .await
         .expect("jwks json");
+    let (header, claims) = verify_es256(&jwks, token);
+    assert_eq!(header["typ"], "JWT");
+    claims
+}
+
+/// The header and claims of `token` once its ES256 signature verifies (with ring, not the
+/// gateway's code) under the P-256 key of `jwks` its `kid` names.
+pub(crate) fn verify_es256(jwks: &Value, token: &str) -> (Value, Value) {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "{token}");
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     assert_eq!(header["alg"], "ES256");
-    assert_eq!(header["typ"], "JWT");
     let kid = header["kid"].as_str().expect("kid");
     let key = jwks["keys"]
         .as_array()
@@ -69,8 +76,9 @@ async fn verified_claims(gateway: &ProtectedGateway, token: &str) -> Value {
     let signed = format!("{}.{}", parts[0], parts[1]);
     ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point)
         .verify(signed.as_bytes(), &signature)
-        .expect("the assertion's signature verifies against the JWKS");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
+        .expect("the signature verifies against the JWKS");
+    let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    (header, claims)
 }
 
 fn assertion(seen: &Seen) -> String {

@@ -1,18 +1,17 @@
 //! The pages a person sees at the authorization server: authorize (ask to sign in, ask for
-//! consent, or issue the code), the login and consent form posts, and logout. Every form is
-//! CSRF-bound to this browser and must be a same-origin post; a session id is new at every
-//! login (no fixation).
+//! consent, or issue the code), the login and consent form posts (logout is `logout.rs`).
+//! Every form is CSRF-bound to this browser and must be a same-origin post; a session id is
+//! new at every login (no fixation).
 
 use std::net::IpAddr;
 
 use http::header::HeaderMap;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::form::{read_form, same_origin_post};
 use super::{redirect, set_cookie};
-use crate::authn::return_to::safe_return_path;
-use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE, SESSION_COOKIE};
+use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE};
 use crate::http::body::Body;
 use crate::http::cookie;
 use crate::http::pages;
@@ -24,16 +23,6 @@ use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash, TOKEN_LEN};
-
-/// The logged-in user of this browser, if its login session is alive.
-async fn session_user(
-    auth: &AuthServer,
-    headers: &HeaderMap,
-) -> Result<Option<(String, String)>, Rejection> {
-    Ok(login_session(auth, headers)
-        .await?
-        .map(|(id, session)| (id, session.user)))
-}
 
 /// This browser's login session (its id and record), if it is alive.
 async fn login_session(
@@ -325,81 +314,4 @@ pub(super) async fn consent(
         .await
         .map_err(Rejection::OAuth)?;
     redirect(StatusCode::SEE_OTHER, &location)
-}
-
-pub(super) async fn logout(
-    auth: &AuthServer,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, Rejection> {
-    let is_post = req.method() == Method::POST;
-    let session = session_user(auth, req.headers()).await?;
-    let route_session = cookie::get(req.headers(), SESSION_COOKIE).map(str::to_owned);
-    let return_to = req.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "rd")
-            .map(|(_, v)| v.into_owned())
-    });
-    // The logout form is bound to whichever session this browser still has: the login
-    // session, else the route session (which outlives it while the app is in use).
-    let session_id = session
-        .as_ref()
-        .map(|(id, _)| id.clone())
-        .or_else(|| route_session.clone())
-        .unwrap_or_default();
-    if is_post {
-        let (headers, form) = read_form(req).await?;
-        let csrf_ok = auth
-            .csrf
-            .verify(form.get("csrf").unwrap_or(""), "logout", &[&session_id]);
-        if !csrf_ok || !same_origin_post(&headers, &auth.settings.issuer) {
-            return Ok(pages::logout_confirm(
-                &auth.csrf.token("logout", &[&session_id]),
-            ));
-        }
-    } else {
-        let site = req
-            .headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok());
-        // Only a navigation the user made on this site (or typed) logs out by GET.
-        if !matches!(site, Some("same-origin" | "none")) {
-            return Ok(pages::logout_confirm(
-                &auth.csrf.token("logout", &[&session_id]),
-            ));
-        }
-    }
-    if let Some((id, user)) = session {
-        auth.store
-            .delete_session(&TokenHash::of(&id))
-            .await
-            .map_err(|e| Rejection::OAuth(e.into()))?;
-        tracing::info!(user = %user, "logged out");
-    }
-    end_route_session(auth, &route_session).await?;
-    let mut response = match return_to {
-        Some(path) => redirect(StatusCode::SEE_OTHER, &safe_return_path(&path))?,
-        None => pages::logged_out(),
-    };
-    set_cookie(&mut response, cookie::clear(LOGIN_COOKIE));
-    set_cookie(&mut response, cookie::clear(SESSION_COOKIE));
-    Ok(response)
-}
-
-/// Ends a protected-route session and revokes the tokens it came from.
-async fn end_route_session(auth: &AuthServer, id: &Option<String>) -> Result<(), Rejection> {
-    let Some(id) = id else {
-        return Ok(());
-    };
-    let store_err = |e: crate::store::StoreError| Rejection::OAuth(e.into());
-    let session = auth.touch_session(id).await.map_err(store_err)?;
-    if let Some(family) = session.and_then(|session| session.family) {
-        auth.store
-            .revoke_family(&family, auth.now())
-            .await
-            .map_err(store_err)?;
-    }
-    auth.store
-        .delete_session(&TokenHash::of(id))
-        .await
-        .map_err(store_err)
 }

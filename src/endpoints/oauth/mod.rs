@@ -1,7 +1,8 @@
 //! The authorization server's HTTP adapter: parses requests into the core's plain types
 //! (`crate::oauth`) and turns its answers into responses. Refusals are `Rejection`s, answered
 //! by `rescue` like every other. By surface: [`form`] reads and checks request bodies,
-//! [`browser`] serves the pages a person sees (authorize, login, consent, logout),
+//! [`browser`] serves the pages a person sees (authorize, login, consent), [`logout`] the
+//! `end_session_endpoint` (RP-Initiated Logout),
 //! [`token_api`] the JSON API of clients (token, revoke, introspect, register), [`oidc`] the
 //! OpenID provider's own (discovery, JWKS, UserInfo, authorization by POST).
 //!
@@ -12,6 +13,7 @@
 
 pub mod browser;
 pub mod form;
+pub mod logout;
 pub mod oidc;
 pub mod token_api;
 
@@ -30,7 +32,8 @@ use crate::http::pages;
 use crate::http::response;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
-use browser::{authorize, consent, login, logout};
+use browser::{authorize, consent, login};
+use logout::logout;
 use token_api::{introspect, register, revoke, token};
 
 /// Serves one authorization-server request (the dispatcher sends those that

@@ -291,3 +291,173 @@ async fn registration_stops_at_max_clients() {
         )
     );
 }
+
+#[tokio::test]
+async fn openid_metadata_is_stored_and_returned() {
+    let server = TestServer::new();
+    let registered = server
+        .auth
+        .register(
+            Some(REGISTRATION_TOKEN),
+            ClientMetadata {
+                id_token_signed_response_alg: Some("ES256".to_owned()),
+                post_logout_redirect_uris: vec![
+                    "https://dyn.example/bye".to_owned(),
+                    "https://dyn.example/bye".to_owned(),
+                    "http://127.0.0.1:8080/bye".to_owned(),
+                ],
+                backchannel_logout_uri: Some("https://dyn.example/backchannel".to_owned()),
+                ..metadata(&["https://dyn.example/cb"])
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.id_token_signed_response_alg, "ES256");
+    assert_eq!(
+        registered.post_logout_redirect_uris,
+        ["https://dyn.example/bye", "http://127.0.0.1:8080/bye"],
+        "each once"
+    );
+    assert_eq!(
+        registered.backchannel_logout_uri.as_deref(),
+        Some("https://dyn.example/backchannel")
+    );
+    let stored = server
+        .auth
+        .client(&registered.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id_token_alg, Alg::Es256);
+    assert_eq!(
+        stored.post_logout_redirect_uris,
+        registered.post_logout_redirect_uris
+    );
+    assert_eq!(
+        stored.backchannel_logout_uri,
+        registered.backchannel_logout_uri
+    );
+
+    // In the response as JSON, under the registration metadata's names.
+    let json = serde_json::to_value(&registered).unwrap();
+    assert_eq!(json["id_token_signed_response_alg"], "ES256");
+    assert_eq!(
+        json["post_logout_redirect_uris"][0],
+        "https://dyn.example/bye"
+    );
+    assert_eq!(
+        json["backchannel_logout_uri"],
+        "https://dyn.example/backchannel"
+    );
+}
+
+#[tokio::test]
+async fn without_openid_metadata_id_tokens_are_rs256_and_nothing_else_is_returned() {
+    let server = TestServer::new();
+    let registered = server
+        .auth
+        .register(
+            Some(REGISTRATION_TOKEN),
+            metadata(&["https://dyn.example/cb"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.id_token_signed_response_alg, "RS256");
+    let json = serde_json::to_value(&registered).unwrap();
+    assert!(json.get("post_logout_redirect_uris").is_none(), "{json}");
+    assert!(json.get("backchannel_logout_uri").is_none(), "{json}");
+    let stored = server
+        .auth
+        .client(&registered.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id_token_alg, Alg::Rs256);
+    assert!(stored.post_logout_redirect_uris.is_empty());
+}
+
+#[tokio::test]
+async fn refused_openid_metadata() {
+    let server = TestServer::new();
+    let uri = &["https://dyn.example/cb"];
+    let alg = |name: &str| ClientMetadata {
+        id_token_signed_response_alg: Some(name.to_owned()),
+        ..metadata(uri)
+    };
+    let logout = |uris: &[&str]| ClientMetadata {
+        post_logout_redirect_uris: uris.iter().map(|u| (*u).to_owned()).collect(),
+        ..metadata(uri)
+    };
+    let backchannel = |target: &str| ClientMetadata {
+        backchannel_logout_uri: Some(target.to_owned()),
+        ..metadata(uri)
+    };
+    let alg_refused =
+        "id_token_signed_response_alg must be RS256, ES256 or EdDSA (never none or HS256)";
+    let logout_refused = "a post_logout_redirect_uri is not acceptable (the redirect URI rules: absolute, no fragment or wildcard, https or loopback http, no response parameter such as state in its query)";
+    let backchannel_refused =
+        "backchannel_logout_uri must be an absolute https URL (http only on loopback) without a fragment";
+    let many: Vec<String> = (0..11).map(|i| format!("https://a.example/{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let cases: Vec<(&str, ClientMetadata, &str)> = vec![
+        ("alg none", alg("none"), alg_refused),
+        ("HS256", alg("HS256"), alg_refused),
+        ("HS512", alg("HS512"), alg_refused),
+        ("an alg in another case", alg("rs256"), alg_refused),
+        ("PS256", alg("PS256"), alg_refused),
+        ("empty", alg(""), alg_refused),
+        (
+            "logout to http on a public host",
+            logout(&["http://app.example/bye"]),
+            logout_refused,
+        ),
+        (
+            "logout URI with a fragment",
+            logout(&["https://app.example/bye#x"]),
+            logout_refused,
+        ),
+        ("relative logout URI", logout(&["/bye"]), logout_refused),
+        (
+            "logout URI with state in its query",
+            logout(&["https://app.example/bye?state=x"]),
+            logout_refused,
+        ),
+        (
+            "logout URI with a wildcard",
+            logout(&["https://*.app.example/bye"]),
+            logout_refused,
+        ),
+        (
+            "too many logout URIs",
+            logout(&many),
+            "at most 10 post_logout_redirect_uris",
+        ),
+        (
+            "back-channel over http on a public host",
+            backchannel("http://app.example/bc"),
+            backchannel_refused,
+        ),
+        (
+            "back-channel with a private-use scheme",
+            backchannel("com.example.app:/bc"),
+            backchannel_refused,
+        ),
+        (
+            "back-channel with a fragment",
+            backchannel("https://app.example/bc#f"),
+            backchannel_refused,
+        ),
+        (
+            "back-channel relative",
+            backchannel("/bc"),
+            backchannel_refused,
+        ),
+    ];
+    for (name, metadata, description) in cases {
+        assert_eq!(
+            refused(&server, metadata).await,
+            OAuthError::new(ErrorCode::InvalidClientMetadata, description),
+            "case: {name}"
+        );
+    }
+}

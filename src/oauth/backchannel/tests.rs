@@ -1,0 +1,91 @@
+//! Whom a logout is told to, and what the logout token says.
+
+use super::*;
+use crate::oauth::clients::Clients;
+use crate::oauth::test_server::{TestServer, ALICE, BOB, OTHER_SPA, SPA, START};
+
+/// The test server with `SPA` listening for back-channel logouts.
+fn server() -> TestServer {
+    let mut server = TestServer::new();
+    let clients: Vec<_> = server
+        .auth
+        .clients
+        .all()
+        .cloned()
+        .map(|mut c| {
+            if c.id == SPA {
+                c.backchannel_logout_uri = Some("https://app.example/backchannel".to_owned());
+            }
+            c
+        })
+        .collect();
+    server.auth.clients = Clients::new(&clients);
+    server
+}
+
+#[tokio::test]
+async fn clients_with_a_grant_of_the_user_and_a_uri_get_a_signed_logout_token() {
+    let server = server();
+    server.tokens(SPA, "api:read").await;
+    server.tokens(SPA, "api:read").await;
+    server.tokens(OTHER_SPA, "api:read").await;
+
+    let notices = server
+        .auth
+        .logout_notices(ALICE, Some("sid-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        notices.len(),
+        1,
+        "one per client, only those with a URI: {notices:?}"
+    );
+    let notice = &notices[0];
+    assert_eq!(notice.client_id, SPA);
+    assert_eq!(notice.uri, "https://app.example/backchannel");
+
+    let verified = server
+        .auth
+        .signing
+        .snapshot()
+        .verify(&notice.token, &[LOGOUT_TOKEN_TYP])
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&verified.payload).unwrap();
+    assert_eq!(claims["iss"], crate::oauth::test_server::ISSUER);
+    assert_eq!(claims["aud"], SPA);
+    assert_eq!(claims["sub"], ALICE);
+    assert_eq!(claims["sid"], "sid-1");
+    assert_eq!(claims["iat"], START);
+    assert_eq!(claims["exp"], START + LOGOUT_TOKEN_TTL);
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16));
+    assert_eq!(claims["events"], json!({ BACKCHANNEL_LOGOUT_EVENT: {} }));
+    assert!(claims.get("nonce").is_none());
+    // Not an ID token: the ID token check refuses its typ.
+    assert!(server
+        .auth
+        .verify_id_token_hint(&notice.token, true)
+        .is_err());
+
+    // Every session ended: no sid.
+    let all = server.auth.logout_notices(ALICE, None).await.unwrap();
+    let verified = server
+        .auth
+        .signing
+        .snapshot()
+        .verify(&all[0].token, &[LOGOUT_TOKEN_TYP])
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&verified.payload).unwrap();
+    assert!(claims.get("sid").is_none());
+}
+
+#[tokio::test]
+async fn nobody_is_told_of_a_user_without_grants() {
+    let server = server();
+    server.tokens(SPA, "api:read").await;
+    assert!(server
+        .auth
+        .logout_notices(BOB, Some("sid"))
+        .await
+        .unwrap()
+        .is_empty());
+}
