@@ -175,7 +175,15 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, Admin
                 user: Some(user.clone()),
                 client: None,
             };
-            revoke_subject(state, &filter, Subject::User(user.clone()), now).await
+            // Every session of the user ends: the relying parties listening on a
+            // back-channel are told (logout tokens without `sid`), once the grants they
+            // name are found and before they are revoked.
+            let notices = logout_notices(state, user).await;
+            let revoked = revoke_subject(state, &filter, Subject::User(user.clone()), now).await;
+            if revoked.is_ok() {
+                crate::endpoints::backchannel::send(notices);
+            }
+            revoked
         }
         RevokeTarget::Client(client) => {
             let filter = GrantFilter {
@@ -205,6 +213,24 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, Admin
             ))
         }
         Err(err) => Err(store_down(err)),
+    }
+}
+
+/// The Back-Channel Logout tokens for every session of `user` (none without the live
+/// authorization server, or when the store cannot list the user's grants: logged).
+async fn logout_notices(
+    state: &AdminState,
+    user: &str,
+) -> Vec<crate::oauth::backchannel::LogoutNotice> {
+    let Some(current) = &state.auth else {
+        return Vec::new();
+    };
+    match current().logout_notices(user, None).await {
+        Ok(notices) => notices,
+        Err(err) => {
+            tracing::warn!(user, error = %err.description, "back-channel logout not sent");
+            Vec::new()
+        }
     }
 }
 

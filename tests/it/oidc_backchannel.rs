@@ -185,3 +185,47 @@ async fn a_failing_relying_party_is_tried_again() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(received.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn revoking_a_user_through_the_admin_api_tells_the_client_without_a_sid() {
+    let (upstream, received) = receiver(200, Duration::ZERO).await;
+    let provider = provider(&upstream).await;
+    let client = provider.client(RP_BC);
+    provider.sign_in(&client, ALICE, &OPENID_SCOPES).await;
+    assert!(received.lock().unwrap().is_empty());
+
+    // What `authgate token revoke --user alice` sends the admin listener.
+    let config = provider.gateway.write_config();
+    let token = std::fs::read_to_string(config.parent().unwrap().join("admin.token")).unwrap();
+    let answer = provider
+        .gateway
+        .http()
+        .post(format!("http://{}/admin/revoke", provider.gateway.admin()))
+        .bearer_auth(token.trim())
+        .body(format!("{{\"user\":\"{ALICE}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let got = wait_for(&received, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let token = form_urlencoded::parse(got[0].1.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("logout_token");
+    let jwks: Value = provider
+        .gateway
+        .http()
+        .get(provider.gateway.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, claims) = verify_es256(&jwks, &token);
+    assert_eq!(claims["sub"], ALICE);
+    assert_eq!(claims["aud"], RP_BC);
+    assert!(claims.get("sid").is_none(), "every session ended: {claims}");
+}
