@@ -297,3 +297,64 @@ async fn a_rotation_keeps_earlier_tokens_until_their_key_is_removed() {
     let newest = client_token(&gateway).await;
     assert_eq!(api_status(&gateway, &newest).await, StatusCode::OK);
 }
+
+/// Two gateways of one deployment over one Redis publish the same JWKS and accept each
+/// other's ES256 tokens; a rotation on one is honoured by the other at once, even a forced
+/// one whose key the other never saw (a token naming a key it does not know yet makes it
+/// read the keys from the store again).
+#[tokio::test]
+async fn gateways_sharing_redis_share_the_keys_and_follow_a_rotation() {
+    let redis = crate::support::redis::RedisServer::start();
+    let admin_port = free_port();
+    let sections = |admin: u16| {
+        format!(
+            r#"[admin]
+listen = "127.0.0.1:{admin}"
+
+[tokens]
+algorithm = "ES256"
+
+[store]
+backend = "redis"
+url = "{}"
+
+[[routes]]
+path = "/api/"
+upstream = "whoami://"
+auth = "bearer"
+scopes = ["api:read"]
+"#,
+            redis.url()
+        )
+    };
+    let a = AuthGateway::start_shared(&sections(admin_port), None).await;
+    let b = AuthGateway::start_shared(&sections(free_port()), Some(&a)).await;
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+    let from_a = client_token(&a).await;
+    assert_eq!(api_status(&b, &from_a).await, StatusCode::OK);
+
+    // Two forced rotations: the key that signs then was never published to b.
+    let mut rotated = serde_json::Value::Null;
+    for _ in 0..2 {
+        let (status, answer) = admin(
+            &a,
+            reqwest::Method::POST,
+            "/admin/keys/rotate",
+            Some(serde_json::json!({"algs": ["ES256"], "force": true})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        rotated = answer;
+    }
+    let new = client_token(&a).await;
+    let new_kid = jwt_header(&new)["kid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        Some(&*new_kid),
+        kid_in(&rotated, "ES256", "current").as_deref()
+    );
+    assert!(!has_kid(&jwks(&b).await, &new_kid));
+    assert_eq!(api_status(&a, &new).await, StatusCode::OK);
+    // At once, not at b's next periodic refresh: the unknown kid makes b read the store.
+    assert_eq!(api_status(&b, &new).await, StatusCode::OK);
+    assert_eq!(jwks(&a).await, jwks(&b).await);
+}
