@@ -68,13 +68,13 @@ mod path_normalisation;
 mod persistence;
 // Bearer routes: RFC 6750 challenges, scopes on every request, query tokens, revocation.
 mod protect_bearer;
+// The signed X-Auth-Assertion of routes with assertion = true, verified against the JWKS.
+mod protect_assertion;
 // Protected routes' upstream view: spoofed identity headers, gateway cookies in and out.
 mod protect_headers;
 // RFC 9728 protected resource metadata, gateway-wide and per route, named by 401s.
 mod protect_metadata;
 // Return targets of logout and sign-in: open-redirect forms never leave the site.
-// The signed X-Auth-Assertion of routes with assertion = true, verified against the JWKS.
-mod protect_assertion;
 mod protect_redirects;
 // Session routes: the sign-in flow, callback refusals, idle and absolute limits, logout.
 mod protect_session;
