@@ -216,6 +216,8 @@ impl Validator<'_> {
         let level = match &l.level {
             None => "info".to_owned(),
             Some(level) => {
+                plain_log_filter(level.get_ref())
+                    .map_err(|why| self.err(level, "log.level", why))?;
                 tracing_subscriber::EnvFilter::builder()
                     .parse(level.get_ref())
                     .map_err(|e| {
@@ -229,5 +231,76 @@ impl Validator<'_> {
             level,
             access: l.access.unwrap_or(true),
         })
+    }
+}
+
+/// The longest `[log] level` accepted.
+const MAX_LOG_FILTER_BYTES: usize = 1024;
+
+/// `[log] level` takes plain directives only: `LEVEL`, `TARGET` or `TARGET=LEVEL`, comma
+/// separated, a target being a module path. tracing-subscriber also reads span and field
+/// filters (`target[span{field=value}]=level`) and compiles field values to regular
+/// expressions whose automaton can grow without bound: the configuration fuzz target found a
+/// 700-byte file whose `level` took minutes and gigabytes to parse. `RUST_LOG` still takes the
+/// whole syntax, for an operator at a shell.
+fn plain_log_filter(filter: &str) -> std::result::Result<(), String> {
+    if filter.len() > MAX_LOG_FILTER_BYTES {
+        return Err(format!("is longer than {MAX_LOG_FILTER_BYTES} bytes"));
+    }
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |s: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s));
+    let is_target = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+    };
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let plain = match directive.split_once('=') {
+            Some((target, level)) => is_target(target.trim()) && is_level(level.trim()),
+            None => is_target(directive),
+        };
+        if !plain {
+            return Err(format!(
+                "`{directive}` is not LEVEL, TARGET or TARGET=LEVEL (levels: {}); span and field filters are for RUST_LOG only",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::plain_log_filter;
+
+    #[test]
+    fn plain_directives_pass() {
+        for ok in [
+            "info",
+            "warn,authgate=debug",
+            "authgate::proxy=trace, hyper_util=off",
+            "DEBUG",
+            "",
+        ] {
+            assert!(plain_log_filter(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn span_and_field_filters_and_huge_filters_are_refused() {
+        // The configuration fuzz target's timeout (fuzz/artifacts/config/timeout-1025fdb...):
+        // a field filter whose value regex took minutes to compile.
+        let fuzzed = "[nfo0000000000000000000000000000001912152154<8888888{ee.p4.0.50=];s.essio....@@@@pasrd@@9551615streamer.ver}8888]";
+        for bad in [
+            fuzzed,
+            "authgate[span]=info",
+            "[{user=alice}]=debug",
+            "authgate=loud",
+            "a b",
+            "=info",
+        ] {
+            assert!(plain_log_filter(bad).is_err(), "{bad}");
+        }
+        assert!(plain_log_filter(&"a,".repeat(600)).is_err());
     }
 }
