@@ -274,7 +274,10 @@ async fn every_405_of_the_gateway_endpoints_carries_allow() {
         ("GET", "/oauth2/introspect", "POST"),
         ("PUT", "/oauth2/logout", "GET, POST"),
         ("GET", "/oauth2/register", "POST"),
-        ("POST", "/oauth2/authorize", "GET"),
+        ("PUT", "/oauth2/authorize", "GET, POST"),
+        ("DELETE", "/oauth2/userinfo", "GET, POST"),
+        ("POST", "/oauth2/jwks", "GET"),
+        ("PUT", "/.well-known/openid-configuration", "GET"),
         ("DELETE", "/.well-known/oauth-authorization-server", "GET"),
     ] {
         let response = RawRequest::new(method, path).send(gateway.addr()).await;
