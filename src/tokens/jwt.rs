@@ -14,6 +14,7 @@ use base64::Engine;
 use hmac::Mac;
 use serde::{Deserialize, Serialize};
 
+use super::jose::jws::{Compact, Header};
 use super::jose::{Alg, KeySet, SignError};
 use super::keyring::{KeyRing, SigningKey};
 
@@ -24,6 +25,9 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 pub const LEEWAY_SECS: u64 = 30;
 
 const TYP: &str = "at+jwt";
+
+/// The `typ` values an access token may carry (RFC 9068 §2.1), compared case-insensitively.
+const ACCESS_TYPS: [&str; 2] = [TYP, "application/at+jwt"];
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,14 +45,6 @@ pub struct AccessClaims {
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
 }
 
 /// Why a token is not valid. `Display` is safe for logs and `WWW-Authenticate`.
@@ -122,45 +118,32 @@ pub fn verify(
     keys: &KeyRing,
     expected: Expected<'_>,
 ) -> Result<AccessClaims, TokenInvalid> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenInvalid::Malformed);
-    }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenInvalid::Malformed);
-    };
+    let compact = Compact::split(token, MAX_TOKEN_BYTES)?;
+    verify_hs256(&compact, &compact.header()?, keys, expected)
+}
 
-    let header_json = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .map_err(|_| TokenInvalid::Malformed)?;
-    // Any header other than exactly {alg, typ, kid} is refused, duplicates included.
-    let header: Header<'_> =
-        serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
+/// [`verify`] of a token already split and its header read.
+fn verify_hs256(
+    compact: &Compact<'_>,
+    header: &Header<'_>,
+    keys: &KeyRing,
+    expected: Expected<'_>,
+) -> Result<AccessClaims, TokenInvalid> {
     if header.alg != "HS256" {
         return Err(TokenInvalid::Algorithm);
     }
-    if !(header.typ.eq_ignore_ascii_case(TYP)
-        || header.typ.eq_ignore_ascii_case("application/at+jwt"))
+    if !ACCESS_TYPS
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(header.typ))
     {
         return Err(TokenInvalid::Type);
     }
     let key = keys.find(header.kid).ok_or(TokenInvalid::UnknownKey)?;
-
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|_| TokenInvalid::Malformed)?;
-    let signed_len = header_b64.len() + 1 + payload_b64.len();
     let mut mac = key.mac();
-    mac.update(&token.as_bytes()[..signed_len]);
-    mac.verify_slice(&signature)
+    mac.update(compact.signed);
+    mac.verify_slice(&compact.signature()?)
         .map_err(|_| TokenInvalid::Signature)?;
-
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| TokenInvalid::Malformed)?;
-    check_claims(&payload, expected)
+    check_claims(&compact.payload()?, expected)
 }
 
 /// The access-token algorithms of the published keys (RS256 keys sign ID tokens only).
@@ -184,21 +167,16 @@ pub fn verify_any(
     published: &KeySet,
     expected: Expected<'_>,
 ) -> Result<AccessClaims, TokenInvalid> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenInvalid::Malformed);
+    let compact = Compact::split(token, MAX_TOKEN_BYTES)?;
+    let header = compact.header()?;
+    if header.alg == "HS256" {
+        return verify_hs256(&compact, &header, ring, expected);
     }
-    let alg = crate::tokens::jose::jws::header_alg(token).ok_or(TokenInvalid::Malformed)?;
-    if alg == "HS256" {
-        return verify(token, ring, expected);
-    }
-    match Alg::parse(&alg) {
+    match Alg::parse(header.alg) {
         Some(alg) if JWS_ACCESS_ALGS.contains(&alg) => {}
         _ => return Err(TokenInvalid::Algorithm),
     }
-    let verified = published.verify(token, &[TYP, "application/at+jwt"])?;
-    if !JWS_ACCESS_ALGS.contains(&verified.alg) {
-        return Err(TokenInvalid::Algorithm);
-    }
+    let verified = published.verify_compact(&compact, &header, &ACCESS_TYPS)?;
     check_claims(&verified.payload, expected)
 }
 

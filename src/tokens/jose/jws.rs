@@ -18,12 +18,71 @@ use crate::tokens::jwt::TokenInvalid;
 /// The longest JWS accepted: ID tokens with many groups are larger than access tokens.
 pub const MAX_JWS_BYTES: usize = 16 * 1024;
 
+/// The one header authgate writes and accepts, HS256 access tokens included: exactly these
+/// members (extra or duplicate ones are refused).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
+pub(crate) struct Header<'a> {
+    pub alg: &'a str,
+    pub typ: &'a str,
+    pub kid: &'a str,
+}
+
+/// A compact JWS split into its three parts, within a size bound: the first steps every
+/// verifier here shares (this module's and `tokens::jwt`'s HS256 one).
+pub(crate) struct Compact<'t> {
+    header_json: Vec<u8>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signed: &'t [u8],
+    payload_b64: &'t str,
+    signature_b64: &'t str,
+}
+
+impl<'t> Compact<'t> {
+    /// Splits `token`, refusing one longer than `max` bytes or not of exactly three parts,
+    /// and decodes its header's base64.
+    pub(crate) fn split(token: &'t str, max: usize) -> Result<Compact<'t>, TokenInvalid> {
+        if token.len() > max {
+            return Err(TokenInvalid::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenInvalid::Malformed);
+        };
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| TokenInvalid::Malformed)?;
+        let signed = token
+            .as_bytes()
+            .get(..header_b64.len() + 1 + payload_b64.len())
+            .ok_or(TokenInvalid::Malformed)?;
+        Ok(Compact {
+            header_json,
+            signed,
+            payload_b64,
+            signature_b64,
+        })
+    }
+
+    /// The header: exactly `{alg, typ, kid}`.
+    pub(crate) fn header(&self) -> Result<Header<'_>, TokenInvalid> {
+        serde_json::from_slice(&self.header_json).map_err(|_| TokenInvalid::Malformed)
+    }
+
+    pub(crate) fn signature(&self) -> Result<Vec<u8>, TokenInvalid> {
+        URL_SAFE_NO_PAD
+            .decode(self.signature_b64)
+            .map_err(|_| TokenInvalid::Malformed)
+    }
+
+    /// The payload's bytes: read only once the signature verified.
+    pub(crate) fn payload(&self) -> Result<Vec<u8>, TokenInvalid> {
+        URL_SAFE_NO_PAD
+            .decode(self.payload_b64)
+            .map_err(|_| TokenInvalid::Malformed)
+    }
 }
 
 /// A token whose signature verified.
@@ -94,20 +153,17 @@ impl KeySet {
     /// case-insensitively against `typs`), that `kid` is a key of this set whose algorithm
     /// is `alg`, and the signature. Returns the payload bytes; the caller checks the claims.
     pub fn verify(&self, token: &str, typs: &[&str]) -> Result<Verified, TokenInvalid> {
-        if token.len() > MAX_JWS_BYTES {
-            return Err(TokenInvalid::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenInvalid::Malformed);
-        };
-        let header_json = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| TokenInvalid::Malformed)?;
-        let header: Header<'_> =
-            serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
+        let compact = Compact::split(token, MAX_JWS_BYTES)?;
+        self.verify_compact(&compact, &compact.header()?, typs)
+    }
+
+    /// [`KeySet::verify`] of a token already split and its header read.
+    pub(crate) fn verify_compact(
+        &self,
+        compact: &Compact<'_>,
+        header: &Header<'_>,
+        typs: &[&str],
+    ) -> Result<Verified, TokenInvalid> {
         let alg = Alg::parse(header.alg).ok_or(TokenInvalid::Algorithm)?;
         if !typs.iter().any(|t| t.eq_ignore_ascii_case(header.typ)) {
             return Err(TokenInvalid::Type);
@@ -116,23 +172,13 @@ impl KeySet {
         if entry.info.alg != alg {
             return Err(TokenInvalid::Algorithm);
         }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| TokenInvalid::Malformed)?;
-        let signed = token
-            .as_bytes()
-            .get(..header_b64.len() + 1 + payload_b64.len())
-            .ok_or(TokenInvalid::Malformed)?;
-        if !entry.pair.verify(signed, &signature) {
+        if !entry.pair.verify(compact.signed, &compact.signature()?) {
             return Err(TokenInvalid::Signature);
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| TokenInvalid::Malformed)?;
         Ok(Verified {
             alg,
             kid: entry.info.kid.clone(),
-            payload,
+            payload: compact.payload()?,
         })
     }
 }
