@@ -30,7 +30,7 @@ pub use error::ConfigError;
 /// The scopes every configuration declares (OpenID Connect's and `groups`).
 pub use oidc::BUILTIN_SCOPES;
 /// The redirect URI rules, shared by `check` and dynamic registration.
-pub use redirect_uri::{check_redirect_uri, response_parameter_in};
+pub use redirect_uri::{check_backchannel_logout_uri, check_redirect_uri, response_parameter_in};
 
 /// The validated configuration the gateway runs on.
 #[derive(Debug, Clone)]

@@ -6,11 +6,9 @@
 //! Every value here ends up in a signed token or a URL the gateway redirects to, so each is
 //! bounded and free of control characters; a logout URI follows the redirect URI rules.
 
-use toml::Spanned;
-
 use super::error::ConfigError;
 use super::file::{ClientSection, UserSection};
-use super::redirect_uri::check_redirect_uri;
+use super::redirect_uri::{check_backchannel_logout_uri, check_redirect_uri};
 use super::validate::Validator;
 use super::{IdTokenClaims, UserClaims};
 use crate::tokens::jose::Alg;
@@ -145,7 +143,8 @@ impl Validator<'_> {
         let backchannel_logout_uri = match &c.backchannel_logout_uri {
             None => None,
             Some(uri) => {
-                self.backchannel_uri(uri, &key("backchannel_logout_uri"))?;
+                check_backchannel_logout_uri(uri.get_ref())
+                    .map_err(|m| self.err(uri, &key("backchannel_logout_uri"), m))?;
                 Some(uri.get_ref().clone())
             }
         };
@@ -155,20 +154,6 @@ impl Validator<'_> {
             post_logout_redirect_uris,
             backchannel_logout_uri,
         })
-    }
-
-    /// Back-Channel Logout 1.0 §2.2: an absolute http(s) URL the gateway POSTs to, without a
-    /// fragment; the redirect URI rules apply (so `http` only on loopback).
-    fn backchannel_uri(&self, uri: &Spanned<String>, key: &str) -> Result<()> {
-        let text = uri.get_ref();
-        if !(text.starts_with("https://") || text.starts_with("http://")) {
-            return Err(self.err(
-                uri,
-                key,
-                "must be an https:// URL (http:// only on loopback)",
-            ));
-        }
-        check_redirect_uri(text).map_err(|m| self.err(uri, key, m))
     }
 }
 

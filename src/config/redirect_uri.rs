@@ -2,6 +2,16 @@
 //! dynamic registration alike: exact strings; `http` only on loopback; private-use schemes
 //! for native apps; no authorization-response parameter already in the query.
 
+/// A Back-Channel Logout URI (Back-Channel Logout 1.0 §2.2), configured or registered: an
+/// absolute http(s) URL the gateway POSTs logout tokens to, under the redirect URI rules
+/// (so `http` only on loopback, and no fragment).
+pub fn check_backchannel_logout_uri(uri: &str) -> std::result::Result<(), String> {
+    if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+        return Err("must be an https:// URL (http:// only on loopback)".to_owned());
+    }
+    check_redirect_uri(uri)
+}
+
 /// A redirect URI a client may register: matched later by exact string, so it must be
 /// absolute, without fragment, wildcard or user information; `http` only on loopback
 /// (RFC 8252 §7.3); other schemes only as private-use reverse-domain names (RFC 8252 §7.1).

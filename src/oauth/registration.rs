@@ -11,7 +11,8 @@ use super::error::{ErrorCode, OAuthError};
 use super::grants::scope_list;
 use super::{random_id, AuthServer};
 use crate::config::{
-    check_redirect_uri, response_parameter_in, ClientConfig, ClientKind, GrantType,
+    check_backchannel_logout_uri, check_redirect_uri, response_parameter_in, ClientConfig,
+    ClientKind, GrantType,
 };
 use crate::tokens::jose::Alg;
 use crate::tokens::opaque::{new_token, TokenHash};
@@ -249,7 +250,8 @@ impl AuthServer {
             return Err(metadata_error("at most 10 post_logout_redirect_uris"));
         }
         for uri in uris {
-            if response_parameter_in(uri).is_some() || check_redirect_uri(uri).is_err() {
+            // The redirect URI rules include "no response parameter in the query".
+            if check_redirect_uri(uri).is_err() {
                 return Err(metadata_error(
                     "a post_logout_redirect_uri is not acceptable (the redirect URI rules: absolute, no fragment or wildcard, https or loopback http, no response parameter such as state in its query)",
                 ));
@@ -264,8 +266,7 @@ impl AuthServer {
         let backchannel_logout_uri = match &metadata.backchannel_logout_uri {
             None => None,
             Some(uri) => {
-                let web = uri.starts_with("https://") || uri.starts_with("http://");
-                if !web || check_redirect_uri(uri).is_err() {
+                if check_backchannel_logout_uri(uri).is_err() {
                     return Err(metadata_error(
                         "backchannel_logout_uri must be an absolute https URL (http only on loopback) without a fragment",
                     ));
