@@ -185,6 +185,14 @@ impl AuthServer {
             .collect()
     }
 
+    /// Whether `client_id` is a configured first-party client: never asked for consent, not
+    /// even by `prompt=consent`.
+    pub fn first_party(&self, client_id: &str) -> bool {
+        self.clients
+            .configured(client_id)
+            .is_some_and(|c| c.first_party)
+    }
+
     /// Whether the user must be asked (first-party clients never; otherwise unless an
     /// earlier consent covers every scope).
     pub async fn needs_consent(
@@ -193,11 +201,7 @@ impl AuthServer {
         user: &str,
         granted: &[String],
     ) -> Result<bool, OAuthError> {
-        let first_party = self
-            .clients
-            .configured(&req.client_id)
-            .is_some_and(|c| c.first_party);
-        if first_party {
+        if self.first_party(&req.client_id) {
             return Ok(false);
         }
         let earlier = self.store.consent(user, &req.client_id).await?;

@@ -112,11 +112,9 @@ async fn decide(
         .needs_consent(request, user, &granted)
         .await
         .map_err(Rejection::OAuth)?;
-    let first_party = auth
-        .clients
-        .configured(&request.client_id)
-        .is_some_and(|c| c.first_party);
-    let step = request.oidc.consent_step(!needs, first_party);
+    let step = request
+        .oidc
+        .consent_step(!needs, auth.first_party(&request.client_id));
     if let ConsentStep::Refuse(error) = step {
         return refuse(auth, request, &error);
     }
