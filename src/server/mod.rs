@@ -266,14 +266,7 @@ async fn load_signing_keys(
     store: &dyn Store,
     now: u64,
 ) -> Result<crate::tokens::jose::Keys, ServeError> {
-    let ring = crate::tokens::keyring::KeyRing::load(
-        &config.tokens.signing_key,
-        &config.tokens.previous_keys,
-        true,
-    )
-    .map_err(ServeError::Keys)?
-    .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
-    let seal = crate::tokens::jose::SealKeys::from_ring(&ring);
+    let seal = crate::tokens::jose::SealKeys::from_ring(&reload::key_ring(config)?);
     let set = crate::store::signing_keys::KeyStore { store, seal: &seal }
         .load(now)
         .await

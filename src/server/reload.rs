@@ -45,20 +45,24 @@ pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
     let tls = tls::server_config(&config.server)
         .map_err(ServeError::Tls)?
         .map(TlsAcceptor::from);
-    let keys = KeyRing::load(
-        &config.tokens.signing_key,
-        &config.tokens.previous_keys,
-        true,
-    )
-    .map_err(ServeError::Keys)?
-    .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))?;
-    let auth = Arc::new(AuthServer::new(config, keys, lasting));
+    let auth = Arc::new(AuthServer::new(config, key_ring(config)?, lasting));
     let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
     Ok(Live {
         gateway: Arc::new(gateway),
         access_log: config.log.access,
         tls,
     })
+}
+
+/// The `[tokens]` HMAC key ring, its signing key generated first if it is a missing file.
+pub(super) fn key_ring(config: &Config) -> Result<KeyRing, ServeError> {
+    KeyRing::load(
+        &config.tokens.signing_key,
+        &config.tokens.previous_keys,
+        true,
+    )
+    .map_err(ServeError::Keys)?
+    .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))
 }
 
 /// What a reload from the file did.
