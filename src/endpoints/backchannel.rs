@@ -7,27 +7,22 @@
 //! notice is dropped, with a warning); each attempt (connect, TLS, request, response head)
 //! within [`ATTEMPT_TIMEOUT`]; [`ATTEMPTS`] attempts, a second and five seconds apart, while
 //! the relying party is unreachable or answers 5xx, 408 or 429 (a 2xx is done; another 4xx
-//! means it refused the token, which a retry would not change). `https` is checked against
-//! the public roots (webpki-roots); `http` is only accepted on loopback by `check` and
+//! means it refused the token, which a retry would not change). Connections are opened by
+//! the proxy's `Connector` (`https` checked against the public web roots); `http` is only accepted on loopback by `check` and
 //! registration. The token never appears in a log line; the client id does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST};
-use http::uri::Scheme;
 use http::{Request, StatusCode, Uri};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsConnector;
 
 use crate::oauth::backchannel::LogoutNotice;
+use crate::proxy::connect::Connector;
 
 /// Deliveries in flight at once.
 pub const CONCURRENCY: usize = 8;
@@ -42,7 +37,6 @@ const RETRY_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(
 struct Delivery {
     permits: Semaphore,
     pending: AtomicUsize,
-    tls: Option<TlsConnector>,
 }
 
 fn delivery() -> &'static Delivery {
@@ -50,21 +44,7 @@ fn delivery() -> &'static Delivery {
     DELIVERY.get_or_init(|| Delivery {
         permits: Semaphore::new(CONCURRENCY),
         pending: AtomicUsize::new(0),
-        tls: tls_connector(),
     })
-}
-
-fn tls_connector() -> Option<TlsConnector> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| tracing::error!(error = %err, "back-channel logout: no TLS"))
-        .ok()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Some(TlsConnector::from(Arc::new(config)))
 }
 
 /// Starts delivering `notices`; returns at once.
@@ -78,17 +58,17 @@ pub fn send(notices: Vec<LogoutNotice>) {
         }
         tokio::spawn(async move {
             if let Ok(_permit) = delivery.permits.acquire().await {
-                deliver(delivery, &notice).await;
+                deliver(&notice).await;
             }
             delivery.pending.fetch_sub(1, Ordering::Relaxed);
         });
     }
 }
 
-async fn deliver(delivery: &Delivery, notice: &LogoutNotice) {
+async fn deliver(notice: &LogoutNotice) {
     let client_id = notice.client_id.as_str();
     for attempt in 1..=ATTEMPTS {
-        let outcome = tokio::time::timeout(ATTEMPT_TIMEOUT, post(delivery, notice)).await;
+        let outcome = tokio::time::timeout(ATTEMPT_TIMEOUT, post(notice)).await;
         let retry = match outcome {
             Ok(Ok(status)) if status.is_success() => {
                 tracing::info!(client_id, attempt, "back-channel logout delivered");
@@ -133,16 +113,10 @@ async fn deliver(delivery: &Delivery, notice: &LogoutNotice) {
 }
 
 /// One POST of the notice; the response's status.
-async fn post(delivery: &Delivery, notice: &LogoutNotice) -> Result<StatusCode, &'static str> {
+async fn post(notice: &LogoutNotice) -> Result<StatusCode, &'static str> {
     let uri: Uri = notice.uri.parse().map_err(|_| "bad_uri")?;
-    let authority = uri.authority().ok_or("bad_uri")?.clone();
-    let https = uri.scheme() == Some(&Scheme::HTTPS);
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let connector = Connector::for_uri(&uri, ATTEMPT_TIMEOUT).map_err(|_| "bad_uri")?;
+    let authority = uri.authority().ok_or("bad_uri")?;
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("logout_token", &notice.token)
@@ -152,31 +126,12 @@ async fn post(delivery: &Delivery, notice: &LogoutNotice) -> Result<StatusCode, 
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Full::new(Bytes::from(body)))
         .map_err(|_| "bad_uri")?;
-    let tcp = TcpStream::connect((host.as_str(), port))
+    let mut sender = connector
+        .connect::<Full<Bytes>>()
         .await
         .map_err(|_| "connect")?;
-    if !https {
-        return exchange(tcp, request).await;
-    }
-    let tls = delivery.tls.as_ref().ok_or("tls_setup")?;
-    let name = ServerName::try_from(host).map_err(|_| "bad_uri")?;
-    let stream = tls.connect(name, tcp).await.map_err(|_| "tls")?;
-    exchange(stream, request).await
-}
-
-async fn exchange<T>(io: T, request: Request<Full<Bytes>>) -> Result<StatusCode, &'static str>
-where
-    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|_| "handshake")?;
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender.send_request(request).await.map_err(|_| "request");
-    // The answer's body is not read: the status is all that counts.
-    drop(sender);
-    connection.abort();
-    Ok(response?.status())
+    // The answer's body is not read: the status is all that counts. Dropping the response
+    // and the sender closes the connection.
+    let response = sender.send_request(request).await.map_err(|_| "request")?;
+    Ok(response.status())
 }

@@ -1,5 +1,7 @@
 //! Opening a connection to an upstream: TCP (Nagle off, keep-alive probes), TLS with the
-//! route's trust anchors for an `https://` upstream, then the HTTP/1.1 handshake.
+//! route's trust anchors for an `https://` upstream (the public web roots, built once, or
+//! its `upstream_ca`), then the HTTP/1.1 handshake. The gateway's own outbound requests
+//! (Back-Channel Logout) open theirs here too ([`Connector::for_uri`]).
 //!
 //! All of it, DNS and the TLS handshake included, must finish within the route's
 //! `connect_timeout`; any failure is [`UpstreamError::Unreachable`](super::forward::UpstreamError)
@@ -10,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::Scheme;
+use http::uri::{Authority, Scheme};
+use http::Uri;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -24,6 +27,24 @@ use crate::http::body::RequestBody;
 
 /// A sender on a fresh upstream connection.
 pub type Sender = SendRequest<RequestBody>;
+
+/// A request body the connection task can send: a proxied request's, or one the gateway
+/// builds itself.
+pub trait OutboundBody:
+    http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<B> OutboundBody for B where
+    B: http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + Unpin
+        + 'static
+{
+}
 
 /// How often an idle upstream connection is probed by the kernel (as nginx and the
 /// hyper-util connector do), so a silently dead upstream host is noticed.
@@ -62,40 +83,64 @@ pub struct Connector {
 
 impl Connector {
     pub fn new(upstream: &HttpUpstream, route: &RouteConfig) -> Result<Self, UpstreamSetupError> {
-        let https = upstream.scheme == Scheme::HTTPS;
-        let authority = &upstream.authority;
+        let tls = match (upstream.scheme == Scheme::HTTPS, &route.upstream_ca) {
+            (false, _) => None,
+            (true, None) => Some(public_roots_tls().map_err(UpstreamSetupError)?),
+            (true, Some(ca)) => Some(Arc::new(ca_file_tls(route, ca)?)),
+        };
+        Connector::to(&upstream.authority, tls, route.connect_timeout)
+            .map_err(|e| UpstreamSetupError(format!("route {}: upstream host: {e}", route.path)))
+    }
+
+    /// To the origin of an absolute `http` or `https` URI, trusting the public web roots:
+    /// the gateway's own outbound requests that are not proxying (Back-Channel Logout).
+    pub fn for_uri(uri: &Uri, timeout: Duration) -> Result<Self, String> {
+        let authority = uri.authority().ok_or("the URI has no authority")?;
+        let tls = match uri.scheme() {
+            Some(s) if *s == Scheme::HTTPS => Some(public_roots_tls()?),
+            Some(s) if *s == Scheme::HTTP => None,
+            _ => return Err("the URI is not http or https".to_owned()),
+        };
+        Connector::to(authority, tls, timeout)
+    }
+
+    fn to(
+        authority: &Authority,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let host = authority
             .host()
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tls = if https {
-            let name = ServerName::try_from(host.clone()).map_err(|e| {
-                UpstreamSetupError(format!("route {}: upstream host: {e}", route.path))
-            })?;
-            let config = Arc::new(upstream_tls(route)?);
-            Some((TlsConnector::from(config), name))
-        } else {
-            None
+        let port = authority
+            .port_u16()
+            .unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let tls = match tls {
+            Some(config) => {
+                let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+                Some((TlsConnector::from(config), name))
+            }
+            None => None,
         };
         Ok(Connector {
             host,
             port,
             tls,
-            timeout: route.connect_timeout,
+            timeout,
         })
     }
 
     /// A new connection, ready for its first request.
-    pub async fn connect(&self) -> Result<Sender, ConnectError> {
+    pub async fn connect<B: OutboundBody>(&self) -> Result<SendRequest<B>, ConnectError> {
         match tokio::time::timeout(self.timeout, self.open()).await {
             Ok(result) => result,
             Err(_elapsed) => Err(ConnectError::Timeout(self.timeout)),
         }
     }
 
-    async fn open(&self) -> Result<Sender, ConnectError> {
+    async fn open<B: OutboundBody>(&self) -> Result<SendRequest<B>, ConnectError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(ConnectError::Tcp)?;
@@ -119,7 +164,7 @@ impl Connector {
 }
 
 /// HTTP/1.1 over `io`; the connection task runs until the upstream or the pool lets go of it.
-async fn handshake<T>(io: T) -> Result<Sender, ConnectError>
+async fn handshake<T, B: OutboundBody>(io: T) -> Result<SendRequest<B>, ConnectError>
 where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -135,31 +180,45 @@ where
     Ok(sender)
 }
 
-/// TLS towards an upstream: the public web roots, or the route's own CA file; TLS 1.2+;
-/// HTTP/1.1 offered by ALPN.
-fn upstream_tls(route: &RouteConfig) -> Result<rustls::ClientConfig, UpstreamSetupError> {
+/// TLS towards an upstream that trusts the route's own CA file only (`upstream_ca`).
+fn ca_file_tls(
+    route: &RouteConfig,
+    path: &std::path::Path,
+) -> Result<rustls::ClientConfig, UpstreamSetupError> {
     let mut roots = rustls::RootCertStore::empty();
-    match &route.upstream_ca {
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Some(path) => {
-            let certs = crate::pem::read_certs(path).map_err(|e| {
-                UpstreamSetupError(format!("route {}: upstream_ca: {e}", route.path))
-            })?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    UpstreamSetupError(format!(
-                        "route {}: upstream_ca {}: {e}",
-                        route.path,
-                        path.display()
-                    ))
-                })?;
-            }
-        }
+    let certs = crate::pem::read_certs(path)
+        .map_err(|e| UpstreamSetupError(format!("route {}: upstream_ca: {e}", route.path)))?;
+    for cert in certs {
+        roots.add(cert).map_err(|e| {
+            UpstreamSetupError(format!(
+                "route {}: upstream_ca {}: {e}",
+                route.path,
+                path.display()
+            ))
+        })?;
     }
+    client_tls(roots).map_err(UpstreamSetupError)
+}
+
+/// TLS trusting the public web roots, built once (the root store is about 150 certificates).
+fn public_roots_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            client_tls(roots).map(Arc::new)
+        })
+        .clone()
+}
+
+/// A TLS client trusting `roots`: TLS 1.2+, HTTP/1.1 offered by ALPN.
+fn client_tls(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| UpstreamSetupError(format!("TLS setup: {e}")))?
+        .map_err(|e| format!("TLS setup: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
