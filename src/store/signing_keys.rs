@@ -128,16 +128,14 @@ impl KeyStore<'_> {
         retention: Retention,
     ) -> Result<bool, KeysError> {
         let live = keys.snapshot();
-        let current_version = self.store.signing_keys().await?.map(|s| s.version);
         let mut changed = false;
-        let mut set = if current_version.is_some_and(|v| v != live.version()) {
-            changed = true;
-            match self.read().await? {
-                Some(set) => set,
-                None => return Ok(false),
+        let mut set = match self.store.signing_keys().await? {
+            // Opened (the seal checked) only when another writer changed it.
+            Some(stored) if stored.version != live.version() => {
+                changed = true;
+                self.seal.open(&stored.document, stored.version)?
             }
-        } else {
-            (*live).clone()
+            _ => (*live).clone(),
         };
         if let Some(pruned) = set.pruned(now, retention) {
             if let Some(written) = self.write(&pruned).await? {
