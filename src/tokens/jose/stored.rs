@@ -149,8 +149,15 @@ impl SealKeys {
                         .to_owned(),
                 )
             })?;
-        let document: Document = serde_json::from_slice(&plain)
-            .map_err(|e| KeyError(format!("the stored signing keys are malformed: {e}")))?;
+        // Only where it failed: serde_json's message can quote the value it met, and the
+        // values here are private keys.
+        let document: Document = serde_json::from_slice(&plain).map_err(|e| {
+            KeyError(format!(
+                "the stored signing keys are malformed (JSON {:?} error at column {})",
+                e.classify(),
+                e.column()
+            ))
+        })?;
         if document.format != FORMAT {
             return Err(KeyError(format!(
                 "the stored signing keys have format {}, this gateway reads {FORMAT}",
