@@ -7,6 +7,7 @@
 use reqwest::StatusCode;
 
 use crate::support::free_port;
+use crate::support::jwks;
 use crate::support::oauth::{jwt_header, AuthGateway, WORKER, WORKER_SECRET};
 use crate::support::process::authgate;
 
@@ -86,46 +87,14 @@ fn has_kid(jwks: &serde_json::Value, kid: &str) -> bool {
 /// What a resource server elsewhere does: the token's signature checked with the JWK its
 /// `kid` names, from the JWKS alone.
 fn verifies_offline(token: &str, jwks: &serde_json::Value) -> bool {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519};
     let header = jwt_header(token);
-    let Some(jwk) = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-    else {
+    let Some(jwk) = jwks::key_for(jwks, token) else {
         return false;
     };
     assert_eq!(jwk["alg"], header["alg"]);
     assert_eq!(jwk["use"], "sig");
-    let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
-    let (signed, signature) = token.rsplit_once('.').unwrap();
-    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
-        return false;
-    };
-    match jwk["kty"].as_str().unwrap() {
-        "EC" => {
-            let mut point = vec![4u8];
-            point.extend(b64(&jwk["x"]));
-            point.extend(b64(&jwk["y"]));
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .verify(signed.as_bytes(), &signature)
-                .is_ok()
-        }
-        "OKP" => UnparsedPublicKey::new(&ED25519, b64(&jwk["x"]))
-            .verify(signed.as_bytes(), &signature)
-            .is_ok(),
-        other => panic!("an access token under a {other} key"),
-    }
-}
-
-fn admin_token(gateway: &AuthGateway) -> String {
-    std::fs::read_to_string(gateway.data_dir().join("admin.token"))
-        .expect("the generated admin token")
-        .trim()
-        .to_owned()
+    assert_ne!(jwk["kty"], "RSA", "an access token under an RSA key");
+    jwks::verifies_under(jwk, token)
 }
 
 async fn admin(
@@ -136,7 +105,7 @@ async fn admin(
 ) -> (StatusCode, serde_json::Value) {
     let mut request = reqwest::Client::new()
         .request(method, format!("http://{}{path}", gateway.admin()))
-        .bearer_auth(admin_token(gateway));
+        .bearer_auth(gateway.admin_token());
     if let Some(body) = body {
         request = request.json(&body);
     }

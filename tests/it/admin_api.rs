@@ -35,16 +35,6 @@ scopes = ["api:read"]
     .await
 }
 
-/// The admin token the gateway generated in its data directory.
-fn admin_token(gateway: &AuthGateway) -> String {
-    let config = gateway.write_config();
-    let dir = config.parent().unwrap();
-    std::fs::read_to_string(dir.join("admin.token"))
-        .expect("the generated admin token")
-        .trim()
-        .to_owned()
-}
-
 async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
     let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     full.push("--config".into());
@@ -158,7 +148,7 @@ async fn metrics_count_requests_tokens_logins_and_the_store() {
 #[tokio::test]
 async fn the_admin_api_wants_the_admin_token_and_is_not_on_the_public_listener() {
     let gateway = gateway().await;
-    let token = admin_token(&gateway);
+    let token = gateway.admin_token();
     let admin = gateway.admin();
     let http = reqwest::Client::new();
     let list = format!("http://{admin}/admin/tokens");

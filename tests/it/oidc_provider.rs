@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use crate::support::fixture::{password_hash, secret_hash};
+use crate::support::jwks;
 use crate::support::oauth::{
     jwt_claims, jwt_header, AuthGateway, Browser, Callback, Decision, Page, PASSWORD,
 };
@@ -157,27 +158,12 @@ async fn get_json(
 /// Verifies an RS256 ID token's signature with the JWKS key its `kid` names (ring).
 async fn verify_rs256(gateway: &AuthGateway, jwks_uri: &str, token: &str) {
     let (_, jwks) = get_json(gateway, jwks_uri).await;
-    let kid = jwt_header(token)["kid"].as_str().unwrap().to_owned();
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("the kid is published");
+    let key = jwks::key_for(&jwks, token).expect("the kid is published");
     assert_eq!(key["kty"], "RSA");
-    let b64 = |name: &str| URL_SAFE_NO_PAD.decode(key[name].as_str().unwrap()).unwrap();
-    let (signed, signature) = token.rsplit_once('.').unwrap();
-    let public = ring::signature::RsaPublicKeyComponents {
-        n: b64("n"),
-        e: b64("e"),
-    };
-    public
-        .verify(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            signed.as_bytes(),
-            &URL_SAFE_NO_PAD.decode(signature).unwrap(),
-        )
-        .expect("the ID token verifies against the JWKS");
+    assert!(
+        jwks::verifies_under(key, token),
+        "the ID token verifies against the JWKS"
+    );
 }
 
 fn at_hash(access_token: &str) -> String {

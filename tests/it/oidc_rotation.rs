@@ -19,19 +19,11 @@ const PAST_MAX_AGE: u64 = 3_601;
 /// More than any retention the fixture can give (its lifetimes are hours at most).
 const PAST_RETENTION: u64 = 400 * 24 * 3600;
 
-/// The admin token the gateway generated in its data directory.
-fn admin_token(gateway: &AuthGateway) -> String {
-    std::fs::read_to_string(gateway.data_dir().join("admin.token"))
-        .expect("the generated admin token")
-        .trim()
-        .to_owned()
-}
-
 /// Rotates every algorithm's keys through the admin listener, as `authgate keys rotate`.
 async fn rotate(gateway: &AuthGateway) {
     let response = reqwest::Client::new()
         .post(format!("http://{}/admin/keys/rotate", gateway.admin()))
-        .bearer_auth(admin_token(gateway))
+        .bearer_auth(gateway.admin_token())
         .json(&serde_json::json!({}))
         .send()
         .await

@@ -10,6 +10,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::support::jwks;
+use crate::support::oauth::jwt_header;
 use crate::support::protected::{protected, ProtectedGateway, ALICE, SERVICE};
 use crate::support::upstream::Seen;
 use crate::support::TestUpstream;
@@ -53,30 +55,16 @@ async fn verified_claims(gateway: &ProtectedGateway, token: &str) -> Value {
 pub(crate) fn verify_es256(jwks: &Value, token: &str) -> (Value, Value) {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "{token}");
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let header = jwt_header(token);
     assert_eq!(header["alg"], "ES256");
     let kid = header["kid"].as_str().expect("kid");
-    let key = jwks["keys"]
-        .as_array()
-        .expect("keys")
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
+    let key = jwks::key_for(jwks, token).unwrap_or_else(|| panic!("kid {kid} is not in the JWKS"));
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["crv"], "P-256");
-    let mut point = vec![4u8];
-    for coordinate in ["x", "y"] {
-        point.extend(
-            URL_SAFE_NO_PAD
-                .decode(key[coordinate].as_str().unwrap())
-                .unwrap(),
-        );
-    }
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    let signed = format!("{}.{}", parts[0], parts[1]);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point)
-        .verify(signed.as_bytes(), &signature)
-        .expect("the signature verifies against the JWKS");
+    assert!(
+        jwks::verifies_under(key, token),
+        "the signature verifies against the JWKS"
+    );
     let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     (header, claims)
 }

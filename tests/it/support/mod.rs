@@ -4,6 +4,7 @@
 //! - [`fixture`]: the test users' password and its cheap hash, the shared `[scopes]`, users
 //!   and client secrets the gateways below are configured with;
 //! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
+//! - [`jwks`]: a token checked against the published JWKS alone, with ring;
 //! - [`oidc`]: that gateway as an OpenID provider, with the `openidconnect` crate as its
 //!   relying party; [`apache`]: Debian's Apache with mod_auth_openidc as another one;
 //! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
@@ -28,6 +29,7 @@ pub mod browser;
 pub mod fixture;
 pub mod gateway;
 pub mod html;
+pub mod jwks;
 pub mod oauth;
 pub mod oidc;
 pub mod page;

@@ -269,6 +269,14 @@ impl AuthGateway {
         self.data.path()
     }
 
+    /// The admin token it generated in its data directory.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("admin.token"))
+            .expect("the generated admin token")
+            .trim()
+            .to_owned()
+    }
+
     /// The admin listener's address (the fixture turns it on at a free port).
     pub fn admin(&self) -> SocketAddr {
         self.admin.expect("the admin listener is on")
