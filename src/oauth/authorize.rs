@@ -300,7 +300,7 @@ fn without_loopback_port(uri: &str) -> Option<String> {
 }
 
 /// `base` with `pairs` added to its query.
-fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         query.append_pair(k, v);

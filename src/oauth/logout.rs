@@ -18,6 +18,7 @@
 //! - `ui_locales` and `logout_hint` are accepted and ignored; a repeated parameter makes the
 //!   request untrusted (it is answered by the confirmation page, never a redirect).
 
+use super::authorize::with_query;
 use super::error::OAuthError;
 use super::AuthServer;
 use crate::config::ClientConfig;
@@ -222,18 +223,9 @@ fn redirect_target(
         return None;
     }
     Some(match &params.state {
-        Some(state) => with_state(uri, state),
+        Some(state) => with_query(uri, &[("state", state)]),
         None => uri.to_owned(),
     })
-}
-
-/// `uri` with `state` added to its query.
-fn with_state(uri: &str, state: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("state", state)
-        .finish();
-    let separator = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{separator}{query}")
 }
 
 #[cfg(test)]
