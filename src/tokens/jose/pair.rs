@@ -6,6 +6,9 @@
 //! RSA key (ring cannot), which is encoded as PKCS#8 and loaded into ring: its own signing
 //! is never used (RUSTSEC-2023-0071).
 
+/// Why a key cannot be generated or loaded: the key ring's error (names the source, never
+/// key material).
+pub use crate::tokens::keyring::KeyError;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 
@@ -40,18 +43,6 @@ impl std::fmt::Debug for KeyPair {
             .finish_non_exhaustive()
     }
 }
-
-/// Why a key cannot be generated or loaded. Names the source, never key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError(pub String);
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for KeyError {}
 
 impl KeyPair {
     /// A new random key for `alg`. RSA generation takes a noticeable time (see
