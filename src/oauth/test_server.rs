@@ -281,13 +281,18 @@ impl TestServer {
     /// A code for `alice` at `client` (its single redirect URI implied), with a challenge
     /// for [`VERIFIER`] and `scope`.
     pub(crate) async fn code(&self, client: &str, scope: &str) -> String {
+        self.code_plus(client, scope, "").await
+    }
+
+    /// [`TestServer::code`], with `extra` parameters appended to the query (`&nonce=n`).
+    pub(crate) async fn code_plus(&self, client: &str, scope: &str, extra: &str) -> String {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("client_id", client)
             .append_pair("scope", scope)
             .append_pair("code_challenge", &challenge(VERIFIER))
             .append_pair("code_challenge_method", "S256")
             .finish();
-        self.code_with(&query, ALICE).await
+        self.code_with(&format!("{query}{extra}"), ALICE).await
     }
 
     /// Redeems `code` at the token endpoint.

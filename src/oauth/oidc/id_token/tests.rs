@@ -11,13 +11,7 @@ use crate::tokens::jose::Alg;
 
 /// A code for `alice` at `client` with `scope` and `extra` query parameters.
 async fn code(server: &TestServer, client: &str, scope: &str, extra: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", client)
-        .append_pair("scope", scope)
-        .append_pair("code_challenge", &challenge(VERIFIER))
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    server.code_with(&format!("{query}{extra}"), ALICE).await
+    server.code_plus(client, scope, extra).await
 }
 
 async fn rp_tokens(server: &TestServer, scope: &str, extra: &str) -> TokenResponse {

@@ -5,13 +5,7 @@ use super::*;
 use crate::oauth::test_server::*;
 
 async fn rp_tokens(server: &TestServer, scope: &str) -> crate::oauth::TokenResponse {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", RP)
-        .append_pair("scope", scope)
-        .append_pair("code_challenge", &challenge(VERIFIER))
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let code = server.code_with(&query, ALICE).await;
+    let code = server.code(RP, scope).await;
     server
         .redeem(confidential(RP, RP_SECRET), &code, None, Some(VERIFIER))
         .await
