@@ -26,6 +26,7 @@ use crate::store::memory::change::Change;
 use crate::store::memory::MemoryStore;
 use crate::store::persist::record;
 use crate::store::SealedSuccessor;
+use crate::tokens::jose::{Alg, KeySet};
 use crate::tokens::jwt::{self, AccessClaims, Expected};
 use crate::tokens::keyring::{KeyRing, SigningKey};
 
@@ -295,6 +296,80 @@ pub fn jwt(data: &[u8]) {
             );
         }
     }
+}
+
+/// The published keys' JWS codec and the access-token verifier of either kind
+/// (`tokens::jose::jws`, `jwt::verify_any`): any input as a token never panics and never
+/// verifies (it is signed by none of our keys); any claims object signed under ES256 or
+/// EdDSA verifies back to the same claims as an access token, is never taken for an ID token
+/// (`typ`), and stops verifying when any byte is changed.
+pub fn jws(data: &[u8]) {
+    let (Some(ring), Some(set)) = (ring(), published_keys()) else {
+        return;
+    };
+    if let Ok(token) = std::str::from_utf8(data) {
+        let expected = Expected {
+            issuer: ISSUER,
+            audience: ISSUER,
+            now: NOW,
+        };
+        assert!(
+            set.verify(token, &["JWT", "at+jwt"]).is_err(),
+            "forged {token:?}"
+        );
+        assert!(
+            jwt::verify_any(token, &ring, set, expected).is_err(),
+            "forged {token:?}"
+        );
+    }
+    let Ok(claims) = serde_json::from_slice::<AccessClaims>(data) else {
+        return;
+    };
+    let alg = if data.len().is_multiple_of(2) {
+        Alg::Es256
+    } else {
+        Alg::EdDsa
+    };
+    let Ok(token) = jwt::sign_jws(&claims, set, alg) else {
+        return;
+    };
+    let now = claims.nbf.unwrap_or(claims.iat);
+    let expected = Expected {
+        issuer: &claims.iss,
+        audience: &claims.aud,
+        now,
+    };
+    let verified = jwt::verify_any(&token, &ring, set, expected);
+    if token.len() > jwt::MAX_TOKEN_BYTES {
+        assert_eq!(verified, Err(jwt::TokenInvalid::Malformed));
+        return;
+    }
+    if claims.exp.saturating_add(jwt::LEEWAY_SECS) <= now {
+        assert_eq!(verified, Err(jwt::TokenInvalid::Expired));
+        return;
+    }
+    assert_eq!(verified.as_ref(), Ok(&claims), "{token}");
+    assert_eq!(
+        set.verify(&token, &["JWT"]).map(|_| ()),
+        Err(jwt::TokenInvalid::Type),
+        "an access token taken for an ID token"
+    );
+    for salt in 0..4 {
+        let at = pick(data, salt, token.len());
+        if let Some(bad) = altered(&token, at, data.len() as u8 ^ salt as u8) {
+            assert!(
+                jwt::verify_any(&bad, &ring, set, expected).is_err(),
+                "byte {at} changed still verifies"
+            );
+        }
+    }
+}
+
+/// ES256 and EdDSA keys, generated once per fuzzing process.
+fn published_keys() -> Option<&'static KeySet> {
+    static SET: OnceLock<Option<KeySet>> = OnceLock::new();
+    SET.get_or_init(|| KeySet::generate(&[Alg::Es256, Alg::EdDsa], NOW).ok())
+        .as_ref()
 }
 
 /// The sealed successor of a refresh rotation: any bytes open to nothing (or to what a seal
