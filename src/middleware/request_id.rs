@@ -13,11 +13,9 @@
 //!   again after header hygiene (a client's `Connection: x-request-id` cannot remove it), the
 //!   access log writes it ([`RequestId::of`]), and the response carries it (unless the
 //!   upstream set its own).
-//! - The decision logs of a request (a refused token, a failed sign-in) do not carry the id
-//!   yet. A `tracing` span per request would give it to them, and was tried: with the fmt
-//!   subscriber, creating, entering and closing it cost about 7,000 instructions per request
-//!   (callgrind, `bench/instructions.sh`), a fifth of a proxied request. A cheaper way (the id
-//!   in a task-local read by the log formatter) is still to be built.
+//! - The decision logs of a request (a refused token, a failed sign-in) carry the id too: the
+//!   response future lends it to the log formatter while it polls the request
+//!   (`logging::request_scope`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +27,8 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+
+use crate::logging::request_scope;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -126,7 +126,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = std::task::ready!(this.inner.poll(cx))?;
+        let inner = this.inner;
+        let polled = request_scope::lend(this.id, || inner.poll(cx));
+        let mut response = std::task::ready!(polled)?;
         if let Some(id) = this.id.take() {
             if !response.headers().contains_key(&X_REQUEST_ID) {
                 response.headers_mut().insert(X_REQUEST_ID.clone(), id);

@@ -24,7 +24,7 @@ pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>)
     let request_id = RequestIdLayer::new(gateway.is_trusted(conn.peer));
     let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
     let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());
-    // Outermost first: an id per request (extensions, log span, response header); one access
+    // Outermost first: an id per request (request header, every log line, response header); one access
     // line per request, after its body is sent; a panic below becomes a 500, a log line and a
     // metric; dispatch, last.
     request_id.layer(access_log.layer(catch_panic.layer(GatewayService::new(gateway, conn))))

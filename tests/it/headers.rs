@@ -1,4 +1,8 @@
-use crate::support::{Echoed, GatewayBuilder, RawRequest, Route, TestGateway, TestUpstream};
+use std::time::Duration;
+
+use crate::support::{
+    Echoed, GatewayBuilder, GatewayProcess, RawRequest, Route, TestGateway, TestUpstream,
+};
 
 async fn gateway_to(upstream: &TestUpstream) -> TestGateway {
     GatewayBuilder::new()
@@ -309,4 +313,40 @@ async fn a_request_id_reaches_the_upstream_and_the_response_and_a_client_cannot_
     assert_eq!(refused.status, 400);
     let id = refused.header("x-request-id").expect("an id on a refusal");
     assert_ne!(id, seen);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_logged_while_a_request_is_handled_carries_its_request_id() {
+    let upstream = TestUpstream::echo("api").await;
+    let mut gateway = GatewayProcess::start(
+        GatewayBuilder::new().route(Route::new("/api/", upstream.url()).set_str("auth", "bearer")),
+    )
+    .await;
+
+    let refused = RawRequest::get("/api/x")
+        .header("Authorization", "Bearer not-a-token")
+        .send(gateway.addr())
+        .await;
+    assert_eq!(refused.status, 401);
+    let id = refused
+        .header("x-request-id")
+        .expect("an id on the refusal")
+        .to_owned();
+
+    let decision = gateway
+        .wait_for_log("bearer token refused", Duration::from_secs(10))
+        .await;
+    let decision: serde_json::Value = serde_json::from_str(&decision).expect("a JSON log line");
+    assert_eq!(decision["request_id"], id.as_str(), "{decision}");
+    let access = gateway
+        .wait_for_log("\"status\":401", Duration::from_secs(10))
+        .await;
+    let access: serde_json::Value = serde_json::from_str(&access).expect("a JSON log line");
+    assert_eq!(access["request_id"], id.as_str(), "{access}");
+
+    // A line logged outside any request has none.
+    let started = gateway
+        .wait_for_log("authgate listening", Duration::from_secs(1))
+        .await;
+    assert!(!started.contains("request_id"), "{started}");
 }

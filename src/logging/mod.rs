@@ -3,11 +3,19 @@
 //!
 //! What may be logged is decided where events are written (see `middleware::access_log`):
 //! never a header value, a query string, a token, a secret or a cookie.
+//!
+//! Every line written while a request is handled carries its `request_id`
+//! ([`request_scope`]).
+
+pub mod request_scope;
 
 use std::io::IsTerminal;
 
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::fmt::format;
 use tracing_subscriber::EnvFilter;
+
+use request_scope::{LineShape, WithRequestId};
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -34,8 +42,19 @@ pub fn init(config: &LogConfig) -> Option<WorkerGuard> {
         .with_ansi(ansi)
         .with_writer(writer);
     let installed = match config.format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .event_format(WithRequestId::new(
+                format().json().flatten_event(true),
+                LineShape::Json,
+            ))
+            .try_init(),
+        LogFormat::Text => builder
+            .event_format(WithRequestId::new(
+                format().with_ansi(ansi),
+                LineShape::Text,
+            ))
+            .try_init(),
     };
     installed.ok().map(|()| guard)
 }
