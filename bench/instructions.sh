@@ -2,15 +2,20 @@
 # Instructions per request, counted by callgrind: repeatable for the same binary and inputs
 # whatever else the machine is doing (a busy 2-CPU machine makes req/s comparisons noise).
 # Compares authgate binaries (before/after a change) on the `auth = "none"` route to an nginx
-# upstream and on a `static://200` route, with the same wrk load.
+# upstream, on an `auth = "bearer"` route to the same upstream (one client_credentials token,
+# as a client reuses it) and on a `static://200` route, with the same wrk load.
 #
 #   bench/instructions.sh BIN [BIN...]      # e.g. an old and a new target/release/authgate
 #   REQUESTS_SECONDS=15 CONNS=10 bench/instructions.sh target/release/authgate
+#   ALGORITHM=ES256 bench/instructions.sh target/release/authgate   # [tokens] algorithm
 #
 # Needs valgrind, nginx and wrk (apt-get install -y valgrind nginx wrk).
 set -euo pipefail
 SECONDS_RUN=${REQUESTS_SECONDS:-10}
 CONNS=${CONNS:-10}
+ALGORITHM=${ALGORITHM:-}
+CLIENT_SECRET=bench-secret-$RANDOM$RANDOM
+CLIENT_SECRET_SHA=$(printf '%s' "$CLIENT_SECRET" | sha256sum | awk '{print $1}')
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -40,6 +45,22 @@ mode = "off"
 listen = "off"
 [log]
 access = false
+[tokens]
+access_ttl = "1h"
+${ALGORITHM:+algorithm = \"$ALGORITHM\"}
+[scopes]
+"api:read" = "Read the benchmark API"
+[[clients]]
+id = "bench"
+type = "confidential"
+secret = "sha256:$CLIENT_SECRET_SHA"
+grants = ["client_credentials"]
+scopes = ["api:read"]
+[[routes]]
+path = "/b/"
+upstream = "http://127.0.0.1:$up"
+auth = "bearer"
+scopes = ["api:read"]
 [[routes]]
 path = "/static/"
 upstream = "static://200"
@@ -54,10 +75,16 @@ TOML
         "$bin" serve --config "$work/gw/gateway.toml" >"$work/gw/log" 2>&1 &
     vg=$!
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.3; done
-    for route in / /static/x; do
-        wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$port$route" >/dev/null   # warm-up
+    token=$(curl -sS --max-time 30 -u "bench:$CLIENT_SECRET" -d grant_type=client_credentials \
+        "http://127.0.0.1:$port/oauth2/token" | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+    for route in / /b/ /static/x; do
+        auth=()
+        [ "$route" = /b/ ] && auth=(-H "Authorization: Bearer $token")
+        status=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "http://127.0.0.1:$port$route")
+        [ "$status" = 200 ] || { echo "$bin $route answered $status" >&2; exit 1; }
+        wrk -t1 -c"$CONNS" -d2s "${auth[@]}" "http://127.0.0.1:$port$route" >/dev/null   # warm-up
         callgrind_control -z "$vg" >/dev/null 2>&1
-        out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" "http://127.0.0.1:$port$route")
+        out=$(wrk -t1 -c"$CONNS" -d"${SECONDS_RUN}s" "${auth[@]}" "http://127.0.0.1:$port$route")
         callgrind_control -d "$vg" >/dev/null 2>&1
         sleep 1
         requests=$(awk '/requests in/ {print $1}' <<<"$out")
