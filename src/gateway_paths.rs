@@ -11,6 +11,20 @@ pub const GATEWAY_CLIENT_ID: &str = "authgate";
 pub const CALLBACK_PATH: &str = "/oauth2/callback";
 /// Starts a sign-in explicitly, returning to `?rd=` (for forward-auth set-ups).
 pub const START_PATH: &str = "/oauth2/start";
+/// `/oauth2/start/ID?request=…`: starts a sign-in at the upstream provider `ID` (contract
+/// §8) for the pending authorization request of the login page.
+pub const PROVIDER_START_PREFIX: &str = "/oauth2/start/";
+/// `/oauth2/callback/ID`: the redirect URI to register at the provider `ID` (contract §8).
+pub const PROVIDER_CALLBACK_PREFIX: &str = "/oauth2/callback/";
+
+/// Where the login page's button for the provider `id` starts its sign-in, carrying the
+/// pending authorization request `query` (the login page's own query).
+pub fn provider_start_url(id: &str, query: &str) -> String {
+    let request = form_urlencoded::Serializer::new(String::new())
+        .append_pair("request", query)
+        .finish();
+    format!("{PROVIDER_START_PREFIX}{id}?{request}")
+}
 /// The forward-auth check for a proxy in front (nginx `auth_request`, Traefik, Caddy).
 pub const FORWARD_AUTH_PATH: &str = "/oauth2/auth";
 /// RFC 9728 protected-resource metadata; a route's own document is below it.
@@ -139,6 +153,9 @@ pub const LOGIN_COOKIE: &str = "__Host-authgate-login";
 pub const PRELOGIN_COOKIE: &str = "__Host-authgate-csrf";
 /// The flow cookie of one sign-in is this prefix and 12 hex digits of its state's hash.
 pub const FLOW_COOKIE_PREFIX: &str = "__Host-authgate-flow-";
+/// The flow cookie of one sign-in at an upstream provider: this prefix and 12 hex digits of
+/// its state's hash.
+pub const FEDERATION_FLOW_COOKIE_PREFIX: &str = "__Host-authgate-fed-";
 
 #[cfg(test)]
 mod tests {
@@ -151,6 +168,7 @@ mod tests {
             LOGIN_COOKIE,
             PRELOGIN_COOKIE,
             FLOW_COOKIE_PREFIX,
+            FEDERATION_FLOW_COOKIE_PREFIX,
         ] {
             assert!(name.starts_with(COOKIE_PREFIX), "{name}");
         }

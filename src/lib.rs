@@ -26,6 +26,7 @@
 //! rescue             refusals to responses
 //! proxy              routes, header hygiene, the upstream client, built-in upstreams
 //! authn              who is calling: decide, bearer parsing, return_to, the sealed FlowState
+//! federation         upstream identity providers: discovery, keys, ID tokens, flow state
 //! oauth              the authorization server's core
 //! metrics  logging
 //! store              the Store trait, the persisted memory backend, Redis
@@ -48,6 +49,7 @@
 //! - [`proxy`]: routing, header hygiene, the upstream client;
 //! - [`authn`]: the gate of protected routes: sessions, bearer tokens, the sign-in flow's state;
 //! - [`oauth`]: the authorization server's core (authorize, login, consent, token, revoke, …);
+//! - [`federation`]: sign-in through upstream identity providers, over plain types;
 //! - [`tokens`]: access-token JWTs, signing keys, secret references, opaque tokens;
 //! - [`store`]: the token store trait, the persisted memory backend, Redis;
 //! - [`clock`]: the time every expiry is measured by (a manual one for tests);
@@ -74,6 +76,7 @@ pub mod commands;
 pub mod config;
 pub(crate) mod dispatch;
 pub(crate) mod endpoints;
+pub mod federation;
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod gateway_paths;

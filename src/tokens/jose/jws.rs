@@ -71,6 +71,12 @@ impl<'t> Compact<'t> {
         serde_json::from_slice(&self.header_json).map_err(|_| TokenInvalid::Malformed)
     }
 
+    /// The header's JSON bytes, for a verifier of other parties' tokens (federation's ID
+    /// tokens), whose headers are not authgate's `{alg, typ, kid}`.
+    pub(crate) fn header_json(&self) -> &[u8] {
+        &self.header_json
+    }
+
     pub(crate) fn signature(&self) -> Result<Vec<u8>, TokenInvalid> {
         URL_SAFE_NO_PAD
             .decode(self.signature_b64)
