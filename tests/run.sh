@@ -11,7 +11,11 @@
 #   libapache2-mod-auth-openidc
 #                    the OpenID relying-party tests start Debian's Apache with
 #                    mod_auth_openidc in front of a CGI page (support/apache.rs);
-#   ca-certificates  cargo's own downloads over https.
+#   ca-certificates  cargo's own downloads over https;
+#   nodejs, npm      the federation tests start a real OpenID provider, panva's
+#                    oidc-provider (tests/idp/), with Node.js; its npm packages are
+#                    installed from tests/idp/package-lock.json (`npm ci`) when
+#                    tests/idp/node_modules is missing.
 # The tests need no Rust component beyond cargo and rustc. When everything is there it
 # installs nothing and starts the tests at once; a test whose server is missing fails
 # saying what to install, it is never skipped.
@@ -35,6 +39,8 @@ have redis-server || need+=(redis-server)
 [ -n "${APACHE2:-}" ] || have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -e "${APACHE2_MODULES:-/usr/lib/apache2/modules}/mod_auth_openidc.so" ] || need+=(libapache2-mod-auth-openidc)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+have node || need+=(nodejs)
+have npm || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${need[*]}" >&2
@@ -52,6 +58,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   "${as_root[@]}" apt-get update -qq
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+# support/idp.rs runs `node tests/idp/idp.mjs`, which needs the packages the lockfile pins.
+if [ ! -d tests/idp/node_modules ]; then
+  echo "tests/run.sh: npm ci --prefix tests/idp (the test OpenID provider's packages)" >&2
+  npm ci --prefix tests/idp --no-audit --no-fund >&2
 fi
 
 exec cargo test "$@"

@@ -18,6 +18,8 @@ mod reload;
 mod check;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
+// The test OpenID provider (support/idp.rs, tests/idp/): discovery, its sign-in, key rotation.
+mod federation_idp;
 // Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.

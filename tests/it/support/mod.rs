@@ -16,6 +16,8 @@
 //!   the test can reach; [`browser`]: reqwest as a browser with a cookie jar;
 //!   [`webdriver`]: a real headless Chromium through chromedriver;
 //! - [`redis`]: a real `redis-server` a test can kill and restart;
+//! - [`idp`]: a real upstream OpenID provider (panva's `oidc-provider` under Node.js) a test
+//!   can sign in at, rotate the key of, and stop;
 //! - [`raw`]: a raw TCP client for exact bytes (reqwest normalises paths and cannot send
 //!   malformed requests).
 //!
@@ -29,6 +31,7 @@ pub mod browser;
 pub mod fixture;
 pub mod gateway;
 pub mod html;
+pub mod idp;
 pub mod jwks;
 pub mod oauth;
 pub mod oidc;
