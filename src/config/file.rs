@@ -34,6 +34,59 @@ pub struct FileConfig {
     pub store: StoreSection,
     #[serde(default)]
     pub admin: AdminSection,
+    /// `[[providers]]`: upstream identity providers people may sign in through.
+    #[serde(default)]
+    pub providers: Vec<Spanned<ProviderSection>>,
+}
+
+/// One `[[providers]]` entry (contract §8): an upstream identity provider. Validated in
+/// `config::providers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// Letters, digits and `-`: the callback is `/oauth2/callback/ID`, principals `ID:SUB`.
+    pub id: Spanned<String>,
+    /// `"oidc"` (any issuer with discovery) or `"github"`.
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    /// The login page's button: "Sign in with NAME". Default: the id.
+    pub name: Option<Spanned<String>>,
+    /// `type = "oidc"`: the exact issuer (https, or http on loopback only). Required.
+    pub issuer: Option<Spanned<String>>,
+    pub client_id: Spanned<String>,
+    /// `env:NAME` or `file:PATH`, never the secret itself.
+    pub client_secret: Spanned<String>,
+    /// What is asked of the provider. Default `["openid", "email", "profile"]` (oidc),
+    /// `["user:email", "read:org"]` (github).
+    pub scopes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Gates: who may sign in. Without any, `allow_all = true` must be written.
+    #[serde(default)]
+    pub allow_email_domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub allow_emails: Vec<Spanned<String>>,
+    /// `type = "oidc"` only.
+    #[serde(default)]
+    pub allow_groups: Vec<Spanned<String>>,
+    /// `type = "github"` only: organisation logins.
+    #[serde(default)]
+    pub allow_orgs: Vec<Spanned<String>>,
+    /// `type = "github"` only: `org/team-slug`.
+    #[serde(default)]
+    pub allow_teams: Vec<Spanned<String>>,
+    /// Admit everyone the provider signs in. Default `false`.
+    pub allow_all: Option<Spanned<bool>>,
+    /// The scopes every person admitted through this provider may grant.
+    #[serde(default)]
+    pub grant_scopes: Vec<Spanned<String>>,
+    /// `[providers.group_scopes]`: upstream group (GitHub: `org` or `org/team`) → more scopes.
+    #[serde(default)]
+    pub group_scopes: std::collections::BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    /// `type = "github"` only: the web origin (GitHub Enterprise Server). Default
+    /// `"https://github.com"`.
+    pub github_url: Option<Spanned<String>>,
+    /// `type = "github"` only: the API base. Default `"https://api.github.com"`, or
+    /// `GITHUB_URL/api/v3` when `github_url` is set.
+    pub api_url: Option<Spanned<String>>,
 }
 
 /// `[store]`: where tokens, codes and sessions live.
@@ -113,6 +166,15 @@ pub struct TokensSection {
     /// servers elsewhere use introspection) or `"ES256"` / `"EdDSA"` (the published keys, so
     /// resource servers can verify them offline from `jwks_uri`).
     pub algorithm: Option<Spanned<String>>,
+    /// The RS256 signing key (ID tokens by default), `file:PATH` or `env:NAME` holding a PEM
+    /// private key (PKCS#8, or PKCS#1), RSA of at least 2048 bits. Default: generated into
+    /// the store on first start, rotated by `authgate keys rotate`. A configured key has no
+    /// Next key and is rotated by changing it and reloading.
+    pub rs256_key: Option<Spanned<String>>,
+    /// The ES256 signing key, as `rs256_key`: a P-256 private key, PKCS#8 PEM.
+    pub es256_key: Option<Spanned<String>>,
+    /// The EdDSA signing key, as `rs256_key`: an Ed25519 private key, PKCS#8 PEM.
+    pub eddsa_key: Option<Spanned<String>>,
 }
 
 /// `[session]`: the browser login session.
@@ -142,6 +204,9 @@ pub struct UserSection {
     /// The `groups` claim (an array of strings), for the `groups` scope. Default none.
     #[serde(default)]
     pub groups: Vec<Spanned<String>>,
+    /// Upstream identities that are this user (`"PROVIDER:SUB"`). Default none.
+    #[serde(default)]
+    pub identities: Vec<Spanned<String>>,
 }
 
 /// One `[[clients]]` entry.
@@ -287,4 +352,9 @@ pub struct RouteSection {
     /// reached without the gateway. Needs `auth = "bearer"` or `"session"`. Default `false`.
     #[serde(default)]
     pub assertion: bool,
+    /// Who may pass besides holding the scopes: `user:NAME`, `provider:ID`,
+    /// `group:ID/NAME` (a provider's group) or `group:NAME` (a `[[users]]` group),
+    /// `domain:example.com`. Any one admits. Default none (no list).
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
 }

@@ -164,6 +164,7 @@ impl Validator<'_> {
                 )),
             },
         };
+        let configured_keys = self.configured_keys(t)?;
         let audience = match &t.audience {
             None => public_url.origin.clone(),
             Some(v) if v.get_ref().trim().is_empty() => {
@@ -180,6 +181,7 @@ impl Validator<'_> {
             audience,
             refresh_grace,
             access_alg,
+            configured_keys,
         })
     }
 
@@ -354,6 +356,8 @@ impl Validator<'_> {
                 password_hash: hash.clone(),
                 scopes: self.scope_list(&u.scopes, &key("scopes"), declared)?,
                 claims: self.user_claims(index, u)?,
+                // Checked against the providers once they are known (`identities`).
+                identities: Vec::new(),
             });
         }
         Ok(out)

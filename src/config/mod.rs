@@ -8,8 +8,10 @@
 pub(crate) mod error;
 pub(crate) mod file;
 mod identity;
+mod jose_keys;
 mod oidc;
 mod operations;
+mod providers;
 mod redirect_uri;
 mod routes;
 mod server;
@@ -29,6 +31,9 @@ pub use crate::tokens::secret::SecretRef;
 pub use error::ConfigError;
 /// The scopes every configuration declares (OpenID Connect's and `groups`).
 pub use oidc::BUILTIN_SCOPES;
+pub use providers::{
+    is_subject, AllowRule, ClientSecret, Gates, ProviderConfig, ProviderKind, MAX_SUBJECT,
+};
 /// The redirect URI rules, shared by `check` and dynamic registration.
 pub use redirect_uri::{check_backchannel_logout_uri, check_redirect_uri, response_parameter_in};
 
@@ -47,6 +52,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub store: StoreConfig,
     pub admin: AdminConfig,
+    /// `[[providers]]`: upstream identity providers (contract §8).
+    pub providers: Vec<ProviderConfig>,
 }
 
 /// `[store]`.
@@ -169,12 +176,13 @@ impl Config {
                 "store.fsync = false: a power cut or kernel crash can lose tokens, revocations and sessions that were already answered".to_owned(),
             );
         }
-        if sessions && self.users.is_empty() {
+        if sessions && self.users.is_empty() && self.providers.is_empty() {
             out.push(
-                "session routes are configured but there are no [[users]]: nobody can sign in"
+                "session routes are configured but there are no [[users]] or [[providers]]: nobody can sign in"
                     .to_owned(),
             );
         }
+        providers::warnings(&self.providers, &mut out);
         out
     }
 
@@ -209,6 +217,9 @@ pub struct TokensConfig {
     pub refresh_grace: Duration,
     /// What signs access tokens (`[tokens] algorithm`).
     pub access_alg: AccessAlg,
+    /// The asymmetric keys the file names (`rs256_key`, `es256_key`, `eddsa_key`); the
+    /// algorithms without one use generated keys.
+    pub configured_keys: Vec<crate::tokens::jose::ConfiguredKey>,
 }
 
 /// `[tokens] algorithm`: what signs access tokens.
@@ -237,6 +248,8 @@ pub struct UserConfig {
     pub scopes: Vec<String>,
     /// What the OpenID claims say of this user.
     pub claims: UserClaims,
+    /// Upstream identities (`PROVIDER:SUB`) that sign in as this user.
+    pub identities: Vec<String>,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -245,6 +258,7 @@ impl std::fmt::Debug for UserConfig {
             .field("name", &self.name)
             .field("scopes", &self.scopes)
             .field("claims", &self.claims)
+            .field("identities", &self.identities)
             .finish_non_exhaustive()
     }
 }
@@ -418,6 +432,8 @@ pub struct RouteConfig {
     pub path_parameters: bool,
     /// The upstream receives the signed `X-Auth-Assertion` (`proxy::assertion`).
     pub assertion: bool,
+    /// Who may pass besides holding the scopes (any rule admits); empty: no list.
+    pub allow: Vec<AllowRule>,
 }
 
 /// Where a route's requests go.

@@ -45,7 +45,7 @@ fn claim_text(text: &str, max: usize) -> std::result::Result<(), String> {
 
 /// An address of the form `local@domain`: one `@`, neither side empty, no spaces. Nothing
 /// more is claimed (the claim says `email_verified = true` because the operator wrote it).
-fn email_address(text: &str) -> std::result::Result<(), String> {
+pub(super) fn email_address(text: &str) -> std::result::Result<(), String> {
     claim_text(text, 254)?;
     let valid = match text.split_once('@') {
         Some((local, domain)) => {

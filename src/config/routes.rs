@@ -137,6 +137,8 @@ impl Validator<'_> {
             forward_token: r.forward_token.unwrap_or(true),
             path_parameters: r.path_parameters,
             assertion: r.assertion,
+            // Checked against the users and providers once they are known (`route_allow`).
+            allow: Vec::new(),
         })
     }
 

@@ -27,12 +27,15 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
     let scopes = v.scope_table(&file.scopes)?;
     let tokens = v.tokens(&file.tokens, &server.data_dir, &server.public_url)?;
     let session = v.session(&file.session)?;
-    let users = v.users(&file.users, &scopes)?;
+    let providers = v.providers(&file.providers, &scopes)?;
+    let mut users = v.users(&file.users, &scopes)?;
+    v.identities(&file.users, &mut users, &providers)?;
     let clients = v.clients(&file.clients, &scopes, &users)?;
     let registration = v.registration(&file.registration, &scopes)?;
     let mut routes: Vec<RouteConfig> = Vec::with_capacity(file.routes.len());
     for (index, section) in file.routes.iter().enumerate() {
-        let route = v.route(index, section.get_ref(), &scopes)?;
+        let mut route = v.route(index, section.get_ref(), &scopes)?;
+        route.allow = v.route_allow(index, section.get_ref(), &users, &providers)?;
         let same = routes.iter().position(|r| {
             r.host == route.host && r.path.trim_end_matches('/') == route.path.trim_end_matches('/')
         });
@@ -59,6 +62,7 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
         routes,
         store,
         admin,
+        providers,
     })
 }
 

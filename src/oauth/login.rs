@@ -244,6 +244,7 @@ mod tests {
             password_hash: cheap_hash("right"),
             scopes: Vec::new(),
             claims: Default::default(),
+            identities: Vec::new(),
         };
         HashMap::from([("alice".to_owned(), user)])
     }

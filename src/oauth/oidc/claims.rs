@@ -82,6 +82,7 @@ mod tests {
             password_hash: String::new(),
             scopes: Vec::new(),
             claims,
+            identities: Vec::new(),
         }
     }
 
