@@ -7,6 +7,9 @@
 #              wrk at saturation (LOGIN_LOAD=closed). Controls: LOGIN_HOST=neighbour sends the
 #              logins to a second gateway on the servers' CPU; LOGIN_VICTIM=nginx measures
 #              nginx proxy_pass instead of authgate's none route.
+# With TOKEN_ALGORITHMS="HS256 ES256" (or EdDSA) part 1 also measures the bearer route of a
+# second gateway whose [tokens] algorithm signs access tokens with its published keys, in the
+# same interleaved rounds, and reports its req/s against the first algorithm's bearer route.
 # With STORE=redis the gateway keeps its token store in a redis-server started here (on the
 # servers' CPU): compare with a STORE=memory run for the Redis backend's targets.
 #
@@ -35,6 +38,8 @@ SERVER_CPU=${SERVER_CPU:-1}    # CPU for every server process
 CLIENT_CPU=${CLIENT_CPU:-0}    # CPU for wrk and the login driver
 QUIET_WAIT=${QUIET_WAIT:-60}   # before each measured run, wait up to this many seconds for idle CPUs (0: don't)
 STORE=${STORE:-memory}         # token store: memory | redis (a redis-server started on the servers' CPU)
+TOKEN_ALGORITHMS=${TOKEN_ALGORITHMS:-HS256}  # part 1: [tokens] algorithm of the gateway, then of one more gateway each
+ROUTE_SERVERS=${ROUTE_SERVERS:-"nginx authgate-none authgate-bearer authgate-session"}  # part 1's servers (the extra algorithms' bearer routes follow authgate-bearer)
 
 ME=$(basename "$0")
 # shellcheck source=bench/lib.sh
@@ -57,6 +62,15 @@ for p in $PARTS; do
 done
 [[ -n ${PARTS// /} ]] || die "PARTS is empty"
 [[ $STORE == memory || $STORE == redis ]] || die "STORE must be memory or redis (got '$STORE')"
+read -r -a ALGS <<<"$TOKEN_ALGORITHMS"
+((${#ALGS[@]})) || die "TOKEN_ALGORITHMS is empty"
+for a in "${ALGS[@]}"; do
+    [[ $a == HS256 || $a == ES256 || $a == EdDSA ]] || die "TOKEN_ALGORITHMS may contain HS256, ES256 and EdDSA (got '$a')"
+done
+for s in $ROUTE_SERVERS; do
+    [[ $s =~ ^(nginx|authgate-none|authgate-bearer|authgate-session)$ ]] \
+        || die "ROUTE_SERVERS may contain nginx, authgate-none, authgate-bearer, authgate-session (got '$s')"
+done
 want_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 bench_init "$0"
@@ -72,7 +86,7 @@ build_authgate
 if want_part login && [[ $LOGIN_LOAD == open ]]; then build_openloop; fi
 make_workdir
 
-read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT AG2_PORT < <(free_ports 5)
+read -r UP_PORT NGX_PORT AG_PORT REDIS_PORT AG2_PORT ALG_PORTS < <(free_ports $((5 + ${#ALGS[@]} - 1)))
 [[ -n ${AG_PORT:-} ]] || die "could not pick free ports"
 AG="http://127.0.0.1:$AG_PORT"
 NGX="http://127.0.0.1:$NGX_PORT"
@@ -146,6 +160,7 @@ listen = "off"
 
 [tokens]
 access_ttl = "1h"   # the default 15m could expire during a run
+algorithm = "${ALGS[0]}"
 
 $STORE_TOML
 
@@ -205,12 +220,32 @@ if want_part login && [[ $LOGIN_HOST == neighbour ]]; then
     wait_up "neighbour authgate" "$LOGIN_AG/" "$AG2_PID" "$WORK/authgate-neighbour.log"
 fi
 
+# The other access-token algorithms of part 1: one more gateway each, from the same
+# configuration but its port, data directory and [tokens] algorithm.
+declare -A ALG_AG ALG_PID ALG_TOKEN
+if want_part routes; then
+    read -r -a _alg_ports <<<"${ALG_PORTS:-}"
+    for ((i = 1; i < ${#ALGS[@]}; i++)); do
+        a=${ALGS[i]} port=${_alg_ports[i - 1]}
+        ALG_AG[$a]="http://127.0.0.1:$port"
+        mkdir -p "$WORK/data-$a"
+        sed -e "s|127.0.0.1:$AG_PORT|127.0.0.1:$port|g" -e "s|^data_dir = .*|data_dir = \"$WORK/data-$a\"|" \
+            -e "s|^algorithm = .*|algorithm = \"$a\"|" "$WORK/authgate.toml" >"$WORK/authgate-$a.toml"
+        log "starting the $a gateway (access tokens signed $a) on ${ALG_AG[$a]}"
+        start_bg "authgate-$a" "$WORK/authgate-alg-$a.log" "$AUTHGATE_BIN" serve --config "$WORK/authgate-$a.toml"
+        ALG_PID[$a]=$LAST_PID
+        wait_up "$a authgate" "${ALG_AG[$a]}/" "$LAST_PID" "$WORK/authgate-alg-$a.log"
+    done
+fi
+
 # Called by bench_one around every measured run.
 check_servers() {
     check_alive "upstream nginx" "$UP_PID" "$WORK/upstream/error.log"
     check_alive "nginx proxy" "$NGX_PID" "$WORK/nginx/error.log"
     check_alive authgate "$AG_PID" "$WORK/authgate-auth.log"
     if [[ -n $AG2_PID ]]; then check_alive "neighbour authgate" "$AG2_PID" "$WORK/authgate-neighbour.log"; fi
+    local a
+    for a in "${!ALG_PID[@]}"; do check_alive "$a authgate" "${ALG_PID[$a]}" "$WORK/authgate-alg-$a.log"; done
     if [[ $STORE == redis ]]; then check_alive redis-server "$REDIS_PID" "$WORK/redis/stdout.log"; fi
 }
 
@@ -222,6 +257,19 @@ TOKEN_JSON=$(curl -sS --max-time 10 -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type
 TOKEN=$(python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["access_token"])' <<<"$TOKEN_JSON" 2>/dev/null) \
     || die "POST /oauth2/token did not return an access token: $TOKEN_JSON"
 log "got an access token (client_credentials, scope $(python3 -c 'import json, sys; print(json.load(sys.stdin).get("scope"))' <<<"$TOKEN_JSON"))"
+# jwt_alg TOKEN: the alg of a JWT's header.
+jwt_alg() {
+    python3 -c 'import base64, json, sys; h = sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4)))["alg"])' "$1"
+}
+[[ $(jwt_alg "$TOKEN") == "${ALGS[0]}" ]] || die "the access token is signed $(jwt_alg "$TOKEN"), not ${ALGS[0]}"
+for a in "${!ALG_AG[@]}"; do
+    t=$(curl -sS --max-time 10 -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "${ALG_AG[$a]}/oauth2/token" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') \
+        || die "the $a gateway gave no access token"
+    [[ $(jwt_alg "$t") == "$a" ]] || die "the $a gateway's access token is signed $(jwt_alg "$t")"
+    ALG_TOKEN[$a]=$t
+    log "got an access token from the $a gateway (signed $a)"
+done
 SESSION=$("${PIN_CLIENT[@]}" python3 "$BENCH/login.py" once "$AG" /s/ "$USER_NAME" "$USER_PASSWORD") \
     || die "signing in through the login page failed"
 log "got a session cookie (signed in as $USER_NAME through the login page)"
@@ -260,6 +308,13 @@ verify() {
         expect_status "bearer route with the token" 200 ok -- -H "Authorization: Bearer $TOKEN" "$AG/b/"
         expect_status "bearer route without a token" 401 '' -- "$AG/b/"
         expect_status "bearer route with a bad token" 401 '' -- -H "Authorization: Bearer $(mangle "$TOKEN")" "$AG/b/"
+        ;;
+    authgate-bearer-*)
+        local a=${1#authgate-bearer-}
+        expect_status "$a bearer route with the token" 200 ok -- -H "Authorization: Bearer ${ALG_TOKEN[$a]}" "${ALG_AG[$a]}/b/"
+        expect_status "$a bearer route without a token" 401 '' -- "${ALG_AG[$a]}/b/"
+        expect_status "$a bearer route with a bad token" 401 '' -- -H "Authorization: Bearer $(mangle "${ALG_TOKEN[$a]}")" "${ALG_AG[$a]}/b/"
+        expect_status "$a bearer route with the ${ALGS[0]} gateway's token" 401 '' -- -H "Authorization: Bearer $TOKEN" "${ALG_AG[$a]}/b/"
         ;;
     authgate-session)
         expect_status "session route with the cookie" 200 ok -- -H "$SESSION_HDR" "$AG/s/"
@@ -300,6 +355,10 @@ ARGS[authgate-none]=''
 ARGS[authgate-bearer]="-H|Authorization: Bearer $TOKEN"
 ARGS[authgate-session]="-H|$SESSION_HDR"
 ARGS[authgate-token]="-s|$BENCH/token.lua|-H|Authorization: Basic $BASIC"
+for a in "${!ALG_AG[@]}"; do
+    URL[authgate-bearer-$a]="${ALG_AG[$a]}/b/"
+    ARGS[authgate-bearer-$a]="-H|Authorization: Bearer ${ALG_TOKEN[$a]}"
+done
 wrk_args() { # SERVER -> WRK_ARGV array
     WRK_ARGV=()
     [[ -z ${ARGS[$1]} ]] || IFS='|' read -r -a WRK_ARGV <<<"${ARGS[$1]}"
@@ -326,11 +385,24 @@ measure() { # GROUP SERVER ROUND [URL_SERVER]: verify, then one bench_one
 
 # Part 1: nginx (no auth) and authgate on the none, bearer and session routes.
 if want_part routes; then
-    servers=(nginx authgate-none authgate-bearer authgate-session)
+    servers=()
+    for s in $ROUTE_SERVERS; do
+        servers+=("$s")
+        if [[ $s == authgate-bearer ]]; then
+            for ((i = 1; i < ${#ALGS[@]}; i++)); do servers+=("authgate-bearer-${ALGS[i]}"); done
+        fi
+    done
     warmup routes "${servers[@]}"
     log "routes: $ROUNDS rounds x ${DURATION}, $CONNS connections"
     for ((r = 1; r <= ROUNDS; r++)); do
-        for s in "${servers[@]}"; do measure routes "$s" "$r"; done
+        order=("${servers[@]}")
+        # With several algorithms, every other round runs the servers in reverse order, so that
+        # neither bearer route always runs first.
+        if ((${#ALGS[@]} > 1 && r % 2 == 0)); then
+            order=()
+            for ((i = ${#servers[@]} - 1; i >= 0; i--)); do order+=("${servers[i]}"); done
+        fi
+        for s in "${order[@]}"; do measure routes "$s" "$r"; done
     done
     AG_RSS+=("after part 1 (routes) $(rss_kib "$AG_PID")")
 fi
@@ -445,7 +517,7 @@ BUSY_END=$(cpu_busy_pct)
     echo
 }
 
-python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" "$LOGIN_LOAD" "$LOGIN_VICTIM" "$LOGIN_HOST" <<'PY'
+python3 - "$RESULTS" "$LOGINS" "$LOGIN_RATE" "$LOGIN_LOAD" "$LOGIN_VICTIM" "$LOGIN_HOST" "$TOKEN_ALGORITHMS" <<'PY'
 import sys, statistics
 from collections import defaultdict
 
@@ -491,10 +563,13 @@ def fmt_row(cells):
 def verdict(ok, text):
     return ("met (%s)" % text) if ok else ("**missed** (%s)" % text)
 
+ALGS = sys.argv[7].split()
 ROUTES = [("nginx", "nginx proxy_pass", "no auth"),
           ("authgate-none", "authgate", "`/` none"),
-          ("authgate-bearer", "authgate", "`/b/` bearer"),
-          ("authgate-session", "authgate", "`/s/` session")]
+          ("authgate-bearer", "authgate", "`/b/` bearer" + (" (%s access tokens)" % ALGS[0] if len(ALGS) > 1 else ""))] + \
+         [("authgate-bearer-" + a, "authgate (2nd gateway)", "`/b/` bearer (%s access tokens)" % a) for a in ALGS[1:]] + \
+         [("authgate-session", "authgate", "`/s/` session")]
+BEARERS = ("authgate-bearer",) + tuple("authgate-bearer-" + a for a in ALGS[1:])
 
 def routes_table(keep):
     base, none = agg("routes", "nginx", keep), agg("routes", "authgate-none", keep)
@@ -516,11 +591,37 @@ def routes_table(keep):
             else:
                 ok = rr >= 0.95 and pr <= 1.25 and a["errors"] == 0
                 cells.append(verdict(ok, "%.2f× req/s, %.2f× p99%s" % (rr, pr, ", errors" if a["errors"] else "")))
-        if key in ("authgate-bearer", "authgate-session") and none:
+        if (key in BEARERS or key == "authgate-session") and none:
             cells += ["%.2f" % (a["rps"] / none["rps"]), "%.2f" % (a["p99"] / none["p99"])]
         else:
             cells += ["", ""]
         print(fmt_row(cells))
+    print()
+    if len(ALGS) > 1:
+        alg_table(keep)
+
+def alg_table(keep):
+    """Each further algorithm's bearer route against the first's, same rounds (issue 14)."""
+    first = agg("routes", "authgate-bearer", keep)
+    if first is None:
+        return
+    print("Bearer route by access-token algorithm (issue 14 target: ES256 ≥ 0.95× HS256's req/s, same run):")
+    print()
+    print("| access tokens | rounds | req/s | p99 ms | req/s ÷ %s (medians) | per-round req/s ÷ %s | p99 ÷ %s | target: ≥ 0.95× |" % ((ALGS[0],) * 3))
+    print("|---|---:|---:|---:|---:|---|---:|---|")
+    print(fmt_row([ALGS[0], str(first["n"]), "%.0f" % first["rps"], "%.3f" % first["p99"], "", "", "", "(reference)"]))
+    base = {r["round"]: r for r in runs.get(("routes", "authgate-bearer"), []) if keep(r)}
+    for a in ALGS[1:]:
+        x = agg("routes", "authgate-bearer-" + a, keep)
+        if x is None:
+            continue
+        per = sorted(r["rps"] / base[r["round"]]["rps"] for r in runs[("routes", "authgate-bearer-" + a)]
+                     if keep(r) and r["round"] in base)
+        rr = x["rps"] / first["rps"]
+        print(fmt_row([a, str(x["n"]), "%.0f" % x["rps"], "%.3f" % x["p99"], "**%.2f**" % rr,
+                       ", ".join("%.2f" % v for v in per) + (" (median %.2f)" % med(per) if per else ""),
+                       "%.2f" % (x["p99"] / first["p99"]),
+                       verdict(rr >= 0.95 and x["errors"] == 0, "%.2f×" % rr)]))
     print()
 
 def token_table(keep):
