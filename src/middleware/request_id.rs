@@ -93,11 +93,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let incoming = req
-            .headers()
-            .get(&X_REQUEST_ID)
-            .filter(|v| self.trust_incoming && acceptable(v.as_bytes()))
-            .cloned();
+        // Looked up only for a trusted peer: from anyone else it is replaced unread.
+        let incoming = if self.trust_incoming {
+            req.headers()
+                .get(&X_REQUEST_ID)
+                .filter(|v| acceptable(v.as_bytes()))
+                .cloned()
+        } else {
+            None
+        };
         let id = incoming.unwrap_or_else(new_id);
         // In the request's own headers, not its extensions: their map would be allocated for
         // this one entry on every request.
@@ -130,8 +134,9 @@ where
         let polled = request_scope::lend(this.id, || inner.poll(cx));
         let mut response = std::task::ready!(polled)?;
         if let Some(id) = this.id.take() {
-            if !response.headers().contains_key(&X_REQUEST_ID) {
-                response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+            // One lookup: the upstream's own id, if it set one, stays.
+            if let http::header::Entry::Vacant(slot) = response.headers_mut().entry(&X_REQUEST_ID) {
+                slot.insert(id);
             }
         }
         Poll::Ready(Ok(response))
@@ -146,26 +151,27 @@ fn acceptable(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-/// A fresh id: the process's random prefix, then a counter, as 32 hex digits.
+/// A fresh id: the process's random prefix, then a counter, as 32 hex digits. The prefix's
+/// 16 digits are written once per process; a request writes only the counter's.
 fn new_id() -> HeaderValue {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(rand::random::<u64>);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 32];
-    for (i, byte) in prefix
-        .to_be_bytes()
-        .into_iter()
-        .chain(n.to_be_bytes())
-        .enumerate()
-    {
-        if let Some([hi, lo]) = out.get_mut(2 * i..2 * i + 2) {
-            *hi = HEX[usize::from(byte >> 4)];
-            *lo = HEX[usize::from(byte & 0xf)];
-        }
-    }
+    let (prefix, counter) = out.split_at_mut(16);
+    prefix.copy_from_slice(PREFIX.get_or_init(|| hex16(rand::random::<u64>())));
+    counter.copy_from_slice(&hex16(NEXT.fetch_add(1, Ordering::Relaxed)));
     HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// `n` as 16 lower-case hex digits.
+fn hex16(n: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, digit) in out.iter_mut().enumerate() {
+        let nibble = (n >> (60 - 4 * i)) & 0xf;
+        *digit = HEX[nibble as usize];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -198,6 +204,17 @@ mod tests {
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(a, a_header);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn ids_are_the_prefix_then_the_counter_in_hex() {
+        assert_eq!(&hex16(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(&hex16(1), b"0000000000000001");
+        let (a, b) = (new_id(), new_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!(a[..16], b[..16], "one prefix per process");
+        let counter = |id: &str| u64::from_str_radix(&id[16..], 16).unwrap();
+        assert!(counter(b) > counter(a));
     }
 
     #[tokio::test]
