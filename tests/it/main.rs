@@ -20,6 +20,21 @@ mod check;
 mod cli_admin;
 // The test OpenID provider (support/idp.rs, tests/idp/): discovery, its sign-in, key rotation.
 mod federation_idp;
+// Sign-in through a real OpenID provider: buttons, the request sent, corp:SUB upstream and in
+// tokens, ?provider=, group scopes, a local user linked by identities (never by email).
+mod federation_signin;
+// Each gate of a provider refusing on its own (403 naming it, no loop), and admissions.
+mod federation_gates;
+// Forged and replayed provider answers: other browser, replay, other provider's code, nonce, iss.
+mod federation_forgery;
+// Key rotation at the provider without a gateway restart; a provider that is down.
+mod federation_keys;
+// GitHub through a local stand-in: numeric ids, verified primary email, orgs past page 1, teams.
+mod federation_github;
+// Per-route allow lists: group:, domain:, user:, provider:, with scopes still required.
+mod federation_allow;
+// Headless Chromium signs in through the real provider.
+mod federation_browser;
 // Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
@@ -54,6 +69,8 @@ mod oidc_provider;
 mod oidc_refusals;
 // Key rotation under load: a cached JWKS keeps verifying (pre-publication), old tokens too.
 mod oidc_rotation;
+// Keys from [tokens] rs256_key/es256_key: published, signing, rotation refused; SIGHUP swaps.
+mod oidc_configured_keys;
 // `[tokens] algorithm = "ES256" | "EdDSA"`: access tokens verified from the JWKS, on a bearer
 // route, across a rotation through the admin listener, refused once their key is removed.
 mod access_jws;

@@ -17,7 +17,9 @@
 //!   [`webdriver`]: a real headless Chromium through chromedriver;
 //! - [`redis`]: a real `redis-server` a test can kill and restart;
 //! - [`idp`]: a real upstream OpenID provider (panva's `oidc-provider` under Node.js) a test
-//!   can sign in at, rotate the key of, and stop;
+//!   can sign in at, rotate the key of, and stop; [`github`]: a local stand-in of GitHub's
+//!   OAuth and API endpoints; [`federated`]: the gateway with `[[providers]]` for them and the
+//!   steps of a sign-in through them;
 //! - [`raw`]: a raw TCP client for exact bytes (reqwest normalises paths and cannot send
 //!   malformed requests).
 //!
@@ -29,7 +31,9 @@
 pub mod apache;
 pub mod browser;
 pub mod fixture;
+pub mod federated;
 pub mod gateway;
+pub mod github;
 pub mod html;
 pub mod idp;
 pub mod jwks;
