@@ -55,6 +55,10 @@ pub enum OwnEndpoint {
     ForwardAuth,
     /// An explicit sign-in start ([`START_PATH`]).
     SignInStart,
+    /// A sign-in at an upstream provider begins (below [`PROVIDER_START_PREFIX`]).
+    ProviderStart,
+    /// An upstream provider's answer (below [`PROVIDER_CALLBACK_PREFIX`]).
+    ProviderCallback,
     /// RFC 9728 metadata of a route (below [`RESOURCE_METADATA_PATH`]).
     ResourceMetadata,
     /// The authorization server (`/oauth2/` and its RFC 8414 metadata).
@@ -92,9 +96,10 @@ impl PathPattern {
 
 /// The gateway's own endpoints, served ahead of every route, in the order they are tried:
 /// the first that matches serves. The order matters: the sign-in callback, the sign-in start
-/// and forward-auth are exact `/oauth2/` paths, so they come before the authorization
-/// server's `/oauth2/` prefix, which would take them; the reserved prefixes come last.
-pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 11] = [
+/// and forward-auth are exact `/oauth2/` paths, and the providers' start and callback
+/// prefixes are below `/oauth2/`, so they come before the authorization server's `/oauth2/`
+/// prefix, which would take them; the reserved prefixes come last.
+pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 13] = [
     (
         PathPattern::Exact(CALLBACK_PATH),
         OwnEndpoint::SignInCallback,
@@ -104,6 +109,14 @@ pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 11] = [
         OwnEndpoint::ForwardAuth,
     ),
     (PathPattern::Exact(START_PATH), OwnEndpoint::SignInStart),
+    (
+        PathPattern::Prefix(PROVIDER_START_PREFIX),
+        OwnEndpoint::ProviderStart,
+    ),
+    (
+        PathPattern::Prefix(PROVIDER_CALLBACK_PREFIX),
+        OwnEndpoint::ProviderCallback,
+    ),
     (
         PathPattern::Prefix(RESOURCE_METADATA_PATH),
         OwnEndpoint::ResourceMetadata,
@@ -182,10 +195,9 @@ mod tests {
             ("/oauth2/start", Some((SignInStart, ""))),
             ("/oauth2/auth", Some((ForwardAuth, ""))),
             ("/oauth2/token", Some((AuthorizationServer, "token"))),
-            (
-                "/oauth2/callback/x",
-                Some((AuthorizationServer, "callback/x")),
-            ),
+            ("/oauth2/callback/x", Some((ProviderCallback, "x"))),
+            ("/oauth2/start/corp", Some((ProviderStart, "corp"))),
+            ("/oauth2/callback/", Some((ProviderCallback, ""))),
             ("/oauth2", Some((Reserved, ""))),
             (
                 "/.well-known/oauth-protected-resource/api",

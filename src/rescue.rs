@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use crate::authn::flow::SignInRefused;
 use crate::authn::AuthnFailure;
+use crate::federation::admit::Refusal;
+use crate::federation::refused::FederationRefused;
 use crate::http::body::{Body, BodyReadError};
 use crate::http::head::{HeadRejection, FORWARDED_METHODS};
 use crate::http::pages;
@@ -52,6 +54,11 @@ pub enum Rejection {
     AuthorizePage(&'static str),
     /// The browser sign-in's callback could not be completed: a page says why.
     SignIn(SignInRefused),
+    /// A sign-in through an upstream provider stopped before the gates: a page says why.
+    Federation(FederationRefused),
+    /// The gates of the provider refused the person (`federation::admit`): a 403 page
+    /// naming the gate.
+    NotAdmitted(Refusal),
     /// The path exists, the method does not; `allow` is the `Allow` header's value
     /// (RFC 9110 §15.5.6: a 405 must carry it).
     MethodNotAllowed { allow: &'static str },
@@ -67,6 +74,12 @@ pub enum Rejection {
 impl From<SignInRefused> for Rejection {
     fn from(refused: SignInRefused) -> Self {
         Rejection::SignIn(refused)
+    }
+}
+
+impl From<FederationRefused> for Rejection {
+    fn from(refused: FederationRefused) -> Self {
+        Rejection::Federation(refused)
     }
 }
 
@@ -134,6 +147,8 @@ impl Rejection {
             Rejection::OAuth(err) => err.code.as_str(),
             Rejection::AuthorizePage(_) => "authorize_refused",
             Rejection::SignIn(refused) => refused.reason(),
+            Rejection::Federation(refused) => refused.reason(),
+            Rejection::NotAdmitted(refusal) => refusal.reason(),
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::Internal => "internal",
             Rejection::Panic => "panic",
@@ -160,6 +175,8 @@ impl Rejection {
             | Rejection::OAuth(_)
             | Rejection::AuthorizePage(_)
             | Rejection::SignIn(_)
+            | Rejection::Federation(_)
+            | Rejection::NotAdmitted(_)
             | Rejection::MethodNotAllowed { .. }
             | Rejection::Unhealthy(_) => false,
         }
@@ -193,6 +210,14 @@ fn respond(rejection: &Rejection) -> Response<Body> {
                 _ => StatusCode::BAD_REQUEST,
             };
             return pages::error(status, refused.message());
+        }
+        Rejection::Federation(refused) => {
+            let status =
+                StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            return pages::error(status, refused.message());
+        }
+        Rejection::NotAdmitted(refusal) => {
+            return pages::error(StatusCode::FORBIDDEN, refusal.message())
         }
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
         Rejection::Head(HeadRejection::MethodRefused) => {

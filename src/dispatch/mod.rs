@@ -36,7 +36,8 @@ use hyper::body::Incoming;
 use ipnet::IpNet;
 
 use crate::config::{Config, RouteConfig};
-use crate::endpoints::{self, forward_auth, resource_metadata, sign_in};
+use crate::endpoints::federation::Federation;
+use crate::endpoints::{self, federation, forward_auth, resource_metadata, sign_in};
 use crate::gateway_paths::{own_endpoint, OwnEndpoint};
 use crate::http::body::Body;
 use crate::http::head;
@@ -76,6 +77,8 @@ pub struct Gateway {
     routes_config: Vec<RouteConfig>,
     trusted_proxies: Vec<IpNet>,
     auth: Arc<AuthServer>,
+    /// The upstream identity providers and their caches (discovery, keys).
+    federation: Arc<Federation>,
     /// Whether responses carry their route label: only the access log reads it.
     label_responses: bool,
     /// The `/metrics` series of the gateway's own answers.
@@ -84,7 +87,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: &Config, auth: Arc<AuthServer>) -> Result<Self, UpstreamSetupError> {
+        let federation = Arc::new(Federation::new(config));
+        federation.warm(auth.now());
         Ok(Gateway {
+            federation,
             routes: route::build_table(config, &auth.metrics, &auth.signing)?,
             routes_config: config.routes.clone(),
             trusted_proxies: config.server.trusted_proxies.clone(),
@@ -190,12 +196,26 @@ impl Gateway {
                 Box::pin(forward_auth::check(&self.auth, req.headers(), query)).await
             }
             OwnEndpoint::SignInStart => Ok(sign_in::start_from_query(&self.auth, query)),
+            OwnEndpoint::ProviderStart | OwnEndpoint::ProviderCallback
+                if req.method() != http::Method::GET =>
+            {
+                Err(Rejection::MethodNotAllowed { allow: "GET" })
+            }
+            OwnEndpoint::ProviderStart => {
+                Box::pin(federation::start(&self.federation, &self.auth, rest, query)).await
+            }
+            OwnEndpoint::ProviderCallback => {
+                let future =
+                    federation::callback(&self.federation, &self.auth, req.headers(), rest, query);
+                Box::pin(future).await
+            }
             OwnEndpoint::ResourceMetadata => {
                 resource_metadata::serve(&self.auth.settings.issuer, &self.routes_config, rest)
             }
             OwnEndpoint::AuthorizationServer => {
                 Box::pin(endpoints::oauth::handle(
                     &self.auth,
+                    &self.federation,
                     req,
                     path,
                     conn.peer.ip(),

@@ -4,11 +4,14 @@
 //!
 //! - [`oauth`]: the authorization server (`/oauth2/…`, its metadata);
 //! - [`sign_in`]: the gateway's own sign-in (`/oauth2/start`, `/oauth2/callback`);
+//! - [`federation`]: sign-in through upstream providers (`/oauth2/start/ID`,
+//!   `/oauth2/callback/ID`);
 //! - [`forward_auth`]: `/oauth2/auth` for a proxy in front;
 //! - [`resource_metadata`]: RFC 9728 documents under `/.well-known/oauth-protected-resource`;
 //! - [`backchannel`]: Back-Channel Logout's deliveries to relying parties (a small client).
 
 pub mod backchannel;
+pub mod federation;
 pub mod forward_auth;
 pub mod oauth;
 pub mod resource_metadata;

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::jwks::{UpstreamAlg, UpstreamKey};
+use crate::config::is_subject;
 use crate::tokens::jose::jws::{Compact, MAX_JWS_BYTES};
 
 /// The clock skew forgiven on `exp`, `iat` and `nbf`.
@@ -105,11 +106,6 @@ fn seconds(value: Option<&Value>) -> Option<u64> {
     })
 }
 
-/// Whether `sub` can be half of a principal name and a header value.
-pub fn subject_ok(sub: &str) -> bool {
-    (1..=255).contains(&sub.len()) && sub.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
 /// Verifies `token` against `keys` and `expected`.
 pub fn verify(
     token: &str,
@@ -185,7 +181,7 @@ fn check_claims(
     let subject = claims
         .get("sub")
         .and_then(Value::as_str)
-        .filter(|sub| subject_ok(sub))
+        .filter(|sub| is_subject(sub))
         .ok_or(IdTokenInvalid::Subject)?
         .to_owned();
     Ok(IdClaims { subject, claims })

@@ -241,7 +241,7 @@ pub(crate) mod test_keys {
     use ring::rand::SystemRandom;
     use ring::signature::{self as sig, KeyPair};
 
-    type Signer = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    type Signer = Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
     pub struct TestKey {
         pub jwk: serde_json::Value,

@@ -19,6 +19,7 @@ use crate::oauth::authorize::{AuthorizeError, AuthorizeRequest, SessionLogin};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::login::LoginFailure;
 use crate::oauth::oidc::prompt::{ConsentStep, LoginState, LoginStep};
+use crate::endpoints::federation::Federation;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;
@@ -52,6 +53,7 @@ fn session_login(id: &str, session: &SessionRecord) -> SessionLogin {
 /// OpenID parameters (`oauth::oidc::prompt`) decide; `prompt=none` is answered without a page.
 pub(super) async fn authorize(
     auth: &AuthServer,
+    federation: &Federation,
     headers: &HeaderMap,
     query: &str,
 ) -> Result<Response<Body>, Rejection> {
@@ -66,12 +68,26 @@ pub(super) async fn authorize(
     });
     let hint = auth.judge_hint(request.oidc.id_token_hint.as_deref());
     match request.oidc.login_step(login.as_ref(), &hint, auth.now()) {
-        LoginStep::ShowLogin => Ok(login_page(auth, headers, query, None, "")),
+        LoginStep::ShowLogin => show_login(auth, federation, headers, query).await,
         LoginStep::Refuse(error) => refuse(auth, &request, &error),
         LoginStep::Proceed => match &session {
             Some((session_id, session)) => decide(auth, &request, session_id, session).await,
-            None => Ok(login_page(auth, headers, query, None, "")),
+            None => show_login(auth, federation, headers, query).await,
         },
+    }
+}
+
+/// The login page, or, when the request names a provider (`provider=` or `idp_hint=`),
+/// straight to that provider's sign-in without the choice.
+async fn show_login(
+    auth: &AuthServer,
+    federation: &Federation,
+    headers: &HeaderMap,
+    query: &str,
+) -> Result<Response<Body>, Rejection> {
+    match crate::endpoints::federation::hinted_provider(federation, query) {
+        Some(id) => crate::endpoints::federation::start_for(federation, auth, id, query).await,
+        None => Ok(login_page(auth, headers, query, None, "")),
     }
 }
 
@@ -107,7 +123,10 @@ async fn decide(
     session: &SessionRecord,
 ) -> Result<Response<Body>, Rejection> {
     let user = session.user.as_str();
-    let granted = auth.granted_scopes(request, user);
+    let granted = auth
+        .granted_scopes(request, user)
+        .await
+        .map_err(Rejection::OAuth)?;
     let needs = auth
         .needs_consent(request, user, &granted)
         .await
@@ -217,8 +236,22 @@ pub(super) async fn login(
             return Ok(login_page(auth, &headers, &query, Some(message), username));
         }
     };
+    tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");
+    signed_in(auth, &headers, &user, &query).await
+}
+
+/// Signs `user` in on this browser and sends it back to the authorization request `query`:
+/// what a successful password login does, and a sign-in through an upstream provider
+/// (`endpoints::federation`) too.
+pub(crate) async fn signed_in(
+    auth: &AuthServer,
+    headers: &HeaderMap,
+    user: &str,
+    query: &str,
+) -> Result<Response<Body>, Rejection> {
+    let now = auth.now();
     // A login replaces this browser's earlier one (`prompt=login`, `max_age`, another user).
-    if let Some(earlier) = cookie::get(&headers, LOGIN_COOKIE) {
+    if let Some(earlier) = cookie::get(headers, LOGIN_COOKIE) {
         auth.store
             .delete_session(&TokenHash::of(earlier))
             .await
@@ -227,7 +260,7 @@ pub(super) async fn login(
     // A new session id at every login (no fixation).
     let session_id = new_token();
     let record = SessionRecord {
-        user: user.clone(),
+        user: user.to_owned(),
         created_at: now,
         last_seen: now,
         scope: String::new(),
@@ -237,9 +270,8 @@ pub(super) async fn login(
         .put_session(TokenHash::of(&session_id), record)
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
-    tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");
     // Back to the request, without what this login answered (`prompt=login`, `max_age`, …).
-    let back = crate::oauth::oidc::prompt::after_login(&query);
+    let back = crate::oauth::oidc::prompt::after_login(query);
     let mut response = redirect(StatusCode::SEE_OTHER, &format!("/oauth2/authorize?{back}"))?;
     set_cookie(
         &mut response,
@@ -297,7 +329,10 @@ pub(super) async fn consent(
         let location = auth.error_redirect(&request.redirect_uri, &error, request.state.as_deref());
         return redirect(StatusCode::SEE_OTHER, &location);
     }
-    let granted = auth.granted_scopes(&request, &user);
+    let granted = auth
+        .granted_scopes(&request, &user)
+        .await
+        .map_err(Rejection::OAuth)?;
     auth.store
         .put_consent(&user, &request.client_id, &granted)
         .await

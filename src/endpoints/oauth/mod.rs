@@ -40,6 +40,7 @@ use token_api::{introspect, register, revoke, token};
 /// [`crate::gateway_paths::OWN_ENDPOINTS`] names `AuthorizationServer`).
 pub async fn handle(
     auth: &AuthServer,
+    federation: &crate::endpoints::federation::Federation,
     req: Request<Incoming>,
     path: &str,
     peer: IpAddr,
@@ -52,9 +53,9 @@ pub async fn handle(
         (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
         ("/oauth2/authorize", &Method::GET) => {
             let query = req.uri().query().unwrap_or("").to_owned();
-            authorize(auth, req.headers(), &query).await
+            authorize(auth, federation, req.headers(), &query).await
         }
-        ("/oauth2/authorize", &Method::POST) => oidc::authorize_post(auth, req).await,
+        ("/oauth2/authorize", &Method::POST) => oidc::authorize_post(auth, federation, req).await,
         (OPENID_CONFIGURATION_PATH, &Method::GET) => Ok(oidc::discovery(auth)),
         (JWKS_PATH, &Method::GET) => Ok(oidc::jwks(auth)),
         (USERINFO_PATH, &Method::GET | &Method::POST) => oidc::userinfo(auth, req).await,

@@ -108,6 +108,7 @@ pub(super) async fn userinfo(
 /// GET can (the login and consent forms keep their own checks).
 pub(super) async fn authorize_post(
     auth: &AuthServer,
+    federation: &crate::endpoints::federation::Federation,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Rejection> {
     if !has_media_type(req.headers(), "application/x-www-form-urlencoded") {
@@ -122,5 +123,5 @@ pub(super) async fn authorize_post(
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form_urlencoded::parse(&body))
         .finish();
-    super::browser::authorize(auth, &parts.headers, &query).await
+    super::browser::authorize(auth, federation, &parts.headers, &query).await
 }
