@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::browser::{Browser, Page};
-use crate::support::federated::{login_page, oidc_provider, sign_in_with_idp, Federation};
+use crate::support::federated::{
+    follow_within, login_page, oidc_provider, sign_in_with_idp, Federation,
+};
 use crate::support::fixture::PASSWORD;
 use crate::support::idp::{Idp, IdpSettings};
 use crate::support::protected::{protected, ALICE, BOB};
@@ -107,10 +109,8 @@ impl Setup {
     async fn local(&self, path: &str, user: &str) -> (Browser, Page) {
         let browser = self.fed.browser();
         let login = login_page(&browser, path).await;
-        let mut page = browser.sign_in(&login, user, PASSWORD).await;
-        while page.status.is_redirection() && page.location().is_some_and(|l| browser.is_ours(&l)) {
-            page = browser.follow(&page).await;
-        }
+        let page = browser.sign_in(&login, user, PASSWORD).await;
+        let page = follow_within(&browser, page).await;
         (browser, page)
     }
 }

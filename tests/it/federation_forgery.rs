@@ -8,12 +8,11 @@
 //! signs people in.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::support::browser::{Browser, Page};
 use crate::support::federated::{
-    back_at_gateway, has_session, leave_for_provider, login_page, oidc_provider, query_param,
-    with_param, Federation,
+    back_at_gateway, example_accounts, has_session, leave_for_provider, login_page, oidc_provider,
+    query_param, with_param, Federation,
 };
 use crate::support::idp::{Idp, IdpSettings};
 use crate::support::protected::protected;
@@ -24,15 +23,7 @@ const OTHER: &str = "Other IdP";
 const GATES: &str = "allow_email_domains = [\"example.com\"]\ngrant_scopes = [\"app\"]\n";
 
 fn accounts() -> IdpSettings {
-    IdpSettings::new()
-        .account(
-            "alice-sub",
-            json!({"email": "alice@example.com", "email_verified": true}),
-        )
-        .account(
-            "bob-sub",
-            json!({"email": "bob@example.com", "email_verified": true}),
-        )
+    example_accounts()
 }
 
 struct Setup {

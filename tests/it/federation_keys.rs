@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::federated::{
-    has_session, login_page, oidc_provider, sign_in_with_idp, Federation,
+    example_accounts, follow_within, has_session, login_page, oidc_provider, sign_in_with_idp,
+    Federation,
 };
 use crate::support::fixture::PASSWORD;
 use crate::support::idp::{Idp, IdpSettings, CLIENT_SECRET};
@@ -23,15 +24,7 @@ const CORP: &str = "Corp SSO";
 const GATES: &str = "allow_email_domains = [\"example.com\"]\ngrant_scopes = [\"app\"]\n";
 
 fn accounts() -> IdpSettings {
-    IdpSettings::new()
-        .account(
-            "alice-sub",
-            json!({"email": "alice@example.com", "email_verified": true}),
-        )
-        .account(
-            "bob-sub",
-            json!({"email": "bob@example.com", "email_verified": true}),
-        )
+    example_accounts()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,11 +79,7 @@ async fn a_provider_that_is_down_gets_a_clear_page_and_local_users_still_sign_in
     let control = crate::support::federated::provider_control(&login, CORP).expect("button");
     let url = crate::support::idp::resolve(&login.url, &control.url);
     let page = crate::support::within(Duration::from_secs(30), "the button's answer", async {
-        let mut page = browser.get(&url).await;
-        while page.status.is_redirection() && page.location().is_some_and(|l| browser.is_ours(&l)) {
-            page = browser.follow(&page).await;
-        }
-        page
+        follow_within(&browser, browser.get(&url).await).await
     })
     .await;
     assert!(
@@ -110,10 +99,8 @@ async fn a_provider_that_is_down_gets_a_clear_page_and_local_users_still_sign_in
     // A local user signs in with the password form as ever.
     let browser = fed.browser();
     let login = login_page(&browser, "/app/local").await;
-    let mut page = browser.sign_in(&login, ALICE, PASSWORD).await;
-    while page.status.is_redirection() && page.location().is_some_and(|l| browser.is_ours(&l)) {
-        page = browser.follow(&page).await;
-    }
+    let page = browser.sign_in(&login, ALICE, PASSWORD).await;
+    let page = follow_within(&browser, page).await;
     assert_eq!(page.echoed().header("x-auth-user"), Some(ALICE));
 
     // The provider comes back: its people sign in again, the gateway untouched (past any

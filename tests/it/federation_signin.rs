@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::federated::{
-    back_at_gateway, has_session, leave_for_provider, login_page, oidc_provider, query_param,
-    sign_in_with_idp, with_param, Federation,
+    back_at_gateway, follow_within, has_session, leave_for_provider, login_page, oidc_provider,
+    query_param, sign_in_with_idp, with_param, Federation,
 };
 use crate::support::fixture::user;
 use crate::support::idp::{Idp, IdpSettings, CLIENT_ID};
@@ -186,17 +186,10 @@ async fn provider_on_the_authorization_request_skips_the_choice() {
     let authorize = first.location().expect("a redirect to sign in");
     let authorize = browser.absolute(&authorize);
     assert!(authorize.contains("/oauth2/authorize?"), "{authorize}");
-    let mut page = browser
+    let page = browser
         .get(&with_param(&authorize, "provider", Some("corp")))
         .await;
-    for _ in 0..4 {
-        match page.location() {
-            Some(l) if page.status.is_redirection() && browser.is_ours(&l) => {
-                page = browser.follow(&page).await;
-            }
-            _ => break,
-        }
-    }
+    let page = follow_within(&browser, page).await;
     let at_idp = page.location().expect("a redirect to the provider");
     assert!(
         at_idp.starts_with(&idp.issuer()),
@@ -209,8 +202,10 @@ async fn provider_on_the_authorization_request_skips_the_choice() {
     assert_eq!(echoed.header("x-auth-user"), Some("corp:dave-sub"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups_give() {
+/// The gateway with a bearer route needing api:write, and a token for the first-party client
+/// PORTAL asking `scopes`, through the `oauth2` crate and a sign-in at the provider as `sub`:
+/// the access token, and what the route answered with it.
+async fn portal_token(sub: &str, scopes: &[&str]) -> (String, StatusCode, TestUpstream) {
     let mut idp = Idp::start(corp_accounts()).await;
     let api = TestUpstream::echo("api").await;
     let routes = vec![protected("/api/", &api.url(), "bearer", &["api:write"])];
@@ -225,15 +220,14 @@ async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state) = client
         .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("app".to_owned()))
-        .add_scope(Scope::new("api:write".to_owned()))
+        .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
         .set_pkce_challenge(challenge)
         .url();
 
     let browser = fed.browser();
     let login = login_page(&browser, url.as_str()).await;
     let at_idp = leave_for_provider(&browser, &login, CORP).await;
-    let callback = idp.sign_in(&browser, &at_idp, "alice-sub").await;
+    let callback = idp.sign_in(&browser, &at_idp, sub).await;
     let journey = back_at_gateway(&browser, &callback).await;
     let location = journey
         .last
@@ -245,7 +239,6 @@ async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups
         Some(state.secret().as_str())
     );
     let code = query_param(&location, "code").expect("code");
-
     let tokens = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(verifier)
@@ -253,13 +246,6 @@ async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups
         .await
         .expect("the code exchange");
     let access = tokens.access_token().secret().clone();
-    let claims = jwt_claims(&access);
-    assert_eq!(claims["sub"], json!("corp:alice-sub"), "{claims}");
-    let scopes: Vec<&str> = claims["scope"].as_str().unwrap_or("").split(' ').collect();
-    assert!(scopes.contains(&"app"), "{claims}");
-    // api:write comes from group_scopes (admins).
-    assert!(scopes.contains(&"api:write"), "{claims}");
-
     let answer = gateway
         .api()
         .get(gateway.url("/api/items"))
@@ -267,7 +253,28 @@ async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), StatusCode::OK);
+    (access, answer.status(), api)
+}
+
+fn token_scopes(claims: &serde_json::Value) -> Vec<String> {
+    claims["scope"]
+        .as_str()
+        .unwrap_or("")
+        .split(' ')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups_give() {
+    let (access, status, api) = portal_token("alice-sub", &["app", "api:write"]).await;
+    let claims = jwt_claims(&access);
+    assert_eq!(claims["sub"], json!("corp:alice-sub"), "{claims}");
+    let scopes = token_scopes(&claims);
+    assert!(scopes.iter().any(|s| s == "app"), "{claims}");
+    // api:write comes from group_scopes (admins).
+    assert!(scopes.iter().any(|s| s == "api:write"), "{claims}");
+    assert_eq!(status, StatusCode::OK);
     let seen = api.last();
     assert_eq!(seen.header("x-auth-user"), Some("corp:alice-sub"));
     assert_eq!(seen.header("x-auth-client"), Some(PORTAL));
@@ -275,55 +282,14 @@ async fn tokens_of_a_federated_person_carry_corp_sub_and_the_scopes_their_groups
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_outside_the_admin_group_gets_only_grant_scopes() {
-    let mut idp = Idp::start(corp_accounts()).await;
-    let api = TestUpstream::echo("api").await;
-    let routes = vec![protected("/api/", &api.url(), "bearer", &["api:write"])];
-    let providers = oidc_provider("corp", CORP, &idp, CORP_GATES);
-    let fed = Federation::start(routes, &providers, &mut [("corp", &mut idp)]).await;
-    let gateway = &fed.gateway;
-
-    let client = BasicClient::new(ClientId::new(PORTAL.to_owned()))
-        .set_auth_uri(AuthUrl::new(gateway.url("/oauth2/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(gateway.url("/oauth2/token")).unwrap())
-        .set_redirect_uri(RedirectUrl::new(PORTAL_REDIRECT.to_owned()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _) = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scope(Scope::new("app".to_owned()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let browser = fed.browser();
-    let login = login_page(&browser, url.as_str()).await;
-    let at_idp = leave_for_provider(&browser, &login, CORP).await;
-    let callback = idp.sign_in(&browser, &at_idp, "dave-sub").await;
-    let journey = back_at_gateway(&browser, &callback).await;
-    let location = journey.last.location().expect("redirect to the client");
-    let code = query_param(&location, "code").expect("code");
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&gateway.api())
-        .await
-        .expect("the code exchange");
-    let access = tokens.access_token().secret().clone();
+    let (access, status, api) = portal_token("dave-sub", &["app"]).await;
     let claims = jwt_claims(&access);
     assert_eq!(claims["sub"], json!("corp:dave-sub"));
     assert!(
-        !claims["scope"]
-            .as_str()
-            .unwrap_or("")
-            .split(' ')
-            .any(|s| s == "api:write"),
+        !token_scopes(&claims).iter().any(|s| s == "api:write"),
         "{claims}"
     );
-    let answer = gateway
-        .api()
-        .get(gateway.url("/api/items"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(api.hits(), 0);
 }
 

@@ -106,16 +106,35 @@ pub struct FederatedSignIn {
     pub journey: Journey,
 }
 
-/// Opens `start` and follows the gateway's redirects to its login page.
-pub async fn login_page(browser: &Browser, start: &str) -> Page {
-    let mut page = browser.get(start).await;
+/// Two people of example.com with verified addresses, `alice-sub` and `bob-sub`.
+pub fn example_accounts() -> super::idp::IdpSettings {
+    super::idp::IdpSettings::new()
+        .account(
+            "alice-sub",
+            serde_json::json!({"email": "alice@example.com", "email_verified": true}),
+        )
+        .account(
+            "bob-sub",
+            serde_json::json!({"email": "bob@example.com", "email_verified": true}),
+        )
+}
+
+/// Follows `page`'s redirects while they stay on the gateway (at most eight).
+pub async fn follow_within(browser: &Browser, mut page: Page) -> Page {
     for _ in 0..8 {
-        if page.status.is_redirection() && page.location().is_some_and(|l| browser.is_ours(&l)) {
-            page = browser.follow(&page).await;
-        } else {
-            break;
+        match page.location() {
+            Some(l) if page.status.is_redirection() && browser.is_ours(&l) => {
+                page = browser.follow(&page).await;
+            }
+            _ => return page,
         }
     }
+    panic!("no end to the gateway's redirects: {page:?}");
+}
+
+/// Opens `start` and follows the gateway's redirects to its login page.
+pub async fn login_page(browser: &Browser, start: &str) -> Page {
+    let page = follow_within(browser, browser.get(start).await).await;
     assert_eq!(page.status, StatusCode::OK, "not the login page: {page:?}");
     page
 }
