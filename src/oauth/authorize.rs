@@ -173,16 +173,22 @@ impl AuthServer {
         })
     }
 
-    /// What `user` can grant of the request: requested ∩ client's ∩ user's.
-    pub fn granted_scopes(&self, req: &AuthorizeRequest, user: &str) -> Vec<String> {
-        let Some(user) = self.users.get(user) else {
-            return Vec::new();
+    /// What `user` (a `[[users]]` name or a federated principal) can grant of the request:
+    /// requested ∩ client's ∩ user's.
+    pub async fn granted_scopes(
+        &self,
+        req: &AuthorizeRequest,
+        user: &str,
+    ) -> Result<Vec<String>, OAuthError> {
+        let Some(person) = self.person(user).await? else {
+            return Ok(Vec::new());
         };
-        req.scopes
+        Ok(req
+            .scopes
             .iter()
-            .filter(|s| user.scopes.contains(s))
+            .filter(|s| person.scopes.contains(s))
             .cloned()
-            .collect()
+            .collect())
     }
 
     /// Whether `client_id` is a configured first-party client: never asked for consent, not

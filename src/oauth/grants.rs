@@ -227,9 +227,10 @@ impl AuthServer {
         let (access_token, access) = self.access_token(&grant.user, &client.id, &grant.scope);
         let openid = has_scope(&grant.scope, OPENID);
         let id_token = match &grant.oidc {
-            Some(login) if openid => {
-                Some(self.mint_id_token(client, &grant.user, &grant.scope, login, &access_token)?)
-            }
+            Some(login) if openid => Some(
+                self.mint_id_token(client, &grant.user, &grant.scope, login, &access_token)
+                    .await?,
+            ),
             _ => None,
         };
         let refresh_token = new_token();
@@ -281,9 +282,9 @@ impl AuthServer {
             ));
         }
         let user_scopes = self
-            .users
-            .get(&record.user)
-            .map(|u| u.scopes.clone())
+            .person(&record.user)
+            .await?
+            .map(|p| p.scopes)
             .ok_or(invalid)?;
         let had = scope_list(&record.scope);
         let scope = match req.scope.as_deref() {
@@ -308,9 +309,10 @@ impl AuthServer {
         let (access_token, access) = self.access_token(&record.user, &client.id, &scope);
         // OIDC Core §12.2: the same iss, sub, aud, auth_time (and sid, nonce) as at the login.
         let id_token = match &record.oidc {
-            Some(login) if has_scope(&scope, OPENID) => {
-                Some(self.mint_id_token(client, &record.user, &scope, login, &access_token)?)
-            }
+            Some(login) if has_scope(&scope, OPENID) => Some(
+                self.mint_id_token(client, &record.user, &scope, login, &access_token)
+                    .await?,
+            ),
             _ => None,
         };
         let new_refresh = new_token();

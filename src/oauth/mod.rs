@@ -14,6 +14,7 @@
 //! - [`metadata`]: the RFC 8414 document;
 //! - [`oidc`]: the OpenID Connect provider (ID tokens, UserInfo, discovery, `prompt`);
 //! - [`signing`]: the asymmetric signing keys' retention, seal and refresh;
+//! - `persons`: who a principal is, a `[[users]]` entry or a federated person;
 //! - [`clients`], [`pkce`], [`seal`], [`error`]: the parts they share.
 
 pub mod authorize;
@@ -30,6 +31,7 @@ pub mod login;
 pub mod logout;
 pub mod metadata;
 pub mod oidc;
+mod persons;
 pub mod pkce;
 pub mod registration;
 pub mod revocation;
@@ -111,6 +113,8 @@ pub struct AuthServer {
     pub clock: Arc<dyn Clock>,
     pub clients: Clients,
     pub users: HashMap<String, UserConfig>,
+    /// `[[providers]]`: whose remembered people are still admitted, and what they may grant.
+    pub providers: Vec<crate::config::ProviderConfig>,
     /// Declared scopes and their descriptions.
     pub scopes: std::collections::BTreeMap<String, String>,
     pub login: Arc<login::PasswordChecker>,
@@ -175,6 +179,7 @@ impl AuthServer {
                 .iter()
                 .map(|u| (u.name.clone(), u.clone()))
                 .collect(),
+            providers: config.providers.clone(),
             scopes: config.scopes.clone(),
             login,
             csrf,
@@ -303,7 +308,12 @@ fn with_gateway_client(config: &Config) -> Vec<ClientConfig> {
         .users
         .iter()
         .flat_map(|u| u.scopes.iter())
-        .chain(config.routes.iter().flat_map(|r| r.scopes.iter()));
+        .chain(config.routes.iter().flat_map(|r| r.scopes.iter()))
+        .chain(config.providers.iter().flat_map(|p| {
+            p.grant_scopes
+                .iter()
+                .chain(p.group_scopes.values().flatten())
+        }));
     for scope in more {
         if !scopes.contains(scope) {
             scopes.push(scope.clone());

@@ -71,6 +71,9 @@ pub(crate) const MACHINE_SECRET: &str = "machine-secret-0123456789abcdef01234567
 /// Another machine client, `api:read` only.
 pub(crate) const OTHER_MACHINE: &str = "other-machine";
 pub(crate) const OTHER_MACHINE_SECRET: &str = "other-machine-secret-0123456789abcdef";
+/// An upstream OpenID provider (`grant_scopes` `api:read` and the built-in scopes;
+/// `admins` adds `api:write`); its people are `corp:SUB`.
+pub(crate) const CORP: &str = "corp";
 /// The `sid` of the login session [`TestServer::code_with`] issues codes in.
 pub(crate) const SID: &str = "test-session-sid";
 /// The registration endpoint's initial access token.
@@ -204,6 +207,17 @@ id = "{OTHER_MACHINE}"
 type = "confidential"
 secret = "{other_machine_secret}"
 scopes = ["api:read"]
+
+[[providers]]
+id = "{CORP}"
+type = "oidc"
+issuer = "https://idp.example"
+client_id = "authgate"
+client_secret = "file:{registration}"
+allow_email_domains = ["example.com"]
+grant_scopes = ["api:read", "openid", "profile", "email", "groups", "offline_access"]
+[providers.group_scopes]
+admins = ["api:write"]
 "#,
         data_dir = data_dir.display(),
         registration = registration_file.display(),
@@ -265,7 +279,7 @@ impl TestServer {
             .check_authorize(&format!("response_type=code&{query}"))
             .await
             .unwrap();
-        let granted = self.auth.granted_scopes(&request, user);
+        let granted = self.auth.granted_scopes(&request, user).await.unwrap();
         let redirect = self
             .auth
             .issue_code(&request, user, &granted, &self.login())

@@ -1,8 +1,9 @@
 //! The one test suite every store backend must pass: round trips, single use (codes and
 //! one-time claims), rotation with its grace window, reuse detection, revocation, expiry,
-//! concurrency, the bounded record of client_credentials tokens, and the signing-key document
-//! ([`signing_keys`]).
+//! concurrency, the bounded record of client_credentials tokens, the signing-key document
+//! ([`signing_keys`]) and federated people ([`persons`]).
 
+mod persons;
 mod signing_keys;
 
 use std::sync::Arc;
@@ -102,6 +103,7 @@ where
     access_check(&make().await).await;
     claims_are_single_use(&make().await).await;
     signing_keys::run(&make).await;
+    persons::round_trip_replace_and_expiry(&make().await).await;
     concurrent_claims_have_one_winner(Arc::new(make().await)).await;
     client_access_is_listed_until_it_expires_or_is_revoked(&make().await).await;
     client_access_is_bounded_per_client(&make().await).await;

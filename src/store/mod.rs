@@ -230,6 +230,26 @@ impl SessionRecord {
     }
 }
 
+/// A person admitted through an upstream provider (`federation::admit`), remembered at each
+/// sign-in so that the authorization server treats the principal `ID:SUB` like a `[[users]]`
+/// entry (what it may grant, its claims) until `expires_at`. Keyed by the principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// The provider's id.
+    pub provider: String,
+    /// The most this person may grant.
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub expires_at: u64,
+}
+
 /// Whose tokens a cut-off applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Subject {
@@ -418,6 +438,12 @@ pub trait Store: Send + Sync + 'static {
         max_secs: u64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()>;
+
+    /// Remembers a federated person under its principal (`ID:SUB`), replacing what was
+    /// remembered of it, until `person.expires_at`.
+    async fn put_person(&self, principal: &str, person: PersonRecord) -> StoreResult<()>;
+    /// A remembered person, unless it expired by `now`.
+    async fn person(&self, principal: &str, now: u64) -> StoreResult<Option<PersonRecord>>;
 
     /// Stores a dynamically registered client, unless `max` are registered already
     /// (returns `false` then).

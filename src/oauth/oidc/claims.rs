@@ -1,11 +1,12 @@
 //! The claims of the `profile`, `email` and `groups` scopes (OIDC Core §5.4, contract §7),
-//! from a `[[users]]` entry: the same set in the ID token (unless the client asked for
+//! from a `[[users]]` entry or a federated person ([`Person`]): the same set in the ID token (unless the client asked for
 //! `id_token_claims = "minimal"`) and at `/userinfo`.
 //!
 //! - `profile`: `preferred_username` (the user's `name`, also `sub`) and `name` (the
 //!   entry's `display_name`, when it has one);
-//! - `email`: `email` and `email_verified: true` (the operator wrote the address), when the
-//!   entry has one;
+//! - `email`: `email` and `email_verified` (always `true` for a `[[users]]` entry: the
+//!   operator wrote the address; a federated person's is the provider's word), when there is
+//!   one;
 //! - `groups`: `groups`, always a JSON array of strings (empty when the entry has none), so
 //!   relying parties that map roles from it never see another shape.
 //!
@@ -13,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::UserConfig;
+use crate::federation::person::Person;
 
 /// The claims `claims_supported` names: the ID token's protocol claims and the scopes'.
 pub const CLAIMS_SUPPORTED: [&str; 15] = [
@@ -50,22 +51,22 @@ pub struct ScopeClaims {
 }
 
 impl ScopeClaims {
-    /// What `user` discloses under the space-separated `scope`.
-    pub fn of(user: &UserConfig, scope: &str) -> ScopeClaims {
+    /// What `person` discloses under the space-separated `scope`.
+    pub fn of(person: &Person, scope: &str) -> ScopeClaims {
         let granted = |wanted: &str| super::has_scope(scope, wanted);
         let mut claims = ScopeClaims::default();
         if granted("profile") {
-            claims.preferred_username = Some(user.name.clone());
-            claims.name = user.claims.display_name.clone();
+            claims.preferred_username = Some(person.name.clone());
+            claims.name = person.display_name.clone();
         }
         if granted("email") {
-            if let Some(email) = &user.claims.email {
+            if let Some(email) = &person.email {
                 claims.email = Some(email.clone());
-                claims.email_verified = Some(true);
+                claims.email_verified = Some(person.email_verified);
             }
         }
         if granted("groups") {
-            claims.groups = Some(user.claims.groups.clone());
+            claims.groups = Some(person.groups.clone());
         }
         claims
     }
@@ -74,19 +75,19 @@ impl ScopeClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::UserClaims;
+    use crate::config::{UserClaims, UserConfig};
 
-    fn alice(claims: UserClaims) -> UserConfig {
-        UserConfig {
+    fn alice(claims: UserClaims) -> Person {
+        Person::local(&UserConfig {
             name: "alice".into(),
             password_hash: String::new(),
             scopes: Vec::new(),
             claims,
             identities: Vec::new(),
-        }
+        })
     }
 
-    fn full() -> UserConfig {
+    fn full() -> Person {
         alice(UserClaims {
             email: Some("alice@example.com".into()),
             display_name: Some("Alice Liddell".into()),

@@ -58,7 +58,7 @@ pub struct IdClaims {
 impl AuthServer {
     /// The ID token of a grant to `client` for `user` with `scope` (which holds `openid`),
     /// issued alongside `access_token`.
-    pub fn mint_id_token(
+    pub async fn mint_id_token(
         &self,
         client: &ClientConfig,
         user: &str,
@@ -68,9 +68,12 @@ impl AuthServer {
     ) -> Result<String, OAuthError> {
         let now = self.now();
         let alg = client.id_token_alg;
-        let scope_claims = match (client.id_token_claims, self.users.get(user)) {
-            (IdTokenClaims::Scopes, Some(entry)) => ScopeClaims::of(entry, scope),
-            _ => ScopeClaims::default(),
+        let scope_claims = match client.id_token_claims {
+            IdTokenClaims::Scopes => match self.person(user).await? {
+                Some(person) => ScopeClaims::of(&person, scope),
+                None => ScopeClaims::default(),
+            },
+            IdTokenClaims::Minimal => ScopeClaims::default(),
         };
         let claims = IdClaims {
             iss: self.settings.issuer.clone(),

@@ -50,15 +50,19 @@ impl AuthServer {
         if !has_scope(&claims.scope, OPENID) {
             return Err(UserInfoRefused::InsufficientScope);
         }
-        let user = (claims.sub != claims.client_id)
-            .then(|| self.users.get(&claims.sub))
-            .flatten()
-            .ok_or(UserInfoRefused::InvalidToken(
-                "the access token names no user of this gateway",
-            ))?;
+        let person = match claims.sub != claims.client_id {
+            true => self
+                .person(&claims.sub)
+                .await
+                .map_err(|_| UserInfoRefused::StoreUnavailable)?,
+            false => None,
+        };
+        let person = person.ok_or(UserInfoRefused::InvalidToken(
+            "the access token names no user of this gateway",
+        ))?;
         Ok(UserInfo {
-            sub: user.name.clone(),
-            claims: ScopeClaims::of(user, &claims.scope),
+            sub: person.name.clone(),
+            claims: ScopeClaims::of(&person, &claims.scope),
         })
     }
 }

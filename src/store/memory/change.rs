@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ClientConfig;
 use crate::store::{
-    ClientAccess, CodeGrant, IssuedAccess, RefreshRecord, SealedSuccessor, SessionRecord, Subject,
+    ClientAccess, CodeGrant, IssuedAccess, PersonRecord, RefreshRecord, SealedSuccessor,
+    SessionRecord, Subject,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -63,6 +64,11 @@ pub enum Change {
     PutClient { client: ClientConfig },
     /// A one-time marker was claimed, until `expires_at`.
     Claim { key: TokenHash, expires_at: u64 },
+    /// A person signed in through a provider (journals before it load without any).
+    PutPerson {
+        principal: String,
+        person: PersonRecord,
+    },
     /// A `client_credentials` access token was issued to `client` at `at`.
     RecordClientAccess {
         client: String,

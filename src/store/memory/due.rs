@@ -29,6 +29,7 @@ pub struct Due {
     revoked_access: Queue<String>,
     families: Queue<String>,
     claims: Queue<TokenHash>,
+    persons: Queue<String>,
 }
 
 impl Due {
@@ -51,6 +52,11 @@ impl Due {
 
     pub fn claim(&mut self, key: TokenHash, expires_at: u64) {
         self.claims.push(Reverse((expires_at, key)));
+    }
+
+    pub fn person(&mut self, principal: &str, expires_at: u64) {
+        self.persons
+            .push(Reverse((expires_at, principal.to_owned())));
     }
 
     pub fn family(&mut self, family: &str, expires_at: u64) {
@@ -91,6 +97,11 @@ impl State {
                     .map(|(name, f)| (f.expires_at, name.clone())),
             ),
             claims: queue(self.claims.iter().map(|(k, exp)| (*exp, *k))),
+            persons: queue(
+                self.persons
+                    .iter()
+                    .map(|(name, p)| (p.expires_at, name.clone())),
+            ),
         };
     }
 
@@ -151,6 +162,12 @@ impl State {
         while let Some(key) = next_due(&mut self.due.claims, now, &mut left) {
             if self.claims.get(&key).is_some_and(|exp| *exp <= now) {
                 self.claims.remove(&key);
+            }
+        }
+        while let Some(name) = next_due(&mut self.due.persons, now, &mut left) {
+            // A person signed in again since is queued again for its new end.
+            if self.persons.get(&name).is_some_and(|p| p.expires_at <= now) {
+                self.persons.remove(&name);
             }
         }
         // A client's record is in issue order, so its expired entries lead and it needs no

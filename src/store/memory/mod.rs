@@ -23,8 +23,8 @@ use super::persist::journal::{Journal, Start};
 use super::persist::{lock_dir, recovery, DirLock, Options};
 use super::{
     ClientAccess, ClientTokens, CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess,
-    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SessionLimits, SessionRecord, Store,
-    StoreError, StoreResult, StoreStats, Subject,
+    NextRefresh, PersonRecord, RefreshLookup, RefreshRecord, Rotation, SessionLimits,
+    SessionRecord, Store, StoreError, StoreResult, StoreStats, Subject,
 };
 use crate::config::ClientConfig;
 use crate::tokens::opaque::TokenHash;
@@ -439,6 +439,23 @@ impl Store for MemoryStore {
             txn.seq
         };
         self.commit(seq).await
+    }
+
+    async fn put_person(&self, principal: &str, person: PersonRecord) -> StoreResult<()> {
+        self.write(Change::PutPerson {
+            principal: principal.to_owned(),
+            person,
+        })
+        .await
+    }
+
+    async fn person(&self, principal: &str, now: u64) -> StoreResult<Option<PersonRecord>> {
+        Ok(self
+            .read()?
+            .persons
+            .get(principal)
+            .filter(|p| p.expires_at > now)
+            .cloned())
     }
 
     async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool> {

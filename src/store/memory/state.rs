@@ -12,8 +12,8 @@ use super::change::Change;
 use super::due::Due;
 use crate::config::ClientConfig;
 use crate::store::{
-    ClientAccess, ClientTokens, CodeGrant, GrantFilter, GrantSummary, IssuedAccess, RefreshRecord,
-    SealedSuccessor, SessionRecord, StoreStats, Subject,
+    ClientAccess, ClientTokens, CodeGrant, GrantFilter, GrantSummary, IssuedAccess, PersonRecord,
+    RefreshRecord, SealedSuccessor, SessionRecord, StoreStats, Subject,
 };
 use crate::tokens::opaque::TokenHash;
 
@@ -37,6 +37,9 @@ pub struct State {
     /// Each client's recorded `client_credentials` access tokens.
     #[serde(default)]
     pub client_access: ClientAccessLogs,
+    /// Federated people, by principal (snapshots before them load without any).
+    #[serde(default)]
+    pub persons: HashMap<String, PersonRecord>,
     /// When entries fall due, for the live sweep.
     #[serde(skip)]
     pub due: Due,
@@ -154,6 +157,10 @@ impl State {
             Change::Claim { key, expires_at } => {
                 self.due.claim(key, expires_at);
                 self.claims.insert(key, expires_at);
+            }
+            Change::PutPerson { principal, person } => {
+                self.due.person(&principal, person.expires_at);
+                self.persons.insert(principal, person);
             }
             Change::RecordClientAccess { client, access, at } => {
                 // Decided from what the logs hold: after a replay, an entry the live sweep
@@ -318,6 +325,7 @@ impl State {
                 ("client", self.clients.len() as u64),
                 ("claim", self.claims.len() as u64),
                 ("client_access", self.client_access.total() as u64),
+                ("person", self.persons.len() as u64),
             ],
         }
     }
@@ -340,6 +348,7 @@ impl State {
         self.codes.retain(|_, c| c.grant.expires_at > now);
         self.revoked_access.retain(|_, exp| *exp > now);
         self.claims.retain(|_, exp| *exp > now);
+        self.persons.retain(|_, p| p.expires_at > now);
         self.client_access.sweep(now);
         let dead: Vec<String> = self
             .families

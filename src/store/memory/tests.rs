@@ -136,6 +136,19 @@ async fn populate(store: &MemoryStore) {
         .await
         .unwrap();
     store.delete_session(&TokenHash::of("s2")).await.unwrap();
+    store.put_person("corp:1", person()).await.unwrap();
+}
+
+fn person() -> crate::store::PersonRecord {
+    crate::store::PersonRecord {
+        provider: "corp".into(),
+        scopes: vec!["app".into()],
+        email: Some("a@example.com".into()),
+        email_verified: true,
+        name: None,
+        groups: vec!["admins".into()],
+        expires_at: NOW + 86_400,
+    }
 }
 
 /// Checks everything [`populate`] left, as seen at `NOW`.
@@ -183,6 +196,7 @@ async fn check_populated(store: &MemoryStore) {
         Some(NOW)
     );
     assert_eq!(store.consent("alice", "spa").await.unwrap(), ["api:read"]);
+    assert_eq!(store.person("corp:1", NOW).await.unwrap(), Some(person()));
     assert!(store
         .touch_session(&TokenHash::of("s1"), NOW, 3600, 86_400)
         .await

@@ -24,6 +24,7 @@
 //! | `cc:client:{id}` | sorted set | a client's `client_credentials` access tokens (JSON), scored by expiry |
 //! | `cc:all` | sorted set | `{client}\n{jti}` of every recorded one, scored by expiry (the total bound) |
 //! | `cc:unlisted` | hash | client → latest expiry of its tokens left unrecorded by the bounds |
+//! | `person:{principal}` | string | a federated person (JSON), expiring with it |
 //!
 //! Keys of one operation are passed to its script together, so the layout assumes one Redis
 //! (or a primary with replicas), not Redis Cluster.
@@ -64,6 +65,7 @@ pub mod names {
     pub const CLIENT_ACCESS_ALL: &str = "cc:all";
     pub const CLIENT_ACCESS_UNLISTED: &str = "cc:unlisted";
     pub const CHANNEL: &str = "revocations";
+    pub const PERSON: &str = "person:";
 }
 
 /// Every name of [`names`], as the scripts call it.
@@ -87,6 +89,7 @@ const LAYOUT: &[(&str, &str)] = &[
     ("CLIENT_ACCESS_ALL", names::CLIENT_ACCESS_ALL),
     ("CLIENT_ACCESS_UNLISTED", names::CLIENT_ACCESS_UNLISTED),
     ("CHANNEL", names::CHANNEL),
+    ("PERSON", names::PERSON),
 ];
 
 /// The Lua prelude of the key names: `local K_CODE = P .. 'code:'` and so on, where `P` is
@@ -154,6 +157,11 @@ impl Keys {
 
     pub fn client_access(&self, client: &str) -> String {
         format!("{}{}{client}", self.prefix, names::CLIENT_ACCESS)
+    }
+
+    /// A principal (`ID:SUB`: visible ASCII, no newline) after the prefix.
+    pub fn person(&self, principal: &str) -> String {
+        format!("{}{}{principal}", self.prefix, names::PERSON)
     }
 
     pub fn client_access_unlisted(&self) -> String {

@@ -19,6 +19,7 @@
 mod cache;
 mod feed;
 pub mod keys;
+mod persons;
 mod scripts;
 mod signing_keys;
 
@@ -35,8 +36,8 @@ use self::keys::{subject_key, ttl, Keys};
 use self::scripts::Scripts;
 use super::{
     ClientAccess, ClientTokens, CodeGrant, CodeTake, GrantFilter, GrantSummary, IssuedAccess,
-    NextRefresh, RefreshLookup, RefreshRecord, Rotation, SealedSuccessor, SessionRecord, Store,
-    StoreError, StoreResult, StoreStats, Subject,
+    NextRefresh, PersonRecord, RefreshLookup, RefreshRecord, Rotation, SealedSuccessor,
+    SessionRecord, Store, StoreError, StoreResult, StoreStats, Subject,
 };
 use crate::clock::Clock;
 use crate::config::ClientConfig;
@@ -459,6 +460,14 @@ impl Store for RedisStore {
         call.arg(&self.prefix).arg(id.to_hex());
         self.run(call.invoke_async::<i64>(&mut conn)).await?;
         Ok(())
+    }
+
+    async fn put_person(&self, principal: &str, person: PersonRecord) -> StoreResult<()> {
+        self.write_person(principal, &person).await
+    }
+
+    async fn person(&self, principal: &str, now: u64) -> StoreResult<Option<PersonRecord>> {
+        self.read_person(principal, now).await
     }
 
     async fn put_client(&self, client: ClientConfig, max: usize) -> StoreResult<bool> {

@@ -412,6 +412,22 @@ impl Store for SpyStore {
         self.inner.claim_once(key, expires_at, now).await
     }
 
+    async fn put_person(
+        &self,
+        principal: &str,
+        person: authgate::store::PersonRecord,
+    ) -> StoreResult<()> {
+        self.inner.put_person(principal, person).await
+    }
+
+    async fn person(
+        &self,
+        principal: &str,
+        now: u64,
+    ) -> StoreResult<Option<authgate::store::PersonRecord>> {
+        self.inner.person(principal, now).await
+    }
+
     async fn signing_keys(&self) -> StoreResult<Option<authgate::store::StoredKeys>> {
         self.inner.signing_keys().await
     }
