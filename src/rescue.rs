@@ -136,6 +136,7 @@ impl Rejection {
                 AuthnFailure::InvalidToken(_) => "invalid_token",
                 AuthnFailure::TokenInQuery => "token_in_query",
                 AuthnFailure::InsufficientScope(_) => "insufficient_scope",
+                AuthnFailure::NotAllowed => "not_allowed",
                 AuthnFailure::StoreUnavailable => "store_unavailable",
             },
             Rejection::CrossSiteUpgrade => "cross_site_upgrade",
@@ -413,6 +414,13 @@ fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
             Some("the access token lacks a scope this route requires"),
             "Forbidden: the credentials lack a scope this route requires.",
         ),
+        AuthnFailure::NotAllowed => {
+            // Not a token problem (RFC 6750 has no code for it): no challenge to answer.
+            return response::text(
+                StatusCode::FORBIDDEN,
+                "Forbidden: this route admits only some people, and you are not among them.",
+            );
+        }
         AuthnFailure::StoreUnavailable => {
             return response::text(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -2,18 +2,20 @@
 //!
 //! `auth = "bearer"`: an access token from the `Authorization` header, verified (signature,
 //! claims, revocation) on every request. `auth = "session"`: the gateway's session cookie,
-//! or a bearer token. Then every scope the route lists must be held. [`decide`] returns the
+//! or a bearer token. Then every scope the route lists must be held, and when the route has an
+//! `allow` list one of its rules must admit the caller ([`allow`]). [`decide`] returns the
 //! [`Identity`] or an [`AuthnFailure`]; `rescue` alone turns a failure into 401/403, and the
 //! dispatcher sends a browser without a session through [`flow`] (its redirects and cookies
 //! are `endpoints::sign_in`'s).
 
+pub mod allow;
 pub(crate) mod bearer;
 pub(crate) mod flow;
 pub mod return_to;
 
 use http::header::HeaderMap;
 
-use crate::config::AuthMode;
+use crate::config::{AllowRule, AuthMode};
 use crate::gateway_paths::{GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
@@ -58,15 +60,18 @@ pub enum AuthnFailure {
     TokenInQuery,
     /// Valid, but without every scope the route needs (`insufficient_scope`).
     InsufficientScope(String),
+    /// Authenticated, with the scopes, but no rule of the route's `allow` list admits them.
+    NotAllowed,
     /// The token store could not answer: fail closed.
     StoreUnavailable,
 }
 
-/// Decides a request to a route with `mode` and `scopes`.
+/// Decides a request to a route with `mode`, `scopes` and `allow` (empty: no list).
 pub async fn decide(
     auth: &AuthServer,
     mode: AuthMode,
     scopes: &[String],
+    allow: &[AllowRule],
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Identity, AuthnFailure> {
@@ -93,6 +98,20 @@ pub async fn decide(
     };
     if !identity.has_scopes(scopes) {
         return Err(AuthnFailure::InsufficientScope(scopes.join(" ")));
+    }
+    if !allow.is_empty() {
+        let user = identity.user.as_deref();
+        // The record is read only for group and domain rules (one store read).
+        let person = match user {
+            Some(user) if allow::needs_person(allow) => auth
+                .person(user)
+                .await
+                .map_err(|_| AuthnFailure::StoreUnavailable)?,
+            _ => None,
+        };
+        if !allow::admits(allow, user, person.as_ref()) {
+            return Err(AuthnFailure::NotAllowed);
+        }
     }
     Ok(identity)
 }

@@ -91,6 +91,7 @@ async fn run(server: &TestServer, cases: Vec<Case<'_>>) {
             &server.auth,
             case.mode,
             &case.scopes,
+            &[],
             &case.headers,
             case.query,
         )
@@ -244,6 +245,7 @@ async fn a_token_in_the_query_is_refused_on_a_session_route_with_a_live_session(
         &server.auth,
         AuthMode::Session,
         &[],
+        &[],
         &headers(None, Some(&cookie), Some("text/html")),
         Some("access_token=x"),
     )
@@ -259,6 +261,7 @@ async fn a_users_token_names_the_user_and_its_client() {
         &server.auth,
         AuthMode::Bearer,
         &scopes(&["api:read"]),
+        &[],
         &headers(Some(&bearer(&tokens.access_token)), None, None),
         None,
     )
@@ -308,7 +311,7 @@ async fn a_token_is_refused_once_the_clock_passes_its_expiry_and_leeway() {
 /// `decide` for a bearer route needing no scope, with `token` in the header.
 async fn on_bearer_route(server: &TestServer, token: &str) -> Result<Identity, AuthnFailure> {
     let request = headers(Some(&bearer(token)), None, None);
-    decide(&server.auth, AuthMode::Bearer, &[], &request, None).await
+    decide(&server.auth, AuthMode::Bearer, &[], &[], &request, None).await
 }
 
 #[tokio::test]
@@ -485,6 +488,7 @@ async fn session_alive(server: &TestServer) -> bool {
         &server.auth,
         AuthMode::Session,
         &[],
+        &[],
         &headers(None, Some(&session_cookie(SESSION_ID)), Some("text/html")),
         None,
     )
@@ -531,4 +535,124 @@ async fn a_session_ends_at_its_absolute_limit_however_active() {
     }
     server.advance(SESSION_MAX - elapsed);
     assert!(!session_alive(&server).await, "at the absolute limit");
+}
+
+/// `allow` lists at the gate: a federated person's session, its record's groups and email
+/// (read from the store), a local user, and a client acting for itself.
+#[tokio::test]
+async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
+    use crate::config::AllowRule;
+    let server = TestServer::new();
+    let jane = "corp:42";
+    server
+        .auth
+        .remember_person(&crate::federation::admit::Admitted {
+            principal: jane.into(),
+            local_user: false,
+            provider: "corp".into(),
+            scopes: vec!["api:read".into()],
+            email: Some("jane@example.com".into()),
+            email_verified: false,
+            name: None,
+            groups: vec!["admins".into()],
+        })
+        .await
+        .unwrap();
+    let now = server.auth.now();
+    for (id, user) in [("jane-session", jane), ("alice-session", ALICE)] {
+        let session = SessionRecord {
+            user: user.to_owned(),
+            created_at: now,
+            last_seen: now,
+            scope: "api:read".to_owned(),
+            family: None,
+        };
+        server
+            .auth
+            .store
+            .put_session(TokenHash::of(id), session)
+            .await
+            .unwrap();
+    }
+    let machine = machine_token(&server).await;
+    let group = |p: Option<&str>, n: &str| AllowRule::Group {
+        provider: p.map(str::to_owned),
+        name: n.to_owned(),
+    };
+    let cases: Vec<(
+        &str,
+        Vec<AllowRule>,
+        Vec<String>,
+        HeaderMap,
+        Result<(), AuthnFailure>,
+    )> = vec![
+        (
+            "provider admits",
+            vec![AllowRule::Provider("corp".into())],
+            scopes(&["api:read"]),
+            headers(None, Some(&session_cookie("jane-session")), None),
+            Ok(()),
+        ),
+        (
+            "group from the record",
+            vec![AllowRule::User("bob".into()), group(Some("corp"), "admins")],
+            vec![],
+            headers(None, Some(&session_cookie("jane-session")), None),
+            Ok(()),
+        ),
+        (
+            "unverified email's domain",
+            vec![AllowRule::Domain("example.com".into())],
+            vec![],
+            headers(None, Some(&session_cookie("jane-session")), None),
+            Err(AuthnFailure::NotAllowed),
+        ),
+        (
+            "local user's verified email",
+            vec![AllowRule::Domain("example.com".into())],
+            vec![],
+            headers(None, Some(&session_cookie("alice-session")), None),
+            Ok(()),
+        ),
+        (
+            "local user's group",
+            vec![group(None, "admins")],
+            vec![],
+            headers(None, Some(&session_cookie("alice-session")), None),
+            Ok(()),
+        ),
+        (
+            "local user is not of the provider",
+            vec![AllowRule::Provider("corp".into())],
+            vec![],
+            headers(None, Some(&session_cookie("alice-session")), None),
+            Err(AuthnFailure::NotAllowed),
+        ),
+        (
+            "scopes still all required",
+            vec![AllowRule::Provider("corp".into())],
+            scopes(&["api:write"]),
+            headers(None, Some(&session_cookie("jane-session")), None),
+            Err(AuthnFailure::InsufficientScope("api:write".into())),
+        ),
+        (
+            "a client acting for itself",
+            vec![AllowRule::User(MACHINE.into())],
+            vec![],
+            headers(Some(&bearer(&machine)), None, None),
+            Err(AuthnFailure::NotAllowed),
+        ),
+    ];
+    for (name, allow, needed, headers, wanted) in cases {
+        let got = decide(
+            &server.auth,
+            AuthMode::Session,
+            &needed,
+            &allow,
+            &headers,
+            None,
+        )
+        .await;
+        assert_eq!(got.map(|_| ()), wanted, "{name}");
+    }
 }

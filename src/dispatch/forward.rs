@@ -42,6 +42,7 @@ impl Gateway {
                     &self.auth,
                     mode,
                     &config.scopes,
+                    &config.allow,
                     req.headers(),
                     req.uri().query(),
                 )

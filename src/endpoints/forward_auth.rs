@@ -34,7 +34,7 @@ pub async fn check(
         })
         .unwrap_or_default();
     // The proxy in front passes the original request's headers; its query is not ours.
-    let decided = decide(auth, AuthMode::Session, &scopes, headers, None).await;
+    let decided = decide(auth, AuthMode::Session, &scopes, &[], headers, None).await;
     let identity = match decided {
         Ok(identity) => identity,
         Err(failure) => {
