@@ -2,6 +2,7 @@
 
 use super::CommandError;
 use crate::cli::ConfigArg;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 
 /// Prints a one-line summary of a valid configuration.
@@ -9,6 +10,16 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
     let config = Config::load(&args.config)?;
     for warning in config.warnings() {
         eprintln!("{}: warning: {warning}", args.config.display());
+    }
+    // A provider that cannot be reached is a warning, not an error: the gateway starts and
+    // serves local users (issue 15).
+    if !config.providers.is_empty() {
+        let federation = crate::endpoints::federation::Federation::new(&config);
+        let now = SystemClock.now();
+        let problems = super::token_admin::runtime()?.block_on(federation.probe(now));
+        for problem in problems {
+            eprintln!("{}: warning: {problem}", args.config.display());
+        }
     }
     println!("{}: ok: {}", args.config.display(), config.summary());
     Ok(())

@@ -253,6 +253,17 @@ pub(crate) mod test_keys {
             (self.sign)(message)
         }
 
+        /// A compact JWS of `claims` under `header`, signed with this key.
+        pub fn jws(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+            let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
+            token.push('.');
+            token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+            let signature = self.sign(token.as_bytes());
+            token.push('.');
+            token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+            token
+        }
+
         pub fn es256(kid: &str) -> TestKey {
             let rng = SystemRandom::new();
             let alg = &sig::ECDSA_P256_SHA256_FIXED_SIGNING;

@@ -14,7 +14,7 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::client::{self, Fetched, Outbound};
-use super::oidc::loggable_error;
+use super::oidc::token_request;
 use crate::config::ProviderConfig;
 use crate::federation::flow::FederatedFlow;
 use crate::federation::identity::ExternalIdentity;
@@ -44,12 +44,6 @@ pub fn authorize_url(
             ("code_challenge_method", "S256"),
         ],
     )
-}
-
-#[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Option<String>,
-    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -140,27 +134,13 @@ async fn exchange(
         .finish();
     let url = format!("{web_url}/login/oauth/access_token");
     let request = Outbound::post_form(&url, form).header(ACCEPT, "application/json");
-    let answer = client::send(request, 64 * 1024).await.map_err(|e| {
-        tracing::warn!(provider = %provider.id, cause = %e, "token request failed");
-        FederationRefused::ExchangeFailed
-    })?;
-    let parsed: Option<TokenAnswer> = serde_json::from_slice(&answer.body).ok();
-    match parsed {
-        Some(TokenAnswer {
-            access_token: Some(token),
-            error: None,
-        }) if answer.status == StatusCode::OK => Ok(token),
-        other => {
-            let code = other.as_ref().and_then(|t| t.error.as_deref());
-            tracing::warn!(
-                provider = %provider.id,
-                status = answer.status.as_u16(),
-                error = loggable_error(code),
-                "token endpoint refused the code"
-            );
-            Err(FederationRefused::ExchangeFailed)
-        }
-    }
+    token_request(&provider.id, request)
+        .await?
+        .access_token
+        .ok_or_else(|| {
+            tracing::warn!(provider = %provider.id, "the token response has no access_token");
+            FederationRefused::ExchangeFailed
+        })
 }
 
 /// Calls of GitHub's REST API with the access token.

@@ -107,6 +107,26 @@ impl Federation {
         });
     }
 
+    /// Fetches every OpenID provider's discovery document now: a line per provider that is
+    /// unreachable or misconfigured (for `authgate check`, which warns and still passes).
+    pub async fn probe(&self, now: u64) -> Vec<String> {
+        let mut problems = Vec::new();
+        for provider in self.providers.values() {
+            if let (Some(oidc), ProviderKind::Oidc { issuer }) =
+                (&provider.oidc, &provider.config.kind)
+            {
+                if let Err(refused) = oidc.metadata(now).await {
+                    problems.push(format!(
+                        "provider {}: discovery at {issuer} failed ({}): its sign-ins fail until it answers; local users are served",
+                        provider.config.id,
+                        refused.reason()
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
     fn provider(&self, id: &str) -> Result<&Provider, FederationRefused> {
         self.providers
             .get(id)

@@ -233,11 +233,41 @@ fn needs_userinfo(claims: &IdClaims, gates: &Gates, provider: &ProviderConfig) -
     (email_gate && email_missing) || (groups_matter(gates, provider) && !claims.has_groups())
 }
 
+/// A token endpoint's answer (RFC 6749 §5.1), what of it is used.
 #[derive(Deserialize)]
-struct TokenAnswer {
-    access_token: Option<String>,
-    id_token: Option<String>,
+pub(super) struct TokenAnswer {
+    pub access_token: Option<String>,
+    pub id_token: Option<String>,
     error: Option<String>,
+}
+
+/// Sends a token request and reads the answer: a status other than 200, a body that is not
+/// JSON or one with an `error` member (GitHub answers errors with 200) is a refusal, logged
+/// with the status and the error code (never the body).
+pub(super) async fn token_request(
+    id: &str,
+    request: Outbound<'_>,
+) -> Result<TokenAnswer, FederationRefused> {
+    let answer = client::send(request, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| {
+            tracing::warn!(provider = id, cause = %e, "token request failed");
+            FederationRefused::ExchangeFailed
+        })?;
+    let parsed: Option<TokenAnswer> = serde_json::from_slice(&answer.body).ok();
+    match parsed {
+        Some(tokens) if answer.status == StatusCode::OK && tokens.error.is_none() => Ok(tokens),
+        other => {
+            let code = other.as_ref().and_then(|t| t.error.as_deref());
+            tracing::warn!(
+                provider = id,
+                status = answer.status.as_u16(),
+                error = loggable_error(code),
+                "token endpoint refused the code"
+            );
+            Err(FederationRefused::ExchangeFailed)
+        }
+    }
 }
 
 /// The provider's `error` code, if it is one a log line may show (RFC 6749 §5.2 codes are
@@ -290,26 +320,7 @@ async fn exchange(
             &basic_credentials(&provider.client_id, secret),
         );
     }
-    let answer = client::send(request, MAX_RESPONSE_BYTES)
-        .await
-        .map_err(|e| {
-            tracing::warn!(provider = %provider.id, cause = %e, "token request failed");
-            FederationRefused::ExchangeFailed
-        })?;
-    let parsed: Option<TokenAnswer> = serde_json::from_slice(&answer.body).ok();
-    match parsed {
-        Some(tokens) if answer.status == StatusCode::OK && tokens.error.is_none() => Ok(tokens),
-        other => {
-            let code = other.as_ref().and_then(|t| t.error.as_deref());
-            tracing::warn!(
-                provider = %provider.id,
-                status = answer.status.as_u16(),
-                error = loggable_error(code),
-                "token endpoint refused the code"
-            );
-            Err(FederationRefused::ExchangeFailed)
-        }
-    }
+    token_request(&provider.id, request).await
 }
 
 async fn userinfo(

@@ -91,13 +91,7 @@ fn json_response(status: StatusCode, value: Value) -> Response<Full<Bytes>> {
 }
 
 fn sign(key: &TestKey, kid: &str, claims: &Value) -> String {
-    let mut token = URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "kid": kid}).to_string());
-    token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let signature = key.sign(token.as_bytes());
-    token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
-    token
+    key.jws(&json!({"alg": "ES256", "kid": kid}), claims)
 }
 
 async fn serve<F, Fut>(handler: F) -> u16
@@ -668,6 +662,19 @@ async fn start_github(primary_verified: bool) -> (u16, Arc<Mutex<HashMap<String,
     (port, hits)
 }
 
+/// What the GitHub stand-in says of the person, through `github::identify`.
+async fn github_identity(rp: &Rp) -> crate::federation::identity::ExternalIdentity {
+    let provider = rp.federation.provider("gh").unwrap();
+    let ProviderKind::Github { web_url, api_url } = &provider.config.kind else {
+        panic!("gh is a GitHub provider")
+    };
+    let flow = FederatedFlow::begin("gh", REQUEST, START);
+    let redirect = &provider.redirect_uri;
+    github::identify(&provider.config, web_url, api_url, &flow, "code", redirect)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn github_identity_comes_from_its_api_with_orgs_on_page_two() {
     let (port, hits) = start_github(true).await;
@@ -680,21 +687,7 @@ async fn github_identity_comes_from_its_api_with_orgs_on_page_two() {
         params["redirect_uri"],
         "https://gw.example/oauth2/callback/gh"
     );
-    let provider = rp.federation.provider("gh").unwrap();
-    let ProviderKind::Github { web_url, api_url } = &provider.config.kind else {
-        panic!()
-    };
-    let flow = FederatedFlow::begin("gh", REQUEST, START);
-    let identity = github::identify(
-        &provider.config,
-        web_url,
-        api_url,
-        &flow,
-        "code",
-        &provider.redirect_uri,
-    )
-    .await
-    .unwrap();
+    let identity = github_identity(&rp).await;
     assert_eq!(identity.subject, "583231");
     assert_eq!(identity.username.as_deref(), Some("octocat"));
     assert_eq!(identity.email.as_deref(), Some("octo@example.com"));
@@ -718,21 +711,7 @@ async fn a_github_primary_email_that_is_not_verified_does_not_count_as_verified(
         &format!("http://127.0.0.1:{port}"),
         false,
     );
-    let provider = rp.federation.provider("gh").unwrap();
-    let ProviderKind::Github { web_url, api_url } = &provider.config.kind else {
-        panic!()
-    };
-    let flow = FederatedFlow::begin("gh", REQUEST, START);
-    let identity = github::identify(
-        &provider.config,
-        web_url,
-        api_url,
-        &flow,
-        "code",
-        &provider.redirect_uri,
-    )
-    .await
-    .unwrap();
+    let identity = github_identity(&rp).await;
     assert_eq!(identity.email.as_deref(), Some("octo@example.com"));
     assert!(!identity.email_verified);
 }
