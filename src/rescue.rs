@@ -218,7 +218,7 @@ fn respond(rejection: &Rejection) -> Response<Body> {
             return pages::error(status, refused.message());
         }
         Rejection::NotAdmitted(refusal) => {
-            return pages::error(StatusCode::FORBIDDEN, refusal.message())
+            return pages::not_admitted(refusal.gate(), refusal.message())
         }
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
         Rejection::Head(HeadRejection::MethodRefused) => {

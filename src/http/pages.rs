@@ -1,4 +1,6 @@
-//! The interactive pages: login, consent, errors and the logout confirmation.
+//! The interactive pages: login (the password form and a button per upstream provider),
+//! consent, errors (the "not admitted" page of a provider's gates among them) and the logout
+//! confirmation.
 //!
 //! Plain HTML and one stylesheet served by the gateway (`/oauth2/assets/authgate.css`), no
 //! script at all. Every page carries a Content-Security-Policy without inline script or
@@ -8,7 +10,7 @@
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::gateway_paths::STYLESHEET_PATH;
+use crate::gateway_paths::{provider_start_url, STYLESHEET_PATH};
 use crate::http::body::{full, Body};
 use crate::http::html::escape;
 
@@ -83,15 +85,53 @@ pub fn stylesheet() -> Response<Body> {
     response
 }
 
-/// The login form. `query` is the pending authorization request; `error` a fixed message.
-pub fn login(query: &str, csrf: &str, error: Option<&str>, username: &str) -> Response<Body> {
+/// The login page. `query` is the pending authorization request; `error` a fixed message;
+/// `providers` the upstream providers as (id, name), each a "Sign in with NAME" link to its
+/// start; `password` whether the password form is shown (there are local users).
+pub fn login(
+    query: &str,
+    csrf: &str,
+    error: Option<&str>,
+    username: &str,
+    providers: &[(&str, &str)],
+    password: bool,
+) -> Response<Body> {
     let alert = error.map_or(String::new(), |e| {
         format!("<p class=\"alert\" role=\"alert\">{}</p>\n", escape(e))
     });
+    let mut buttons = String::new();
+    for (id, name) in providers {
+        buttons.push_str(&format!(
+            "<a class=\"button\" href=\"{}\">Sign in with {}</a>\n",
+            escape(&provider_start_url(id, query)),
+            escape(name)
+        ));
+    }
+    let buttons = match (buttons.is_empty(), password) {
+        (true, _) => String::new(),
+        (false, true) => format!(
+            "<div class=\"providers\">\n{buttons}</div>\n<p class=\"muted divider\">or with a user name</p>\n"
+        ),
+        (false, false) => format!("<div class=\"providers\">\n{buttons}</div>"),
+    };
+    let form = if password {
+        password_form(query, csrf, username)
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"<h1>Sign in</h1>
 <p class="muted">to continue to the application</p>
-{alert}<form method="post" action="/oauth2/login">
+{alert}{buttons}{form}"#
+    );
+    // A re-shown form is still a page to fill in: 200, not a 401 (which would need an HTTP
+    // authentication challenge).
+    page(StatusCode::OK, "Sign in", &body)
+}
+
+fn password_form(query: &str, csrf: &str, username: &str) -> String {
+    format!(
+        r#"<form method="post" action="/oauth2/login">
 <input type="hidden" name="csrf" value="{csrf}">
 <input type="hidden" name="request" value="{query}">
 <label for="username">User name</label>
@@ -103,10 +143,18 @@ pub fn login(query: &str, csrf: &str, error: Option<&str>, username: &str) -> Re
         csrf = escape(csrf),
         query = escape(query),
         username = escape(username),
+    )
+}
+
+/// The 403 page of a person a provider signed in but its gates refused: the fixed `message`
+/// and the `gate` (as the configuration names it), never a redirect back to the provider.
+pub fn not_admitted(gate: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<h1>Not admitted</h1>\n<p class=\"alert\" role=\"alert\">{}</p>\n<p class=\"muted\">Refused by: <code>{}</code>. If you should have access, ask this gateway's administrator.</p>",
+        escape(message),
+        escape(gate)
     );
-    // A re-shown form is still a page to fill in: 200, not a 401 (which would need an HTTP
-    // authentication challenge).
-    page(StatusCode::OK, "Sign in", &body)
+    page(StatusCode::FORBIDDEN, "Not admitted", &body)
 }
 
 /// The consent form: the client and each scope with its description.
@@ -201,6 +249,10 @@ input[type=text], input[type=password] { width: 100%; padding: .65rem .75rem; bo
 input:focus-visible, button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 button { margin-top: 1.25rem; width: 100%; padding: .7rem; border: 0; border-radius: 8px; background: var(--accent); color: #fff; font: inherit; font-weight: 600; cursor: pointer; }
 button.secondary { background: transparent; color: var(--fg); border: 1px solid var(--border); }
+a.button { display: block; box-sizing: border-box; margin-top: 1.25rem; width: 100%; padding: .7rem; border-radius: 8px; background: var(--accent); color: #fff; font-weight: 600; text-align: center; text-decoration: none; }
+a.button:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.providers a.button + a.button { margin-top: .75rem; }
+.divider { text-align: center; margin: 1.25rem 0 0; }
 .actions { display: flex; gap: .75rem; }
 .alert { color: var(--alert); font-weight: 600; }
 ul.scopes { list-style: none; padding: 0; margin: 1rem 0; border: 1px solid var(--border); border-radius: 8px; }
@@ -208,3 +260,46 @@ ul.scopes li { padding: .6rem .8rem; border-bottom: 1px solid var(--border); dis
 ul.scopes li:last-child { border-bottom: 0; }
 ul.scopes span { color: var(--muted); font-size: .85rem; font-family: ui-monospace, monospace; }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn html(response: Response<Body>) -> String {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_login_page_offers_each_provider_beside_or_instead_of_the_form() {
+        let providers = [("corp", "Corp <SSO>"), ("gh", "GitHub")];
+        let query = "client_id=authgate&state=a\"b";
+        let both = html(login(query, "t", None, "", &providers, true)).await;
+        assert!(both.contains("Sign in with Corp &lt;SSO&gt;</a>"), "{both}");
+        assert!(both.contains("Sign in with GitHub</a>"));
+        assert!(
+            both.contains(
+                "href=\"/oauth2/start/corp?request=client_id%3Dauthgate%26state%3Da%22b\""
+            ),
+            "{both}"
+        );
+        assert!(both.contains("action=\"/oauth2/login\""));
+        assert!(both.contains("or with a user name"));
+        let only = html(login(query, "t", None, "", &providers, false)).await;
+        assert!(only.contains("Sign in with GitHub"));
+        assert!(!only.contains("<form"), "{only}");
+        let local = html(login(query, "t", Some("Wrong"), "al", &[], true)).await;
+        assert!(local.contains("<form") && !local.contains("Sign in with"));
+    }
+
+    #[tokio::test]
+    async fn not_admitted_is_a_403_page_naming_the_gate() {
+        let response = not_admitted("allow_groups", "You are not in a group <here>.");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let text = html(response).await;
+        assert!(text.contains("<code>allow_groups</code>"));
+        assert!(text.contains("a group &lt;here&gt;."));
+    }
+}

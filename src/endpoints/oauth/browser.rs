@@ -177,7 +177,15 @@ fn login_page(
         _ => (new_token(), true),
     };
     let csrf = auth.csrf.token("login", &[&binding]);
-    let mut response = pages::login(query, &csrf, error, username);
+    let providers: Vec<(&str, &str)> = auth
+        .providers
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    // Without local users only the providers are offered (and with neither, the form, so the
+    // page is never empty).
+    let password = !auth.users.is_empty() || providers.is_empty();
+    let mut response = pages::login(query, &csrf, error, username, &providers, password);
     if fresh {
         set_cookie(
             &mut response,
