@@ -133,6 +133,43 @@ async fn a_person_signs_in_through_the_provider_and_the_upstream_sees_corp_sub()
     // The session is the gateway's own: the next page needs no provider.
     let next = browser.get("/app/other").await;
     assert_eq!(next.echoed().header("x-auth-user"), Some("corp:alice-sub"));
+    // Forward-auth names the same person.
+    let check = browser.get("/oauth2/auth").await;
+    assert_eq!(check.status, StatusCode::ACCEPTED, "{check:?}");
+    assert_eq!(check.header("x-auth-user"), Some("corp:alice-sub"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_scopes_follow_the_providers_groups_at_the_next_sign_in() {
+    let mut idp = Idp::start(corp_accounts()).await;
+    let app = TestUpstream::echo("app").await;
+    let routes = vec![protected("/write/", &app.url(), "session", &["api:write"])];
+    let providers = oidc_provider("corp", CORP, &idp, CORP_GATES);
+    let fed = Federation::start(routes, &providers, &mut [("corp", &mut idp)]).await;
+
+    // In admins: group_scopes gives api:write, and the route lets her through.
+    let browser = fed.browser();
+    let signed = sign_in_with_idp(&browser, &idp, "/write/", CORP, "alice-sub").await;
+    assert_eq!(
+        signed.journey.last.echoed().header("x-auth-user"),
+        Some("corp:alice-sub")
+    );
+    // Out of admins at the provider: her next sign-in carries no api:write.
+    idp.set_account(
+        "alice-sub",
+        json!({"email": "alice@example.com", "email_verified": true, "groups": ["staff"]}),
+    )
+    .await;
+    let hits = app.hits();
+    let browser = fed.browser();
+    let signed = sign_in_with_idp(&browser, &idp, "/write/", CORP, "alice-sub").await;
+    assert_eq!(
+        signed.journey.last.status,
+        StatusCode::FORBIDDEN,
+        "{:#?}",
+        signed.journey
+    );
+    assert_eq!(app.hits(), hits);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

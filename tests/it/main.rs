@@ -21,7 +21,8 @@ mod cli_admin;
 // The test OpenID provider (support/idp.rs, tests/idp/): discovery, its sign-in, key rotation.
 mod federation_idp;
 // Sign-in through a real OpenID provider: buttons, the request sent, corp:SUB upstream and in
-// tokens, ?provider=, group scopes, a local user linked by identities (never by email).
+// tokens and forward-auth, ?provider=, group scopes, a local user linked by identities (never by
+// email).
 mod federation_signin;
 // Each gate of a provider refusing on its own (403 naming it, no loop), and admissions.
 mod federation_gates;
