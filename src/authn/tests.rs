@@ -537,6 +537,15 @@ async fn a_session_ends_at_its_absolute_limit_however_active() {
     assert!(!session_alive(&server).await, "at the absolute limit");
 }
 
+/// A name, the allow list, the scopes needed, the request's headers and the outcome.
+type AllowCase = (
+    &'static str,
+    Vec<crate::config::AllowRule>,
+    Vec<String>,
+    HeaderMap,
+    Result<(), AuthnFailure>,
+);
+
 /// `allow` lists at the gate: a federated person's session, its record's groups and email
 /// (read from the store), a local user, and a client acting for itself.
 #[tokio::test]
@@ -579,13 +588,7 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
         provider: p.map(str::to_owned),
         name: n.to_owned(),
     };
-    let cases: Vec<(
-        &str,
-        Vec<AllowRule>,
-        Vec<String>,
-        HeaderMap,
-        Result<(), AuthnFailure>,
-    )> = vec![
+    let cases: Vec<AllowCase> = vec![
         (
             "provider admits",
             vec![AllowRule::Provider("corp".into())],

@@ -147,7 +147,7 @@ pub fn admit(config: &Config, identity: &ExternalIdentity) -> Result<Admitted, R
     let linked = config
         .users
         .iter()
-        .find(|u| u.identities.iter().any(|i| *i == principal));
+        .find(|u| u.identities.contains(&principal));
     let (principal, local_user, scopes) = match linked {
         Some(user) => (user.name.clone(), true, user.scopes.clone()),
         None => (

@@ -14,9 +14,23 @@ fn err(text: &str) -> String {
 const HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$2Yr0JpRPmGMaE4pyHyeK0VCrV4Vn5g9P6pVj2hKq3pY";
 
-/// A provider section with the secret in the environment variable `AUTHGATE_TEST_CORP`.
+/// A file holding a client secret (`s3cret` and a newline), for the whole test run.
+fn secret_file() -> &'static str {
+    static FILE: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
+    &FILE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("secret");
+            std::fs::write(&path, "s3cret\n").unwrap();
+            let shown = path.display().to_string();
+            (dir, shown)
+        })
+        .1
+}
+
+/// A provider section with the secret in [`secret_file`].
 fn corp(extra: &str) -> String {
-    std::env::set_var("AUTHGATE_TEST_CORP", "s3cret\n");
+    let secret = secret_file();
     format!(
         r#"{SERVER}
 [[providers]]
@@ -25,7 +39,7 @@ type = "oidc"
 name = "Corp SSO"
 issuer = "https://idp.example.com/realms/main"
 client_id = "authgate"
-client_secret = "env:AUTHGATE_TEST_CORP"
+client_secret = "file:{secret}"
 {extra}
 "#
     )
@@ -61,9 +75,9 @@ fn an_oidc_provider_with_its_defaults() {
 
 #[test]
 fn a_github_provider_with_its_defaults_and_enterprise_urls() {
-    std::env::set_var("AUTHGATE_TEST_GH", "x");
+    let secret = secret_file();
     let base = format!(
-        "{SERVER}\n[[providers]]\nid = \"gh\"\ntype = \"github\"\nclient_id = \"Iv1.abc\"\nclient_secret = \"env:AUTHGATE_TEST_GH\"\nallow_orgs = [\"Acme\"]\nallow_teams = [\"acme/Platform\"]\n"
+        "{SERVER}\n[[providers]]\nid = \"gh\"\ntype = \"github\"\nclient_id = \"Iv1.abc\"\nclient_secret = \"file:{secret}\"\nallow_orgs = [\"Acme\"]\nallow_teams = [\"acme/Platform\"]\n"
     );
     let c = Config::from_toml_str(&base).unwrap();
     let p = &c.providers[0];
@@ -113,13 +127,14 @@ fn every_provider_refusal_names_its_line_and_key() {
         ("issuer = \"https://idp.example.com/realms/main\"", "issuer = \"ftp://idp.example.com\"", "must be an https:// URL"),
         ("issuer = \"https://idp.example.com/realms/main\"", "issuer = \"/relative\"", "has no host"),
         ("issuer = \"https://idp.example.com/realms/main\"", "", "providers[0].issuer: type = \"oidc\" needs"),
-        ("client_secret = \"env:AUTHGATE_TEST_CORP\"", "client_secret = \"hunter2\"", "providers[0].client_secret: secrets are never written into the file"),
-        ("client_secret = \"env:AUTHGATE_TEST_CORP\"", "client_secret = \"env:AUTHGATE_TEST_UNSET_X\"", "the environment variable is not set"),
+        ("client_secret = \"file:{secret}\"", "client_secret = \"hunter2\"", "providers[0].client_secret: secrets are never written into the file"),
+        ("client_secret = \"file:{secret}\"", "client_secret = \"env:AUTHGATE_TEST_UNSET_X\"", "the environment variable is not set"),
         ("client_id = \"authgate\"", "client_id = \"\"", "providers[0].client_id: must be 1 to 256"),
         ("name = \"Corp SSO\"", "name = \" \"", "providers[0].name: must not be empty"),
     ];
     for (from, to, wanted) in cases {
-        let text = corp("allow_all = true").replace(from, to);
+        let from = from.replace("{secret}", secret_file());
+        let text = corp("allow_all = true").replace(&from, to);
         let got = err(&text);
         assert!(got.contains(wanted), "{to}: {got}");
         assert!(got.starts_with("<string>:"), "{got}");
@@ -205,9 +220,9 @@ fn gates_are_required_and_checked() {
 
 #[test]
 fn github_only_keys_and_team_names() {
-    std::env::set_var("AUTHGATE_TEST_GH", "x");
+    let secret = secret_file();
     let gh = |extra: &str| {
-        format!("{SERVER}\n[[providers]]\nid = \"gh\"\ntype = \"github\"\nclient_id = \"c\"\nclient_secret = \"env:AUTHGATE_TEST_GH\"\n{extra}\n")
+        format!("{SERVER}\n[[providers]]\nid = \"gh\"\ntype = \"github\"\nclient_id = \"c\"\nclient_secret = \"file:{secret}\"\n{extra}\n")
     };
     for (extra, wanted) in [
         (
@@ -235,7 +250,7 @@ fn github_only_keys_and_team_names() {
 #[test]
 fn provider_ids_are_unique() {
     let text = corp("allow_all = true")
-        + "[[providers]]\nid = \"CORP\"\ntype = \"oidc\"\nissuer = \"https://b.example.com\"\nclient_id = \"x\"\nclient_secret = \"env:AUTHGATE_TEST_CORP\"\nallow_all = true\n";
+        + &format!("[[providers]]\nid = \"CORP\"\ntype = \"oidc\"\nissuer = \"https://b.example.com\"\nclient_id = \"x\"\nclient_secret = \"file:{}\"\nallow_all = true\n", secret_file());
     let got = err(&text);
     assert!(
         got.contains("providers[1].id: providers[0] has the same id"),

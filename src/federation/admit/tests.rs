@@ -6,7 +6,10 @@ const HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$2Yr0JpRPmGMaE4pyHyeK0VCrV4Vn5g9P6pVj2hKq3pY";
 
 fn config() -> Config {
-    std::env::set_var("AUTHGATE_TEST_ADMIT", "x");
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "x").unwrap();
+    let secret = secret.display();
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:8443"
@@ -21,7 +24,7 @@ id = "corp"
 type = "oidc"
 issuer = "https://idp.example.com"
 client_id = "c"
-client_secret = "env:AUTHGATE_TEST_ADMIT"
+client_secret = "file:{secret}"
 allow_email_domains = ["example.com", "*.eu.example.com"]
 allow_emails = ["bob@partner.org"]
 grant_scopes = ["app"]
@@ -33,7 +36,7 @@ id = "staff"
 type = "oidc"
 issuer = "https://staff.example.com"
 client_id = "c"
-client_secret = "env:AUTHGATE_TEST_ADMIT"
+client_secret = "file:{secret}"
 allow_groups = ["staff"]
 allow_email_domains = ["example.com"]
 
@@ -42,7 +45,7 @@ id = "google"
 type = "oidc"
 issuer = "https://accounts.google.com"
 client_id = "c"
-client_secret = "env:AUTHGATE_TEST_ADMIT"
+client_secret = "file:{secret}"
 allow_email_domains = ["example.com"]
 allow_emails = ["contractor@gmail.com"]
 
@@ -50,7 +53,7 @@ allow_emails = ["contractor@gmail.com"]
 id = "gh"
 type = "github"
 client_id = "c"
-client_secret = "env:AUTHGATE_TEST_ADMIT"
+client_secret = "file:{secret}"
 allow_orgs = ["Acme"]
 allow_teams = ["other/platform"]
 grant_scopes = ["app"]
@@ -62,7 +65,7 @@ id = "open"
 type = "oidc"
 issuer = "http://127.0.0.1:9400"
 client_id = "c"
-client_secret = "env:AUTHGATE_TEST_ADMIT"
+client_secret = "file:{secret}"
 allow_all = true
 
 [[users]]
