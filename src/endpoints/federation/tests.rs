@@ -361,6 +361,7 @@ async fn a_sign_in_resumes_the_request_as_the_principal_and_costs_one_token_roun
     assert!(params["scope"].split(' ').any(|s| s == "openid"));
     assert_ne!(params["state"], params["nonce"]);
     let discovery_before_callback = idp.total();
+    let timer = std::time::Instant::now();
 
     let response = answer(
         &rp,
@@ -370,6 +371,7 @@ async fn a_sign_in_resumes_the_request_as_the_principal_and_costs_one_token_roun
     )
     .await
     .unwrap();
+    let first_callback = timer.elapsed();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[LOCATION].to_str().unwrap();
     assert_eq!(location, format!("/oauth2/authorize?{REQUEST}"));
@@ -393,6 +395,7 @@ async fn a_sign_in_resumes_the_request_as_the_principal_and_costs_one_token_roun
     let first = idp.total();
     // A second sign-in: the token endpoint only.
     let (params, headers) = begin(&rp, "corp", Some(&idp)).await;
+    let timer = std::time::Instant::now();
     answer(
         &rp,
         "corp",
@@ -401,9 +404,14 @@ async fn a_sign_in_resumes_the_request_as_the_principal_and_costs_one_token_roun
     )
     .await
     .unwrap();
+    let later_callback = timer.elapsed();
     let second = idp.total() - first;
     assert_eq!(second, 1);
-    eprintln!("round trips to the provider: first sign-in {first} (discovery 1, JWKS 1, token 1), each later sign-in {second} (token)");
+    eprintln!(
+        "round trips to the provider: first sign-in {first} (discovery 1, JWKS 1, token 1), \
+         each later sign-in {second} (token); callback {first_callback:?} first, \
+         {later_callback:?} later (debug build, fake provider on loopback)"
+    );
 }
 
 #[tokio::test]
