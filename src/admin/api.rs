@@ -33,8 +33,9 @@ use crate::store::{ClientTokens, GrantFilter, GrantSummary, Subject};
 
 /// The most grants one listing returns.
 pub const MAX_LIST: usize = 10_000;
-/// The longest user name, client id or jti accepted.
-const MAX_NAME: usize = 256;
+/// The longest user name, client id or jti accepted: a federated principal `ID:SUB` is up
+/// to 64 + 1 + 255 bytes (`config::MAX_SUBJECT`).
+const MAX_NAME: usize = 384;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct GrantList {
