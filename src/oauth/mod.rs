@@ -130,6 +130,10 @@ pub struct AuthServer {
     /// The asymmetric signing keys (ID tokens, JWKS, and access tokens under `[tokens]
     /// algorithm`), shared with [`Lasting`].
     pub signing: Arc<crate::tokens::jose::Keys>,
+    /// The keys `[tokens] rs256_key`/`es256_key`/`eddsa_key` name, read by the server when it
+    /// builds this configuration (none by default): Current for their algorithms, whose
+    /// rotation is refused.
+    pub configured_keys: Vec<Arc<crate::tokens::jose::KeyPair>>,
 }
 
 /// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
@@ -193,6 +197,7 @@ impl AuthServer {
             metrics,
             verified: VerifiedTokens::new(),
             signing,
+            configured_keys: Vec::new(),
         }
     }
 

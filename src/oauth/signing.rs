@@ -110,7 +110,32 @@ impl AuthServer {
             store: self.store.as_ref(),
             seal: &seal,
         }
-        .rotate(&self.signing, algs, self.now(), self.key_retention(), force)
+        .rotate(
+            &self.signing,
+            algs,
+            &self.configured_algs(),
+            self.now(),
+            self.key_retention(),
+            force,
+        )
+        .await
+    }
+
+    /// The algorithms whose key comes from the configuration.
+    pub fn configured_algs(&self) -> Vec<crate::tokens::jose::Alg> {
+        self.configured_keys.iter().map(|pair| pair.alg()).collect()
+    }
+
+    /// Puts this configuration's keys in force in the store and here: its configured keys
+    /// Current for their algorithms, and the keys the start left for later
+    /// (`store::signing_keys::AFTER_START`) generated. Whether the live set changed.
+    pub async fn settle_signing_keys(&self) -> Result<bool, KeysError> {
+        let seal = self.seal_keys();
+        KeyStore {
+            store: self.store.as_ref(),
+            seal: &seal,
+        }
+        .settle(&self.signing, self.now(), &self.configured_keys)
         .await
     }
 }

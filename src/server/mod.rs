@@ -260,15 +260,19 @@ async fn sweep_once(store: &dyn Store, clock: &dyn Clock, live: &ArcSwap<Live>) 
 }
 
 /// The deployment's asymmetric signing keys, from the store (generated into it on first
-/// start), sealed under the `[tokens]` HMAC key (generated first if it is a missing file).
+/// start, but for the keys generated just after it: `signing_keys::AFTER_START`), sealed
+/// under the `[tokens]` HMAC key (generated first if it is a missing file), with the keys
+/// `[tokens]` names Current for their algorithms.
 async fn load_signing_keys(
     config: &Config,
     store: &dyn Store,
     now: u64,
 ) -> Result<crate::tokens::jose::Keys, ServeError> {
     let seal = crate::tokens::jose::SealKeys::from_ring(&reload::key_ring(config)?);
+    let configured = reload::configured_keys(config)?;
+    let later = crate::store::signing_keys::AFTER_START;
     let set = crate::store::signing_keys::KeyStore { store, seal: &seal }
-        .load(now)
+        .load(now, &configured, &later)
         .await
         .map_err(|e| ServeError::Keys(KeyError(format!("asymmetric keys: {e}"))))?;
     Ok(crate::tokens::jose::Keys::new(set))
@@ -279,10 +283,15 @@ fn current_auth(live: Arc<ArcSwap<Live>>) -> admin::CurrentAuth {
     Arc::new(move || live.load().gateway.auth().clone())
 }
 
-/// Reads the signing keys back from the store every
-/// [`crate::store::signing_keys::REFRESH_SECS`], so that a rotation on another gateway
-/// reaches this one, and drops retired keys past their retention.
+/// Generates the keys the start left for later, then reads the signing keys back from the
+/// store every [`crate::store::signing_keys::REFRESH_SECS`], so that a rotation on another
+/// gateway reaches this one, and drops retired keys past their retention.
 async fn refresh_keys_forever(live: Arc<ArcSwap<Live>>) {
+    let auth = live.load().gateway.auth().clone();
+    if let Err(err) = auth.settle_signing_keys().await {
+        tracing::warn!(error = %err, "cannot complete the signing keys");
+    }
+    drop(auth);
     let period = Duration::from_secs(crate::store::signing_keys::REFRESH_SECS);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {

@@ -2,7 +2,8 @@
 //! running one, then swap it in with one atomic pointer store.
 //!
 //! What a reload changes: routes and upstreams, users, clients, scopes, token lifetimes and
-//! signing keys, session limits, the TLS certificate, the access log switch. Each request
+//! signing keys (the asymmetric keys `[tokens]` names too: put in force in the store just
+//! after the swap, the previous one kept published as Retired), session limits, the TLS certificate, the access log switch. Each request
 //! reads the current configuration when it starts, so requests in flight finish on the one
 //! they began with and no connection is dropped; keep-alive connections pick up the new one
 //! on their next request; TLS applies to handshakes from then on.
@@ -24,6 +25,7 @@ use super::{tls, ServeError};
 use crate::config::Config;
 use crate::dispatch::{ConnectionInfo, Gateway};
 use crate::oauth::{AuthServer, Lasting};
+use crate::tokens::jose::KeyPair;
 use crate::tokens::keyring::{KeyError, KeyRing};
 
 /// Everything built from one configuration that requests use.
@@ -45,7 +47,9 @@ pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
     let tls = tls::server_config(&config.server)
         .map_err(ServeError::Tls)?
         .map(TlsAcceptor::from);
-    let auth = Arc::new(AuthServer::new(config, key_ring(config)?, lasting));
+    let mut auth = AuthServer::new(config, key_ring(config)?, lasting);
+    auth.configured_keys = configured_keys(config)?;
+    let auth = Arc::new(auth);
     let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
     Ok(Live {
         gateway: Arc::new(gateway),
@@ -63,6 +67,17 @@ pub(super) fn key_ring(config: &Config) -> Result<KeyRing, ServeError> {
     )
     .map_err(ServeError::Keys)?
     .ok_or_else(|| ServeError::Keys(KeyError("no signing key".to_owned())))
+}
+
+/// The asymmetric keys `[tokens]` names (`rs256_key`, `es256_key`, `eddsa_key`), read and
+/// parsed (`check` has read them too, but the file may have changed since).
+pub(super) fn configured_keys(config: &Config) -> Result<Vec<Arc<KeyPair>>, ServeError> {
+    config
+        .tokens
+        .configured_keys
+        .iter()
+        .map(|key| key.load().map(Arc::new).map_err(ServeError::Keys))
+        .collect()
 }
 
 /// What a reload from the file did.
@@ -123,7 +138,16 @@ impl Reloader {
     fn put_in_force(&self, running: &mut Config, config: Config) -> Result<Vec<String>, String> {
         let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
         let ignored = needs_restart(running, &config);
+        let auth = live.gateway.auth().clone();
+        let keys_named = |auth: &AuthServer| -> Vec<String> {
+            let kids = auth.configured_keys.iter().map(|k| k.kid().to_owned());
+            kids.collect()
+        };
+        let keys_changed = keys_named(&auth) != keys_named(self.live.load().gateway.auth());
         self.live.store(Arc::new(live));
+        if keys_changed {
+            settle_keys_soon(auth);
+        }
         // What ends sessions in the background (compaction, Redis TTLs) follows at once; the
         // minute sweep reads the limits from `live` itself.
         self.lasting.store.set_session_limits(
@@ -133,6 +157,28 @@ impl Reloader {
         *running = config;
         Ok(ignored)
     }
+}
+
+/// Puts a reloaded configuration's signing keys in force, when they are not those of the
+/// configuration before (its `[tokens] *_key` keys Current in the store, the previous ones
+/// Retired; an algorithm no longer configured gets its Next key) on the runtime, without
+/// holding the reload: a store write is async, a reload is not.
+fn settle_keys_soon(auth: Arc<AuthServer>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!("no runtime to put the reloaded signing keys in force on");
+        return;
+    };
+    runtime.spawn(async move {
+        match auth.settle_signing_keys().await {
+            Ok(true) => {
+                tracing::info!("the signing keys of the reloaded configuration are in force")
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot put the configured signing keys in force")
+            }
+        }
+    });
 }
 
 /// The settings that differ between `old` and `new` but only apply at start-up.

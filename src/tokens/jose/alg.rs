@@ -34,6 +34,16 @@ impl Alg {
         }
     }
 
+    /// The `[tokens]` setting that may name this algorithm's key: `rs256_key`, `es256_key`
+    /// or `eddsa_key`.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "rs256_key",
+            Alg::Es256 => "es256_key",
+            Alg::EdDsa => "eddsa_key",
+        }
+    }
+
     /// The algorithm named exactly (case-sensitive) `s`.
     pub fn parse(s: &str) -> Option<Alg> {
         Alg::ALL.into_iter().find(|alg| alg.as_str() == s)

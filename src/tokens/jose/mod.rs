@@ -8,7 +8,8 @@
 //! - [`keyset`]: one immutable snapshot of the keys, their lifecycle and the JWKS;
 //! - [`jws`]: compact JWS signing and the allow-list verification;
 //! - [`stored`]: the sealed document the store keeps;
-//! - [`keys`]: the live handle a process shares.
+//! - [`keys`]: the live handle a process shares;
+//! - [`configured`]: keys the operator supplies in `[tokens]` instead.
 //!
 //! Lifecycle and its bounds: per algorithm one Current key signs and one Next key is already
 //! published. `authgate keys rotate` refuses (unless forced) to promote a Next key published
@@ -20,6 +21,7 @@
 //! key material.
 
 pub mod alg;
+pub mod configured;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
@@ -31,6 +33,7 @@ pub mod stored;
 mod tests;
 
 pub use alg::{half_hash, Alg};
+pub use configured::ConfiguredKey;
 pub use jws::{SignError, Verified};
 pub use keys::Keys;
 pub use keyset::{KeyInfo, KeySet, KeyState, Retention, RotateError};

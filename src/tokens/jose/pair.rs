@@ -115,13 +115,29 @@ impl KeyPair {
             let Some((item, rest)) = item else { break };
             reader = rest;
             let key = match item {
-                Item::Pkcs8Key(der) => KeyPair::from_pkcs8_any(der.secret_pkcs8_der())
-                    .map_err(|e| KeyError(format!("{source}: {e}")))?,
+                Item::Pkcs8Key(der) => {
+                    let der = der.secret_pkcs8_der();
+                    KeyPair::from_pkcs8_any(der).map_err(|e| {
+                        use rsa::pkcs8::DecodePrivateKey;
+                        let rsa = rsa::RsaPrivateKey::from_pkcs8_der(der).ok();
+                        KeyError(rsa.map_or_else(
+                            || format!("{source}: {e}"),
+                            |key| rsa_refused(source, &key),
+                        ))
+                    })?
+                }
                 Item::Pkcs1Key(der) => {
-                    let signer = RsaKeyPair::from_der(der.secret_pkcs1_der()).map_err(|e| {
-                        KeyError(format!("{source}: not a usable RSA private key: {e}"))
+                    // Converted to PKCS#8 (by the `rsa` crate's encoding, never its signing),
+                    // so that the key can be kept in the store like any other.
+                    use rsa::pkcs1::DecodeRsaPrivateKey;
+                    use rsa::pkcs8::EncodePrivateKey;
+                    let key = rsa::RsaPrivateKey::from_pkcs1_der(der.secret_pkcs1_der())
+                        .map_err(|_| KeyError(format!("{source}: not a usable RSA private key")))?;
+                    let pkcs8 = key.to_pkcs8_der().map_err(|_| {
+                        KeyError(format!("{source}: the RSA key cannot be encoded as PKCS#8"))
                     })?;
-                    KeyPair::assemble(Alg::Rs256, Signer::Rsa(signer), Vec::new())?
+                    KeyPair::from_pkcs8(Alg::Rs256, pkcs8.as_bytes())
+                        .map_err(|_| KeyError(rsa_refused(source, &key)))?
                 }
                 Item::Sec1Key(_) => {
                     return Err(KeyError(format!(
@@ -190,8 +206,7 @@ impl KeyPair {
         &self.jwk
     }
 
-    /// The private key as PKCS#8 DER (empty for a PKCS#1 key read from a file, which is
-    /// never persisted).
+    /// The private key as PKCS#8 DER (a PKCS#1 key read from PEM is converted).
     pub fn pkcs8(&self) -> &[u8] {
         &self.pkcs8
     }
@@ -225,6 +240,20 @@ impl KeyPair {
     }
 }
 
+/// Why ring refused an RSA key that parses: its size, when outside what RS256 takes (ring
+/// signs with 2048 to 8192 bits), else that it is unusable. Never the key's content.
+fn rsa_refused(source: &str, key: &rsa::RsaPrivateKey) -> String {
+    use rsa::traits::PublicKeyParts;
+    let bits = key.n().bits();
+    if bits < RSA_BITS {
+        format!("{source}: an RSA key of {bits} bits: RS256 needs at least {RSA_BITS}")
+    } else if bits > 8192 {
+        format!("{source}: an RSA key of {bits} bits: at most 8192 are supported")
+    } else {
+        format!("{source}: not a usable RSA private key")
+    }
+}
+
 /// A 2048-bit RSA key from the `rsa` crate's key generation, as PKCS#8 DER.
 fn generate_rsa_pkcs8() -> Result<Vec<u8>, KeyError> {
     use rsa::pkcs8::EncodePrivateKey;
@@ -237,4 +266,4 @@ fn generate_rsa_pkcs8() -> Result<Vec<u8>, KeyError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,8 @@
 //! - [`fixture`]: the test users' password and its cheap hash, the shared `[scopes]`, users
 //!   and client secrets the gateways below are configured with;
 //! - [`oauth`]: the gateway as an authorization server, a browser and the `oauth2` client;
-//! - [`jwks`]: a token checked against the published JWKS alone, with ring;
+//! - [`jwks`]: a token checked against the published JWKS alone, with ring; [`keys`]: one
+//!   asymmetric key set per test process, seeded into each in-process gateway's store;
 //! - [`oidc`]: that gateway as an OpenID provider, with the `openidconnect` crate as its
 //!   relying party; [`apache`]: Debian's Apache with mod_auth_openidc as another one;
 //! - [`process`]: the `authgate` binary as a child process ([`GatewayProcess`], [`authgate`]);
@@ -37,6 +38,7 @@ pub mod github;
 pub mod html;
 pub mod idp;
 pub mod jwks;
+pub mod keys;
 pub mod oauth;
 pub mod oidc;
 pub mod page;

@@ -227,7 +227,9 @@ impl AuthGateway {
                     .await
                     .expect("the store")
             } else {
-                Arc::new(MemoryStore::new())
+                let store = Arc::new(MemoryStore::new());
+                super::keys::seed(&config, store.as_ref()).await;
+                store
             };
             let server = match Server::bind_with(&config, clock.clone(), store).await {
                 Ok(server) => server,

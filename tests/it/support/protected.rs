@@ -126,6 +126,7 @@ impl ProtectedGateway {
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
             let clock = Arc::new(ManualClock::new(SystemClock.now()));
             let store = Arc::new(SpyStore::default());
+            super::keys::seed(&config, store.as_ref()).await;
             let server = match Server::bind_with(&config, clock.clone(), store.clone()).await {
                 Ok(server) => server,
                 Err(ServeError::Bind(..)) if attempt < 5 => continue,

@@ -5,7 +5,8 @@ use base64::Engine;
 
 use super::*;
 
-fn pem(label: &str, der: &[u8]) -> String {
+/// `der` as PEM under `label` (also for the tests of the configured keys).
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for line in body.as_bytes().chunks(64) {
@@ -110,8 +111,9 @@ fn rsa_pem_pkcs8_and_pkcs1() {
     let text = pem("RSA PRIVATE KEY", pkcs1.as_bytes());
     let read = KeyPair::from_pem(text.as_bytes(), "file:k.pem").unwrap();
     assert_eq!((read.alg(), read.kid()), (Alg::Rs256, pair.kid()));
-    // A PKCS#1 key has no PKCS#8 form to persist.
-    assert!(read.pkcs8().is_empty());
+    // A PKCS#1 key is converted to PKCS#8, so that the store can keep it.
+    let again = KeyPair::from_pkcs8(Alg::Rs256, read.pkcs8()).unwrap();
+    assert_eq!(again.kid(), pair.kid());
     let signature = read.sign(b"m").unwrap();
     assert!(pair.verify(b"m", &signature));
 }
@@ -137,4 +139,24 @@ fn pem_files_without_exactly_one_key() {
     let err = KeyPair::from_pem(garbage.as_bytes(), "file:g.pem").unwrap_err();
     assert!(err.0.starts_with("file:g.pem"), "{err}");
     assert!(!err.0.contains("Z2FyYmFnZQ"), "{err}");
+}
+
+#[test]
+fn rsa_keys_under_2048_bits_are_refused_by_their_size() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::EncodePrivateKey;
+    let small = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+    let pkcs8 = small.to_pkcs8_der().unwrap();
+    let pkcs1 = small.to_pkcs1_der().unwrap();
+    for (label, der) in [
+        ("PRIVATE KEY", pkcs8.as_bytes()),
+        ("RSA PRIVATE KEY", pkcs1.as_bytes()),
+    ] {
+        let text = pem(label, der);
+        let err = KeyPair::from_pem(text.as_bytes(), "file:small.pem").unwrap_err();
+        assert_eq!(
+            err.0, "file:small.pem: an RSA key of 1024 bits: RS256 needs at least 2048",
+            "{label}"
+        );
+    }
 }
