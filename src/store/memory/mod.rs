@@ -31,6 +31,12 @@ use crate::tokens::opaque::TokenHash;
 use change::Change;
 use state::{consent_key, subject_key, State};
 
+/// The signing-key document persisted under `dir`, read without opening the store (no lock:
+/// a running gateway keeps it; the file is replaced atomically): `authgate token inspect`.
+pub fn persisted_signing_keys(dir: &Path) -> StoreResult<Option<super::StoredKeys>> {
+    signing_keys::KeyFile::open(dir).map_err(StoreError)?.get()
+}
+
 /// Expired entries the live sweep drops under one hold of the lock, at most.
 const SWEEP_BATCH: usize = 256;
 

@@ -115,16 +115,31 @@ impl std::error::Error for SignError {}
 /// The header's `alg`, without checking anything else: lets a caller that accepts several
 /// kinds of token (HS256 and asymmetric) pick the verifier. `None` when malformed.
 pub fn header_alg(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct AlgOnly {
+        alg: String,
+    }
+    header_of::<AlgOnly>(token).map(|h| h.alg)
+}
+
+/// The header's `kid`, without checking anything else (to name the key a token verified
+/// under). `None` when malformed or absent.
+pub fn header_kid(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct KidOnly {
+        kid: String,
+    }
+    header_of::<KidOnly>(token).map(|h| h.kid)
+}
+
+/// The first part of `token`, decoded as `T` (ignoring other members); at most 1 KiB.
+fn header_of<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
     let header_b64 = token.split('.').next()?;
     if header_b64.len() > 1024 {
         return None;
     }
     let json = URL_SAFE_NO_PAD.decode(header_b64).ok()?;
-    #[derive(Deserialize)]
-    struct AlgOnly {
-        alg: String,
-    }
-    serde_json::from_slice::<AlgOnly>(&json).ok().map(|h| h.alg)
+    serde_json::from_slice::<T>(&json).ok()
 }
 
 impl KeySet {
