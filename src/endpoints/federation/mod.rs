@@ -42,6 +42,11 @@ use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use oidc::OidcProvider;
 
+/// A callback's whole back-channel work (discovery, token, keys, UserInfo or GitHub's
+/// pages): each request has its own limit, this bounds their sum, so a slow provider never
+/// holds a browser longer.
+pub const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The longest flow cookie value set (browsers keep 4096 bytes per cookie, name included).
 const MAX_COOKIE_VALUE: usize = 3800;
 
@@ -275,7 +280,18 @@ pub async fn callback(
     query: Option<&str>,
 ) -> Result<Response<Body>, Rejection> {
     let provider = federation.provider(id)?;
-    let result = identify(federation, provider, auth, headers, query.unwrap_or("")).await;
+    let work = identify(federation, provider, auth, headers, query.unwrap_or(""));
+    let result = match tokio::time::timeout(CALLBACK_TIMEOUT, work).await {
+        Ok(result) => result,
+        Err(_elapsed) => {
+            tracing::warn!(
+                provider = id,
+                limit_secs = CALLBACK_TIMEOUT.as_secs(),
+                "the provider's answers took too long"
+            );
+            Err(FederationRefused::ProviderUnavailable)
+        }
+    };
     let (flow, identity) = result.inspect_err(|refused| {
         tracing::info!(
             provider = id,
