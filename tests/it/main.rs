@@ -38,6 +38,8 @@ mod federation_allow;
 mod federation_browser;
 // The gateway's own ID token and UserInfo for a person who signed in upstream: sub corp:SUB.
 mod federation_oidc;
+// `authgate token list|revoke --user corp:SUB` for a federated person.
+mod federation_revoke;
 // Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
