@@ -3,7 +3,10 @@
 //! digests in constant time). Registered clients live in the store, capped in number, are
 //! never first-party, always use PKCE, and may ask only for `[registration] scopes`. The
 //! OpenID metadata that matters is accepted too (`id_token_signed_response_alg`,
-//! `post_logout_redirect_uris`, `backchannel_logout_uri`) and returned in the response.
+//! `post_logout_redirect_uris`, `backchannel_logout_uri`) and returned in the response. A
+//! registered `backchannel_logout_uri` must be https, even on loopback (configured clients
+//! may use loopback http): the gateway POSTs to it, and must not be made to reach its own
+//! host's ports for whoever holds the initial access token.
 
 use serde::{Deserialize, Serialize};
 
@@ -232,7 +235,7 @@ impl AuthServer {
 
     /// The OpenID metadata of a registration: the ID token algorithm (one a key signs with
     /// now), the post-logout redirect URIs (the redirect URI rules, at most 10) and the
-    /// back-channel logout URI (https; http only on loopback; no fragment).
+    /// back-channel logout URI (https, never http, not even on loopback; no fragment).
     fn registered_oidc(
         &self,
         metadata: &ClientMetadata,
@@ -265,11 +268,12 @@ impl AuthServer {
         }
         let backchannel_logout_uri = match &metadata.backchannel_logout_uri {
             None => None,
+            // https only, loopback http included: a registered client is anyone holding the
+            // initial access token, and a loopback URI would have the gateway POST to a port
+            // of its own host at every logout. Configured clients keep loopback http.
             Some(uri) => {
-                if check_backchannel_logout_uri(uri).is_err() {
-                    return Err(metadata_error(
-                        "backchannel_logout_uri must be an absolute https URL (http only on loopback) without a fragment",
-                    ));
+                if !uri.starts_with("https://") || check_backchannel_logout_uri(uri).is_err() {
+                    return Err(metadata_error(BACKCHANNEL_REFUSED));
                 }
                 Some(uri.clone())
             }
@@ -281,6 +285,9 @@ impl AuthServer {
         })
     }
 }
+
+/// Why a registered `backchannel_logout_uri` was refused.
+pub(crate) const BACKCHANNEL_REFUSED: &str = "backchannel_logout_uri must be an absolute https URL without a fragment (a registered client may not name an http one, not even on loopback)";
 
 /// A registration's OpenID metadata, checked.
 struct RegisteredOidc {

@@ -395,8 +395,7 @@ async fn refused_openid_metadata() {
     let alg_refused =
         "id_token_signed_response_alg must be RS256, ES256 or EdDSA (never none or HS256)";
     let logout_refused = "a post_logout_redirect_uri is not acceptable (the redirect URI rules: absolute, no fragment or wildcard, https or loopback http, no response parameter such as state in its query)";
-    let backchannel_refused =
-        "backchannel_logout_uri must be an absolute https URL (http only on loopback) without a fragment";
+    let backchannel_refused = super::BACKCHANNEL_REFUSED;
     let many: Vec<String> = (0..11).map(|i| format!("https://a.example/{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let cases: Vec<(&str, ClientMetadata, &str)> = vec![
@@ -435,6 +434,18 @@ async fn refused_openid_metadata() {
         (
             "back-channel over http on a public host",
             backchannel("http://app.example/bc"),
+            backchannel_refused,
+        ),
+        // Regression (issue 14): a registered client could have the gateway POST to a
+        // port of its own host at every logout.
+        (
+            "back-channel over http on loopback",
+            backchannel("http://127.0.0.1:6379/bc"),
+            backchannel_refused,
+        ),
+        (
+            "back-channel over http on localhost",
+            backchannel("http://localhost:8080/bc"),
             backchannel_refused,
         ),
         (
