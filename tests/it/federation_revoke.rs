@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use authgate::clock::{Clock, SystemClock};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -68,11 +69,7 @@ async fn token_revoke_user_revokes_a_federated_principals_tokens() {
     idp.allow_redirect_uri(CLIENT_ID, &gateway.url("/oauth2/callback/corp"))
         .await;
     // The provider's iat is the real time; the gateway's clock stood still since its start.
-    let real = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    gateway.advance(real.saturating_sub(gateway.now()));
+    gateway.advance(SystemClock.now().saturating_sub(gateway.now()));
 
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")

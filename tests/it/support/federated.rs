@@ -9,6 +9,7 @@
 //! `https://localhost:PORT`, a manual clock, the alice/bob fixture), so `public_url` names the
 //! port only once it runs: [`Federation::start`] then adds the callback URI at the provider.
 
+use authgate::clock::{Clock, SystemClock};
 use reqwest::StatusCode;
 
 use super::browser::{Browser, Journey, Page};
@@ -84,10 +85,7 @@ impl Federation {
     /// its ID tokens (`iat`) with the real time, which a clock standing still since the
     /// gateway started would see in the future once the test has run past the leeway.
     pub fn sync_clock(&self) {
-        let real = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time after the epoch")
-            .as_secs();
+        let real = SystemClock.now();
         let now = self.gateway.now();
         if real > now {
             self.gateway.advance(real - now);
