@@ -34,8 +34,10 @@ pub use oidc::BUILTIN_SCOPES;
 pub use providers::{
     is_subject, AllowRule, ClientSecret, Gates, ProviderConfig, ProviderKind, MAX_SUBJECT,
 };
-/// The redirect URI rules, shared by `check` and dynamic registration.
 pub use redirect_uri::{check_backchannel_logout_uri, check_redirect_uri, response_parameter_in};
+/// The redirect URI rules, shared by `check` and dynamic registration.
+/// Host names as routes and the email gates take them.
+pub use routes::is_host_name;
 
 /// The validated configuration the gateway runs on.
 #[derive(Debug, Clone)]

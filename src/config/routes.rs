@@ -144,18 +144,7 @@ impl Validator<'_> {
 
     pub(super) fn host(&self, value: &Spanned<String>, key: &str) -> Result<String> {
         let text = value.get_ref();
-        let valid = !text.is_empty()
-            && text.len() <= 253
-            && text.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            });
-        if !valid {
+        if !is_host_name(text) {
             return Err(self.err(
                 value,
                 key,
@@ -223,4 +212,20 @@ impl Validator<'_> {
             base_path,
         }))
     }
+}
+
+/// A DNS host name: labels of letters, digits and `-` (not at either end), at most 63 bytes
+/// each and 253 in all (no port, scheme, path or trailing dot).
+pub fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }

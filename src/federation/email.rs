@@ -30,20 +30,9 @@ fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
 }
 
-/// A DNS host name: labels of letters, digits and `-` (not at either end), at most 63
-/// bytes each and 253 in all, at least two labels.
+/// A DNS host name of at least two labels.
 fn is_domain(domain: &str) -> bool {
-    domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    domain.contains('.') && crate::config::is_host_name(domain)
 }
 
 /// Parses `text` strictly (see the module comment).
