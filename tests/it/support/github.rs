@@ -78,10 +78,6 @@ impl GithubUser {
         self
     }
 
-    /// The principal the gateway names this person: `ID:NUMERIC_ID`.
-    pub fn principal(&self, provider: &str) -> String {
-        format!("{provider}:{}", self.id)
-    }
 }
 
 struct Grant {

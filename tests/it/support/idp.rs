@@ -78,12 +78,6 @@ impl IdpSettings {
         self
     }
 
-    /// Another client, e.g. for a second gateway provider entry on the same issuer.
-    pub fn client(mut self, id: &str, secret: &str) -> IdpSettings {
-        self.clients.push((id.to_owned(), secret.to_owned()));
-        self
-    }
-
     /// The signing key's `kid` (a fresh key is generated at every start).
     pub fn kid(mut self, kid: &str) -> IdpSettings {
         self.kid = kid.to_owned();

@@ -27,8 +27,6 @@
 //! Every wait in here is bounded, so a gateway that buffers or hangs fails a test instead of
 //! stalling the suite.
 
-#![allow(dead_code)]
-
 pub mod apache;
 pub mod browser;
 pub mod fixture;

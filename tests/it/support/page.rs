@@ -50,15 +50,6 @@ impl Page {
         self.header("location").map(str::to_owned)
     }
 
-    /// The path and query of `location`, which must point into the gateway at `origin`.
-    pub fn location_path(&self, origin: &str) -> String {
-        let location = self.location().expect("Location");
-        match location.strip_prefix(origin) {
-            Some(rest) if rest.starts_with('/') => rest.to_owned(),
-            _ => location,
-        }
-    }
-
     pub fn is_login(&self) -> bool {
         self.body.contains(r#"action="/oauth2/login""#)
     }

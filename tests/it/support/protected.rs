@@ -148,10 +148,6 @@ impl ProtectedGateway {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// `public_url`: `https://localhost:PORT`.
     pub fn origin(&self) -> &str {
         &self.origin
@@ -160,10 +156,6 @@ impl ProtectedGateway {
     /// `{origin}{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.data.path()
     }
 
     /// The generated self-signed certificate (PEM).
@@ -316,7 +308,6 @@ async fn token_from(response: reqwest::Response) -> String {
 /// What the store was told about an access token issued from a refresh family.
 #[derive(Debug, Clone)]
 pub struct Issued {
-    pub family: String,
     pub client_id: String,
     pub user: String,
     pub jti: String,
@@ -346,7 +337,6 @@ impl SpyStore {
 
     fn note(&self, record: &RefreshRecord, access: &IssuedAccess) {
         self.issued.lock().expect("spy lock").push(Issued {
-            family: record.family.clone(),
             client_id: record.client_id.clone(),
             user: record.user.clone(),
             jti: access.jti.clone(),
