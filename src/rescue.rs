@@ -213,8 +213,7 @@ fn respond(rejection: &Rejection) -> Response<Body> {
             return pages::error(status, refused.message());
         }
         Rejection::Federation(refused) => {
-            let status =
-                StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::BAD_REQUEST);
             return pages::error(status, refused.message());
         }
         Rejection::NotAdmitted(refusal) => {

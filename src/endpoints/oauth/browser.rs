@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::form::{read_form, same_origin_post};
 use super::{redirect, set_cookie};
+use crate::endpoints::federation::Federation;
 use crate::gateway_paths::{LOGIN_COOKIE, PRELOGIN_COOKIE};
 use crate::http::body::Body;
 use crate::http::cookie;
@@ -19,7 +20,6 @@ use crate::oauth::authorize::{AuthorizeError, AuthorizeRequest, SessionLogin};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::login::LoginFailure;
 use crate::oauth::oidc::prompt::{ConsentStep, LoginState, LoginStep};
-use crate::endpoints::federation::Federation;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::SessionRecord;

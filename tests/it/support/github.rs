@@ -77,7 +77,6 @@ impl GithubUser {
         self.teams.push((org.to_owned(), slug.to_owned()));
         self
     }
-
 }
 
 struct Grant {

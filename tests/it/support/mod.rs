@@ -29,8 +29,8 @@
 
 pub mod apache;
 pub mod browser;
-pub mod fixture;
 pub mod federated;
+pub mod fixture;
 pub mod gateway;
 pub mod github;
 pub mod html;
