@@ -17,7 +17,7 @@ use crate::support::oidc::{
     client_entry, Provider, ALICE, OPENID_SCOPES, RP_LOGGED_OUT, RP_REDIRECT, RP_SECRET,
 };
 use crate::support::upstream::TestBody;
-use crate::support::TestUpstream;
+use crate::support::{JsonAnswer, TestUpstream};
 
 const RP_BC: &str = "rp-backchannel";
 
@@ -72,12 +72,8 @@ async fn jwks(provider: &Provider) -> Value {
         .gateway
         .http()
         .get(provider.gateway.url("/oauth2/jwks"))
-        .send()
+        .json_answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The `logout_token` of a received form body.
@@ -108,12 +104,8 @@ async fn logout_posts_a_signed_logout_token_to_the_client() {
         .gateway
         .http()
         .get(provider.gateway.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert_eq!(discovery["backchannel_logout_session_supported"], true);
 
