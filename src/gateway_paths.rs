@@ -38,6 +38,10 @@ pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authori
 pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 /// The published signing keys (`jwks_uri`, RFC 7517).
 pub const JWKS_PATH: &str = "/oauth2/jwks";
+/// The token endpoint (RFC 6749 §3.2).
+pub const TOKEN_PATH: &str = "/oauth2/token";
+/// Token revocation (RFC 7009).
+pub const REVOKE_PATH: &str = "/oauth2/revoke";
 /// The OpenID Connect UserInfo endpoint (OIDC Core §5.3).
 pub const USERINFO_PATH: &str = "/oauth2/userinfo";
 /// The health check of load balancers.

@@ -62,6 +62,9 @@ pub enum Rejection {
     /// The path exists, the method does not; `allow` is the `Allow` header's value
     /// (RFC 9110 §15.5.6: a 405 must carry it).
     MethodNotAllowed { allow: &'static str },
+    /// A CORS preflight the route's (or endpoint's) `[routes.cors]` does not allow: its
+    /// origin, method or a header (`crate::http::cors`); the reason names which.
+    CorsPreflight(&'static str),
     /// A fault of the gateway itself.
     Internal,
     /// A request handler panicked (caught by the catch-panic layer): a bug, answered 500.
@@ -151,6 +154,7 @@ impl Rejection {
             Rejection::Federation(refused) => refused.reason(),
             Rejection::NotAdmitted(refusal) => refusal.reason(),
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
+            Rejection::CorsPreflight(reason) => reason,
             Rejection::Internal => "internal",
             Rejection::Panic => "panic",
             Rejection::Unhealthy(_) => "unhealthy",
@@ -179,6 +183,7 @@ impl Rejection {
             | Rejection::Federation(_)
             | Rejection::NotAdmitted(_)
             | Rejection::MethodNotAllowed { .. }
+            | Rejection::CorsPreflight(_)
             | Rejection::Unhealthy(_) => false,
         }
     }
@@ -220,6 +225,7 @@ fn respond(rejection: &Rejection) -> Response<Body> {
             return pages::not_admitted(refusal.gate(), refusal.message())
         }
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
+        Rejection::CorsPreflight(_) => return cors_preflight_refused(),
         Rejection::Head(HeadRejection::MethodRefused) => {
             return method_not_allowed(FORWARDED_METHODS)
         }
@@ -280,6 +286,22 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut res = response::text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
+/// A refused CORS preflight: 204 without any `Access-Control-Allow-*` header, as tower-http's
+/// `CorsLayer` answers every preflight itself and only leaves its headers out. The Fetch
+/// standard's CORS check (§4.10) fails on the missing `Access-Control-Allow-Origin` alone,
+/// whatever the status, so no status could make it pass; answering it here keeps an
+/// unauthenticated `OPTIONS` from a page of any origin away from the upstream, and away from
+/// a 401 that only looks like a CORS answer.
+fn cors_preflight_refused() -> Response<Body> {
+    let mut res = Response::new(crate::http::body::empty());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    res.headers_mut()
+        .insert(header::VARY, crate::http::cors::VARY_PREFLIGHT.clone());
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -512,6 +534,7 @@ mod tests {
             (Rejection::SignIn(SignInRefused::Cancelled), 403),
             (Rejection::SignIn(SignInRefused::StoreUnavailable), 503),
             (Rejection::MethodNotAllowed { allow: "POST" }, 405),
+            (Rejection::CorsPreflight("cors_origin"), 204),
         ];
         for (rejection, status) in cases {
             let res = rescue(rejection.clone());
@@ -522,6 +545,16 @@ mod tests {
                 rejection.closes_connection(),
                 "{rejection:?}"
             );
+            if status == 204 {
+                assert!(res
+                    .headers()
+                    .keys()
+                    .all(|n| !n.as_str().starts_with("access-control-")));
+                assert!(res.headers()[header::VARY]
+                    .to_str()
+                    .unwrap_or("")
+                    .starts_with("Origin"));
+            }
             if status == 405 {
                 assert!(res.headers().contains_key(header::ALLOW), "{rejection:?}");
             }

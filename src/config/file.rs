@@ -357,4 +357,29 @@ pub struct RouteSection {
     /// `domain:example.com`. Any one admits. Default none (no list).
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
+    /// `[routes.cors]`: browser apps on other origins may call this route. Default none.
+    pub cors: Option<Spanned<CorsSection>>,
+}
+
+/// `[routes.cors]` (contract §10). Validated in `config::cors`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSection {
+    /// Exact origins, `scheme://host[:port]` as a browser sends them (`https`, or `http` on
+    /// loopback); no `*`, no path. Required, at least one.
+    pub allow_origins: Spanned<Vec<Spanned<String>>>,
+    /// Methods a preflight may ask for. Default `["GET", "HEAD", "POST"]`.
+    pub allow_methods: Option<Vec<Spanned<String>>>,
+    /// Request headers a preflight may ask for. Default `["authorization", "content-type"]`.
+    pub allow_headers: Option<Vec<Spanned<String>>>,
+    /// Response headers the page may read; `www-authenticate` always is. Default none.
+    #[serde(default)]
+    pub expose_headers: Vec<Spanned<String>>,
+    /// How long a browser may cache a preflight answer, 1s to 24h. Default `"10m"`.
+    pub max_age: Option<Spanned<String>>,
+    /// Send `Access-Control-Allow-Credentials: true`, so a page's `credentials: "include"`
+    /// requests carry the session cookie. Default `false`: bearer tokens need no credentials
+    /// mode.
+    #[serde(default)]
+    pub allow_credentials: bool,
 }

@@ -5,6 +5,7 @@
 //! value parsed, defaulted and cross-checked. Only `validate` turns one into the other, and
 //! `check` and `serve` both go through [`Config::load`], so they can never disagree.
 
+mod cors;
 pub(crate) mod error;
 pub(crate) mod file;
 mod identity;
@@ -28,6 +29,8 @@ use http::StatusCode;
 use ipnet::IpNet;
 
 pub use crate::tokens::secret::SecretRef;
+/// The origins the token, revocation and UserInfo endpoints answer CORS for.
+pub use cors::public_client_origins;
 pub use error::ConfigError;
 /// The scopes every configuration declares (OpenID Connect's and `groups`).
 pub use oidc::BUILTIN_SCOPES;
@@ -436,6 +439,8 @@ pub struct RouteConfig {
     pub assertion: bool,
     /// Who may pass besides holding the scopes (any rule admits); empty: no list.
     pub allow: Vec<AllowRule>,
+    /// `[routes.cors]`, its header values computed once; `None`: the route answers no CORS.
+    pub cors: Option<std::sync::Arc<crate::http::cors::CorsPolicy>>,
 }
 
 /// Where a route's requests go.

@@ -2,6 +2,7 @@
 //! [`RouteConfig`]; the primitives are `validate.rs`'s.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
@@ -13,6 +14,7 @@ use super::file::RouteSection;
 use super::validate::Validator;
 use super::{AuthMode, HttpUpstream, RouteConfig, Upstream};
 use crate::gateway_paths::RESERVED_PREFIXES;
+use crate::http::cors::CorsPolicy;
 use crate::http::path::normalize;
 
 const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
@@ -139,6 +141,10 @@ impl Validator<'_> {
             assertion: r.assertion,
             // Checked against the users and providers once they are known (`route_allow`).
             allow: Vec::new(),
+            cors: match &r.cors {
+                None => None,
+                Some(section) => Some(Arc::new(CorsPolicy::new(self.cors(index, section)?))),
+            },
         })
     }
 

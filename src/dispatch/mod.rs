@@ -7,9 +7,13 @@
 //! 2. **normalise** the path ([`normalize`]);
 //! 3. **own endpoints**: the paths the gateway serves itself, ahead of every route, as the
 //!    one ordered table
-//!    [`OWN_ENDPOINTS`](crate::gateway_paths::OWN_ENDPOINTS) names them;
+//!    [`OWN_ENDPOINTS`](crate::gateway_paths::OWN_ENDPOINTS) names them; the token,
+//!    revocation and UserInfo endpoints answer CORS for the public clients' origins
+//!    (`cors.rs`), no other own endpoint does;
 //! 4. **route**: host, then longest prefix, `;` parameters refused unless allowed
-//!    (`route::find`);
+//!    (`route::find`); on a route with `[routes.cors]`, a CORS preflight is answered here,
+//!    before the gate (browsers send no credentials on one), and every answer of the route
+//!    gets its CORS headers on the way out ([`crate::http::cors`]);
 //! 5. **gate**: the route's authentication and scopes ([`authn::decide`](crate::authn::decide));
 //! 6. **body limit**: a declared length over the route's limit is refused before the upstream;
 //! 7. **WebSocket origin**: a session may not be carried into a cross-site upgrade;
@@ -19,6 +23,7 @@
 //! Steps 5 to 9 are in `forward.rs`. Every refusal is a [`Rejection`] turned into a response
 //! by [`rescue`] alone.
 
+mod cors;
 mod forward;
 mod route;
 
@@ -83,6 +88,9 @@ pub struct Gateway {
     label_responses: bool,
     /// The `/metrics` series of the gateway's own answers.
     own_series: RouteSeries,
+    /// CORS of the token, revocation and UserInfo endpoints, for the origins of the public
+    /// clients' redirect URIs; `None` when there are none.
+    client_cors: Option<crate::http::cors::CorsPolicy>,
 }
 
 impl Gateway {
@@ -97,6 +105,7 @@ impl Gateway {
             own_series: auth.metrics.route(GATEWAY_ROUTE),
             auth,
             label_responses: config.log.access,
+            client_cors: cors::client_policy(config),
         })
     }
 
@@ -152,12 +161,27 @@ impl Gateway {
 
         // 3. The gateway's own endpoints.
         if let Some((endpoint, rest)) = own_endpoint(&path) {
+            if let Some(policy) = self.client_cors_for(&path) {
+                let own = self.own_with_cors(policy, endpoint, rest, &path, req, conn);
+                return Ok((Box::pin(own).await, None));
+            }
             let response = self.own(endpoint, rest, &path, req, conn).await?;
             return Ok((response, None));
         }
 
-        // 4. The route; 5 to 9 in `forward`.
+        // 4. The route, and its CORS preflight; 5 to 9 in `forward`.
         let route = route::find(&self.routes, &host, uri.path(), &path)?;
+        let cors = route.config.cors.as_deref();
+        let mut origin = None;
+        if let Some(policy) = cors {
+            if let Some(mut response) = cors::preflight(policy, &req) {
+                if self.label_responses {
+                    response.extensions_mut().insert(route.label.clone());
+                }
+                return Ok((response, Some(route)));
+            }
+            origin = policy.allowed_origin(req.headers());
+        }
         // A refusal after routing still names its route in the access log.
         let mut response = match self.forward(route, &path, &host, req, conn).await {
             Ok(response) => response,
@@ -170,6 +194,9 @@ impl Gateway {
                 rescue(rejection)
             }
         };
+        if let Some(policy) = cors {
+            policy.apply(origin, response.headers_mut());
+        }
         if self.label_responses {
             response.extensions_mut().insert(route.label.clone());
         }

@@ -4,6 +4,7 @@
 
 pub(crate) mod body;
 pub(crate) mod cookie;
+pub(crate) mod cors;
 pub(crate) mod head;
 pub mod html;
 pub(crate) mod pages;
