@@ -16,6 +16,8 @@ mod admin_api;
 mod reload;
 // `authgate check` and `serve` on good and broken files: exit codes, FILE:LINE: key messages.
 mod check;
+// CORS (contract §10): [routes.cors] preflights, headers on 401/403, never on the sign-in pages, the token endpoint's.
+mod cors;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
 // The command line conventions: --version with the revision, completions, man, check --routes/--explain.
