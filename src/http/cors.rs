@@ -254,10 +254,13 @@ mod tests {
         headers
     }
 
+    type Pair = (&'static str, &'static str);
+    type Decided = Result<&'static str, &'static str>;
+
     #[test]
     fn preflight_decisions() {
         let p = policy(false);
-        let cases: [(&[(&str, &str)], Result<&str, &str>); 10] = [
+        let cases: [(&[Pair], Decided); 10] = [
             (
                 &[
                     ("origin", "https://app.example.com"),
