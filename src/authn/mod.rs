@@ -60,8 +60,10 @@ pub enum AuthnFailure {
     TokenInQuery,
     /// Valid, but without every scope the route needs (`insufficient_scope`).
     InsufficientScope(String),
-    /// Authenticated, with the scopes, but no rule of the route's `allow` list admits them.
-    NotAllowed,
+    /// Authenticated, with the scopes, but no rule of the route's `allow` list admits them:
+    /// who they are (`None`: a client acting for itself) and how they came, so that a
+    /// browser on its session gets a page saying so and an API client a short answer.
+    NotAllowed { user: Option<String>, via: Via },
     /// The token store could not answer: fail closed.
     StoreUnavailable,
 }
@@ -110,7 +112,10 @@ pub async fn decide(
             _ => None,
         };
         if !allow::admits(allow, user, person.as_ref()) {
-            return Err(AuthnFailure::NotAllowed);
+            return Err(AuthnFailure::NotAllowed {
+                user: identity.user,
+                via: identity.via,
+            });
         }
     }
     Ok(identity)
