@@ -70,6 +70,7 @@ async fn put_session(server: &TestServer, id: &str, scope: &str) {
                 last_seen: now,
                 scope: scope.to_owned(),
                 family: None,
+                person: None,
             },
         )
         .await
@@ -575,6 +576,7 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             last_seen: now,
             scope: "api:read".to_owned(),
             family: None,
+            person: None,
         };
         server
             .auth

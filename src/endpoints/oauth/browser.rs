@@ -273,6 +273,7 @@ pub(crate) async fn signed_in(
         last_seen: now,
         scope: String::new(),
         family: None,
+        person: None,
     };
     auth.store
         .put_session(TokenHash::of(&session_id), record)
