@@ -37,6 +37,16 @@ impl AuthServer {
         self.providers.iter().find(|p| p.id == id)
     }
 
+    /// Whether a session or token of `principal` may still count: a `[[users]]` name (no
+    /// `:`) yes; `ID:SUB` only while provider ID is configured, so that a reload removing
+    /// a provider ends its people's login sessions too (else `/oauth2/authorize` would sign
+    /// them straight back into the routes that refuse them: a loop).
+    pub fn provider_in_force(&self, principal: &str) -> bool {
+        principal
+            .split_once(':')
+            .is_none_or(|(id, _)| self.provider(id).is_some())
+    }
+
     /// Whoever `principal` is: a `[[users]]` name, or `ID:SUB` remembered at a sign-in
     /// through a provider still configured (`None` otherwise, or once the record expired).
     pub async fn person(&self, principal: &str) -> Result<Option<Person>, StoreError> {

@@ -37,6 +37,8 @@ async fn login_session(
         .touch_session(id)
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
+    // A person of a provider a reload removed is signed in no more: the login page again.
+    let found = found.filter(|session| auth.provider_in_force(&session.user));
     Ok(found.map(|session| (id.to_owned(), session)))
 }
 
