@@ -186,7 +186,8 @@ fn login_page(
         .collect();
     // Without local users only the providers are offered (and with neither, the form, so the
     // page is never empty).
-    let password = !auth.users.is_empty() || providers.is_empty();
+    // The form, when someone can use it (or when there is no other way to offer).
+    let password = auth.users.values().any(|u| u.password_hash.is_some()) || providers.is_empty();
     let mut response = pages::login(query, &csrf, error, username, &providers, password);
     if fresh {
         set_cookie(
