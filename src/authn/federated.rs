@@ -45,7 +45,7 @@ pub(super) fn under_provider(auth: &AuthServer, identity: &mut Identity) -> bool
 }
 
 /// The `allow`-list facts of `user` when no session carried them: a local user's from the
-/// file; a federated person's from its record, read once per access `token` and kept in
+/// file (computed with the configuration); a federated person's from its record, read once per access `token` and kept in
 /// [`AuthServer::token_facts`] for the token's life (and read each time only for a route
 /// session begun before sessions carried them).
 pub(super) async fn facts(
@@ -53,6 +53,9 @@ pub(super) async fn facts(
     user: &str,
     token: Option<&str>,
 ) -> Result<Option<Arc<AllowFacts>>, AuthnFailure> {
+    if let Some(local) = auth.local_facts.get(user) {
+        return Ok(Some(local.clone()));
+    }
     let cached = provider_of(user).and(token);
     if let Some(found) = cached.and_then(|t| auth.token_facts.get(t)) {
         return Ok(found);

@@ -113,6 +113,9 @@ pub struct AuthServer {
     pub clock: Arc<dyn Clock>,
     pub clients: Clients,
     pub users: HashMap<String, UserConfig>,
+    /// What a route's `allow` list reads of each `[[users]]` entry (its groups, its email's
+    /// domain), computed once per configuration rather than per request.
+    pub local_facts: HashMap<String, Arc<AllowFacts>>,
     /// `[[providers]]`: whose remembered people are still admitted, and what they may grant.
     pub providers: Vec<crate::config::ProviderConfig>,
     /// Declared scopes and their descriptions.
@@ -186,6 +189,14 @@ impl AuthServer {
                 .users
                 .iter()
                 .map(|u| (u.name.clone(), u.clone()))
+                .collect(),
+            local_facts: config
+                .users
+                .iter()
+                .map(|u| {
+                    let facts = crate::federation::person::Person::local(u).allow_facts();
+                    (u.name.clone(), Arc::new(facts))
+                })
                 .collect(),
             providers: config.providers.clone(),
             scopes: config.scopes.clone(),
