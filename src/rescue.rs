@@ -59,6 +59,11 @@ pub enum Rejection {
     /// The gates of the provider refused the person (`federation::admit`): a 403 page
     /// naming the gate.
     NotAdmitted(Refusal),
+    /// No rule of a route's `allow` list admits the caller `user` (`None`: a client acting
+    /// for itself), who has the route's scopes: 403, as a page saying so (and who they are
+    /// signed in as) when `page` (a browser on its session), else a short text; never a
+    /// redirect, so a browser cannot loop back to sign in.
+    NotAllowed { user: Option<String>, page: bool },
     /// The path exists, the method does not; `allow` is the `Allow` header's value
     /// (RFC 9110 §15.5.6: a 405 must carry it).
     MethodNotAllowed { allow: &'static str },
@@ -139,7 +144,7 @@ impl Rejection {
                 AuthnFailure::InvalidToken(_) => "invalid_token",
                 AuthnFailure::TokenInQuery => "token_in_query",
                 AuthnFailure::InsufficientScope(_) => "insufficient_scope",
-                AuthnFailure::NotAllowed => "not_allowed",
+                AuthnFailure::NotAllowed { .. } => "not_allowed",
                 AuthnFailure::StoreUnavailable => "store_unavailable",
             },
             Rejection::CrossSiteUpgrade => "cross_site_upgrade",
@@ -153,6 +158,7 @@ impl Rejection {
             Rejection::SignIn(refused) => refused.reason(),
             Rejection::Federation(refused) => refused.reason(),
             Rejection::NotAdmitted(refusal) => refusal.reason(),
+            Rejection::NotAllowed { .. } => "not_allowed",
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::CorsPreflight(reason) => reason,
             Rejection::Internal => "internal",
@@ -182,6 +188,7 @@ impl Rejection {
             | Rejection::SignIn(_)
             | Rejection::Federation(_)
             | Rejection::NotAdmitted(_)
+            | Rejection::NotAllowed { .. }
             | Rejection::MethodNotAllowed { .. }
             | Rejection::CorsPreflight(_)
             | Rejection::Unhealthy(_) => false,
@@ -224,6 +231,11 @@ fn respond(rejection: &Rejection) -> Response<Body> {
         Rejection::NotAdmitted(refusal) => {
             return pages::not_admitted(refusal.gate(), refusal.message())
         }
+        Rejection::NotAllowed {
+            user: Some(user),
+            page: true,
+        } => return pages::not_allowed(user),
+        Rejection::NotAllowed { .. } => (StatusCode::FORBIDDEN, NOT_ALLOWED),
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
         Rejection::CorsPreflight(_) => return cors_preflight_refused(),
         Rejection::Head(HeadRejection::MethodRefused) => {
@@ -280,6 +292,11 @@ fn respond(rejection: &Rejection) -> Response<Body> {
     };
     response::text(status, message)
 }
+
+/// The text answer of a route's `allow` list to an API client (or a browser not asking for
+/// HTML).
+const NOT_ALLOWED: &str =
+    "Forbidden: this route admits only some people, and you are not among them.";
 
 /// RFC 9110 §15.5.6: a 405 names the methods the target does support.
 fn method_not_allowed(allow: &'static str) -> Response<Body> {
@@ -435,12 +452,9 @@ fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
             Some("the access token lacks a scope this route requires"),
             "Forbidden: the credentials lack a scope this route requires.",
         ),
-        AuthnFailure::NotAllowed => {
+        AuthnFailure::NotAllowed { .. } => {
             // Not a token problem (RFC 6750 has no code for it): no challenge to answer.
-            return response::text(
-                StatusCode::FORBIDDEN,
-                "Forbidden: this route admits only some people, and you are not among them.",
-            );
+            return response::text(StatusCode::FORBIDDEN, NOT_ALLOWED);
         }
         AuthnFailure::StoreUnavailable => {
             return response::text(
@@ -535,6 +549,27 @@ mod tests {
             (Rejection::SignIn(SignInRefused::StoreUnavailable), 503),
             (Rejection::MethodNotAllowed { allow: "POST" }, 405),
             (Rejection::CorsPreflight("cors_origin"), 204),
+            (
+                Rejection::NotAllowed {
+                    user: Some("corp:42".into()),
+                    page: true,
+                },
+                403,
+            ),
+            (
+                Rejection::NotAllowed {
+                    user: Some("corp:42".into()),
+                    page: false,
+                },
+                403,
+            ),
+            (
+                Rejection::NotAllowed {
+                    user: None,
+                    page: true,
+                },
+                403,
+            ),
         ];
         for (rejection, status) in cases {
             let res = rescue(rejection.clone());

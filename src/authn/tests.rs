@@ -70,6 +70,7 @@ async fn put_session(server: &TestServer, id: &str, scope: &str) {
                 last_seen: now,
                 scope: scope.to_owned(),
                 family: None,
+                person: None,
             },
         )
         .await
@@ -575,6 +576,7 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             last_seen: now,
             scope: "api:read".to_owned(),
             family: None,
+            person: None,
         };
         server
             .auth
@@ -608,7 +610,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::Domain("example.com".into())],
             vec![],
             headers(None, Some(&session_cookie("jane-session")), None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: Some(jane.into()),
+                via: Via::Session,
+            }),
         ),
         (
             "local user's verified email",
@@ -629,7 +634,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::Provider("corp".into())],
             vec![],
             headers(None, Some(&session_cookie("alice-session")), None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: Some(ALICE.into()),
+                via: Via::Session,
+            }),
         ),
         (
             "scopes still all required",
@@ -643,7 +651,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::User(MACHINE.into())],
             vec![],
             headers(Some(&bearer(&machine)), None, None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: None,
+                via: Via::Bearer,
+            }),
         ),
     ];
     for (name, allow, needed, headers, wanted) in cases {

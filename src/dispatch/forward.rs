@@ -53,6 +53,10 @@ impl Gateway {
                         let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
                         return Ok(sign_in::start(&self.auth, back));
                     }
+                    Err(AuthnFailure::NotAllowed { user, via }) => {
+                        let page = via == Via::Session && response::wants_html(req.headers());
+                        return Err(Rejection::NotAllowed { user, page });
+                    }
                     Err(failure) => {
                         return Err(Rejection::Unauthenticated {
                             failure,

@@ -218,6 +218,25 @@ pub struct SessionRecord {
     /// The refresh family behind a route session.
     #[serde(default)]
     pub family: Option<String>,
+    /// What the route `allow` lists read of a federated person (groups, verified domain),
+    /// fixed when the route session began, so that a request does not read the person's
+    /// record. `None` for a local user (the file says), an AS login session, and a route
+    /// session begun before sessions carried it (the record is read then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<AllowFacts>,
+}
+
+/// What a route's `allow` list (`authn::allow`) reads of a person besides the principal:
+/// its provider (`None`: a `[[users]]` entry), its groups as the provider said them at
+/// sign-in (or the file's), and the domain of its email when that is verified (lower case).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl SessionRecord {

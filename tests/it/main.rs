@@ -44,6 +44,10 @@ mod federation_browser;
 mod federation_oidc;
 // `authgate token list|revoke --user corp:SUB` for a federated person.
 mod federation_revoke;
+// Providers added, renamed and removed by a reload; what their people's sessions do.
+mod federation_reload;
+// Federated people on two gateways sharing one Redis.
+mod federation_redis;
 // Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
