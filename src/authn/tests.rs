@@ -65,6 +65,8 @@ async fn put_session(server: &TestServer, id: &str, scope: &str) {
         .put_session(
             TokenHash::of(id),
             SessionRecord {
+                sign_in: None,
+                factor_tries: 0,
                 user: ALICE.to_owned(),
                 created_at: now,
                 last_seen: now,
@@ -102,6 +104,7 @@ async fn run(server: &TestServer, cases: Vec<Case<'_>>) {
 
 fn machine_identity() -> Identity {
     Identity {
+        second_factor: false,
         user: None,
         client_id: MACHINE.to_owned(),
         scope: "api:read api:write".to_owned(),
@@ -269,6 +272,7 @@ async fn a_users_token_names_the_user_and_its_client() {
     assert_eq!(
         got,
         Ok(Identity {
+            second_factor: false,
             user: Some(ALICE.to_owned()),
             client_id: SPA.to_owned(),
             scope: "api:read".to_owned(),
@@ -369,6 +373,7 @@ async fn session_route_decisions() {
     let html = Some("text/html,application/xhtml+xml,*/*;q=0.8");
     let s = AuthMode::Session;
     let alice = Identity {
+        second_factor: false,
         user: Some(ALICE.to_owned()),
         client_id: GATEWAY_CLIENT_ID.to_owned(),
         scope: "api:read".to_owned(),
@@ -570,6 +575,8 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
     let now = server.auth.now();
     for (id, user) in [("jane-session", jane), ("alice-session", ALICE)] {
         let session = SessionRecord {
+            sign_in: None,
+            factor_tries: 0,
             user: user.to_owned(),
             created_at: now,
             last_seen: now,

@@ -249,6 +249,7 @@ impl TestServer {
             metrics: Arc::new(crate::metrics::Metrics::new().unwrap()),
             login: Arc::new(PasswordChecker::new()),
             signing: Arc::new(crate::tokens::jose::Keys::new(test_key_set().clone())),
+            factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let keys = KeyRing::new(SigningKey::new(&[7u8; 32]).unwrap(), Vec::new());
         TestServer {
@@ -267,6 +268,7 @@ impl TestServer {
         super::authorize::SessionLogin {
             auth_time: START,
             sid: SID.to_owned(),
+            sign_in: None,
         }
     }
 
