@@ -562,5 +562,17 @@ mod tests {
             res.headers()[header::WWW_AUTHENTICATE],
             "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"the access token lacks a scope this route requires\", scope=\"api:write\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/api/\""
         );
+        // RFC 9470 §3: 401, the error, and the class to come back with.
+        let res = rescue(Rejection::Unauthenticated {
+            failure: AuthnFailure::InsufficientUserAuthentication,
+            metadata: Arc::from("https://gw/.well-known/oauth-protected-resource/api/"),
+        });
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"authgate\", error=\"insufficient_user_authentication\", error_description=\"this route requires a sign-in with a second factor\", acr_values=\"urn:authgate:2fa\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/api/\""
+        );
+        let reason = res.extensions().get::<RejectionReason>().map(|r| r.0);
+        assert_eq!(reason, Some("insufficient_user_authentication"));
     }
 }

@@ -666,3 +666,59 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
         assert_eq!(got.map(|_| ()), wanted, "{name}");
     }
 }
+
+/// A route with `mfa = true`: who passes, who is stepped up, who gets RFC 9470's refusal.
+#[test]
+fn the_second_factor_gate() {
+    let identity = |via: Via, second_factor: bool| Identity {
+        user: Some("alice".into()),
+        client_id: "c".into(),
+        scope: String::new(),
+        via,
+        second_factor,
+    };
+    let mut browser = HeaderMap::new();
+    browser.insert(http::header::ACCEPT, "text/html".parse().unwrap());
+    let api = HeaderMap::new();
+    let cases = [
+        (Via::Session, false, false, &browser, Ok(())),
+        (Via::Bearer, false, false, &api, Ok(())),
+        (Via::Session, true, true, &browser, Ok(())),
+        (Via::Bearer, true, true, &api, Ok(())),
+        (
+            Via::Session,
+            false,
+            true,
+            &browser,
+            Err(AuthnFailure::StepUpRequired),
+        ),
+        (
+            Via::Session,
+            false,
+            true,
+            &api,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+        (
+            Via::Bearer,
+            false,
+            true,
+            &browser,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+        (
+            Via::Bearer,
+            false,
+            true,
+            &api,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+    ];
+    for (via, second, required, headers, want) in cases {
+        assert_eq!(
+            crate::authn::second_factor_gate(&identity(via, second), required, headers),
+            want,
+            "{via:?} second={second} required={required}"
+        );
+    }
+}

@@ -232,6 +232,9 @@ admins = ["api:write"]
 pub(crate) struct TestServer {
     pub(crate) auth: AuthServer,
     pub(crate) clock: Arc<ManualClock>,
+    /// How the login session of [`TestServer::login`] signed in (none: a session stored
+    /// before second factors).
+    pub(crate) sign_in: std::sync::Mutex<Option<crate::store::sign_in::SignIn>>,
     /// Holds the registration token's file and the data directory.
     _dir: tempfile::TempDir,
 }
@@ -255,6 +258,7 @@ impl TestServer {
         TestServer {
             auth: AuthServer::new(&config, keys, &lasting),
             clock,
+            sign_in: std::sync::Mutex::new(None),
             _dir: dir,
         }
     }
@@ -268,7 +272,7 @@ impl TestServer {
         super::authorize::SessionLogin {
             auth_time: START,
             sid: SID.to_owned(),
-            sign_in: None,
+            sign_in: self.sign_in.lock().unwrap().clone(),
         }
     }
 

@@ -140,6 +140,8 @@ struct Posted {
     code: String,
     session_id: String,
     session: SessionRecord,
+    /// The CSRF token of the re-shown page.
+    csrf: String,
 }
 
 /// Reads and checks a second-factor form post; `Err(response)` answers it already (the
@@ -164,16 +166,10 @@ async fn posted(
         let message = "The form expired. Please sign in again.";
         return Ok(Err(login_page(auth, &headers, &query, Some(message), "")));
     }
-    let code = form.get("code").unwrap_or("");
-    if code.len() > 64 {
-        return Ok(Err(factor::code(
-            &session.user,
-            &query,
-            &csrf(auth, &session_id),
-            Some(WRONG),
-        )));
-    }
+    // Longer than any code: checked as an empty one (wrong, and counted).
+    let code = form.get("code").filter(|c| c.len() <= 64).unwrap_or("");
     Ok(Ok(Posted {
+        csrf: csrf(auth, &session_id),
         code: code.to_owned(),
         headers,
         query,
@@ -235,8 +231,13 @@ async fn wrong_code(
     Ok(None)
 }
 
-fn throttled_message(wait: u64) -> String {
-    format!("Too many wrong codes. Wait {wait} seconds and try again.")
+/// Which form was posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `POST /oauth2/mfa`: a code at sign-in.
+    Verify,
+    /// `POST /oauth2/mfa/enrol`: the first code of a new secret.
+    Enrol,
 }
 
 /// `POST /oauth2/mfa`: a code at sign-in.
@@ -244,38 +245,7 @@ pub(super) async fn verify(
     auth: &AuthServer,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Rejection> {
-    let posted = match posted(auth, req).await? {
-        Ok(posted) => posted,
-        Err(response) => return Ok(response),
-    };
-    let user = posted.session.user.clone();
-    let csrf = csrf(auth, &posted.session_id);
-    let answer = auth
-        .factors
-        .verify(auth.store.as_ref(), &user, &posted.code, auth.now())
-        .await;
-    match answer {
-        Ok(method) => {
-            let id = upgrade(auth, &posted, method).await?;
-            back_to_request(auth, &posted.query, &id)
-        }
-        Err(Refused::Wrong) => match wrong_code(auth, &posted).await? {
-            Some(page) => Ok(page),
-            None => Ok(factor::code(&user, &posted.query, &csrf, Some(WRONG))),
-        },
-        Err(Refused::Throttled(wait)) => Ok(factor::code(
-            &user,
-            &posted.query,
-            &csrf,
-            Some(&throttled_message(wait)),
-        )),
-        // Removed meanwhile (a reset): the request decides again.
-        Err(Refused::NoFactor) => redirect(
-            StatusCode::SEE_OTHER,
-            &format!("/oauth2/authorize?{}", posted.query),
-        ),
-        Err(Refused::Unavailable) => Err(unavailable()),
-    }
+    answer(auth, req, Step::Verify).await
 }
 
 /// `POST /oauth2/mfa/enrol`: the first code of a new secret.
@@ -283,54 +253,81 @@ pub(super) async fn enrol(
     auth: &AuthServer,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Rejection> {
+    answer(auth, req, Step::Enrol).await
+}
+
+async fn answer(
+    auth: &AuthServer,
+    req: Request<Incoming>,
+    step: Step,
+) -> Result<Response<Body>, Rejection> {
     let posted = match posted(auth, req).await? {
         Ok(posted) => posted,
         Err(response) => return Ok(response),
     };
-    let user = posted.session.user.clone();
-    let csrf = csrf(auth, &posted.session_id);
-    let answer = auth
-        .factors
-        .confirm(auth.store.as_ref(), &user, &posted.code, auth.now())
-        .await;
-    match answer {
-        Ok(codes) => {
-            let id = upgrade(auth, &posted, crate::store::sign_in::AMR_OTP).await?;
+    let (store, user, now) = (auth.store.as_ref(), &posted.session.user, auth.now());
+    let checked = match step {
+        Step::Verify => auth
+            .factors
+            .verify(store, user, &posted.code, now)
+            .await
+            .map(|method| (method, None)),
+        Step::Enrol => auth
+            .factors
+            .confirm(store, user, &posted.code, now)
+            .await
+            .map(|codes| (crate::store::sign_in::AMR_OTP, Some(codes))),
+    };
+    match checked {
+        Ok((method, codes)) => {
+            let id = upgrade(auth, &posted, method).await?;
             let back = crate::oauth::oidc::prompt::after_login(&posted.query);
-            let mut page = factor::recovery_codes(&codes, &format!("/oauth2/authorize?{back}"));
+            let next = format!("/oauth2/authorize?{back}");
+            let mut response = match codes {
+                None => redirect(StatusCode::SEE_OTHER, &next)?,
+                // The recovery codes, once, then on to the request.
+                Some(codes) => factor::recovery_codes(&codes, &next),
+            };
             set_cookie(
-                &mut page,
+                &mut response,
                 cookie::set(LOGIN_COOKIE, &id, Some(auth.settings.session_max)),
             );
-            Ok(page)
+            Ok(response)
         }
         Err(Refused::Wrong) => match wrong_code(auth, &posted).await? {
             Some(page) => Ok(page),
-            None => enrol_page(auth, &user, &posted.query, &csrf, Some(WRONG), false).await,
+            None => again(auth, &posted, step, WRONG).await,
         },
         Err(Refused::Throttled(wait)) => {
-            let message = throttled_message(wait);
-            enrol_page(auth, &user, &posted.query, &csrf, Some(&message), false).await
+            let message = format!("Too many wrong codes. Wait {wait} seconds and try again.");
+            again(auth, &posted, step, &message).await
         }
+        // Removed meanwhile (a reset): the request decides again.
+        Err(Refused::NoFactor) if step == Step::Verify => redirect(
+            StatusCode::SEE_OTHER,
+            &format!("/oauth2/authorize?{}", posted.query),
+        ),
+        // The pending secret expired.
         Err(Refused::NoFactor) => {
             let message = "The set-up took too long. Here is a new key.";
-            enrol_page(auth, &user, &posted.query, &csrf, Some(message), true).await
+            enrol_page(auth, user, &posted.query, &posted.csrf, Some(message), true).await
         }
         Err(Refused::Unavailable) => Err(unavailable()),
     }
 }
 
-/// Back to the authorization request, with the new login session's cookie.
-fn back_to_request(
+/// The posted page again, with `error`.
+async fn again(
     auth: &AuthServer,
-    query: &str,
-    session_id: &str,
+    posted: &Posted,
+    step: Step,
+    error: &str,
 ) -> Result<Response<Body>, Rejection> {
-    let back = crate::oauth::oidc::prompt::after_login(query);
-    let mut response = redirect(StatusCode::SEE_OTHER, &format!("/oauth2/authorize?{back}"))?;
-    set_cookie(
-        &mut response,
-        cookie::set(LOGIN_COOKIE, session_id, Some(auth.settings.session_max)),
-    );
-    Ok(response)
+    let user = &posted.session.user;
+    match step {
+        Step::Verify => Ok(factor::code(user, &posted.query, &posted.csrf, Some(error))),
+        Step::Enrol => {
+            enrol_page(auth, user, &posted.query, &posted.csrf, Some(error), false).await
+        }
+    }
 }

@@ -227,44 +227,42 @@ async fn removal_takes_everything_of_one_user(s: &impl Store) {
     assert_eq!(s.factor_failures("bob", NOW).await.unwrap().count, 1);
 }
 
+/// How many of eight concurrent calls of `call` answer `true`.
+async fn winners<S, F, Fut>(s: &Arc<S>, call: F) -> usize
+where
+    S: Store,
+    F: Fn(Arc<S>) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(call(s.clone()))).collect();
+    let mut wins = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            wins += 1;
+        }
+    }
+    wins
+}
+
 async fn concurrent_accepts_have_one_winner<S: Store>(s: Arc<S>) {
     s.put_pending_totp("alice", pending("t1", NOW + 600))
         .await
         .unwrap();
     assert!(s.confirm_totp("alice", "t1", 1, vec![], NOW).await.unwrap());
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let s = s.clone();
-            tokio::spawn(async move { s.accept_totp("alice", "t1", 2).await.unwrap() })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        if task.await.unwrap() {
-            wins += 1;
-        }
-    }
-    assert_eq!(wins, 1);
-    let codes = codes(&["once"]);
+    let accepted = winners(&s, |s| async move {
+        s.accept_totp("alice", "t1", 2).await.unwrap()
+    });
+    assert_eq!(accepted.await, 1);
+    let code = TokenHash::of("once");
     s.put_pending_totp("bob", pending("b", NOW + 600))
         .await
         .unwrap();
     assert!(s
-        .confirm_totp("bob", "b", 1, codes.clone(), NOW)
+        .confirm_totp("bob", "b", 1, vec![code], NOW)
         .await
         .unwrap());
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let s = s.clone();
-            let code = codes[0];
-            tokio::spawn(async move { s.use_recovery_code("bob", &code).await.unwrap() })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        if task.await.unwrap() {
-            wins += 1;
-        }
-    }
-    assert_eq!(wins, 1);
+    let used = winners(&s, move |s| async move {
+        s.use_recovery_code("bob", &code).await.unwrap()
+    });
+    assert_eq!(used.await, 1);
 }
