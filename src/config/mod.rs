@@ -194,6 +194,16 @@ impl Config {
                     .to_owned(),
             );
         }
+        let second_factors = self.users.iter().any(|u| u.mfa) || self.routes.iter().any(|r| r.mfa);
+        let default_key = SecretRef::File(self.server.data_dir.join("mfa.key"));
+        if second_factors
+            && matches!(self.store.backend, StoreBackend::Redis { .. })
+            && self.mfa.secret_key == default_key
+        {
+            out.push(
+                "second factors on a shared Redis with the default [mfa] secret_key (a file generated in each gateway's data_dir): every gateway must have the same key, or TOTP secrets enrolled at one do not open at another; give them one file or env: source".to_owned(),
+            );
+        }
         providers::warnings(&self.providers, &mut out);
         out
     }

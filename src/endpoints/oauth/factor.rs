@@ -208,6 +208,7 @@ async fn wrong_code(
     auth: &AuthServer,
     posted: &Posted,
 ) -> Result<Option<Response<Body>>, Rejection> {
+    auth.metrics.login_failed("wrong_second_factor");
     let tries = posted.session.factor_tries.saturating_add(1);
     let id = TokenHash::of(&posted.session_id);
     if tries >= throttle::TRIES_PER_LOGIN {
@@ -299,6 +300,7 @@ async fn answer(
             None => again(auth, &posted, step, WRONG).await,
         },
         Err(Refused::Throttled(wait)) => {
+            auth.metrics.login_failed("second_factor_throttled");
             let message = format!("Too many wrong codes. Wait {wait} seconds and try again.");
             again(auth, &posted, step, &message).await
         }
