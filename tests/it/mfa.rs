@@ -18,7 +18,7 @@ use crate::support::mfa::{
     enrol, is_code_page, is_enrolment, journey, reach_code_page, submit, App,
 };
 use crate::support::oauth::{auth_request, jwt_claims, with_param, AuthGateway, Callback, USER};
-use crate::support::process::authgate;
+use crate::support::process::cli;
 
 /// A user whose entry says `mfa = true`.
 const CAROL: &str = "carol";
@@ -327,22 +327,7 @@ async fn reset_mfa_through_the_cli_removes_the_factor_revokes_tokens_and_the_old
         StatusCode::OK
     );
 
-    let config = gateway.write_config();
-    let dir = config.parent().unwrap().to_path_buf();
-    let args = [
-        "user",
-        "reset-mfa",
-        CAROL,
-        "--config",
-        &config.display().to_string(),
-    ]
-    .map(str::to_owned);
-    let output = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        authgate(&dir, &args, &[])
-    })
-    .await
-    .unwrap();
+    let output = cli(&gateway.write_config(), &["user", "reset-mfa", CAROL]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{output:?}");
     assert!(stdout.contains("second factors removed"), "{stdout}");
