@@ -140,7 +140,7 @@ impl SecondFactors {
         code: &str,
         now: u64,
     ) -> Result<Vec<String>, Refused> {
-        self.not_throttled(store, user, now).await?;
+        self.attempt(store, user, now).await?;
         let pending = store
             .factors(user, now)
             .await?
@@ -148,7 +148,7 @@ impl SecondFactors {
             .ok_or(Refused::NoFactor)?;
         let secret = self.open(user, &pending.secret)?;
         let Some(step) = totp::check(&secret, code, now) else {
-            return Err(self.failed(store, user, now, "wrong_code").await);
+            return Err(failed(user, "wrong_code"));
         };
         let codes = recovery::generate();
         let hashes = recovery::hashes(user, &codes);
@@ -156,7 +156,7 @@ impl SecondFactors {
             .confirm_totp(user, &pending.secret.id, step, hashes, now)
             .await?
         {
-            return Err(self.failed(store, user, now, "reused_code").await);
+            return Err(failed(user, "reused_code"));
         }
         store.clear_factor_failures(user).await?;
         tracing::info!(user = %user, "second factor enrolled (totp)");
@@ -172,7 +172,7 @@ impl SecondFactors {
         code: &str,
         now: u64,
     ) -> Result<&'static str, Refused> {
-        self.not_throttled(store, user, now).await?;
+        self.attempt(store, user, now).await?;
         let factors: Factors = store
             .factors(user, now)
             .await?
@@ -182,7 +182,7 @@ impl SecondFactors {
         let secret = self.open(user, active)?;
         if let Some(step) = totp::check(&secret, code, now) {
             if step <= factors.last_step || !store.accept_totp(user, &active.id, step).await? {
-                return Err(self.failed(store, user, now, "reused_code").await);
+                return Err(failed(user, "reused_code"));
             }
             if step != now / totp::STEP_SECS {
                 // Clock drift shows up here first.
@@ -190,12 +190,12 @@ impl SecondFactors {
             }
         } else if let Some(hash) = recovery::lookup(user, code) {
             if !store.use_recovery_code(user, &hash).await? {
-                return Err(self.failed(store, user, now, "wrong_code").await);
+                return Err(failed(user, "wrong_code"));
             }
             let left = factors.recovery.len().saturating_sub(1);
             tracing::info!(user = %user, recovery_codes_left = left, "recovery code used");
         } else {
-            return Err(self.failed(store, user, now, "wrong_code").await);
+            return Err(failed(user, "wrong_code"));
         }
         store.clear_factor_failures(user).await?;
         Ok(AMR_OTP)
@@ -208,9 +208,15 @@ impl SecondFactors {
         })
     }
 
-    async fn not_throttled(&self, store: &dyn Store, user: &str, now: u64) -> Result<(), Refused> {
-        let failures = store.factor_failures(user, now).await?;
-        match throttle::wait(&failures, now) {
+    /// Counts this attempt in the store before its code is checked (a success clears the
+    /// count), and refuses it while the count before it says to wait: concurrent attempts
+    /// each see their own count, so a burst cannot slip past the throttle, and an attempt
+    /// while locked counts too.
+    async fn attempt(&self, store: &dyn Store, user: &str, now: u64) -> Result<(), Refused> {
+        let before = store
+            .count_factor_attempt(user, now, throttle::FORGET_SECS)
+            .await?;
+        match throttle::wait(&before, now) {
             Some(wait) => {
                 tracing::info!(user = %user, reason = "throttled", wait_secs = wait, "second factor refused");
                 Err(Refused::Throttled(wait))
@@ -218,21 +224,12 @@ impl SecondFactors {
             None => Ok(()),
         }
     }
+}
 
-    /// Counts a failure; the refusal to answer with.
-    async fn failed(
-        &self,
-        store: &dyn Store,
-        user: &str,
-        now: u64,
-        reason: &'static str,
-    ) -> Refused {
-        tracing::info!(user = %user, reason, "second factor refused");
-        match store.fail_factor(user, now, throttle::FORGET_SECS).await {
-            Ok(_) => Refused::Wrong,
-            Err(err) => Refused::from(err),
-        }
-    }
+/// A wrong code (already counted by [`SecondFactors::attempt`]): logged, refused.
+fn failed(user: &str, reason: &'static str) -> Refused {
+    tracing::info!(user = %user, reason, "second factor refused");
+    Refused::Wrong
 }
 
 #[cfg(test)]

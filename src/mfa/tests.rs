@@ -153,7 +153,8 @@ async fn wrong_codes_are_throttled_per_user_and_a_success_forgets_them() {
             Err(Refused::Wrong)
         );
     }
-    // Now locked: even the right code waits.
+    // Now locked: even the right code waits, and trying while locked counts too (the next
+    // lock is twice as long, from that attempt).
     assert_eq!(
         f.verify(&store, "alice", &code(&secret, t), t).await,
         Err(Refused::Throttled(30))
@@ -161,9 +162,9 @@ async fn wrong_codes_are_throttled_per_user_and_a_success_forgets_them() {
     assert_eq!(
         f.verify(&store, "alice", &code(&secret, t + 10), t + 10)
             .await,
-        Err(Refused::Throttled(20))
+        Err(Refused::Throttled(50))
     );
-    let t = t + 30;
+    let t = t + 10 + 120;
     assert_eq!(
         f.verify(&store, "alice", &code(&secret, t), t).await,
         Ok("otp")

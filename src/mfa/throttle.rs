@@ -1,8 +1,10 @@
 //! How wrong second-factor codes are throttled, per user, from the count the store keeps
-//! (`FactorStore::fail_factor`), so that every gateway on one store enforces the same limit:
-//! [`FREE_FAILURES`] wrong codes cost nothing, then each further one locks the user's second
-//! step for 30 s, doubling up to 15 min. The count is forgotten [`FORGET_SECS`] after the
-//! last failure, or at a success. A pending login is also cut after
+//! (`FactorStore::count_factor_attempt`, counted before each code is checked), so that every
+//! gateway on one store enforces the same limit and concurrent attempts are judged one by
+//! one: [`FREE_FAILURES`] wrong codes cost nothing, then each further attempt locks the
+//! user's second step for 30 s, doubling up to 15 min, from the last attempt (one made while
+//! locked counts too). The count is forgotten [`FORGET_SECS`] after the last attempt, or at
+//! a success. A pending login is also cut after
 //! [`TRIES_PER_LOGIN`] wrong codes: the person starts over with the password.
 //!
 //! What it allows an attacker who has the password: after the free five, at most one guess

@@ -6,7 +6,7 @@
 //!
 //! Atomic, in both backends: confirming a pending secret, accepting a time step (only one
 //! greater than the recorded one, so a code is accepted once even across gateways), using a
-//! recovery code (once), counting a failure.
+//! recovery code (once), counting an attempt (each concurrent attempt sees its own count).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -97,9 +97,12 @@ pub trait FactorStore: Send + Sync {
     async fn accept_totp(&self, user: &str, id: &str, step: u64) -> StoreResult<bool>;
     /// Removes the recovery code hash `code`: `true` for the one caller that removed it.
     async fn use_recovery_code(&self, user: &str, code: &TokenHash) -> StoreResult<bool>;
-    /// Counts a failure at `now` (a count older than its `expires_at` starts again from
-    /// zero); the count is kept until `now + forget_after`. Returns the new count.
-    async fn fail_factor(
+    /// Counts an attempt at `now`, before its code is checked (a success clears the count
+    /// again), so that concurrent attempts are throttled one by one: a count older than its
+    /// `expires_at` starts again from zero; the new count is kept until `now + forget_after`.
+    /// Returns the count as it was before this attempt, which the attempt is judged by: of
+    /// concurrent callers each sees a different one.
+    async fn count_factor_attempt(
         &self,
         user: &str,
         now: u64,

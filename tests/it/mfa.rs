@@ -215,7 +215,8 @@ async fn five_wrong_codes_end_the_pending_login_and_wrong_codes_are_throttled_pe
     let locked = submit(&browser, &page, &app.code(gateway.now())).await;
     assert!(is_code_page(&locked), "{locked:?}");
     assert!(locked.alert().unwrap().contains("Wait"), "{locked:?}");
-    gateway.advance(31);
+    // The refused attempt counted too: the next lock is 60 s from it.
+    gateway.advance(61);
     let accepted = submit(&browser, &locked, &app.code(gateway.now())).await;
     assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{accepted:?}");
 }

@@ -1,7 +1,8 @@
 //! Second factors: a pending secret is not active until confirmed (and not after it
 //! expired); a TOTP time step is accepted once and only above the last one, with one winner
 //! among concurrent callers; recovery codes work once each and are replaced at the next
-//! confirmation; the failure count rises, is forgotten after its time or when cleared; a
+//! confirmation; the attempt count rises (each concurrent attempt seeing its own), is
+//! forgotten after its time or when cleared; a
 //! removal takes everything of the user and nothing of another's.
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ where
     failures_are_counted_and_forgotten(&make().await).await;
     removal_takes_everything_of_one_user(&make().await).await;
     concurrent_accepts_have_one_winner(Arc::new(make().await)).await;
+    concurrent_attempts_see_distinct_counts(Arc::new(make().await)).await;
 }
 
 async fn enrolment_and_steps(s: &impl Store) {
@@ -157,42 +159,72 @@ async fn recovery_codes_work_once(s: &impl Store) {
 }
 
 async fn failures_are_counted_and_forgotten(s: &impl Store) {
+    let none = FactorFailures::default();
+    assert_eq!(s.factor_failures("alice", NOW).await.unwrap(), none);
+    // Each attempt answers the count before it.
     assert_eq!(
-        s.factor_failures("alice", NOW).await.unwrap(),
-        FactorFailures::default()
+        s.count_factor_attempt("alice", NOW, 100).await.unwrap(),
+        none
     );
-    let one = s.fail_factor("alice", NOW, 100).await.unwrap();
+    let one = FactorFailures {
+        count: 1,
+        last: NOW,
+        expires_at: NOW + 100,
+    };
+    assert_eq!(s.factor_failures("alice", NOW).await.unwrap(), one);
     assert_eq!(
-        one,
-        FactorFailures {
-            count: 1,
-            last: NOW,
-            expires_at: NOW + 100
-        }
+        s.count_factor_attempt("alice", NOW + 10, 100)
+            .await
+            .unwrap(),
+        one
     );
-    let two = s.fail_factor("alice", NOW + 10, 100).await.unwrap();
-    assert_eq!(
-        (two.count, two.last, two.expires_at),
-        (2, NOW + 10, NOW + 110)
-    );
+    let two = FactorFailures {
+        count: 2,
+        last: NOW + 10,
+        expires_at: NOW + 110,
+    };
     assert_eq!(s.factor_failures("alice", NOW + 20).await.unwrap(), two);
-    assert_eq!(s.factor_failures("bob", NOW).await.unwrap().count, 0);
+    assert_eq!(s.factor_failures("bob", NOW).await.unwrap(), none);
     // Past its time the count starts again.
+    assert_eq!(s.factor_failures("alice", NOW + 110).await.unwrap(), none);
+    assert_eq!(
+        s.count_factor_attempt("alice", NOW + 110, 100)
+            .await
+            .unwrap(),
+        none
+    );
     assert_eq!(
         s.factor_failures("alice", NOW + 110).await.unwrap().count,
-        0
-    );
-    assert_eq!(
-        s.fail_factor("alice", NOW + 110, 100).await.unwrap().count,
         1
     );
-    s.fail_factor("alice", NOW + 111, 100).await.unwrap();
+    s.count_factor_attempt("alice", NOW + 111, 100)
+        .await
+        .unwrap();
     s.clear_factor_failures("alice").await.unwrap();
-    assert_eq!(
-        s.factor_failures("alice", NOW + 112).await.unwrap().count,
-        0
-    );
+    assert_eq!(s.factor_failures("alice", NOW + 112).await.unwrap(), none);
     s.clear_factor_failures("nobody").await.unwrap();
+}
+
+/// Concurrent attempts each see their own count: none can slip past the throttle in a burst.
+async fn concurrent_attempts_see_distinct_counts<S: Store>(s: Arc<S>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.count_factor_attempt("alice", NOW, 100)
+                    .await
+                    .unwrap()
+                    .count
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..8).collect::<Vec<u32>>());
+    assert_eq!(s.factor_failures("alice", NOW).await.unwrap().count, 8);
 }
 
 async fn removal_takes_everything_of_one_user(s: &impl Store) {
@@ -204,7 +236,7 @@ async fn removal_takes_everything_of_one_user(s: &impl Store) {
             .confirm_totp(user, "t1", 3, codes(&["r"]), NOW)
             .await
             .unwrap());
-        s.fail_factor(user, NOW, 100).await.unwrap();
+        s.count_factor_attempt(user, NOW, 100).await.unwrap();
     }
     assert!(s.remove_factors("alice").await.unwrap());
     assert_eq!(s.factors("alice", NOW).await.unwrap(), None);

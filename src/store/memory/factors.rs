@@ -209,13 +209,13 @@ impl FactorStore for MemoryStore {
         .await
     }
 
-    async fn fail_factor(
+    async fn count_factor_attempt(
         &self,
         user: &str,
         now: u64,
         forget_after: u64,
     ) -> StoreResult<FactorFailures> {
-        let (failures, seq) = {
+        let (earlier, seq) = {
             let mut txn = self.begin()?;
             let earlier = txn
                 .state
@@ -234,10 +234,10 @@ impl FactorStore for MemoryStore {
                 user: user.to_owned(),
                 failures: Some(failures),
             }))?;
-            (failures, txn.seq)
+            (earlier, txn.seq)
         };
         self.commit(seq).await?;
-        Ok(failures)
+        Ok(earlier)
     }
 
     async fn factor_failures(&self, user: &str, now: u64) -> StoreResult<FactorFailures> {

@@ -173,7 +173,10 @@ async fn populate_factors(store: &MemoryStore) {
         .put_pending_totp("alice", pending("t2"))
         .await
         .unwrap();
-    store.fail_factor("alice", NOW, 86_400).await.unwrap();
+    store
+        .count_factor_attempt("alice", NOW, 86_400)
+        .await
+        .unwrap();
     store.put_pending_totp("bob", pending("b1")).await.unwrap();
     assert!(store.remove_factors("bob").await.unwrap());
 }

@@ -44,20 +44,21 @@ return 1
     )
 });
 
-/// KEYS[1] the failures hash; ARGV[1] now, ARGV[2] forget after (seconds). Returns
-/// `{count, last, exp}` after counting this failure.
+/// KEYS[1] the failures hash; ARGV[1] now, ARGV[2] forget after (seconds). Counts one
+/// attempt; returns `{count, last, exp}` as they were before it (zeros once forgotten).
 static FAIL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'count', 'exp')
-local count = 0
-if f[2] and tonumber(f[2]) > now then count = tonumber(f[1] or '0') end
-count = count + 1
+local f = redis.call('HMGET', KEYS[1], 'count', 'last', 'exp')
+local before = {0, 0, 0}
+if f[3] and tonumber(f[3]) > now then
+  before = {tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3])}
+end
 local exp = now + tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'count', count, 'last', now, 'exp', exp)
+redis.call('HSET', KEYS[1], 'count', before[1] + 1, 'last', now, 'exp', exp)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]) + 60)
-return {count, now, exp}
+return before
 "#,
     )
 });
@@ -159,7 +160,7 @@ impl FactorStore for RedisStore {
         Ok(removed == 1)
     }
 
-    async fn fail_factor(
+    async fn count_factor_attempt(
         &self,
         user: &str,
         now: u64,

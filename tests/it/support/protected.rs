@@ -588,13 +588,15 @@ impl authgate::store::factors::FactorStore for SpyStore {
         self.inner.use_recovery_code(user, code).await
     }
 
-    async fn fail_factor(
+    async fn count_factor_attempt(
         &self,
         user: &str,
         now: u64,
         forget_after: u64,
     ) -> StoreResult<authgate::store::factors::FactorFailures> {
-        self.inner.fail_factor(user, now, forget_after).await
+        self.inner
+            .count_factor_attempt(user, now, forget_after)
+            .await
     }
 
     async fn factor_failures(
