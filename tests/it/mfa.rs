@@ -124,6 +124,9 @@ async fn a_user_with_mfa_enrols_after_the_password_then_signs_in_with_a_code_onc
         Some("default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
     );
     assert_eq!(page.header("cache-control"), Some("no-store"));
+    // The page opened again (reloaded) keeps the secret the app may have scanned.
+    let reloaded = browser.open(&page.url).await;
+    assert_eq!(App::scan(&reloaded).uri, app.uri);
     // A wrong code: the same secret again, nothing enrolled.
     let wrong = if app.code(gateway.now()) == "000000" {
         "111111"

@@ -313,10 +313,6 @@ pub(super) async fn consent(
     let Some((session_id, session)) = login_session(auth, &headers).await? else {
         return Ok(login_page(auth, &headers, &query, None, ""));
     };
-    // The page the request still needs (a second factor) comes before any consent.
-    if let Some(page) = super::factor::page_if_due(auth, &request, &session_id, &session).await? {
-        return Ok(page);
-    }
     let user = session.user.clone();
     let expired = || {
         Rejection::AuthorizePage(
@@ -334,6 +330,10 @@ pub(super) async fn consent(
         auth.now(),
     )
     .map_err(|_| expired())?;
+    // A second factor the request still needs comes before the decision counts.
+    if let Some(page) = super::factor::page_if_due(auth, &request, &session_id, &session).await? {
+        return Ok(page);
+    }
     // A decision answers its pending request once, across every gateway on this store: a
     // replayed form (double submit, back button, a copy) issues nothing.
     let first = auth

@@ -93,30 +93,28 @@ pub(super) async fn page_if_due(
     }
     let csrf = csrf(auth, session_id);
     Ok(Some(match due {
-        Due::Enrol => enrol_page(auth, &session.user, &request.query, &csrf, None, true).await?,
+        Due::Enrol => enrol_page(auth, &session.user, &request.query, &csrf, None).await?,
         _ => factor::code(&session.user, &request.query, &csrf, None),
     }))
 }
 
-/// The enrolment page: a new secret (`fresh`), or the one pending (a new one if none is).
+/// The enrolment page: the secret pending, or a new one when none is (or it expired). A
+/// page shown again (reloaded, or opened by a cross-site navigation) keeps the secret the
+/// person may have scanned already.
 async fn enrol_page(
     auth: &AuthServer,
     user: &str,
     query: &str,
     csrf: &str,
     error: Option<&str>,
-    fresh: bool,
 ) -> Result<Response<Body>, Rejection> {
     let store = auth.store.as_ref();
     let now = auth.now();
-    let pending = if fresh {
-        None
-    } else {
-        auth.factors
-            .pending_enrolment(store, user, now)
-            .await
-            .map_err(|_| unavailable())?
-    };
+    let pending = auth
+        .factors
+        .pending_enrolment(store, user, now)
+        .await
+        .map_err(|_| unavailable())?;
     let provisioning = match pending {
         Some(p) => p,
         None => auth
@@ -312,7 +310,7 @@ async fn answer(
         // The pending secret expired.
         Err(Refused::NoFactor) => {
             let message = "The set-up took too long. Here is a new key.";
-            enrol_page(auth, user, &posted.query, &posted.csrf, Some(message), true).await
+            enrol_page(auth, user, &posted.query, &posted.csrf, Some(message)).await
         }
         Err(Refused::Unavailable) => Err(unavailable()),
     }
@@ -328,8 +326,6 @@ async fn again(
     let user = &posted.session.user;
     match step {
         Step::Verify => Ok(factor::code(user, &posted.query, &posted.csrf, Some(error))),
-        Step::Enrol => {
-            enrol_page(auth, user, &posted.query, &posted.csrf, Some(error), false).await
-        }
+        Step::Enrol => enrol_page(auth, user, &posted.query, &posted.csrf, Some(error)).await,
     }
 }
