@@ -48,6 +48,8 @@ mod headers;
 // `authgate user reset-mfa`, and one TOTP code accepted once across two gateways on one Redis.
 mod mfa;
 mod mfa_redis;
+// Headless Chromium enrols a TOTP factor (inline SVG QR code under the CSP, no script).
+mod mfa_browser;
 // Header size, slow headers and body size limits: 431, cut-off connections, 413.
 mod limits;
 // Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.

@@ -38,6 +38,12 @@ impl App {
     pub fn scan(page: &Page) -> App {
         assert!(is_enrolment(page), "not the enrolment page: {page:?}");
         let uri = text_of(&page.body, "otpauth-uri").expect("the otpauth URI on the page");
+        App::from_uri(&uri)
+    }
+
+    /// What an app keeps of an `otpauth://totp/...` URI.
+    pub fn from_uri(uri: &str) -> App {
+        let uri = uri.to_owned();
         assert!(uri.starts_with("otpauth://totp/"), "{uri}");
         let totp = totp_rs::Totp::from_url(&uri).expect("an otpauth URI an app accepts");
         App {
