@@ -176,6 +176,7 @@ fn main() {
                 last_seen: 1_800_000_000,
                 scope: "app api:read".into(),
                 family: Some("aGVsbG8td29ybGQtZmFtaWx5".into()),
+                person: None,
             };
             let _ = store.put_session(id, record).await;
         }

@@ -25,6 +25,8 @@ pub fn provider_start_url(id: &str, query: &str) -> String {
         .finish();
     format!("{PROVIDER_START_PREFIX}{id}?{request}")
 }
+/// RP-Initiated Logout (the `end_session_endpoint`); a GET without a hint asks to confirm.
+pub const LOGOUT_PATH: &str = "/oauth2/logout";
 /// The forward-auth check for a proxy in front (nginx `auth_request`, Traefik, Caddy).
 pub const FORWARD_AUTH_PATH: &str = "/oauth2/auth";
 /// RFC 9728 protected-resource metadata; a route's own document is below it.

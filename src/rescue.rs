@@ -59,6 +59,11 @@ pub enum Rejection {
     /// The gates of the provider refused the person (`federation::admit`): a 403 page
     /// naming the gate.
     NotAdmitted(Refusal),
+    /// No rule of a route's `allow` list admits the caller `user` (`None`: a client acting
+    /// for itself), who has the route's scopes: 403, as a page saying so (and who they are
+    /// signed in as) when `page` (a browser on its session), else a short text; never a
+    /// redirect, so a browser cannot loop back to sign in.
+    NotAllowed { user: Option<String>, page: bool },
     /// The path exists, the method does not; `allow` is the `Allow` header's value
     /// (RFC 9110 §15.5.6: a 405 must carry it).
     MethodNotAllowed { allow: &'static str },
@@ -136,7 +141,7 @@ impl Rejection {
                 AuthnFailure::InvalidToken(_) => "invalid_token",
                 AuthnFailure::TokenInQuery => "token_in_query",
                 AuthnFailure::InsufficientScope(_) => "insufficient_scope",
-                AuthnFailure::NotAllowed => "not_allowed",
+                AuthnFailure::NotAllowed { .. } => "not_allowed",
                 AuthnFailure::StoreUnavailable => "store_unavailable",
                 AuthnFailure::StepUpRequired | AuthnFailure::InsufficientUserAuthentication => {
                     "insufficient_user_authentication"
@@ -153,6 +158,7 @@ impl Rejection {
             Rejection::SignIn(refused) => refused.reason(),
             Rejection::Federation(refused) => refused.reason(),
             Rejection::NotAdmitted(refusal) => refusal.reason(),
+            Rejection::NotAllowed { .. } => "not_allowed",
             Rejection::MethodNotAllowed { .. } => "method_not_allowed",
             Rejection::Internal => "internal",
             Rejection::Panic => "panic",
@@ -181,6 +187,7 @@ impl Rejection {
             | Rejection::SignIn(_)
             | Rejection::Federation(_)
             | Rejection::NotAdmitted(_)
+            | Rejection::NotAllowed { .. }
             | Rejection::MethodNotAllowed { .. }
             | Rejection::Unhealthy(_) => false,
         }
@@ -222,6 +229,11 @@ fn respond(rejection: &Rejection) -> Response<Body> {
         Rejection::NotAdmitted(refusal) => {
             return pages::not_admitted(refusal.gate(), refusal.message())
         }
+        Rejection::NotAllowed {
+            user: Some(user),
+            page: true,
+        } => return pages::not_allowed(user),
+        Rejection::NotAllowed { .. } => (StatusCode::FORBIDDEN, NOT_ALLOWED),
         Rejection::MethodNotAllowed { allow } => return method_not_allowed(allow),
         Rejection::Head(HeadRejection::MethodRefused) => {
             return method_not_allowed(FORWARDED_METHODS)
@@ -277,6 +289,11 @@ fn respond(rejection: &Rejection) -> Response<Body> {
     };
     response::text(status, message)
 }
+
+/// The text answer of a route's `allow` list to an API client (or a browser not asking for
+/// HTML).
+const NOT_ALLOWED: &str =
+    "Forbidden: this route admits only some people, and you are not among them.";
 
 /// RFC 9110 §15.5.6: a 405 names the methods the target does support.
 fn method_not_allowed(allow: &'static str) -> Response<Body> {
@@ -423,12 +440,9 @@ fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
             Some("this route requires a sign-in with a second factor"),
             "Unauthorized: this route requires a sign-in with a second factor.",
         ),
-        AuthnFailure::NotAllowed => {
+        AuthnFailure::NotAllowed { .. } => {
             // Not a token problem (RFC 6750 has no code for it): no challenge to answer.
-            return response::text(
-                StatusCode::FORBIDDEN,
-                "Forbidden: this route admits only some people, and you are not among them.",
-            );
+            return response::text(StatusCode::FORBIDDEN, NOT_ALLOWED);
         }
         AuthnFailure::StoreUnavailable => {
             return response::text(
@@ -529,6 +543,27 @@ mod tests {
             (Rejection::SignIn(SignInRefused::Cancelled), 403),
             (Rejection::SignIn(SignInRefused::StoreUnavailable), 503),
             (Rejection::MethodNotAllowed { allow: "POST" }, 405),
+            (
+                Rejection::NotAllowed {
+                    user: Some("corp:42".into()),
+                    page: true,
+                },
+                403,
+            ),
+            (
+                Rejection::NotAllowed {
+                    user: Some("corp:42".into()),
+                    page: false,
+                },
+                403,
+            ),
+            (
+                Rejection::NotAllowed {
+                    user: None,
+                    page: true,
+                },
+                403,
+            ),
         ];
         for (rejection, status) in cases {
             let res = rescue(rejection.clone());

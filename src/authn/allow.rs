@@ -10,14 +10,16 @@
 //!   whose `groups` include NAME;
 //! - `domain:D` (or `*.D`): the person's email is verified and its domain is D (or under it).
 //!
-//! Groups and emails are those of the person's record ([`Person`]): fixed at sign-in for a
-//! federated person, the file's for a local user.
+//! Groups and the verified domain are the person's [`AllowFacts`]: for a federated person
+//! those its provider said at sign-in (carried by its route session, or read once per access
+//! token), the file's for a local user.
 
 use crate::config::AllowRule;
 use crate::federation::email::domain_matches;
-use crate::federation::person::Person;
+use crate::store::AllowFacts;
 
-/// Whether deciding `rules` needs the caller's [`Person`] (groups, email), not only its name.
+/// Whether deciding `rules` needs the caller's [`AllowFacts`] (groups, email), not only its
+/// name.
 pub fn needs_person(rules: &[AllowRule]) -> bool {
     rules
         .iter()
@@ -25,15 +27,15 @@ pub fn needs_person(rules: &[AllowRule]) -> bool {
 }
 
 /// Whether `rules` admit the caller `principal` (`None`: a client acting for itself), whose
-/// record is `person` when [`needs_person`]. An empty list admits everyone.
-pub fn admits(rules: &[AllowRule], principal: Option<&str>, person: Option<&Person>) -> bool {
+/// facts are `person` when [`needs_person`]. An empty list admits everyone.
+pub fn admits(rules: &[AllowRule], principal: Option<&str>, person: Option<&AllowFacts>) -> bool {
     if rules.is_empty() {
         return true;
     }
     let Some(principal) = principal else {
         return false;
     };
-    let domain = person.and_then(Person::verified_domain);
+    let domain = person.and_then(|p| p.domain.as_deref());
     rules.iter().any(|rule| match rule {
         AllowRule::User(name) => principal == name,
         AllowRule::Provider(id) => principal
@@ -42,15 +44,14 @@ pub fn admits(rules: &[AllowRule], principal: Option<&str>, person: Option<&Pers
         AllowRule::Group { provider, name } => person.is_some_and(|p| {
             p.provider.as_deref() == provider.as_deref() && p.groups.iter().any(|g| g == name)
         }),
-        AllowRule::Domain(pattern) => domain
-            .as_deref()
-            .is_some_and(|d| domain_matches(pattern, d)),
+        AllowRule::Domain(pattern) => domain.is_some_and(|d| domain_matches(pattern, d)),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::federation::person::Person;
 
     fn person(
         name: &str,
@@ -190,7 +191,12 @@ mod tests {
             ),
         ];
         for (name, rules, who, wanted) in cases {
-            assert_eq!(admits(&rules, Some(&who.name), Some(who)), wanted, "{name}");
+            let facts = who.allow_facts();
+            assert_eq!(
+                admits(&rules, Some(&who.name), Some(&facts)),
+                wanted,
+                "{name}"
+            );
         }
     }
 

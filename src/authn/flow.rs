@@ -242,6 +242,16 @@ pub async fn finish(
         None => None,
     };
 
+    // A federated person's groups and verified domain go with the session (fixed at sign-in,
+    // as its scopes are), so that its requests to routes with `allow` lists read no record.
+    let person = if claims.sub.contains(':') {
+        auth.person(&claims.sub)
+            .await
+            .map_err(|_| SignInRefused::StoreUnavailable)?
+            .map(|p| p.allow_facts())
+    } else {
+        None
+    };
     let session_id = new_token();
     let now = auth.now();
     let record = SessionRecord {
@@ -258,6 +268,7 @@ pub async fn finish(
         last_seen: now,
         scope: claims.scope,
         family,
+        person,
     };
     auth.store
         .put_session(TokenHash::of(&session_id), record)

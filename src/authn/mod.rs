@@ -10,6 +10,7 @@
 
 pub mod allow;
 pub(crate) mod bearer;
+mod federated;
 pub(crate) mod flow;
 pub mod return_to;
 
@@ -19,6 +20,7 @@ use crate::config::{AllowRule, AuthMode};
 use crate::gateway_paths::{GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
+use crate::store::AllowFacts;
 use bearer::Presented;
 
 /// How a request proved who it is.
@@ -62,8 +64,10 @@ pub enum AuthnFailure {
     TokenInQuery,
     /// Valid, but without every scope the route needs (`insufficient_scope`).
     InsufficientScope(String),
-    /// Authenticated, with the scopes, but no rule of the route's `allow` list admits them.
-    NotAllowed,
+    /// Authenticated, with the scopes, but no rule of the route's `allow` list admits them:
+    /// who they are (`None`: a client acting for itself) and how they came, so that a
+    /// browser on its session gets a page saying so and an API client a short answer.
+    NotAllowed { user: Option<String>, via: Via },
     /// The token store could not answer: fail closed.
     StoreUnavailable,
     /// A browser session on a route with `mfa = true` without a second factor: send it
@@ -86,42 +90,64 @@ pub async fn decide(
     if bearer::token_in_query(query) {
         return Err(AuthnFailure::TokenInQuery);
     }
-    let identity = match bearer::presented(headers) {
-        Presented::Bearer(token) => from_token(auth, token).await?,
+    let mut token = None;
+    let (mut identity, carried) = match bearer::presented(headers) {
+        Presented::Bearer(presented) => {
+            token = Some(presented);
+            (from_token(auth, presented).await?, None)
+        }
         Presented::Malformed => {
             return Err(AuthnFailure::InvalidToken(
                 "the Authorization header is malformed",
             ))
         }
         Presented::None | Presented::OtherScheme => match mode {
-            AuthMode::Session => match from_session(auth, headers).await? {
-                Some(identity) => identity,
-                None if crate::http::response::wants_html(headers) => {
-                    return Err(AuthnFailure::LoginRequired)
-                }
-                None => return Err(AuthnFailure::Missing),
+            AuthMode::Session => match session(auth, headers).await? {
+                Some(found) => found,
+                None => return Err(no_session(headers)),
             },
             _ => return Err(AuthnFailure::Missing),
         },
     };
+    if !federated::under_provider(auth, &mut identity) {
+        return Err(match identity.via {
+            Via::Session => no_session(headers),
+            Via::Bearer => AuthnFailure::InvalidToken(
+                "the access token's identity provider is no longer configured",
+            ),
+        });
+    }
     if !identity.has_scopes(scopes) {
         return Err(AuthnFailure::InsufficientScope(scopes.join(" ")));
     }
     if !allow.is_empty() {
         let user = identity.user.as_deref();
-        // The record is read only for group and domain rules (one store read).
-        let person = match user {
-            Some(user) if allow::needs_person(allow) => auth
-                .person(user)
-                .await
-                .map_err(|_| AuthnFailure::StoreUnavailable)?,
+        // Groups and domain: carried by a federated person's session, a local user's from
+        // the file, a token's person read once per token (`federated::facts`).
+        let looked_up = match (user, &carried) {
+            (Some(user), None) if allow::needs_person(allow) => {
+                federated::facts(auth, user, token).await?
+            }
             _ => None,
         };
-        if !allow::admits(allow, user, person.as_ref()) {
-            return Err(AuthnFailure::NotAllowed);
+        let facts = carried.as_ref().or(looked_up.as_deref());
+        if !allow::admits(allow, user, facts) {
+            return Err(AuthnFailure::NotAllowed {
+                user: identity.user,
+                via: identity.via,
+            });
         }
     }
     Ok(identity)
+}
+
+/// A request without a (usable) session: a browser is sent to sign in, anything else 401.
+fn no_session(headers: &HeaderMap) -> AuthnFailure {
+    if crate::http::response::wants_html(headers) {
+        AuthnFailure::LoginRequired
+    } else {
+        AuthnFailure::Missing
+    }
 }
 
 async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFailure> {
@@ -147,11 +173,12 @@ async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFai
     }
 }
 
-/// The session behind the session cookie, if it is alive (touching it slides its idle limit).
-pub async fn from_session(
+/// The session behind the session cookie, if it is alive (touching it slides its idle
+/// limit), with the `allow`-list facts it carries (a federated person's, fixed at sign-in).
+async fn session(
     auth: &AuthServer,
     headers: &HeaderMap,
-) -> Result<Option<Identity>, AuthnFailure> {
+) -> Result<Option<(Identity, Option<AllowFacts>)>, AuthnFailure> {
     let Some(id) = cookie::get(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
@@ -159,15 +186,18 @@ pub async fn from_session(
         .touch_session(id)
         .await
         .map_err(|_| AuthnFailure::StoreUnavailable)?;
-    Ok(session.map(|session| Identity {
-        second_factor: session
-            .sign_in
-            .as_ref()
-            .is_some_and(|s| s.has_second_factor()),
-        user: Some(session.user),
-        client_id: GATEWAY_CLIENT_ID.to_owned(),
-        scope: session.scope,
-        via: Via::Session,
+    Ok(session.map(|session| {
+        let identity = Identity {
+            second_factor: session
+                .sign_in
+                .as_ref()
+                .is_some_and(|s| s.has_second_factor()),
+            user: Some(session.user),
+            client_id: GATEWAY_CLIENT_ID.to_owned(),
+            scope: session.scope,
+            via: Via::Session,
+        };
+        (identity, session.person)
     }))
 }
 

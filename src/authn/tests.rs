@@ -72,6 +72,7 @@ async fn put_session(server: &TestServer, id: &str, scope: &str) {
                 last_seen: now,
                 scope: scope.to_owned(),
                 family: None,
+                person: None,
             },
         )
         .await
@@ -582,6 +583,7 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             last_seen: now,
             scope: "api:read".to_owned(),
             family: None,
+            person: None,
         };
         server
             .auth
@@ -615,7 +617,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::Domain("example.com".into())],
             vec![],
             headers(None, Some(&session_cookie("jane-session")), None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: Some(jane.into()),
+                via: Via::Session,
+            }),
         ),
         (
             "local user's verified email",
@@ -636,7 +641,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::Provider("corp".into())],
             vec![],
             headers(None, Some(&session_cookie("alice-session")), None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: Some(ALICE.into()),
+                via: Via::Session,
+            }),
         ),
         (
             "scopes still all required",
@@ -650,7 +658,10 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
             vec![AllowRule::User(MACHINE.into())],
             vec![],
             headers(Some(&bearer(&machine)), None, None),
-            Err(AuthnFailure::NotAllowed),
+            Err(AuthnFailure::NotAllowed {
+                user: None,
+                via: Via::Bearer,
+            }),
         ),
     ];
     for (name, allow, needed, headers, wanted) in cases {

@@ -177,7 +177,7 @@ scopes = ["app"]
         assert!(!text.contains("hunter2"));
         let config = f.validate().unwrap();
         assert_eq!(config.users[1].name, "bob");
-        assert_eq!(config.users[1].password_hash, phc);
+        assert_eq!(config.users[1].password_hash.as_deref(), Some(phc.as_str()));
     }
 
     #[test]

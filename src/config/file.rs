@@ -209,8 +209,9 @@ pub struct SessionSection {
 #[serde(deny_unknown_fields)]
 pub struct UserSection {
     pub name: Spanned<String>,
-    /// An argon2id PHC string from `authgate hash-password`.
-    pub password: Spanned<String>,
+    /// An argon2id PHC string from `authgate hash-password`. Required unless `identities`
+    /// names at least one upstream identity: such a user signs in only through a provider.
+    pub password: Option<Spanned<String>>,
     /// The most this user may grant.
     #[serde(default)]
     pub scopes: Vec<Spanned<String>>,

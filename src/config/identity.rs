@@ -342,18 +342,31 @@ impl Validator<'_> {
                     format!("users[{first}] has the same name"),
                 ));
             }
-            let hash = u.password.get_ref();
-            let parsed = argon2::PasswordHash::new(hash).ok();
-            if parsed.as_ref().map(|p| p.algorithm.as_str()) != Some("argon2id") {
-                return Err(self.err(
-                    &u.password,
-                    &key("password"),
-                    "must be an argon2id PHC string from `authgate hash-password`, never a plain password",
-                ));
-            }
+            let hash = match &u.password {
+                Some(password) => {
+                    let hash = password.get_ref();
+                    let parsed = argon2::PasswordHash::new(hash).ok();
+                    if parsed.as_ref().map(|p| p.algorithm.as_str()) != Some("argon2id") {
+                        return Err(self.err(
+                            password,
+                            &key("password"),
+                            "must be an argon2id PHC string from `authgate hash-password`, never a plain password",
+                        ));
+                    }
+                    Some(hash.clone())
+                }
+                None if !u.identities.is_empty() => None,
+                None => {
+                    return Err(self.err(
+                        &u.name,
+                        &key("password"),
+                        "is required (from `authgate hash-password`), unless `identities` lists the upstream identities this user signs in with",
+                    ))
+                }
+            };
             out.push(UserConfig {
                 name: name.clone(),
-                password_hash: hash.clone(),
+                password_hash: hash,
                 scopes: self.scope_list(&u.scopes, &key("scopes"), declared)?,
                 claims: self.user_claims(index, u)?,
                 // Checked against the providers once they are known (`identities`).

@@ -265,8 +265,9 @@ pub struct SessionConfig {
 #[derive(Clone)]
 pub struct UserConfig {
     pub name: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
+    /// argon2id PHC string; `None` for a user who signs in only through a provider (its
+    /// `identities`), whom the password form never admits.
+    pub password_hash: Option<String>,
     pub scopes: Vec<String>,
     /// What the OpenID claims say of this user.
     pub claims: UserClaims,

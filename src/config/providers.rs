@@ -46,6 +46,19 @@ pub struct ProviderConfig {
     pub group_scopes: BTreeMap<String, Vec<String>>,
 }
 
+impl ProviderConfig {
+    /// Whether a person admitted through this provider can hold `scope`: it is in
+    /// `grant_scopes` or in a `group_scopes` entry (which group the person is in is the
+    /// record's to say).
+    pub fn can_give(&self, scope: &str) -> bool {
+        self.grant_scopes.iter().any(|s| s == scope)
+            || self
+                .group_scopes
+                .values()
+                .any(|list| list.iter().any(|s| s == scope))
+    }
+}
+
 /// What kind of provider, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderKind {

@@ -61,6 +61,10 @@ impl Gateway {
                         let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
                         return Ok(sign_in::start(&self.auth, back, true));
                     }
+                    Err(AuthnFailure::NotAllowed { user, via }) => {
+                        let page = via == Via::Session && response::wants_html(req.headers());
+                        return Err(Rejection::NotAllowed { user, page });
+                    }
                     Err(failure) => {
                         return Err(Rejection::Unauthenticated {
                             failure,

@@ -187,10 +187,20 @@ fn check_claims(
     Ok(IdClaims { subject, claims })
 }
 
+/// The issuers of Microsoft Entra ID (v2.0 `https://login.microsoftonline.com/TENANT/v2.0`,
+/// v1 `https://sts.windows.net/TENANT/`), global, US Government and China clouds.
+const ENTRA_ISSUERS: [&str; 5] = [
+    "https://login.microsoftonline.com/",
+    "https://login.microsoftonline.us/",
+    "https://login.partner.microsoftonline.cn/",
+    "https://sts.windows.net/",
+    "https://sts.chinacloudapi.cn/",
+];
+
 /// The claims UserInfo may add: each pair is taken together, so an `email_verified` can
 /// never be attached to an address it was not said of.
 const USERINFO_CLAIMS: [&[&str]; 5] = [
-    &["email", "email_verified"],
+    &["email", "email_verified", "xms_edov"],
     &["groups"],
     &["name"],
     &["preferred_username"],
@@ -207,8 +217,25 @@ impl IdClaims {
     }
 
     /// `email_verified` is the boolean `true`: an absent claim, `"true"` or `1` is not.
+    /// From Microsoft Entra ID, which sends no `email_verified` and whose `email` any tenant
+    /// can set (the "nOAuth" class), its optional claim `xms_edov` (the email's domain owner
+    /// verified), the boolean `true`, counts instead; from any other issuer it is ignored.
     pub fn email_verified(&self) -> bool {
-        self.claims.get("email_verified") == Some(&Value::Bool(true))
+        let said = |name: &str| self.claims.get(name) == Some(&Value::Bool(true));
+        said("email_verified") || (self.from_entra() && said("xms_edov"))
+    }
+
+    /// Whether the token says anything of its email's verification (so UserInfo need not
+    /// be asked): `email_verified`, or Entra's `xms_edov`.
+    pub fn says_email_verification(&self) -> bool {
+        self.claims.contains_key("email_verified")
+            || (self.from_entra() && self.claims.contains_key("xms_edov"))
+    }
+
+    /// Whether the (verified) `iss` is Microsoft Entra ID's, in any of its clouds.
+    fn from_entra(&self) -> bool {
+        self.str("iss")
+            .is_some_and(|iss| ENTRA_ISSUERS.iter().any(|prefix| iss.starts_with(prefix)))
     }
 
     /// Whether the token carries a `groups` claim (an array).
@@ -501,6 +528,49 @@ mod tests {
         let absent =
             refused_with(|c| drop(c.as_object_mut().unwrap().remove("email_verified"))).unwrap();
         assert!(!absent.email_verified());
+    }
+
+    /// Entra sends no `email_verified`; its `xms_edov` counts, from Entra only.
+    #[test]
+    fn entras_xms_edov_verifies_the_email_from_entra_only() {
+        let entra = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0";
+        let with = |iss: &str, edov: Value| {
+            let mut c = claims();
+            let o = c.as_object_mut().unwrap();
+            o.remove("email_verified");
+            o.insert("iss".into(), iss.into());
+            o.insert("xms_edov".into(), edov);
+            IdClaims {
+                subject: "s".into(),
+                claims: o.clone(),
+            }
+        };
+        assert!(with(entra, json!(true)).email_verified());
+        assert!(with(entra, json!(true)).says_email_verification());
+        assert!(with("https://sts.windows.net/9188040d/", json!(true)).email_verified());
+        for edov in [json!(false), json!("true"), json!(1), Value::Null] {
+            assert!(!with(entra, edov.clone()).email_verified(), "{edov}");
+        }
+        assert!(
+            !with(ISSUER, json!(true)).email_verified(),
+            "another issuer's xms_edov"
+        );
+        assert!(!with(ISSUER, json!(true)).says_email_verification());
+        assert!(
+            !with(
+                "https://login.microsoftonline.com.evil.example/t/v2.0",
+                json!(true)
+            )
+            .email_verified(),
+            "a lookalike host"
+        );
+        // UserInfo's address never takes the token's xms_edov.
+        let mut thin = with(entra, json!(true));
+        thin.claims.remove("email");
+        let info = json!({"sub": "s", "email": "other@example.com"});
+        thin.merge_userinfo(info.as_object().unwrap()).unwrap();
+        assert_eq!(thin.email(), Some("other@example.com"));
+        assert!(!thin.email_verified());
     }
 
     #[test]

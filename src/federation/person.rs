@@ -5,7 +5,7 @@
 
 use super::admit::Admitted;
 use crate::config::{ProviderConfig, UserConfig};
-use crate::store::PersonRecord;
+use crate::store::{AllowFacts, PersonRecord};
 
 /// Whoever a principal is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,16 +40,12 @@ impl Person {
     /// its scopes only those the provider can still give (`grant_scopes` and every
     /// `group_scopes` entry), so a reload that takes a scope away takes it at once.
     pub fn federated(principal: &str, record: &PersonRecord, provider: &ProviderConfig) -> Person {
-        let can_give = |s: &String| {
-            provider.grant_scopes.contains(s)
-                || provider.group_scopes.values().any(|list| list.contains(s))
-        };
         Person {
             name: principal.to_owned(),
             scopes: record
                 .scopes
                 .iter()
-                .filter(|s| can_give(s))
+                .filter(|s| provider.can_give(s))
                 .cloned()
                 .collect(),
             email: record.email.clone(),
@@ -64,6 +60,15 @@ impl Person {
     pub fn verified_domain(&self) -> Option<String> {
         let email = self.email.as_deref().filter(|_| self.email_verified)?;
         super::email::parse(email).ok().map(|a| a.domain)
+    }
+
+    /// What a route's `allow` list reads of this person (`authn::allow`).
+    pub fn allow_facts(&self) -> AllowFacts {
+        AllowFacts {
+            provider: self.provider.clone(),
+            groups: self.groups.clone(),
+            domain: self.verified_domain(),
+        }
     }
 }
 

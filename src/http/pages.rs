@@ -12,7 +12,7 @@ pub mod factor;
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
-use crate::gateway_paths::{provider_start_url, STYLESHEET_PATH};
+use crate::gateway_paths::{provider_start_url, LOGOUT_PATH, STYLESHEET_PATH};
 use crate::http::body::{full, Body};
 use crate::http::html::escape;
 
@@ -159,6 +159,17 @@ pub fn not_admitted(gate: &str, message: &str) -> Response<Body> {
     page(StatusCode::FORBIDDEN, "Not admitted", &body)
 }
 
+/// The 403 page of a route whose `allow` list admits no rule for `user`, signed in and
+/// holding the route's scopes: who they are signed in as, and the way to sign in as someone
+/// else (the logout confirmation), never a redirect back to sign in.
+pub fn not_allowed(user: &str) -> Response<Body> {
+    let body = format!(
+        "<h1>Not allowed here</h1>\n<p class=\"alert\" role=\"alert\">This address admits only some people, and you are not among them.</p>\n<p>You are signed in as <strong>{}</strong>.</p>\n<p class=\"muted\">Refused by: this route's <code>allow</code> list. If you should have access, ask this gateway's administrator, or <a href=\"{LOGOUT_PATH}\">sign out</a> and sign in as someone else.</p>",
+        escape(user)
+    );
+    page(StatusCode::FORBIDDEN, "Not allowed", &body)
+}
+
 /// The consent form: the client and each scope with its description.
 pub fn consent(
     client_name: &str,
@@ -221,7 +232,7 @@ pub fn logout_confirm(csrf: &str, redirect: Option<&str>) -> Response<Body> {
     let body = format!(
         r#"<h1>Sign out?</h1>
 <p>An application or another site asked to sign you out of authgate.</p>
-<form method="post" action="/oauth2/logout">
+<form method="post" action="{LOGOUT_PATH}">
 <input type="hidden" name="csrf" value="{csrf}">
 {redirect}<div class="actions"><button type="submit">Sign out</button></div>
 </form>"#,
@@ -303,5 +314,24 @@ mod tests {
         let text = html(response).await;
         assert!(text.contains("<code>allow_groups</code>"));
         assert!(text.contains("a group &lt;here&gt;."));
+    }
+
+    #[tokio::test]
+    async fn not_allowed_is_a_403_page_naming_who_is_signed_in() {
+        let response = not_allowed("corp:<b>");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(response.headers().get(header::LOCATION).is_none());
+        assert!(response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let text = html(response).await;
+        assert!(
+            text.contains("signed in as <strong>corp:&lt;b&gt;</strong>"),
+            "{text}"
+        );
+        assert!(text.contains("<code>allow</code>"));
+        assert!(text.contains("href=\"/oauth2/logout\""), "{text}");
     }
 }

@@ -105,7 +105,11 @@ impl PasswordChecker {
             return Err(LoginFailure::Throttled(wait));
         }
         let user = users.get(name);
-        let hash = user.map_or_else(|| DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
+        // A user without a password (signing in only through a provider) costs the same
+        // check as an unknown name, and is refused whatever was typed.
+        let own = user.and_then(|u| u.password_hash.clone());
+        let has_password = own.is_some();
+        let hash = own.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let password = password.to_owned();
         let check = self
             .pool
@@ -125,7 +129,7 @@ impl PasswordChecker {
             }
         };
         match user {
-            Some(user) if verified => {
+            Some(user) if verified && has_password => {
                 self.by_user.succeed(&user_key);
                 Ok(user.name.clone())
             }
@@ -241,7 +245,7 @@ mod tests {
     fn users() -> HashMap<String, UserConfig> {
         let user = UserConfig {
             name: "alice".to_owned(),
-            password_hash: cheap_hash("right"),
+            password_hash: Some(cheap_hash("right")),
             scopes: Vec::new(),
             claims: Default::default(),
             identities: Vec::new(),
@@ -303,6 +307,22 @@ mod tests {
             }
         }
         assert_eq!(answer, Ok("alice".to_owned()));
+    }
+
+    /// A user with `identities` and no password signs in through its provider only: the
+    /// form refuses it whatever is typed, as it refuses an unknown name (the dummy hash's
+    /// password included, were it known).
+    #[tokio::test]
+    async fn a_user_without_a_password_is_refused_by_the_form() {
+        let checker = PasswordChecker::with_pool(HashPool::new(1, 4), Duration::from_secs(30));
+        let mut users = users();
+        if let Some(alice) = users.get_mut("alice") {
+            alice.password_hash = None;
+        }
+        for typed in ["right", "", "anything"] {
+            let answer = checker.check(&users, "alice", typed, PEER, 0).await;
+            assert_eq!(answer, Err(LoginFailure::BadCredentials), "{typed:?}");
+        }
     }
 
     #[test]

@@ -52,10 +52,10 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::config::{ClientConfig, ClientKind, Config, GrantType, UserConfig};
 use crate::gateway_paths::{CALLBACK_PATH, GATEWAY_CLIENT_ID};
-use crate::store::{IssuedAccess, Store};
+use crate::store::{AllowFacts, IssuedAccess, Store};
 use crate::tokens::jwt::{self, AccessClaims, Expected, TokenInvalid};
 use crate::tokens::keyring::KeyRing;
-use crate::tokens::verified::VerifiedTokens;
+use crate::tokens::verified::{TokenCache, VerifiedTokens};
 use clients::Clients;
 use error::OAuthError;
 
@@ -113,6 +113,9 @@ pub struct AuthServer {
     pub clock: Arc<dyn Clock>,
     pub clients: Clients,
     pub users: HashMap<String, UserConfig>,
+    /// What a route's `allow` list reads of each `[[users]]` entry (its groups, its email's
+    /// domain), computed once per configuration rather than per request.
+    pub local_facts: HashMap<String, Arc<AllowFacts>>,
     /// `[[providers]]`: whose remembered people are still admitted, and what they may grant.
     pub providers: Vec<crate::config::ProviderConfig>,
     /// Declared scopes and their descriptions.
@@ -127,6 +130,10 @@ pub struct AuthServer {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Access tokens that verified under this configuration's keys and issuer.
     pub verified: VerifiedTokens,
+    /// The `allow`-list facts of a verified access token's federated person, read from its
+    /// record at the token's first use on a route with a group or domain rule and kept for
+    /// the token's life (`authn::decide`), so that later requests do not read the store.
+    pub token_facts: TokenCache<Option<Arc<AllowFacts>>>,
     /// The asymmetric signing keys (ID tokens, JWKS, and access tokens under `[tokens]
     /// algorithm`), shared with [`Lasting`].
     pub signing: Arc<crate::tokens::jose::Keys>,
@@ -188,6 +195,14 @@ impl AuthServer {
                 .iter()
                 .map(|u| (u.name.clone(), u.clone()))
                 .collect(),
+            local_facts: config
+                .users
+                .iter()
+                .map(|u| {
+                    let facts = crate::federation::person::Person::local(u).allow_facts();
+                    (u.name.clone(), Arc::new(facts))
+                })
+                .collect(),
             providers: config.providers.clone(),
             scopes: config.scopes.clone(),
             login,
@@ -201,6 +216,7 @@ impl AuthServer {
             registration: config.registration.clone(),
             metrics,
             verified: VerifiedTokens::new(),
+            token_facts: TokenCache::new(),
             signing,
             configured_keys: Vec::new(),
             factors: crate::mfa::SecondFactors::new((*factor_key).clone(), &config.mfa.issuer),

@@ -10,6 +10,7 @@
 //! person signs in again and the gates and group scopes are evaluated afresh.
 
 use super::AuthServer;
+use crate::config::ProviderConfig;
 use crate::federation::admit::Admitted;
 use crate::federation::person::{record_of, Person};
 use crate::store::StoreError;
@@ -31,6 +32,21 @@ impl AuthServer {
         self.store.put_person(&admitted.principal, record).await
     }
 
+    /// The configured provider `id`, if it still is.
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    /// Whether a session or token of `principal` may still count: a `[[users]]` name (no
+    /// `:`) yes; `ID:SUB` only while provider ID is configured, so that a reload removing
+    /// a provider ends its people's login sessions too (else `/oauth2/authorize` would sign
+    /// them straight back into the routes that refuse them: a loop).
+    pub fn provider_in_force(&self, principal: &str) -> bool {
+        principal
+            .split_once(':')
+            .is_none_or(|(id, _)| self.provider(id).is_some())
+    }
+
     /// Whoever `principal` is: a `[[users]]` name, or `ID:SUB` remembered at a sign-in
     /// through a provider still configured (`None` otherwise, or once the record expired).
     pub async fn person(&self, principal: &str) -> Result<Option<Person>, StoreError> {
@@ -40,7 +56,7 @@ impl AuthServer {
         let Some((id, _)) = principal.split_once(':') else {
             return Ok(None);
         };
-        let Some(provider) = self.providers.iter().find(|p| p.id == id) else {
+        let Some(provider) = self.provider(id) else {
             return Ok(None);
         };
         let record = self.store.person(principal, self.now()).await?;

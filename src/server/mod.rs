@@ -496,6 +496,7 @@ mod tests {
             last_seen: now,
             scope: String::new(),
             family: None,
+            person: None,
         };
         let id = TokenHash::of("session");
         store.put_session(id, record("alice")).await.unwrap();

@@ -678,6 +678,7 @@ async fn subject_revocation(s: &impl Store) {
         last_seen: NOW,
         scope: String::new(),
         family: None,
+        person: None,
     };
     s.put_session(hash("s1"), session).await.unwrap();
     assert_eq!(
@@ -734,6 +735,7 @@ async fn sessions(s: &impl Store) {
         last_seen: NOW,
         scope: String::new(),
         family: None,
+        person: None,
     };
     s.put_session(hash("s1"), session.clone()).await.unwrap();
     // Sliding idle timeout: each touch moves last_seen.
@@ -786,6 +788,7 @@ async fn sweep_keeps_what_is_live(s: &impl Store) {
         last_seen: at,
         scope: String::new(),
         family: None,
+        person: None,
     };
     s.put_session(hash("live"), session(NOW)).await.unwrap();
     s.put_session(hash("idle"), session(NOW - 100))

@@ -234,10 +234,29 @@ pub struct SessionRecord {
     /// session ends and the person starts over with the password).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub factor_tries: u32,
+    /// What the route `allow` lists read of a federated person (groups, verified domain),
+    /// fixed when the route session began, so that a request does not read the person's
+    /// record. `None` for a local user (the file says), an AS login session, and a route
+    /// session begun before sessions carried it (the record is read then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<AllowFacts>,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// What a route's `allow` list (`authn::allow`) reads of a person besides the principal:
+/// its provider (`None`: a `[[users]]` entry), its groups as the provider said them at
+/// sign-in (or the file's), and the domain of its email when that is verified (lower case).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl SessionRecord {

@@ -10,6 +10,10 @@
 //! (one key ring and issuer): a reload builds a new, empty one, so a key taken out of
 //! `previous_keys` stops verifying at once.
 //!
+//! The same direct-mapped table ([`TokenCache`]) keeps, per token, what else is worth
+//! remembering for the token's life (the authorization server's `allow`-list facts of its
+//! person).
+//!
 //! Direct-mapped: a token's slot is chosen by its last bytes (the end of its HMAC, random to
 //! anyone without the key), and a new token simply replaces whatever was in its slot. Bounded
 //! by construction: [`SLOTS`] entries of at most one token each.
@@ -21,30 +25,33 @@ use super::jwt::AccessClaims;
 /// How many tokens are remembered at most (about 0.5 KiB each).
 pub const SLOTS: usize = 1024;
 
-struct Slot {
+struct Slot<V> {
     token: Box<str>,
-    claims: Arc<AccessClaims>,
+    value: V,
 }
 
-/// Tokens that verified under one key ring and issuer.
-pub struct VerifiedTokens {
-    slots: Box<[Mutex<Option<Slot>>]>,
+/// A value remembered per token, answered only for that exact token.
+pub struct TokenCache<V> {
+    slots: Box<[Mutex<Option<Slot<V>>>]>,
 }
 
-impl Default for VerifiedTokens {
+/// Tokens that verified under one key ring and issuer, with their claims.
+pub type VerifiedTokens = TokenCache<Arc<AccessClaims>>;
+
+impl<V: Clone> Default for TokenCache<V> {
     fn default() -> Self {
-        VerifiedTokens::new()
+        TokenCache::new()
     }
 }
 
-impl VerifiedTokens {
-    pub fn new() -> VerifiedTokens {
-        VerifiedTokens {
+impl<V: Clone> TokenCache<V> {
+    pub fn new() -> TokenCache<V> {
+        TokenCache {
             slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
         }
     }
 
-    fn slot(&self, token: &str) -> &Mutex<Option<Slot>> {
+    fn slot(&self, token: &str) -> &Mutex<Option<Slot<V>>> {
         // FNV-1a over the last 16 bytes: the tail of the signature.
         let tail = &token.as_bytes()[token.len().saturating_sub(16)..];
         let hash = tail.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -54,8 +61,8 @@ impl VerifiedTokens {
         &self.slots[index]
     }
 
-    /// The claims of `token` if it verified before.
-    pub fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
+    /// What was remembered of `token` (its claims, if it verified before).
+    pub fn get(&self, token: &str) -> Option<V> {
         // A slot holds plain data that every step leaves consistent: a panic elsewhere
         // cannot leave it half-written.
         let slot = self
@@ -63,18 +70,18 @@ impl VerifiedTokens {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let cached = slot.as_ref()?;
-        same_token(cached.token.as_bytes(), token.as_bytes()).then(|| cached.claims.clone())
+        same_token(cached.token.as_bytes(), token.as_bytes()).then(|| cached.value.clone())
     }
 
-    /// Remembers that `token` verified with `claims`.
-    pub fn put(&self, token: &str, claims: Arc<AccessClaims>) {
+    /// Remembers `value` of `token` (that it verified with these claims).
+    pub fn put(&self, token: &str, value: V) {
         let mut slot = self
             .slot(token)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *slot = Some(Slot {
             token: token.into(),
-            claims,
+            value,
         });
     }
 }

@@ -124,6 +124,27 @@ fn assert_forbidden(page: &Page, what: &str) {
     assert!(page.location().is_none(), "{what}: a redirect: {page:?}");
 }
 
+/// The browser's 403 of an `allow` list (contract §8: a page that says so): HTML with the
+/// pages' headers, naming who is signed in and the way out (sign out), no redirect.
+fn assert_not_allowed_page(page: &Page, user: &str, what: &str) {
+    assert_forbidden(page, what);
+    assert!(page.is_html(), "{what}: not a page: {page:?}");
+    assert_eq!(page.header("cache-control"), Some("no-store"), "{what}");
+    assert!(page.header("content-security-policy").is_some(), "{what}");
+    assert!(
+        page.body.contains("Not allowed here"),
+        "{what}: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("signed in as <strong>{user}</strong>")),
+        "{what}: {}",
+        page.body
+    );
+    assert!(page.body.contains("href=\"/oauth2/logout\""), "{what}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_entry_admits_that_providers_group_only() {
     let s = setup().await;
@@ -131,14 +152,14 @@ async fn a_group_entry_admits_that_providers_group_only() {
     assert_through(&page, "corp:ops-sub");
     let hits = s.app.hits();
     let (browser, page) = s.federated("/grafana/", CORP, "dev-sub").await;
-    assert_forbidden(&page, "dev at grafana");
+    assert_not_allowed_page(&page, "corp:dev-sub", "dev at grafana");
     // Its session is refused at the group's route on every visit, not sent to sign in again.
     let again = browser.get("/grafana/d/1").await;
-    assert_forbidden(&again, "dev at grafana again");
+    assert_not_allowed_page(&again, "corp:dev-sub", "dev at grafana again");
     assert_eq!(s.app.hits(), hits);
     // A local user is in no provider's group.
     let (_, page) = s.local("/grafana/", ALICE).await;
-    assert_forbidden(&page, "alice at grafana");
+    assert_not_allowed_page(&page, ALICE, "alice at grafana");
     assert_eq!(s.app.hits(), hits);
 }
 
@@ -165,7 +186,31 @@ async fn user_entries_name_local_users_and_federated_principals() {
     assert_through(&page, "corp:boss-sub");
     let hits = s.app.hits();
     let (_, page) = s.local("/admin/", BOB).await;
-    assert_forbidden(&page, "bob at admin");
+    assert_not_allowed_page(&page, BOB, "bob at admin");
+    // An API client with bob's token gets the short text, even asking for HTML: no page,
+    // no challenge (its token is fine; the list refuses bob).
+    let token = s.fed.gateway.user_token(BOB, "app").await;
+    let answer = s
+        .fed
+        .gateway
+        .api()
+        .get(s.fed.gateway.url("/admin/x"))
+        .bearer_auth(&token)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert!(answer.headers().get("www-authenticate").is_none());
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(answer
+        .text()
+        .await
+        .unwrap()
+        .contains("you are not among them"));
     let (_, page) = s.federated("/admin/", CORP, "ops-sub").await;
     assert_forbidden(&page, "ops at admin");
     assert_eq!(s.app.hits(), hits);

@@ -18,7 +18,7 @@ use crate::support::federated::{
     back_at_gateway, follow_within, has_session, leave_for_provider, login_page, oidc_provider,
     query_param, sign_in_with_idp, with_param, Federation,
 };
-use crate::support::fixture::user;
+use crate::support::fixture::{user, PASSWORD};
 use crate::support::idp::{Idp, IdpSettings, CLIENT_ID};
 use crate::support::oauth::jwt_claims;
 use crate::support::protected::{protected, PORTAL, PORTAL_REDIRECT};
@@ -356,4 +356,36 @@ async fn a_local_user_listing_the_identity_is_that_user_and_nothing_links_by_ema
         signed.journey.last.echoed().header("x-auth-user"),
         Some("corp:mallory-sub")
     );
+}
+
+/// A `[[users]]` entry with `identities` and no password signs in through its provider only:
+/// it is that user there (its scopes, its name upstream), and the password form refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_user_without_a_password_signs_in_through_the_provider_only() {
+    let mut idp = Idp::start(corp_accounts()).await;
+    let app = TestUpstream::echo("app").await;
+    let routes = vec![protected("/app/", &app.url(), "session", &["app"])];
+    let erin =
+        "\n[[users]]\nname = \"erin\"\nscopes = [\"app\"]\nidentities = [\"corp:carol-sub\"]\n";
+    let providers = format!("{erin}{}", oidc_provider("corp", CORP, &idp, CORP_GATES));
+    let fed = Federation::start(routes, &providers, &mut [("corp", &mut idp)]).await;
+
+    let browser = fed.browser();
+    let signed = sign_in_with_idp(&browser, &idp, "/app/", CORP, "carol-sub").await;
+    assert_eq!(
+        signed.journey.last.echoed().header("x-auth-user"),
+        Some("erin")
+    );
+
+    let browser = fed.browser();
+    let login = login_page(&browser, "/app/").await;
+    for typed in ["", "any password", PASSWORD] {
+        let page = browser.sign_in(&login, "erin", typed).await;
+        assert!(
+            page.is_login(),
+            "erin signed in with the form ({typed:?}): {page:?}"
+        );
+        assert!(page.alert().is_some(), "{page:?}");
+        assert!(!has_session(&browser));
+    }
 }

@@ -18,6 +18,8 @@ mod reload;
 mod check;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
+// The command line conventions: --version with the revision, completions, man, check --routes/--explain.
+mod cli_shell;
 // The test OpenID provider (support/idp.rs, tests/idp/): discovery, its sign-in, key rotation.
 mod federation_idp;
 // Sign-in through a real OpenID provider: buttons, the request sent, corp:SUB upstream and in
@@ -40,6 +42,10 @@ mod federation_browser;
 mod federation_oidc;
 // `authgate token list|revoke --user corp:SUB` for a federated person.
 mod federation_revoke;
+// Providers added, renamed and removed by a reload; what their people's sessions do.
+mod federation_reload;
+// Federated people on two gateways sharing one Redis.
+mod federation_redis;
 // Forward-auth at /oauth2/auth: 202 with identity headers for a session or token, 401, 403.
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.

@@ -270,6 +270,20 @@ fn user(extra: &str) -> String {
     format!("[[users]]\nname = \"alice\"\npassword = \"{HASH}\"\n{extra}\n")
 }
 
+/// A user who signs in only through a provider has no password; any other user must.
+#[test]
+fn a_password_is_needed_unless_the_user_has_identities() {
+    let linked = corp("allow_all = true")
+        + "[[users]]\nname = \"carol\"\nidentities = [\"corp:248289761001\"]\n";
+    let c = Config::from_toml_str(&linked).unwrap();
+    assert_eq!(c.users[0].password_hash, None);
+    let neither = corp("allow_all = true") + "[[users]]\nname = \"dave\"\nscopes = []\n";
+    let got = err(&neither);
+    assert!(got.contains("users[0].password: is required"), "{got}");
+    assert!(got.contains("unless `identities`"), "{got}");
+    assert!(got.contains(":1"), "a file:line: {got}");
+}
+
 #[test]
 fn identities_name_a_provider_and_are_listed_once() {
     let ok = corp("allow_all = true") + &user("identities = [\"corp:248289761001\"]");

@@ -229,7 +229,7 @@ fn groups_matter(gates: &Gates, provider: &ProviderConfig) -> bool {
 /// leave them to UserInfo).
 fn needs_userinfo(claims: &IdClaims, gates: &Gates, provider: &ProviderConfig) -> bool {
     let email_gate = !gates.allow_email_domains.is_empty() || !gates.allow_emails.is_empty();
-    let email_missing = claims.email().is_none() || !claims.claims.contains_key("email_verified");
+    let email_missing = claims.email().is_none() || !claims.says_email_verification();
     (email_gate && email_missing) || (groups_matter(gates, provider) && !claims.has_groups())
 }
 

@@ -38,6 +38,8 @@ pub(super) async fn login_session(
         .touch_session(id)
         .await
         .map_err(|e| Rejection::OAuth(e.into()))?;
+    // A person of a provider a reload removed is signed in no more: the login page again.
+    let found = found.filter(|session| auth.provider_in_force(&session.user));
     Ok(found.map(|session| (id.to_owned(), session)))
 }
 
@@ -192,7 +194,8 @@ pub(super) fn login_page(
         .collect();
     // Without local users only the providers are offered (and with neither, the form, so the
     // page is never empty).
-    let password = !auth.users.is_empty() || providers.is_empty();
+    // The form, when someone can use it (or when there is no other way to offer).
+    let password = auth.users.values().any(|u| u.password_hash.is_some()) || providers.is_empty();
     let mut response = pages::login(query, &csrf, error, username, &providers, password);
     if fresh {
         set_cookie(
@@ -284,6 +287,7 @@ pub(crate) async fn signed_in(
         last_seen: now,
         scope: String::new(),
         family: None,
+        person: None,
     };
     auth.store
         .put_session(TokenHash::of(&session_id), record)

@@ -82,7 +82,7 @@ mod tests {
     fn alice(claims: UserClaims) -> Person {
         Person::local(&UserConfig {
             name: "alice".into(),
-            password_hash: String::new(),
+            password_hash: None,
             scopes: Vec::new(),
             claims,
             identities: Vec::new(),

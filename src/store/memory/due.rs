@@ -207,6 +207,7 @@ mod tests {
                 last_seen: t,
                 scope: String::new(),
                 family: None,
+                person: None,
             };
             state.apply(Change::PutSession { id: id(n), session });
             if n % 3 == 0 {
@@ -338,6 +339,7 @@ mod tests {
             last_seen: 10,
             scope: String::new(),
             family: None,
+            person: None,
         };
         let mut fresh = State::default();
         assert!(!fresh.sweep_due(0, IDLE, MAX, 1));
@@ -355,6 +357,7 @@ mod tests {
             last_seen: 200,
             scope: String::new(),
             family: None,
+            person: None,
         };
         fresh.apply(Change::PutSession { id: id(2), session });
         assert!(!fresh.sweep_due(250, IDLE, MAX, 4));

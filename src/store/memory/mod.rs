@@ -532,4 +532,6 @@ impl Store for MemoryStore {
 }
 
 #[cfg(test)]
+mod pre_person_tests;
+#[cfg(test)]
 mod tests;

@@ -130,6 +130,7 @@ async fn populate(store: &MemoryStore) {
         last_seen: NOW,
         scope: "app".into(),
         family: Some("f1".into()),
+        person: None,
     };
     store
         .put_session(TokenHash::of("s1"), session.clone())
@@ -466,6 +467,7 @@ async fn session_use_is_journalled_at_most_once_a_minute() {
         last_seen: NOW,
         scope: String::new(),
         family: None,
+        person: None,
     };
     store
         .put_session(TokenHash::of("s"), session)

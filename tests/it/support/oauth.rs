@@ -324,6 +324,11 @@ impl AuthGateway {
         }
     }
 
+    /// A browser of `support::browser` (the federation helpers' kind) on this instance.
+    pub fn page_browser(&self) -> super::browser::Browser {
+        super::browser::Browser::new(trusting_client(&self.data, self.addr), &self.origin)
+    }
+
     /// The `oauth2` client for `id` (with `secret` when confidential), redirecting to
     /// `redirect_uri`; confidential clients authenticate with HTTP Basic.
     pub fn oauth_client(&self, id: &str, secret: Option<&str>, redirect_uri: &str) -> OAuthClient {

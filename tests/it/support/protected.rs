@@ -84,7 +84,27 @@ pub struct ProtectedGateway {
     data: tempfile::TempDir,
     clock: Arc<ManualClock>,
     store: Arc<SpyStore>,
+    /// Reloads the configuration file at a path, as SIGHUP does (`Reloader::reload_file`).
+    reload_file: ReloadFile,
     stop: Option<oneshot::Sender<()>>,
+}
+
+type ReloadFile = Box<dyn Fn(&Path) -> Result<(), String> + Send + Sync>;
+
+/// The configuration [`ProtectedGateway::start`] runs: the [`fixture`], `routes` and `extra`.
+fn protected_text(routes: &[Route], extra: &str, origin: &str, data: &Path) -> String {
+    let mut builder = GatewayBuilder::new()
+        .tls_self_signed()
+        .public_url(origin)
+        .data_dir(data)
+        .toml_section(&fixture());
+    for route in routes {
+        builder = builder.route(route.clone());
+    }
+    if !extra.is_empty() {
+        builder = builder.toml_section(extra);
+    }
+    builder.toml(data)
 }
 
 impl ProtectedGateway {
@@ -92,20 +112,25 @@ impl ProtectedGateway {
     pub async fn start(routes: Vec<Route>, extra: &str) -> ProtectedGateway {
         let extra = extra.to_owned();
         ProtectedGateway::start_with(move |origin, data| {
-            let mut builder = GatewayBuilder::new()
-                .tls_self_signed()
-                .public_url(origin)
-                .data_dir(data)
-                .toml_section(&fixture());
-            for route in &routes {
-                builder = builder.route(route.clone());
-            }
-            if !extra.is_empty() {
-                builder = builder.toml_section(&extra);
-            }
-            builder.toml(data)
+            protected_text(&routes, &extra, origin, data)
         })
         .await
+    }
+
+    /// Writes the configuration [`ProtectedGateway::start`] would run with `routes` and
+    /// `extra` to `DATA_DIR/gateway.toml` and reloads that file the way SIGHUP does (read,
+    /// validated as `check` would, built beside the running one, swapped in).
+    pub fn reload(&self, routes: &[Route], extra: &str) -> Result<(), String> {
+        // The server's own `listen` (the first), as it was bound; a change would wait for a
+        // restart.
+        let text = protected_text(routes, extra, &self.origin, self.data.path()).replacen(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{}\"", self.addr),
+            1,
+        );
+        let path = self.data.path().join("gateway.toml");
+        std::fs::write(&path, text).expect("write gateway.toml");
+        (self.reload_file)(&path)
     }
 
     /// The gateway for the configuration `text_for(public_url, data_dir)` returns.
@@ -133,6 +158,9 @@ impl ProtectedGateway {
                 Err(err) => panic!("gateway did not start: {err}"),
             };
             let addr = server.local_addr().expect("local addr");
+            let reloader = server.reloader();
+            let reload_file: ReloadFile =
+                Box::new(move |path| reloader.reload_file(path).map(|_| ()));
             let (stop, stopped) = oneshot::channel::<()>();
             tokio::spawn(server.run(async move {
                 let _ = stopped.await;
@@ -143,6 +171,7 @@ impl ProtectedGateway {
                 data,
                 clock,
                 store,
+                reload_file,
                 stop: Some(stop),
             };
         }
