@@ -144,6 +144,7 @@ async fn a_snapshot_from_before_person_records_loads() {
 /// The pre-person changes made through the store's own methods (with enough bulk to compact).
 async fn write_through(store: &MemoryStore) {
     let grant = CodeGrant {
+        sign_in: None,
         client_id: "spa".into(),
         user: "alice".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
@@ -159,6 +160,7 @@ async fn write_through(store: &MemoryStore) {
         CodeTake::Fresh(_)
     ));
     let record = |family: &str| RefreshRecord {
+        sign_in: None,
         family: family.into(),
         client_id: "spa".into(),
         user: "alice".into(),
@@ -180,6 +182,8 @@ async fn write_through(store: &MemoryStore) {
         .await
         .unwrap();
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
