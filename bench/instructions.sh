@@ -165,6 +165,9 @@ TOML
         fed_token=$(python3 "$here/federated_login.py" "${portal[@]}" provider Corp ops-sub)
         routes+=(/ls/ /fs/ /lb/ /fb/)
     fi
+    # The RS256 Next key is generated just after the start (AFTER_START), off the request
+    # path: give it time here, or its generation lands in the first counted round.
+    sleep 5
     kill "$native"; wait "$native" 2>/dev/null || true
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
         "$bin" serve --config "$work/gw/gateway.toml" >"$work/gw/log" 2>&1 &

@@ -82,6 +82,7 @@ fn put_family(state: &mut State, family: String, token: TokenHash, access: Vec<I
             expires_at: FAR,
             access,
             tokens: vec![token],
+            sid: None,
         },
     );
 }

@@ -9,9 +9,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--version`: the crate's version and the git revision it was built from (`build.rs`;
+/// `unknown` when built outside a git checkout, e.g. from a source archive).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("AUTHGATE_GIT_REVISION"),
+    ")"
+);
+
 /// authgate: a reverse-proxy authentication gateway with its own OAuth2 authorization server.
 #[derive(Debug, Parser)]
-#[command(name = "authgate", version, about, long_about = None)]
+#[command(name = "authgate", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -22,7 +31,7 @@ pub enum Command {
     /// Run the gateway until SIGTERM or SIGINT.
     Serve(ConfigArg),
     /// Validate a configuration without starting anything (exit 0 valid, 2 invalid).
-    Check(ConfigArg),
+    Check(CheckArgs),
     /// Read a password from standard input and print its argon2id hash for `users[].password`.
     ///
     /// On a terminal the password is asked for twice, without echo. Otherwise the first line
@@ -43,6 +52,38 @@ pub enum Command {
     /// running gateway, through its admin listener.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print a shell completion script to standard output, e.g.
+    /// `authgate completions bash > /etc/bash_completion.d/authgate`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output, e.g.
+    /// `authgate man > /usr/local/share/man/man1/authgate.1`.
+    Man,
+}
+
+/// `authgate check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Also print the route table in the order the gateway tries it: host, prefix, auth,
+    /// scopes, upstream.
+    #[arg(long)]
+    pub routes: bool,
+    /// Also say which route serves PATH (or which of the gateway's own endpoints) and what
+    /// it requires.
+    #[arg(long, value_name = "PATH")]
+    pub explain: Option<String>,
+    /// The host name the --explain request is for (routes naming a host win).
+    #[arg(long, value_name = "HOST", requires = "explain")]
+    pub host: Option<String>,
+}
+
+/// `authgate completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `authgate keys ...`.

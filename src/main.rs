@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Command::User(command) => commands::user::run(command),
         Command::Token(command) => commands::token::run(command),
         Command::Keys(command) => commands::keys::run(command),
+        Command::Completions(args) => commands::shell::completions(args.shell),
+        Command::Man => commands::shell::man_page(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

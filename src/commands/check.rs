@@ -1,12 +1,14 @@
-//! `authgate check`: validate without starting anything.
+//! `authgate check`: validate without starting anything; with `--routes` or `--explain`,
+//! also show how requests are routed (`super::routes`).
 
 use super::CommandError;
-use crate::cli::ConfigArg;
+use crate::cli::CheckArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 
 /// Prints a one-line summary of a valid configuration.
-pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
+pub fn run(check: &CheckArgs) -> Result<(), CommandError> {
+    let args = &check.config;
     let config = Config::load(&args.config)?;
     for warning in config.warnings() {
         eprintln!("{}: warning: {warning}", args.config.display());
@@ -22,5 +24,13 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
         }
     }
     println!("{}: ok: {}", args.config.display(), config.summary());
+    if check.routes {
+        super::print_out(&super::routes::table(&config))?;
+    }
+    if let Some(path) = &check.explain {
+        let explained = super::routes::explain(&config, path, check.host.as_deref())
+            .map_err(CommandError::BadArguments)?;
+        super::print_out(&explained)?;
+    }
     Ok(())
 }

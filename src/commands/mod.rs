@@ -1,14 +1,16 @@
 //! One function per subcommand. Each returns a [`CommandError`] whose kind decides the exit
 //! code: 2 for a bad configuration or bad arguments, 1 for anything else.
 //!
-//! - [`serve`], [`check`]: run or validate the gateway;
+//! - [`serve`], [`check`]: run or validate the gateway; [`routes`]: the route table and
+//!   `check --explain`;
 //! - [`hash_password`]: argon2id hashes for `[[users]]`, and the password prompt `user add`
 //!   shares;
 //! - [`client`], [`user`]: edit `[[clients]]` and `[[users]]` through [`config_file`], which
 //!   keeps comments and writes only what `check` accepts;
 //! - [`token`]: verify an access token offline; [`token_admin`]: list and revoke live
 //!   tokens through the running gateway's admin listener;
-//! - [`keys`]: list and rotate the asymmetric signing keys, through the admin listener.
+//! - [`keys`]: list and rotate the asymmetric signing keys, through the admin listener;
+//! - [`shell`]: completion scripts and the man page, generated from the clap definitions.
 //!
 //! Output discipline: results go to standard output (a hash, a list, claims, a new client
 //! secret once), notes about what was done go to standard error. No command prints a
@@ -20,7 +22,9 @@ pub mod client;
 pub(crate) mod config_file;
 pub mod hash_password;
 pub mod keys;
+pub mod routes;
 pub mod serve;
+pub mod shell;
 pub mod token;
 pub(crate) mod token_admin;
 pub mod user;

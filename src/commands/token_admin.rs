@@ -245,6 +245,7 @@ mod tests {
                     jti: "j1".into(),
                     expires_at: 9,
                 }],
+                sid: None,
             }],
             client_tokens: Vec::new(),
             truncated: false,

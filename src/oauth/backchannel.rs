@@ -8,10 +8,14 @@
 //! pass for an ID token or an access token), signed like the client's ID tokens (its
 //! `id_token_signed_response_alg`); claims `iss`, `aud` (the client), `iat`, `exp`
 //! ([`LOGOUT_TOKEN_TTL`] later), `jti`, `sub`, `sid` (the session that ended, when one did),
-//! `events` with the back-channel logout event, and never a `nonce` (§2.4). A client whose
-//! grants came from another session of the same user receives the `sid` of a session it does
-//! not know, and ignores it (§2.6): the gateway does not record which session each grant
-//! came from, only the user, so it tells every client of the user.
+//! `events` with the back-channel logout event, and never a `nonce` (§2.4).
+//!
+//! Whom: when one login session ends, the clients whose grants came from that session (an
+//! OpenID Connect grant's refresh family records its `sid`), and those with a grant whose
+//! session is unknown (plain OAuth grants, families recorded before the `sid` was kept),
+//! which get the `sid` of a session they may not know and ignore it (§2.6). A client signed
+//! in only through the user's other sessions is not told. When every session of the user
+//! ends (`authgate token revoke --user`), every client of the user is told, without a `sid`.
 
 use serde::Serialize;
 use serde_json::json;
@@ -67,7 +71,8 @@ impl std::fmt::Debug for LogoutNotice {
 impl AuthServer {
     /// The logout tokens to send because a session of `user` ended: its `sid` when one
     /// session ended, `None` when all of them did. One per client with a
-    /// `backchannel_logout_uri` and a live grant of the user.
+    /// `backchannel_logout_uri` and a live grant of the user that the ended session concerns
+    /// (the module doc says which).
     pub async fn logout_notices(
         &self,
         user: &str,
@@ -81,7 +86,11 @@ impl AuthServer {
             .store
             .list_grants(&filter, self.now(), MAX_GRANTS)
             .await?;
-        let mut clients: Vec<String> = grants.into_iter().map(|g| g.client_id).collect();
+        let mut clients: Vec<String> = grants
+            .into_iter()
+            .filter(|g| concerns(g.sid.as_deref(), sid))
+            .map(|g| g.client_id)
+            .collect();
         clients.sort_unstable();
         clients.dedup();
         let mut out = Vec::new();
@@ -119,6 +128,15 @@ impl AuthServer {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether the end of session `ended` (`None`: all of them) concerns a grant that came from
+/// session `grant`.
+fn concerns(grant: Option<&str>, ended: Option<&str>) -> bool {
+    match (grant, ended) {
+        (Some(grant), Some(ended)) => grant == ended,
+        _ => true,
     }
 }
 

@@ -46,6 +46,12 @@ impl<R> RouteTable<R> {
         table
     }
 
+    /// Every route in the order lookups try them (`authgate check --routes`).
+    pub fn in_order(&self) -> impl Iterator<Item = &R> {
+        let by_host = self.by_host.iter().map(|(_, _, route)| route);
+        by_host.chain(self.any_host.iter().map(|(_, route)| route))
+    }
+
     /// The route for `host` (lower case, without port) and a normalised `path`.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&R> {
         if let Some(host) = host {

@@ -3,10 +3,11 @@
 //!
 //! What a reload changes: routes and upstreams, users, clients, scopes, token lifetimes and
 //! signing keys (the asymmetric keys `[tokens]` names too: put in force in the store just
-//! after the swap, the previous one kept published as Retired), session limits, the TLS certificate, the access log switch. Each request
-//! reads the current configuration when it starts, so requests in flight finish on the one
-//! they began with and no connection is dropped; keep-alive connections pick up the new one
-//! on their next request; TLS applies to handshakes from then on.
+//! after the swap, the previous one kept published as Retired), session limits, the TLS
+//! certificate, the access log switch. Each request reads the current configuration when it
+//! starts, so requests in flight finish on the one they began with and no connection is
+//! dropped; keep-alive connections pick up the new one on their next request; TLS applies to
+//! handshakes from then on.
 //!
 //! What needs a restart (a reload that changes it is applied without it, with a warning):
 //! `server.listen`, `server.data_dir`, `[server.limits]`, `shutdown_grace`, `[log]` format

@@ -347,6 +347,7 @@ async fn grant_listing(s: &impl Store) {
     assert_eq!(all[0].access, [access("a1", NOW + 900)]);
     assert_eq!(all[0].user, "alice");
     assert_eq!(all[0].client_id, "spa");
+    assert_eq!(all[0].sid, None, "a plain OAuth grant has no login session");
 
     let bob = GrantFilter {
         user: Some("bob".into()),
@@ -367,6 +368,21 @@ async fn grant_listing(s: &impl Store) {
             .len(),
         1
     );
+    // An OpenID Connect grant's family remembers its login session.
+    let mut oidc = record("f4");
+    oidc.user = "carol".into();
+    oidc.oidc = grant("f4").oidc;
+    s.put_refresh(hash("r4"), oidc.clone(), access("a4", NOW + 900))
+        .await
+        .unwrap();
+    let carol = GrantFilter {
+        user: Some("carol".into()),
+        client: None,
+    };
+    let listed = s.list_grants(&carol, NOW, 100).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].sid.as_deref(), Some("sid-1"));
+    s.revoke_family("f4", NOW).await.unwrap();
     // Past the family's end it is no longer live.
     assert!(s
         .list_grants(&GrantFilter::default(), NOW + 86_400, 100)

@@ -301,6 +301,11 @@ pub struct GrantSummary {
     pub expires_at: u64,
     /// Its access tokens that have not expired yet.
     pub access: Vec<IssuedAccess>,
+    /// The login session an OpenID Connect grant came from (its ID tokens' `sid`): which
+    /// relying parties a single session's logout concerns. `None` for plain OAuth grants and
+    /// for families recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// A `client_credentials` access token, recorded so that `authgate token list` can show what a

@@ -10,6 +10,7 @@ use crate::support::free_port;
 use crate::support::jwks;
 use crate::support::oauth::{jwt_header, AuthGateway, WORKER, WORKER_SECRET};
 use crate::support::process::authgate;
+use crate::support::JsonAnswer;
 
 /// The JWKS max-age, and one second more.
 const PAST_MAX_AGE: u64 = 3_601;
@@ -42,12 +43,8 @@ async fn client_token(gateway: &AuthGateway) -> String {
         .post(gateway.url("/oauth2/token"))
         .basic_auth(WORKER, Some(WORKER_SECRET))
         .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     answer["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no access token: {answer}"))

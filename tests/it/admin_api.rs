@@ -3,14 +3,13 @@
 //! list|revoke` against a running gateway list and revoke by user, client and jti, with the revoked
 //! tokens refused on the very next request.
 
-use std::path::Path;
-
 use oauth2::{RefreshToken, TokenResponse};
 use reqwest::StatusCode;
 
 use crate::support::free_port;
 use crate::support::oauth::{tokens_for, AuthGateway, PASSWORD, USER, WEB, WORKER, WORKER_SECRET};
-use crate::support::process::authgate;
+use crate::support::process::{authgate, cli};
+use crate::support::JsonAnswer;
 
 /// A gateway with a bearer route and its admin listener on a known port.
 async fn gateway() -> AuthGateway {
@@ -35,19 +34,6 @@ scopes = ["api:read"]
     .await
 }
 
-async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
-    let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    full.push("--config".into());
-    full.push(config.display().to_string());
-    let dir = config.parent().unwrap().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = full.iter().map(String::as_str).collect();
-        authgate(&dir, &args, &[])
-    })
-    .await
-    .unwrap()
-}
-
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -69,12 +55,8 @@ async fn client_credentials(gateway: &AuthGateway) -> String {
         .post(gateway.url("/oauth2/token"))
         .basic_auth(WORKER, Some(WORKER_SECRET))
         .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     answer["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -12,6 +12,7 @@ use crate::support::federated::{
 use crate::support::idp::{Idp, IdpSettings};
 use crate::support::jwks::{key_for, verifies_under};
 use crate::support::oauth::jwt_claims;
+use crate::support::JsonAnswer;
 
 const CLIENT: &str = "oidc-portal";
 const REDIRECT: &str = "http://127.0.0.1:7100/cb";
@@ -90,20 +91,12 @@ async fn the_gateways_id_token_and_userinfo_name_the_federated_person() {
     let api = gateway.api();
     let discovery: Value = api
         .get(gateway.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let jwks: Value = api
         .get(discovery["jwks_uri"].as_str().expect("jwks_uri"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let key = key_for(&jwks, id_token).expect("the ID token's kid in the gateway's JWKS");
     assert!(verifies_under(key, id_token));
 
@@ -111,12 +104,8 @@ async fn the_gateways_id_token_and_userinfo_name_the_federated_person() {
     let userinfo: Value = api
         .get(discovery["userinfo_endpoint"].as_str().expect("userinfo"))
         .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(userinfo["sub"], json!("corp:alice-sub"), "{userinfo}");
     assert_eq!(userinfo["email"], json!("alice@example.com"), "{userinfo}");
 }

@@ -4,7 +4,6 @@
 //! from the next request on.
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use authgate::clock::{Clock, SystemClock};
 use reqwest::StatusCode;
@@ -16,23 +15,10 @@ use crate::support::federated::{
 };
 use crate::support::idp::{Idp, IdpSettings, CLIENT_ID};
 use crate::support::oauth::{fixture, AuthGateway, PORTAL, PORTAL_REDIRECT};
-use crate::support::{authgate, client_builder, free_port, TestUpstream};
+use crate::support::{cli, client_builder, free_port, JsonAnswer, TestUpstream};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-async fn cli(config: &Path, args: &[&str]) -> std::process::Output {
-    let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    full.push("--config".into());
-    full.push(config.display().to_string());
-    let dir = config.parent().unwrap().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = full.iter().map(String::as_str).collect();
-        authgate(&dir, &args, &[])
-    })
-    .await
-    .unwrap()
-}
 
 /// A browser of the cookie-jar kind on `gateway` (which trusts its generated certificate).
 fn browser(gateway: &AuthGateway) -> Browser {
@@ -98,12 +84,8 @@ async fn token_revoke_user_revokes_a_federated_principals_tokens() {
             ("client_id", PORTAL),
             ("code_verifier", VERIFIER),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let access = tokens["access_token"]
         .as_str()
         .expect("access_token")

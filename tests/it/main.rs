@@ -18,6 +18,8 @@ mod reload;
 mod check;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
+// The command line conventions: --version with the revision, completions, man, check --routes/--explain.
+mod cli_shell;
 // The test OpenID provider (support/idp.rs, tests/idp/): discovery, its sign-in, key rotation.
 mod federation_idp;
 // Sign-in through a real OpenID provider: buttons, the request sent, corp:SUB upstream and in

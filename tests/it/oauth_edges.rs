@@ -9,7 +9,7 @@ use oauth2::TokenResponse;
 use reqwest::StatusCode;
 
 use crate::support::oauth::{auth_request, AuthGateway, Decision, PASSWORD, USER};
-use crate::support::{GatewayBuilder, RawRequest};
+use crate::support::{GatewayBuilder, JsonAnswer, RawRequest};
 
 /// Far below the 10 s the endpoints give a body to arrive.
 const AT_ONCE: Duration = Duration::from_secs(3);
@@ -172,12 +172,8 @@ scopes = ["app"]
         .await;
     let metadata: serde_json::Value = crate::support::http_client()
         .get(gateway.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let scopes: Vec<&str> = metadata["scopes_supported"]
         .as_array()
         .expect("scopes_supported")

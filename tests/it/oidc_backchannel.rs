@@ -17,7 +17,7 @@ use crate::support::oidc::{
     client_entry, Provider, ALICE, OPENID_SCOPES, RP_LOGGED_OUT, RP_REDIRECT, RP_SECRET,
 };
 use crate::support::upstream::TestBody;
-use crate::support::TestUpstream;
+use crate::support::{JsonAnswer, TestUpstream};
 
 const RP_BC: &str = "rp-backchannel";
 
@@ -52,18 +52,36 @@ async fn receiver(status: u16, delay: Duration) -> (TestUpstream, Received) {
 }
 
 async fn provider(receiver: &TestUpstream) -> Provider {
-    let mut client = client_entry(
-        RP_BC,
-        RP_SECRET,
-        RP_REDIRECT,
-        Some("ES256"),
-        &[RP_LOGGED_OUT],
-    );
+    Provider::start(&listening_client(RP_BC, receiver, 1)).await
+}
+
+/// The `[[clients]]` entry of `id`, whose back-channel logouts `receiver` gets at
+/// `/backchannel?k=K`.
+fn listening_client(id: &str, receiver: &TestUpstream, k: u8) -> String {
+    let mut client = client_entry(id, RP_SECRET, RP_REDIRECT, Some("ES256"), &[RP_LOGGED_OUT]);
     client.push_str(&format!(
-        "backchannel_logout_uri = \"http://{}/backchannel?k=1\"\n",
+        "backchannel_logout_uri = \"http://{}/backchannel?k={k}\"\n",
         receiver.addr()
     ));
-    Provider::start(&client).await
+    client
+}
+
+/// The gateway's JWKS as served now.
+async fn jwks(provider: &Provider) -> Value {
+    provider
+        .gateway
+        .http()
+        .get(provider.gateway.url("/oauth2/jwks"))
+        .json_answer()
+        .await
+}
+
+/// The `logout_token` of a received form body.
+fn logout_token(body: &str) -> String {
+    form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("logout_token")
 }
 
 /// Waits (bounded) until `received` holds `n` requests.
@@ -86,28 +104,15 @@ async fn logout_posts_a_signed_logout_token_to_the_client() {
         .gateway
         .http()
         .get(provider.gateway.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert_eq!(discovery["backchannel_logout_supported"], true);
     assert_eq!(discovery["backchannel_logout_session_supported"], true);
 
     let client = provider.client(RP_BC);
     let (browser, signed) = provider.sign_in(&client, ALICE, &OPENID_SCOPES).await;
     let id_token = signed.id_token();
-    let jwks: Value = provider
-        .gateway
-        .http()
-        .get(provider.gateway.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = jwks(&provider).await;
     let (_, id_claims) = verify_es256(&jwks, &id_token);
     assert!(
         received.lock().unwrap().is_empty(),
@@ -125,10 +130,7 @@ async fn logout_posts_a_signed_logout_token_to_the_client() {
     assert_eq!(got.len(), 1, "one logout token: {got:?}");
     let (content_type, body) = &got[0];
     assert_eq!(content_type, "application/x-www-form-urlencoded");
-    let token = form_urlencoded::parse(body.as_bytes())
-        .find(|(k, _)| k == "logout_token")
-        .map(|(_, v)| v.into_owned())
-        .expect("logout_token");
+    let token = logout_token(body);
     let (header, claims) = verify_es256(&jwks, &token);
     assert_eq!(header["typ"], "logout+jwt");
     assert_eq!(claims["iss"], provider.gateway.issuer());
@@ -210,22 +212,49 @@ async fn revoking_a_user_through_the_admin_api_tells_the_client_without_a_sid() 
 
     let got = wait_for(&received, 1).await;
     assert_eq!(got.len(), 1, "{got:?}");
-    let token = form_urlencoded::parse(got[0].1.as_bytes())
-        .find(|(k, _)| k == "logout_token")
-        .map(|(_, v)| v.into_owned())
-        .expect("logout_token");
-    let jwks: Value = provider
-        .gateway
-        .http()
-        .get(provider.gateway.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = logout_token(&got[0].1);
+    let jwks = jwks(&provider).await;
     let (_, claims) = verify_es256(&jwks, &token);
     assert_eq!(claims["sub"], ALICE);
     assert_eq!(claims["aud"], RP_BC);
     assert!(claims.get("sid").is_none(), "every session ended: {claims}");
+}
+
+#[tokio::test]
+async fn a_session_logout_tells_only_the_client_signed_in_through_that_session() {
+    const RP_OTHER: &str = "rp-backchannel-other";
+    let (upstream, received) = receiver(200, Duration::ZERO).await;
+    let sections =
+        listening_client(RP_BC, &upstream, 1) + &listening_client(RP_OTHER, &upstream, 2);
+    let provider = Provider::start(&sections).await;
+    // Alice in two browsers: one signs in to each client.
+    let (first, signed) = provider
+        .sign_in(&provider.client(RP_BC), ALICE, &OPENID_SCOPES)
+        .await;
+    let (_second, other) = provider
+        .sign_in(&provider.client(RP_OTHER), ALICE, &OPENID_SCOPES)
+        .await;
+    let jwks = jwks(&provider).await;
+    let (_, first_claims) = verify_es256(&jwks, &signed.id_token());
+    let (_, other_claims) = verify_es256(&jwks, &other.id_token());
+    assert_ne!(first_claims["sid"], other_claims["sid"], "two sessions");
+
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", &signed.id_token())
+        .append_pair("post_logout_redirect_uri", RP_LOGGED_OUT)
+        .finish();
+    let page = first.open(&format!("/oauth2/logout?{query}")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{page:?}");
+
+    let got = wait_for(&received, 1).await;
+    // Give a wrong second delivery the time to arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_now = received.lock().unwrap().clone();
+    assert_eq!(got_now.len(), 1, "only the first session's client: {got:?}");
+    let (_, claims) = verify_es256(&jwks, &logout_token(&got_now[0].1));
+    assert_eq!(claims["aud"], RP_BC);
+    assert_eq!(claims["sid"], first_claims["sid"]);
+    assert!(upstream.requests()[0]
+        .target()
+        .ends_with("/backchannel?k=1"));
 }

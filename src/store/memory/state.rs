@@ -66,6 +66,9 @@ pub struct FamilyEntry {
     pub expires_at: u64,
     pub access: Vec<IssuedAccess>,
     pub tokens: Vec<TokenHash>,
+    /// The login session of an OpenID Connect grant (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 pub fn subject_key(subject: &Subject) -> String {
@@ -246,6 +249,7 @@ impl State {
                     expires_at: record.expires_at,
                     access: Vec::new(),
                     tokens: Vec::new(),
+                    sid: record.oidc.as_ref().map(|o| o.sid.clone()),
                 }
             });
         family.access.push(access);
@@ -307,6 +311,7 @@ impl State {
                     .filter(|a| a.expires_at > now)
                     .cloned()
                     .collect(),
+                sid: f.sid.clone(),
             })
             .collect();
         out.sort_by(|a, b| a.family.cmp(&b.family));

@@ -212,7 +212,8 @@ impl Store for RedisStore {
             .arg(&record.user)
             .arg(&record.client_id)
             .arg(&access.jti)
-            .arg(access.expires_at);
+            .arg(access.expires_at)
+            .arg(record.oidc.as_ref().map_or("", |o| o.sid.as_str()));
         self.run(call.invoke_async::<i64>(&mut conn)).await?;
         Ok(())
     }
@@ -578,7 +579,7 @@ fn grants_from(flat: &[String]) -> StoreResult<Vec<GrantSummary>> {
     let number = |s: &String| s.parse::<f64>().map(|n| n as u64).map_err(|_| bad());
     let mut out = Vec::new();
     let mut rest = flat;
-    while let [family, user, client_id, expires_at, n, tail @ ..] = rest {
+    while let [family, user, client_id, expires_at, sid, n, tail @ ..] = rest {
         let n = number(n)? as usize;
         let pairs = tail.get(..n * 2).ok_or_else(bad)?;
         let access = pairs
@@ -597,6 +598,7 @@ fn grants_from(flat: &[String]) -> StoreResult<Vec<GrantSummary>> {
             client_id: client_id.clone(),
             expires_at: number(expires_at)?,
             access,
+            sid: (!sid.is_empty()).then(|| sid.clone()),
         });
         rest = &tail[n * 2..];
     }

@@ -54,11 +54,12 @@ local function revoke_family(lines, fam)
   redis.call('DEL', fkey .. ':access', fkey .. ':tokens')
   redis.call('ZREM', K_FAMILIES, fam)
 end
-local function track(fam, token, rec, exp, user, client, jti, jti_exp)
+local function track(fam, token, rec, exp, user, client, jti, jti_exp, sid)
   local fkey = K_FAMILY .. fam
   local ttl = math.max(exp - wall(), 0) + MARGIN
   if redis.call('EXISTS', fkey) == 0 then
     redis.call('HSET', fkey, 'user', user, 'client', client, 'exp', exp, 'revoked', '0')
+    if sid and sid ~= '' then redis.call('HSET', fkey, 'sid', sid) end
     redis.call('ZADD', K_FAMILIES, exp, fam)
     for _, s in ipairs({'user:' .. user, 'client:' .. client}) do
       redis.call('SADD', K_SUBJECT .. s, fam)
@@ -90,9 +91,10 @@ if uses == 1 then return {1, grant} end
 return {2, grant}
 "#;
 
-/// `ARGV`: prefix, token hash, record JSON, family, family end, user, client, jti, jti expiry.
+/// `ARGV`: prefix, token hash, record JSON, family, family end, user, client, jti, jti expiry,
+/// the login session's `sid` (empty for none).
 const PUT_REFRESH: &str = r#"
-track(ARGV[4], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+track(ARGV[4], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 return 1
 "#;
 
@@ -288,7 +290,7 @@ return out
 "#;
 
 /// `ARGV`: prefix, now, limit, user or '', client or ''. Returns, per live family,
-/// `{family, user, client, end, n, jti1, exp1, ...}` flattened.
+/// `{family, user, client, end, sid or '', n, jti1, exp1, ...}` flattened.
 const LIST_GRANTS: &str = r#"
 local now, limit, user, client = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local fams
@@ -303,7 +305,7 @@ local out, n = {}, 0
 for _, fam in ipairs(fams) do
   if n >= limit then break end
   local fkey = K_FAMILY .. fam
-  local f = redis.call('HMGET', fkey, 'user', 'client', 'exp', 'revoked')
+  local f = redis.call('HMGET', fkey, 'user', 'client', 'exp', 'revoked', 'sid')
   if f[1] and f[4] == '0' and tonumber(f[3]) > now
       and (user == '' or f[1] == user) and (client == '' or f[2] == client) then
     n = n + 1
@@ -312,6 +314,7 @@ for _, fam in ipairs(fams) do
     out[#out + 1] = f[1]
     out[#out + 1] = f[2]
     out[#out + 1] = f[3]
+    out[#out + 1] = f[5] or ''
     out[#out + 1] = tostring(#access / 2)
     for _, v in ipairs(access) do out[#out + 1] = v end
   end

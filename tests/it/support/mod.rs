@@ -53,7 +53,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use gateway::{GatewayBuilder, Route, TestGateway};
-pub use process::{authgate, GatewayProcess};
+pub use process::{authgate, cli, GatewayProcess};
 pub use raw::{RawConnection, RawRequest, RawResponse};
 pub use upstream::{Echoed, TestUpstream};
 pub use websocket::WsEchoUpstream;
@@ -83,7 +83,6 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .timeout(Duration::from_secs(60))
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound once, then released).
 /// A loopback port that was free a moment ago (for configurations that must name their
 /// port before binding, such as an https `public_url`); callers retry if it is taken.
 pub fn free_port() -> u16 {
@@ -91,7 +90,24 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
+/// A port on 127.0.0.1 where nothing listens (bound once, then released).
 pub fn dead_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
+    free_port()
+}
+
+/// A request's answer read as JSON: `.json_answer().await` for the
+/// `.send().await.unwrap().json().await.unwrap()` every test would otherwise spell out.
+pub trait JsonAnswer {
+    fn json_answer<T: serde::de::DeserializeOwned>(self) -> impl Future<Output = T>;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer<T: serde::de::DeserializeOwned>(self) -> T {
+        let answer = self.send().await.expect("the request");
+        let status = answer.status();
+        match answer.json().await {
+            Ok(value) => value,
+            Err(err) => panic!("a {status} answer that is not the JSON expected: {err}"),
+        }
+    }
 }

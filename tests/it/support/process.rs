@@ -33,6 +33,24 @@ pub fn command(dir: &Path) -> Command {
     command
 }
 
+/// Runs `authgate ARGS --config CONFIG` in the configuration's folder, off the async
+/// runtime (the admin commands talk to a gateway this test runs).
+pub async fn cli(config: &Path, args: &[&str]) -> Output {
+    let mut full: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    full.push("--config".into());
+    full.push(config.display().to_string());
+    let dir = config
+        .parent()
+        .expect("the configuration's folder")
+        .to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = full.iter().map(String::as_str).collect();
+        authgate(&dir, &args, &[])
+    })
+    .await
+    .expect("the command's thread")
+}
+
 /// Runs `authgate ARGS` in `dir` with extra environment variables, to completion (at most
 /// 30 s: a command that should fail at once must not hang the suite by serving).
 pub fn authgate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
