@@ -222,18 +222,18 @@ impl IdClaims {
     /// verified), the boolean `true`, counts instead; from any other issuer it is ignored.
     pub fn email_verified(&self) -> bool {
         let said = |name: &str| self.claims.get(name) == Some(&Value::Bool(true));
-        said("email_verified") || (self.from_entra() && said("xms_edov"))
+        said("email_verified") || (self.issued_by_entra() && said("xms_edov"))
     }
 
     /// Whether the token says anything of its email's verification (so UserInfo need not
     /// be asked): `email_verified`, or Entra's `xms_edov`.
     pub fn says_email_verification(&self) -> bool {
         self.claims.contains_key("email_verified")
-            || (self.from_entra() && self.claims.contains_key("xms_edov"))
+            || (self.issued_by_entra() && self.claims.contains_key("xms_edov"))
     }
 
     /// Whether the (verified) `iss` is Microsoft Entra ID's, in any of its clouds.
-    fn from_entra(&self) -> bool {
+    fn issued_by_entra(&self) -> bool {
         self.str("iss")
             .is_some_and(|iss| ENTRA_ISSUERS.iter().any(|prefix| iss.starts_with(prefix)))
     }
