@@ -156,6 +156,9 @@ TOML
     "$bin" serve --config "$work/gw/gateway.toml" >"$work/gw/log" 2>&1 &
     native=$!
     for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.3; done
+    # The RS256 Next key is generated just after the start (AFTER_START), off the request
+    # path: give it time here, or its generation lands in the first counted round.
+    sleep 5
     routes=(/ /b/ /static/x)
     if [ -n "$SESSIONS" ]; then
         local_sid=$(python3 "$here/login.py" once "http://127.0.0.1:$port" /ls/ alice bench-password)
@@ -165,9 +168,6 @@ TOML
         fed_token=$(python3 "$here/federated_login.py" "${portal[@]}" provider Corp ops-sub)
         routes+=(/ls/ /fs/ /lb/ /fb/)
     fi
-    # The RS256 Next key is generated just after the start (AFTER_START), off the request
-    # path: give it time here, or its generation lands in the first counted round.
-    sleep 5
     kill "$native"; wait "$native" 2>/dev/null || true
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" \
         "$bin" serve --config "$work/gw/gateway.toml" >"$work/gw/log" 2>&1 &

@@ -48,6 +48,7 @@ fn free_port() -> u16 {
 
 fn record(family: &str) -> RefreshRecord {
     RefreshRecord {
+        sign_in: None,
         family: family.to_owned(),
         client_id: "bench-app".into(),
         user: "bench".into(),

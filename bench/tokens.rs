@@ -69,6 +69,9 @@ fn main() {
         vec![SigningKey::new(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}"))],
     );
     let claims = AccessClaims {
+        amr: Vec::new(),
+        acr: None,
+        auth_time: None,
         iss: ISS.into(),
         aud: ISS.into(),
         sub: "alice".into(),
@@ -166,6 +169,8 @@ fn main() {
                 probe = id;
             }
             let record = SessionRecord {
+                sign_in: None,
+                factor_tries: 0,
                 user: "alice".into(),
                 created_at: 1_800_000_000,
                 last_seen: 1_800_000_000,

@@ -229,6 +229,10 @@ pub enum UserCommand {
     List(ConfigArg),
     /// Remove a user. Sessions and tokens already issued stay valid until they end.
     Remove(UserNameArgs),
+    /// Remove a user's second factors (TOTP secret, recovery codes, failure count) in the
+    /// running gateway's store, through its admin listener, and revoke the user's sessions
+    /// and tokens: the user enrols again at the next sign-in.
+    ResetMfa(UserNameArgs),
 }
 
 /// `authgate user add`.

@@ -71,6 +71,7 @@ fn build_gateway() -> Option<Gateway> {
         metrics: Arc::new(crate::metrics::Metrics::new().ok()?),
         login: Arc::new(PasswordChecker::new()),
         signing: Arc::new(crate::tokens::jose::Keys::empty()),
+        factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
     };
     let mut auth = AuthServer::new(&config, ring()?, &lasting);
     auth.registration_token = Some(crate::tokens::opaque::TokenHash::of(REGISTRATION_TOKEN));

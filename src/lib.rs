@@ -28,6 +28,7 @@
 //! authn              who is calling: decide, bearer parsing, return_to, the sealed FlowState
 //! federation         upstream identity providers: discovery, keys, ID tokens, flow state
 //! oauth              the authorization server's core
+//! mfa                second factors: TOTP, recovery codes, their throttle
 //! metrics  logging
 //! store              the Store trait, the persisted memory backend, Redis
 //! config             gateway.toml, parsed and validated into the runtime Config
@@ -50,6 +51,7 @@
 //! - [`authn`]: the gate of protected routes: sessions, bearer tokens, the sign-in flow's state;
 //! - [`oauth`]: the authorization server's core (authorize, login, consent, token, revoke, …);
 //! - [`federation`]: sign-in through upstream identity providers, over plain types;
+//! - [`mfa`]: second factors (TOTP, recovery codes, throttling), over plain types and the store;
 //! - [`tokens`]: access-token JWTs, signing keys, secret references, opaque tokens;
 //! - [`store`]: the token store trait, the persisted memory backend, Redis;
 //! - [`clock`]: the time every expiry is measured by (a manual one for tests);
@@ -83,6 +85,7 @@ pub mod gateway_paths;
 pub mod http;
 pub(crate) mod logging;
 pub(crate) mod metrics;
+pub mod mfa;
 pub(crate) mod middleware;
 pub(crate) mod oauth;
 pub(crate) mod pem;

@@ -143,6 +143,9 @@ impl Rejection {
                 AuthnFailure::InsufficientScope(_) => "insufficient_scope",
                 AuthnFailure::NotAllowed { .. } => "not_allowed",
                 AuthnFailure::StoreUnavailable => "store_unavailable",
+                AuthnFailure::StepUpRequired | AuthnFailure::InsufficientUserAuthentication => {
+                    "insufficient_user_authentication"
+                }
             },
             Rejection::CrossSiteUpgrade => "cross_site_upgrade",
             Rejection::BodyTooLarge => "body_too_large",
@@ -430,6 +433,13 @@ fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
             Some("the access token lacks a scope this route requires"),
             "Forbidden: the credentials lack a scope this route requires.",
         ),
+        // RFC 9470 §3: 401, and the class to sign in at again.
+        AuthnFailure::StepUpRequired | AuthnFailure::InsufficientUserAuthentication => (
+            StatusCode::UNAUTHORIZED,
+            Some("insufficient_user_authentication"),
+            Some("this route requires a sign-in with a second factor"),
+            "Unauthorized: this route requires a sign-in with a second factor.",
+        ),
         AuthnFailure::NotAllowed { .. } => {
             // Not a token problem (RFC 6750 has no code for it): no challenge to answer.
             return response::text(StatusCode::FORBIDDEN, NOT_ALLOWED);
@@ -450,6 +460,13 @@ fn bearer_challenge(failure: &AuthnFailure, metadata: &str) -> Response<Body> {
     }
     if let AuthnFailure::InsufficientScope(scope) = failure {
         challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    if matches!(
+        failure,
+        AuthnFailure::StepUpRequired | AuthnFailure::InsufficientUserAuthentication
+    ) {
+        let acr = crate::store::sign_in::ACR_TWO_FACTORS;
+        challenge.push_str(&format!(", acr_values=\"{acr}\""));
     }
     challenge.push_str(&format!(", resource_metadata=\"{metadata}\""));
     let mut res = response::text(status, message);
@@ -580,5 +597,17 @@ mod tests {
             res.headers()[header::WWW_AUTHENTICATE],
             "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"the access token lacks a scope this route requires\", scope=\"api:write\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/api/\""
         );
+        // RFC 9470 §3: 401, the error, and the class to come back with.
+        let res = rescue(Rejection::Unauthenticated {
+            failure: AuthnFailure::InsufficientUserAuthentication,
+            metadata: Arc::from("https://gw/.well-known/oauth-protected-resource/api/"),
+        });
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"authgate\", error=\"insufficient_user_authentication\", error_description=\"this route requires a sign-in with a second factor\", acr_values=\"urn:authgate:2fa\", resource_metadata=\"https://gw/.well-known/oauth-protected-resource/api/\""
+        );
+        let reason = res.extensions().get::<RejectionReason>().map(|r| r.0);
+        assert_eq!(reason, Some("insufficient_user_authentication"));
     }
 }

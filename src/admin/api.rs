@@ -7,6 +7,7 @@
 //! | `GET /admin/tokens?user=U&client=C&limit=N` | admin bearer token | `{"grants":[…],"client_tokens":[…],"truncated":bool}` |
 //! | `POST /admin/revoke` `{"user":U}` / `{"client":C}` / `{"jti":J}` | admin bearer token | `{"revoked":…,"grants":n}` |
 //! | `GET /admin/keys`, `POST /admin/keys/rotate` | admin bearer token | the signing keys: [`super::keys`] |
+//! | `POST /admin/mfa/reset` `{"user":U}` | admin bearer token | `{"user":U,"factors_removed":bool,"grants":n}`: [`super::mfa`] |
 //!
 //! `grants` are the live refresh families (sign-ins, browser sessions) with their access
 //! tokens; `client_tokens` the recorded live `client_credentials` access tokens per client
@@ -87,15 +88,17 @@ pub async fn answer(
             ))
         }
         (&Method::GET, "/healthz") => Ok(crate::dispatch::healthz(state.store.as_ref())),
-        (_, "/admin/tokens" | "/admin/revoke" | "/admin/keys" | "/admin/keys/rotate")
-            if !authorized =>
-        {
-            Err(AdminRejection::Unauthorized)
-        }
+        (
+            _,
+            "/admin/tokens" | "/admin/revoke" | "/admin/keys" | "/admin/keys/rotate"
+            | "/admin/mfa/reset",
+        ) if !authorized => Err(AdminRejection::Unauthorized),
         (&Method::GET, "/admin/keys") => Ok(super::keys::list(state)),
         (&Method::POST, "/admin/keys/rotate") => Ok(super::keys::rotate(state, &body).await),
         (_, "/admin/keys") => Err(AdminRejection::MethodNotAllowed { allow: "GET" }),
         (_, "/admin/keys/rotate") => Err(AdminRejection::MethodNotAllowed { allow: "POST" }),
+        (&Method::POST, "/admin/mfa/reset") => super::mfa::reset(state, &body).await,
+        (_, "/admin/mfa/reset") => Err(AdminRejection::MethodNotAllowed { allow: "POST" }),
         (&Method::GET, "/admin/tokens") => list(state, query).await,
         (&Method::POST, "/admin/revoke") => revoke(state, &body).await,
         (_, "/metrics" | "/healthz" | "/admin/tokens") => {
@@ -108,12 +111,12 @@ pub async fn answer(
 }
 
 /// A store error's cause, for the log; the client gets a fixed message.
-fn store_down(err: crate::store::StoreError) -> AdminRejection {
+pub(super) fn store_down(err: crate::store::StoreError) -> AdminRejection {
     tracing::warn!(error = %err, "admin request: the token store failed");
     AdminRejection::StoreUnavailable
 }
 
-fn name_ok(name: &str) -> bool {
+pub(super) fn name_ok(name: &str) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME && !name.chars().any(char::is_control)
 }
 
@@ -171,21 +174,7 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, Admin
     let now = state.clock.now();
     let store = &state.store;
     let result = match &target {
-        RevokeTarget::User(user) => {
-            let filter = GrantFilter {
-                user: Some(user.clone()),
-                client: None,
-            };
-            // Every session of the user ends: the relying parties listening on a
-            // back-channel are told (logout tokens without `sid`), once the grants they
-            // name are found and before they are revoked.
-            let notices = logout_notices(state, user).await;
-            let revoked = revoke_subject(state, &filter, Subject::User(user.clone()), now).await;
-            if revoked.is_ok() {
-                crate::endpoints::backchannel::send(notices);
-            }
-            revoked
-        }
+        RevokeTarget::User(user) => revoke_user(state, user, now).await,
         RevokeTarget::Client(client) => {
             let filter = GrantFilter {
                 user: None,
@@ -215,6 +204,28 @@ async fn revoke(state: &AdminState, body: &[u8]) -> Result<Response<Body>, Admin
         }
         Err(err) => Err(store_down(err)),
     }
+}
+
+/// Revokes everything of `user` (grants, browser sessions, access tokens issued until now):
+/// the number of live grants ended.
+pub(super) async fn revoke_user(
+    state: &AdminState,
+    user: &str,
+    now: u64,
+) -> Result<usize, crate::store::StoreError> {
+    let filter = GrantFilter {
+        user: Some(user.to_owned()),
+        client: None,
+    };
+    // Every session of the user ends: the relying parties listening on a back-channel are
+    // told (logout tokens without `sid`), once the grants they name are found and before
+    // they are revoked.
+    let notices = logout_notices(state, user).await;
+    let revoked = revoke_subject(state, &filter, Subject::User(user.to_owned()), now).await;
+    if revoked.is_ok() {
+        crate::endpoints::backchannel::send(notices);
+    }
+    revoked
 }
 
 /// The Back-Channel Logout tokens for every session of `user` (none without the live

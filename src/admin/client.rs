@@ -67,6 +67,18 @@ impl AdminClient {
             .map_err(|e| format!("unexpected answer from the gateway: {e}"))
     }
 
+    pub async fn reset_mfa(&self, user: &str) -> Result<super::mfa::ResetOutcome, String> {
+        let body = serde_json::to_vec(&super::mfa::ResetRequest {
+            user: user.to_owned(),
+        })
+        .map_err(|e| e.to_string())?;
+        let answer = self
+            .call(Method::POST, "/admin/mfa/reset", Bytes::from(body))
+            .await?;
+        serde_json::from_slice(&answer)
+            .map_err(|e| format!("unexpected answer from the gateway: {e}"))
+    }
+
     pub async fn keys(&self) -> Result<super::keys::KeyList, String> {
         let body = self.call(Method::GET, "/admin/keys", Bytes::new()).await?;
         serde_json::from_slice(&body)

@@ -11,6 +11,7 @@ pub mod api;
 pub mod client;
 pub mod credential;
 pub mod keys;
+pub mod mfa;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

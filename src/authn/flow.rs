@@ -63,8 +63,10 @@ pub struct Started {
     pub cookie_value: String,
 }
 
-/// Begins a sign-in that returns to `return_to` (made safe) afterwards.
-pub fn begin(auth: &AuthServer, return_to: &str) -> Started {
+/// Begins a sign-in that returns to `return_to` (made safe) afterwards; `second_factor`
+/// asks the authorization server for a sign-in with a second factor (`acr_values`: a route
+/// with `mfa = true`), which a login session with a password only gets by a step-up.
+pub fn begin(auth: &AuthServer, return_to: &str, second_factor: bool) -> Started {
     let state = new_token();
     let verifier = new_token();
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -86,6 +88,9 @@ pub fn begin(auth: &AuthServer, return_to: &str) -> Started {
         .append_pair("state", &state)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
+    if second_factor {
+        query.append_pair("acr_values", crate::store::sign_in::ACR_TWO_FACTORS);
+    }
     Started {
         authorize_url: format!("/oauth2/authorize?{}", query.finish()),
         cookie_name: flow_cookie_name(&state),
@@ -250,6 +255,14 @@ pub async fn finish(
     let session_id = new_token();
     let now = auth.now();
     let record = SessionRecord {
+        // How the person signed in, as the token just issued says (none for old grants).
+        sign_in: claims
+            .auth_time
+            .map(|auth_time| crate::store::sign_in::SignIn {
+                amr: claims.amr.clone(),
+                auth_time,
+            }),
+        factor_tries: 0,
         user: claims.sub.clone(),
         created_at: now,
         last_seen: now,

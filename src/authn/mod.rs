@@ -39,6 +39,8 @@ pub struct Identity {
     /// Space-separated.
     pub scope: String,
     pub via: Via,
+    /// The sign-in behind it included a second factor (RFC 8176 `amr` holds `mfa`).
+    pub second_factor: bool,
 }
 
 impl Identity {
@@ -68,6 +70,12 @@ pub enum AuthnFailure {
     NotAllowed { user: Option<String>, via: Via },
     /// The token store could not answer: fail closed.
     StoreUnavailable,
+    /// A browser session on a route with `mfa = true` without a second factor: send it
+    /// through a step-up.
+    StepUpRequired,
+    /// A credential without a second factor on a route with `mfa = true` (RFC 9470
+    /// `insufficient_user_authentication`).
+    InsufficientUserAuthentication,
 }
 
 /// Decides a request to a route with `mode`, `scopes` and `allow` (empty: no list).
@@ -150,6 +158,7 @@ async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFai
             client_id: claims.client_id.clone(),
             scope: claims.scope.clone(),
             via: Via::Bearer,
+            second_factor: crate::store::sign_in::two_factors(&claims.amr),
         }),
         Err(AccessRefused::Invalid(reason)) => {
             tracing::info!(reason = %reason, "bearer token refused");
@@ -179,6 +188,10 @@ async fn session(
         .map_err(|_| AuthnFailure::StoreUnavailable)?;
     Ok(session.map(|session| {
         let identity = Identity {
+            second_factor: session
+                .sign_in
+                .as_ref()
+                .is_some_and(|s| s.has_second_factor()),
             user: Some(session.user),
             client_id: GATEWAY_CLIENT_ID.to_owned(),
             scope: session.scope,
@@ -186,6 +199,23 @@ async fn session(
         };
         (identity, session.person)
     }))
+}
+
+/// A route with `mfa = true` (`required`) admits only an identity whose sign-in had a second
+/// factor: a browser on its session is sent through a step-up, anything else is refused
+/// with RFC 9470's `insufficient_user_authentication`. Checked after [`decide`].
+pub fn second_factor_gate(
+    identity: &Identity,
+    required: bool,
+    headers: &HeaderMap,
+) -> Result<(), AuthnFailure> {
+    if !required || identity.second_factor {
+        return Ok(());
+    }
+    if identity.via == Via::Session && crate::http::response::wants_html(headers) {
+        return Err(AuthnFailure::StepUpRequired);
+    }
+    Err(AuthnFailure::InsufficientUserAuthentication)
 }
 
 #[cfg(test)]

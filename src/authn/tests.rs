@@ -65,6 +65,8 @@ async fn put_session(server: &TestServer, id: &str, scope: &str) {
         .put_session(
             TokenHash::of(id),
             SessionRecord {
+                sign_in: None,
+                factor_tries: 0,
                 user: ALICE.to_owned(),
                 created_at: now,
                 last_seen: now,
@@ -103,6 +105,7 @@ async fn run(server: &TestServer, cases: Vec<Case<'_>>) {
 
 fn machine_identity() -> Identity {
     Identity {
+        second_factor: false,
         user: None,
         client_id: MACHINE.to_owned(),
         scope: "api:read api:write".to_owned(),
@@ -270,6 +273,7 @@ async fn a_users_token_names_the_user_and_its_client() {
     assert_eq!(
         got,
         Ok(Identity {
+            second_factor: false,
             user: Some(ALICE.to_owned()),
             client_id: SPA.to_owned(),
             scope: "api:read".to_owned(),
@@ -370,6 +374,7 @@ async fn session_route_decisions() {
     let html = Some("text/html,application/xhtml+xml,*/*;q=0.8");
     let s = AuthMode::Session;
     let alice = Identity {
+        second_factor: false,
         user: Some(ALICE.to_owned()),
         client_id: GATEWAY_CLIENT_ID.to_owned(),
         scope: "api:read".to_owned(),
@@ -571,6 +576,8 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
     let now = server.auth.now();
     for (id, user) in [("jane-session", jane), ("alice-session", ALICE)] {
         let session = SessionRecord {
+            sign_in: None,
+            factor_tries: 0,
             user: user.to_owned(),
             created_at: now,
             last_seen: now,
@@ -668,5 +675,61 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
         )
         .await;
         assert_eq!(got.map(|_| ()), wanted, "{name}");
+    }
+}
+
+/// A route with `mfa = true`: who passes, who is stepped up, who gets RFC 9470's refusal.
+#[test]
+fn the_second_factor_gate() {
+    let identity = |via: Via, second_factor: bool| Identity {
+        user: Some("alice".into()),
+        client_id: "c".into(),
+        scope: String::new(),
+        via,
+        second_factor,
+    };
+    let mut browser = HeaderMap::new();
+    browser.insert(http::header::ACCEPT, "text/html".parse().unwrap());
+    let api = HeaderMap::new();
+    let cases = [
+        (Via::Session, false, false, &browser, Ok(())),
+        (Via::Bearer, false, false, &api, Ok(())),
+        (Via::Session, true, true, &browser, Ok(())),
+        (Via::Bearer, true, true, &api, Ok(())),
+        (
+            Via::Session,
+            false,
+            true,
+            &browser,
+            Err(AuthnFailure::StepUpRequired),
+        ),
+        (
+            Via::Session,
+            false,
+            true,
+            &api,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+        (
+            Via::Bearer,
+            false,
+            true,
+            &browser,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+        (
+            Via::Bearer,
+            false,
+            true,
+            &api,
+            Err(AuthnFailure::InsufficientUserAuthentication),
+        ),
+    ];
+    for (via, second, required, headers, want) in cases {
+        assert_eq!(
+            crate::authn::second_factor_gate(&identity(via, second), required, headers),
+            want,
+            "{via:?} second={second} required={required}"
+        );
     }
 }

@@ -146,6 +146,9 @@ mod tests {
 
     fn claims() -> AccessClaims {
         AccessClaims {
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
             iss: "https://gw.example.com".into(),
             aud: "https://gw.example.com".into(),
             sub: "alice".into(),

@@ -23,7 +23,28 @@ pub fn run(command: &UserCommand) -> Result<(), CommandError> {
         UserCommand::Add(args) => add(args),
         UserCommand::List(args) => list(args),
         UserCommand::Remove(args) => remove(args),
+        UserCommand::ResetMfa(args) => reset_mfa(args),
     }
+}
+
+/// `user reset-mfa`: through the admin listener, since only the running gateway owns the
+/// store (the memory backend's journal).
+fn reset_mfa(args: &UserNameArgs) -> Result<(), CommandError> {
+    let config = Config::load(&args.config.config)?;
+    let client =
+        crate::admin::client::AdminClient::from_config(&config).map_err(CommandError::Failed)?;
+    let outcome = super::token_admin::runtime()?
+        .block_on(client.reset_mfa(&args.name))
+        .map_err(CommandError::Failed)?;
+    let factors = if outcome.factors_removed {
+        "second factors removed"
+    } else {
+        "had no second factor"
+    };
+    print_out(&format!(
+        "user {}: {factors}; {} grant(s) and every session ended, access tokens issued until now refused\n",
+        outcome.user, outcome.grants
+    ))
 }
 
 /// `user add`.

@@ -37,6 +37,23 @@ pub struct FileConfig {
     /// `[[providers]]`: upstream identity providers people may sign in through.
     #[serde(default)]
     pub providers: Vec<Spanned<ProviderSection>>,
+    /// `[mfa]`: second factors (contract §9).
+    #[serde(default)]
+    pub mfa: MfaSection,
+}
+
+/// `[mfa]`: how TOTP second factors are enrolled and kept. Who needs one is said by
+/// `mfa = true` on `[[users]]` and `[[routes]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaSection {
+    /// The issuer label authenticator apps show beside the account. Default: `public_url`'s
+    /// host.
+    pub issuer: Option<Spanned<String>>,
+    /// The key TOTP secrets are sealed with at rest, `env:NAME` or `file:PATH` (base64 of at
+    /// least 32 random bytes). Default `"file:DATA_DIR/mfa.key"`, generated (0600) on first
+    /// start when missing. Gateways sharing one Redis must share this key.
+    pub secret_key: Option<Spanned<String>>,
 }
 
 /// One `[[providers]]` entry (contract §8): an upstream identity provider. Validated in
@@ -208,6 +225,10 @@ pub struct UserSection {
     /// Upstream identities that are this user (`"PROVIDER:SUB"`). Default none.
     #[serde(default)]
     pub identities: Vec<Spanned<String>>,
+    /// A second factor is required at every sign-in; without one the user enrols right after
+    /// the password. Default `false` (a user who enrolled anyway is still asked for it).
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 /// One `[[clients]]` entry.
@@ -358,4 +379,10 @@ pub struct RouteSection {
     /// `domain:example.com`. Any one admits. Default none (no list).
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
+    /// Callers need a second factor (RFC 8176 `amr` with `mfa`): a session without one goes
+    /// through a step-up, a bearer token without one gets 401
+    /// `insufficient_user_authentication` (RFC 9470). Needs `auth = "bearer"` or
+    /// `"session"`. Default `false`.
+    #[serde(default)]
+    pub mfa: bool,
 }

@@ -371,6 +371,7 @@ impl Validator<'_> {
                 claims: self.user_claims(index, u)?,
                 // Checked against the providers once they are known (`identities`).
                 identities: Vec::new(),
+                mfa: u.mfa,
             });
         }
         Ok(out)

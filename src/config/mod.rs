@@ -9,6 +9,7 @@ pub(crate) mod error;
 pub(crate) mod file;
 mod identity;
 mod jose_keys;
+mod mfa;
 mod oidc;
 mod operations;
 mod providers;
@@ -56,6 +57,15 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[[providers]]`: upstream identity providers (contract §8).
     pub providers: Vec<ProviderConfig>,
+    /// `[mfa]`.
+    pub mfa: MfaConfig,
+}
+
+/// `[mfa]`: the TOTP issuer label and the key that seals TOTP secrets at rest.
+#[derive(Debug, Clone)]
+pub struct MfaConfig {
+    pub issuer: String,
+    pub secret_key: SecretRef,
 }
 
 /// `[store]`.
@@ -184,6 +194,16 @@ impl Config {
                     .to_owned(),
             );
         }
+        let second_factors = self.users.iter().any(|u| u.mfa) || self.routes.iter().any(|r| r.mfa);
+        let default_key = SecretRef::File(self.server.data_dir.join("mfa.key"));
+        if second_factors
+            && matches!(self.store.backend, StoreBackend::Redis { .. })
+            && self.mfa.secret_key == default_key
+        {
+            out.push(
+                "second factors on a shared Redis with the default [mfa] secret_key (a file generated in each gateway's data_dir): every gateway must have the same key, or TOTP secrets enrolled at one do not open at another; give them one file or env: source".to_owned(),
+            );
+        }
         providers::warnings(&self.providers, &mut out);
         out
     }
@@ -253,6 +273,8 @@ pub struct UserConfig {
     pub claims: UserClaims,
     /// Upstream identities (`PROVIDER:SUB`) that sign in as this user.
     pub identities: Vec<String>,
+    /// A second factor is required at every sign-in.
+    pub mfa: bool,
 }
 
 impl std::fmt::Debug for UserConfig {
@@ -262,6 +284,7 @@ impl std::fmt::Debug for UserConfig {
             .field("scopes", &self.scopes)
             .field("claims", &self.claims)
             .field("identities", &self.identities)
+            .field("mfa", &self.mfa)
             .finish_non_exhaustive()
     }
 }
@@ -437,6 +460,8 @@ pub struct RouteConfig {
     pub assertion: bool,
     /// Who may pass besides holding the scopes (any rule admits); empty: no list.
     pub allow: Vec<AllowRule>,
+    /// Callers need a second factor.
+    pub mfa: bool,
 }
 
 /// Where a route's requests go.

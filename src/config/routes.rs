@@ -92,6 +92,14 @@ impl Validator<'_> {
             }
         }
 
+        if r.mfa && auth == AuthMode::None {
+            return Err(self.err(
+                &r.auth,
+                &key("mfa"),
+                "a second factor is asked of callers: it needs auth = \"bearer\" or \"session\"",
+            ));
+        }
+
         if r.assertion && auth == AuthMode::None {
             return Err(self.err(
                 &r.auth,
@@ -137,6 +145,7 @@ impl Validator<'_> {
             forward_token: r.forward_token.unwrap_or(true),
             path_parameters: r.path_parameters,
             assertion: r.assertion,
+            mfa: r.mfa,
             // Checked against the users and providers once they are known (`route_allow`).
             allow: Vec::new(),
         })

@@ -248,3 +248,43 @@ fn assertion_is_off_by_default_and_needs_an_authenticated_route() {
     assert!(e.contains("routes[0].assertion"), "{e}");
     assert!(e.contains("needs auth = \"bearer\" or \"session\""), "{e}");
 }
+
+#[test]
+fn second_factor_settings() {
+    let c = Config::from_toml_str(SERVER).unwrap();
+    assert_eq!(c.mfa.issuer, "gw.example.com");
+    assert_eq!(
+        c.mfa.secret_key,
+        SecretRef::File(PathBuf::from("data").join("mfa.key"))
+    );
+    let route = |auth: &str, extra: &str| {
+        format!(
+            "{SERVER}\n[[routes]]\npath = \"/\"\nupstream = \"http://127.0.0.1:3000\"\nauth = \"{auth}\"\n{extra}"
+        )
+    };
+    assert!(!Config::from_toml_str(&route("session", "")).unwrap().routes[0].mfa);
+    assert!(
+        Config::from_toml_str(&route("bearer", "mfa = true"))
+            .unwrap()
+            .routes[0]
+            .mfa
+    );
+    let e = err(&route("none", "mfa = true"));
+    assert!(e.contains("routes[0].mfa"), "{e}");
+    let e = err(&format!("{SERVER}[mfa]\nissuer = \"a:b\"\n"));
+    assert!(e.contains("mfa.issuer") && e.contains("':'"), "{e}");
+    let e = err(&format!("{SERVER}[mfa]\nsecret_key = \"literal\"\n"));
+    assert!(e.contains("mfa.secret_key"), "{e}");
+    let e = err(&format!(
+        "{SERVER}[mfa]\nsecret_key = \"env:AUTHGATE_TEST_NO_SUCH_VAR\"\n"
+    ));
+    assert!(e.contains("mfa.secret_key"), "{e}");
+    let e = err(&format!("{SERVER}[mfa]\nsecond = true\n"));
+    assert!(e.contains("second"), "unknown keys are errors: {e}");
+    let c = Config::from_toml_str(&format!(
+        "{SERVER}[mfa]\nissuer = \"Example Corp\"\n[[users]]\nname = \"a\"\npassword = \"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\nmfa = true\n"
+    ))
+    .unwrap();
+    assert_eq!(c.mfa.issuer, "Example Corp");
+    assert!(c.users[0].mfa);
+}

@@ -50,6 +50,7 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
     }
     let store = v.store(&file.store)?;
     let admin = v.admin(&file.admin, &server.data_dir, server.listen)?;
+    let mfa = v.mfa(&file.mfa, &server.data_dir, &server.public_url)?;
     Ok(Config {
         server,
         log,
@@ -63,6 +64,7 @@ pub(super) fn from_source(name: &str, text: &str, base: &Path) -> Result<Config>
         store,
         admin,
         providers,
+        mfa,
     })
 }
 

@@ -46,12 +46,20 @@ impl Gateway {
                     req.headers(),
                     req.uri().query(),
                 )
-                .await;
+                .await
+                .and_then(|identity| {
+                    authn::second_factor_gate(&identity, config.mfa, req.headers())
+                        .map(|()| identity)
+                });
                 match decided {
                     Ok(identity) => Some(identity),
                     Err(AuthnFailure::LoginRequired) => {
                         let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-                        return Ok(sign_in::start(&self.auth, back));
+                        return Ok(sign_in::start(&self.auth, back, config.mfa));
+                    }
+                    Err(AuthnFailure::StepUpRequired) => {
+                        let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+                        return Ok(sign_in::start(&self.auth, back, true));
                     }
                     Err(AuthnFailure::NotAllowed { user, via }) => {
                         let page = via == Via::Session && response::wants_html(req.headers());

@@ -23,12 +23,13 @@ pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body
                 .map(|(_, v)| v.into_owned())
         })
         .unwrap_or_else(|| "/".to_owned());
-    start(auth, &rd)
+    start(auth, &rd, false)
 }
 
-/// The redirect that sends a browser to sign in, returning to `return_to` afterwards.
-pub fn start(auth: &AuthServer, return_to: &str) -> Response<Body> {
-    let started = flow::begin(auth, return_to);
+/// The redirect that sends a browser to sign in, returning to `return_to` afterwards;
+/// `second_factor`: the sign-in must include one (a step-up for a route with `mfa = true`).
+pub fn start(auth: &AuthServer, return_to: &str, second_factor: bool) -> Response<Body> {
+    let started = flow::begin(auth, return_to, second_factor);
     let Some(mut response) = response::redirect(StatusCode::FOUND, &started.authorize_url) else {
         return rescue(Rejection::Internal);
     };

@@ -7,6 +7,8 @@
 //! style and with `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `Cache-Control:
 //! no-store` and `Referrer-Policy: no-referrer` (RFC 9700 §4.16, clickjacking).
 
+pub mod factor;
+
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 

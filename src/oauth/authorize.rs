@@ -37,6 +37,8 @@ pub struct SessionLogin {
     pub auth_time: u64,
     /// The session's `sid` (`oidc::session_sid`).
     pub sid: String,
+    /// How the user signed in (absent for sessions stored before second factors).
+    pub sign_in: Option<crate::store::sign_in::SignIn>,
 }
 
 /// A refused authorization request.
@@ -53,7 +55,7 @@ pub enum AuthorizeError {
 }
 
 /// The parameters RFC 6749 (and OIDC Core §3.1.2.1) say must not repeat.
-const SINGLE: [&str; 13] = [
+const SINGLE: [&str; 14] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -67,6 +69,7 @@ const SINGLE: [&str; 13] = [
     "id_token_hint",
     "request",
     "request_uri",
+    "acr_values",
 ];
 
 impl AuthServer {
@@ -232,6 +235,7 @@ impl AuthServer {
                 nonce: req.oidc.nonce.clone(),
             });
         let grant = CodeGrant {
+            sign_in: login.sign_in.clone(),
             client_id: req.client_id.clone(),
             user: user.to_owned(),
             redirect_uri: req.redirect_uri.clone(),

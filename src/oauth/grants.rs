@@ -120,7 +120,7 @@ impl AuthServer {
             }
         };
         let scope = scope.join(" ");
-        let (access_token, issued) = self.access_token(&client.id, &client.id, &scope);
+        let (access_token, issued) = self.access_token(&client.id, &client.id, &scope, None);
         // No refresh family lists it: recorded (bounded) so that `authgate token list` shows
         // what the client holds. Machine clients keep getting tokens while the store is down
         // (nothing else of this grant needs it): such a token is logged by its `jti` instead,
@@ -224,17 +224,30 @@ impl AuthServer {
             ));
         }
 
-        let (access_token, access) = self.access_token(&grant.user, &client.id, &grant.scope);
+        let (access_token, access) = self.access_token(
+            &grant.user,
+            &client.id,
+            &grant.scope,
+            grant.sign_in.as_ref(),
+        );
         let openid = has_scope(&grant.scope, OPENID);
         let id_token = match &grant.oidc {
             Some(login) if openid => Some(
-                self.mint_id_token(client, &grant.user, &grant.scope, login, &access_token)
-                    .await?,
+                self.mint_id_token(
+                    client,
+                    &grant.user,
+                    &grant.scope,
+                    login,
+                    grant.sign_in.as_ref(),
+                    &access_token,
+                )
+                .await?,
             ),
             _ => None,
         };
         let refresh_token = new_token();
         let record = RefreshRecord {
+            sign_in: grant.sign_in.clone(),
             family: grant.family.clone(),
             client_id: client.id.clone(),
             user: grant.user.clone(),
@@ -306,12 +319,20 @@ impl AuthServer {
             .collect();
         let scope = scope.join(" ");
 
-        let (access_token, access) = self.access_token(&record.user, &client.id, &scope);
+        let (access_token, access) =
+            self.access_token(&record.user, &client.id, &scope, record.sign_in.as_ref());
         // OIDC Core §12.2: the same iss, sub, aud, auth_time (and sid, nonce) as at the login.
         let id_token = match &record.oidc {
             Some(login) if has_scope(&scope, OPENID) => Some(
-                self.mint_id_token(client, &record.user, &scope, login, &access_token)
-                    .await?,
+                self.mint_id_token(
+                    client,
+                    &record.user,
+                    &scope,
+                    login,
+                    record.sign_in.as_ref(),
+                    &access_token,
+                )
+                .await?,
             ),
             _ => None,
         };

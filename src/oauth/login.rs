@@ -249,6 +249,7 @@ mod tests {
             scopes: Vec::new(),
             claims: Default::default(),
             identities: Vec::new(),
+            mfa: false,
         };
         HashMap::from([("alice".to_owned(), user)])
     }

@@ -141,6 +141,8 @@ pub struct AuthServer {
     /// builds this configuration (none by default): Current for their algorithms, whose
     /// rotation is refused.
     pub configured_keys: Vec<Arc<crate::tokens::jose::KeyPair>>,
+    /// Second factors (`[mfa]`, `mfa = true` on users and routes).
+    pub factors: crate::mfa::SecondFactors,
 }
 
 /// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
@@ -155,6 +157,8 @@ pub struct Lasting {
     /// The asymmetric signing keys: loaded from the store at start, refreshed from it and
     /// rotated through the admin listener.
     pub signing: Arc<crate::tokens::jose::Keys>,
+    /// The key TOTP secrets are sealed with (`[mfa] secret_key`, read at start).
+    pub factor_key: Arc<crate::mfa::seal::FactorKey>,
 }
 
 impl AuthServer {
@@ -165,6 +169,7 @@ impl AuthServer {
             metrics,
             login,
             signing,
+            factor_key,
         } = lasting.clone();
         let t = &config.tokens;
         let settings = Settings {
@@ -214,6 +219,7 @@ impl AuthServer {
             token_facts: TokenCache::new(),
             signing,
             configured_keys: Vec::new(),
+            factors: crate::mfa::SecondFactors::new((*factor_key).clone(), &config.mfa.issuer),
         }
     }
 
@@ -262,10 +268,20 @@ impl AuthServer {
             .await
     }
 
-    /// Signs a new access token.
-    fn access_token(&self, sub: &str, client_id: &str, scope: &str) -> (String, IssuedAccess) {
+    /// Signs a new access token; a user's says how the user signed in (`sign_in`: absent
+    /// for client credentials and for grants recorded before second factors).
+    fn access_token(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        sign_in: Option<&crate::store::sign_in::SignIn>,
+    ) -> (String, IssuedAccess) {
         let now = self.now();
         let claims = AccessClaims {
+            amr: sign_in.map(|s| s.amr.clone()).unwrap_or_default(),
+            acr: sign_in.map(|s| s.acr().to_owned()),
+            auth_time: sign_in.map(|s| s.auth_time),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             sub: sub.to_owned(),

@@ -39,6 +39,13 @@ pub struct Introspection {
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// How the user signed in (RFC 8176; RFC 9470 §6.2 lists these for introspection).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
 }
 
 impl Introspection {
@@ -55,6 +62,9 @@ impl Introspection {
             aud: None,
             iss: None,
             jti: None,
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
         }
     }
 }
@@ -115,13 +125,20 @@ impl AuthServer {
                 aud: Some(claims.aud),
                 iss: Some(claims.iss),
                 jti: Some(claims.jti),
+                amr: claims.amr,
+                acr: claims.acr,
+                auth_time: claims.auth_time,
             });
         }
         if let Some(found) = self.store.get_refresh(&TokenHash::of(token), now).await? {
             // A rotated token is known but no longer usable: inactive.
             if found.current {
                 let record = found.record;
+                let sign_in = record.sign_in.clone();
                 return Ok(Introspection {
+                    amr: sign_in.as_ref().map(|s| s.amr.clone()).unwrap_or_default(),
+                    acr: sign_in.as_ref().map(|s| s.acr().to_owned()),
+                    auth_time: sign_in.map(|s| s.auth_time),
                     active: true,
                     scope: Some(record.scope),
                     client_id: Some(record.client_id),

@@ -232,6 +232,9 @@ admins = ["api:write"]
 pub(crate) struct TestServer {
     pub(crate) auth: AuthServer,
     pub(crate) clock: Arc<ManualClock>,
+    /// How the login session of [`TestServer::login`] signed in (none: a session stored
+    /// before second factors).
+    pub(crate) sign_in: std::sync::Mutex<Option<crate::store::sign_in::SignIn>>,
     /// Holds the registration token's file and the data directory.
     _dir: tempfile::TempDir,
 }
@@ -249,11 +252,13 @@ impl TestServer {
             metrics: Arc::new(crate::metrics::Metrics::new().unwrap()),
             login: Arc::new(PasswordChecker::new()),
             signing: Arc::new(crate::tokens::jose::Keys::new(test_key_set().clone())),
+            factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let keys = KeyRing::new(SigningKey::new(&[7u8; 32]).unwrap(), Vec::new());
         TestServer {
             auth: AuthServer::new(&config, keys, &lasting),
             clock,
+            sign_in: std::sync::Mutex::new(None),
             _dir: dir,
         }
     }
@@ -267,6 +272,7 @@ impl TestServer {
         super::authorize::SessionLogin {
             auth_time: START,
             sid: SID.to_owned(),
+            sign_in: self.sign_in.lock().unwrap().clone(),
         }
     }
 

@@ -105,6 +105,7 @@ mod tests {
             HeaderValue::from_static("app=1; __Host-authgate-session=secret; theme=dark"),
         );
         let identity = Identity {
+            second_factor: false,
             user: Some("alice".into()),
             client_id: "spa".into(),
             scope: "api:read app".into(),
@@ -126,6 +127,7 @@ mod tests {
             HeaderValue::from_static("__Host-authgate-session=s"),
         );
         let identity = Identity {
+            second_factor: false,
             user: None,
             client_id: "worker".into(),
             scope: String::new(),

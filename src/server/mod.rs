@@ -99,12 +99,15 @@ impl Server {
         let metrics =
             Arc::new(Metrics::new().map_err(|e| ServeError::Admin(format!("metrics: {e}")))?);
         let signing = Arc::new(load_signing_keys(config, store.as_ref(), clock.now()).await?);
+        let factor_key = crate::mfa::seal::FactorKey::load(&config.mfa.secret_key, true)
+            .map_err(|e| ServeError::Keys(KeyError(format!("mfa.secret_key: {e}"))))?;
         let lasting = Lasting {
             store: store.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
             login: Arc::new(PasswordChecker::new()),
             signing,
+            factor_key: Arc::new(factor_key),
         };
         store.set_session_limits(
             config.session.idle_timeout.as_secs(),
@@ -476,6 +479,7 @@ mod tests {
             metrics: Arc::new(Metrics::new().unwrap()),
             login: Arc::new(PasswordChecker::new()),
             signing: Arc::new(crate::tokens::jose::Keys::empty()),
+            factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let first = config(dir.path(), "1h");
         let live = Arc::new(ArcSwap::from_pointee(
@@ -485,6 +489,8 @@ mod tests {
 
         let now = clock.now();
         let record = |user: &str| SessionRecord {
+            sign_in: None,
+            factor_tries: 0,
             user: user.to_owned(),
             created_at: now,
             last_seen: now,

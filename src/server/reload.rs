@@ -11,7 +11,7 @@
 //!
 //! What needs a restart (a reload that changes it is applied without it, with a warning):
 //! `server.listen`, `server.data_dir`, `[server.limits]`, `shutdown_grace`, `[log]` format
-//! and level, `[store]`, `[admin]`.
+//! and level, `[store]`, `[admin]`, `[mfa] secret_key`.
 //!
 //! A configuration that `check` rejects, or whose keys, certificate or upstream clients
 //! cannot be built, is refused as a whole: the running one stays in force.
@@ -226,6 +226,12 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<String> {
         "[admin]",
         format!("{:?}", old.admin),
         format!("{:?}", new.admin),
+    );
+    // The key sealing TOTP secrets is read once (`Lasting`): the stored secrets need it.
+    check(
+        "mfa.secret_key",
+        format!("{:?}", old.mfa.secret_key),
+        format!("{:?}", new.mfa.secret_key),
     );
     out
 }

@@ -1,8 +1,9 @@
 //! The one test suite every store backend must pass: round trips, single use (codes and
 //! one-time claims), rotation with its grace window, reuse detection, revocation, expiry,
 //! concurrency, the bounded record of client_credentials tokens, the signing-key document
-//! ([`signing_keys`]) and federated people ([`persons`]).
+//! ([`signing_keys`]), federated people ([`persons`]) and second factors ([`factors`]).
 
+mod factors;
 mod persons;
 mod signing_keys;
 
@@ -18,6 +19,7 @@ fn hash(name: &str) -> TokenHash {
 
 fn grant(family: &str) -> CodeGrant {
     CodeGrant {
+        sign_in: None,
         client_id: "spa".into(),
         user: "alice".into(),
         redirect_uri: "http://127.0.0.1:5173/cb".into(),
@@ -35,6 +37,7 @@ fn grant(family: &str) -> CodeGrant {
 
 fn record(family: &str) -> RefreshRecord {
     RefreshRecord {
+        sign_in: None,
         family: family.into(),
         client_id: "spa".into(),
         user: "alice".into(),
@@ -103,6 +106,7 @@ where
     access_check(&make().await).await;
     claims_are_single_use(&make().await).await;
     signing_keys::run(&make).await;
+    factors::run(&make).await;
     persons::round_trip_replace_and_expiry(&make().await).await;
     concurrent_claims_have_one_winner(Arc::new(make().await)).await;
     client_access_is_listed_until_it_expires_or_is_revoked(&make().await).await;
@@ -667,6 +671,8 @@ async fn subject_revocation(s: &impl Store) {
         .await
         .unwrap();
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
@@ -722,6 +728,8 @@ async fn consents(s: &impl Store) {
 
 async fn sessions(s: &impl Store) {
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
@@ -773,6 +781,8 @@ async fn sessions(s: &impl Store) {
 
 async fn sweep_keeps_what_is_live(s: &impl Store) {
     let session = |at: u64| SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: at,
         last_seen: at,

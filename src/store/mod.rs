@@ -9,9 +9,11 @@
 //! - everything expires: callers pass `now` (seconds since the epoch) so tests run on a
 //!   test clock, and entries past their time are treated as absent.
 
+pub mod factors;
 pub mod memory;
 pub mod persist;
 pub(crate) mod redis;
+pub mod sign_in;
 pub mod signing_keys;
 
 #[cfg(test)]
@@ -100,6 +102,9 @@ pub struct CodeGrant {
     /// codes stored before OpenID Connect (they load, and get no ID token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcLogin>,
+    /// How the person signed in (absent in codes stored before second factors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<sign_in::SignIn>,
 }
 
 /// The login behind an OpenID Connect grant, carried from the authorization request through
@@ -140,6 +145,9 @@ pub struct RefreshRecord {
     /// The login of an OpenID Connect grant (its refreshes return ID tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<OidcLogin>,
+    /// How the person signed in: every refresh keeps it, never upgrades it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<sign_in::SignIn>,
 }
 
 /// A refresh token as found: its record, and whether it is still the family's current token.
@@ -218,12 +226,24 @@ pub struct SessionRecord {
     /// The refresh family behind a route session.
     #[serde(default)]
     pub family: Option<String>,
+    /// How the person signed in (absent in sessions stored before second factors: one
+    /// factor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<sign_in::SignIn>,
+    /// Wrong second-factor codes tried in this login session (`mfa`: a few, then the
+    /// session ends and the person starts over with the password).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub factor_tries: u32,
     /// What the route `allow` lists read of a federated person (groups, verified domain),
     /// fixed when the route session began, so that a request does not read the person's
     /// record. `None` for a local user (the file says), an AS login session, and a route
     /// session begun before sessions carried it (the record is read then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<AllowFacts>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a route's `allow` list (`authn::allow`) reads of a person besides the principal:
@@ -360,7 +380,7 @@ pub struct StoreStats {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: factors::FactorStore + Send + Sync + 'static {
     /// Stores a new code.
     async fn put_code(&self, code: TokenHash, grant: CodeGrant) -> StoreResult<()>;
     /// Takes a code: exactly one caller ever gets [`CodeTake::Fresh`].

@@ -45,6 +45,16 @@ pub struct AccessClaims {
     pub jti: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+    /// How the user signed in (RFC 8176 values; RFC 9068 §2.2.1). Absent in client
+    /// credentials tokens and in tokens issued before second factors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The authentication context class reached (RFC 9068 §2.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// When the user last authenticated (RFC 9068 §2.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
 }
 
 /// Why a token is not valid. `Display` is safe for logs and `WWW-Authenticate`.

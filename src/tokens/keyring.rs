@@ -114,7 +114,7 @@ impl KeyRing {
 }
 
 /// Reads and decodes key material from its source.
-fn read_key(source: &SecretRef) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn read_key(source: &SecretRef) -> Result<Vec<u8>, KeyError> {
     let text = source.read().map_err(KeyError)?;
     decode_key(text.trim()).ok_or_else(|| {
         KeyError(format!(

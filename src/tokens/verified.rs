@@ -104,6 +104,9 @@ mod tests {
 
     fn claims(jti: &str) -> Arc<AccessClaims> {
         Arc::new(AccessClaims {
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
             iss: "https://gw.example".into(),
             aud: "https://gw.example".into(),
             sub: "alice".into(),

@@ -569,6 +569,9 @@ fn now() -> u64 {
 
 fn claims() -> AccessClaims {
     AccessClaims {
+        amr: Vec::new(),
+        acr: None,
+        auth_time: None,
         iss: "https://gw.example.com".into(),
         aud: "https://gw.example.com".into(),
         sub: "alice".into(),

@@ -50,6 +50,12 @@ mod federation_redis;
 mod forward_auth;
 // Request and response header hygiene: hop-by-hop, X-Forwarded-*, spoofed identity headers.
 mod headers;
+// Second factors: TOTP enrolment and sign-in, recovery codes, throttling, step-up, RFC 9470,
+// `authgate user reset-mfa`, and one TOTP code accepted once across two gateways on one Redis.
+mod mfa;
+mod mfa_redis;
+// Headless Chromium enrols a TOTP factor (inline SVG QR code under the CSP, no script).
+mod mfa_browser;
 // Header size, slow headers and body size limits: 431, cut-off connections, 413.
 mod limits;
 // Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.

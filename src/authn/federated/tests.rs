@@ -42,6 +42,8 @@ async fn put_session(
 ) {
     let now = server.auth.now();
     let record = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: user.into(),
         created_at: now,
         last_seen: now,

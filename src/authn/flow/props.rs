@@ -29,7 +29,7 @@ fn gateway() -> &'static Gateway {
 
 /// The flow cookie a sign-in returning to `rd` sets, as `(name, value)`, and its `state`.
 fn started(gw: &Gateway, rd: &str) -> Option<(String, String, String)> {
-    let started = begin(&gw.server.auth, rd);
+    let started = begin(&gw.server.auth, rd, false);
     let state = form_urlencoded::parse(started.authorize_url.split_once('?')?.1.as_bytes())
         .find(|(k, _)| k == "state")?
         .1

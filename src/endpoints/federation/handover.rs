@@ -63,6 +63,11 @@ pub async fn sign_in(
         headers,
         &admitted.principal,
         &flow.request,
+        // RFC 8176 has no value for "an upstream provider said so": no `amr`, one factor.
+        crate::store::sign_in::SignIn {
+            amr: Vec::new(),
+            auth_time: auth.now(),
+        },
     )
     .await?;
     if let Some(clear) = cookie::clear(&flow.cookie_name()) {

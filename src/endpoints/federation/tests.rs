@@ -271,6 +271,7 @@ grant_scopes = ["app"]
         signing: Arc::new(crate::tokens::jose::Keys::new(
             crate::oauth::test_server::test_key_set().clone(),
         )),
+        factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
     };
     let keys = KeyRing::new(SigningKey::new(&[7u8; 32]).unwrap(), Vec::new());
     Rp {

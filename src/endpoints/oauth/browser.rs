@@ -22,11 +22,12 @@ use crate::oauth::login::LoginFailure;
 use crate::oauth::oidc::prompt::{ConsentStep, LoginState, LoginStep};
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
+use crate::store::sign_in::SignIn;
 use crate::store::SessionRecord;
 use crate::tokens::opaque::{new_token, TokenHash, TOKEN_LEN};
 
 /// This browser's login session (its id and record), if it is alive.
-async fn login_session(
+pub(super) async fn login_session(
     auth: &AuthServer,
     headers: &HeaderMap,
 ) -> Result<Option<(String, SessionRecord)>, Rejection> {
@@ -47,6 +48,7 @@ fn session_login(id: &str, session: &SessionRecord) -> SessionLogin {
     SessionLogin {
         auth_time: session.created_at,
         sid: crate::oauth::oidc::session_sid(&TokenHash::of(id)),
+        sign_in: session.sign_in.clone(),
     }
 }
 
@@ -103,7 +105,10 @@ fn refuse(
     redirect(StatusCode::FOUND, &location)
 }
 
-fn authorize_error(auth: &AuthServer, err: AuthorizeError) -> Result<Response<Body>, Rejection> {
+pub(super) fn authorize_error(
+    auth: &AuthServer,
+    err: AuthorizeError,
+) -> Result<Response<Body>, Rejection> {
     match err {
         AuthorizeError::Page(message) => Err(Rejection::AuthorizePage(message)),
         AuthorizeError::Redirect {
@@ -124,6 +129,9 @@ async fn decide(
     session_id: &str,
     session: &SessionRecord,
 ) -> Result<Response<Body>, Rejection> {
+    if let Some(page) = super::factor::page_if_due(auth, request, session_id, session).await? {
+        return Ok(page);
+    }
     let user = session.user.as_str();
     let granted = auth
         .granted_scopes(request, user)
@@ -167,7 +175,7 @@ async fn decide(
     redirect(StatusCode::FOUND, &location)
 }
 
-fn login_page(
+pub(super) fn login_page(
     auth: &AuthServer,
     headers: &HeaderMap,
     query: &str,
@@ -248,7 +256,7 @@ pub(super) async fn login(
         }
     };
     tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");
-    signed_in(auth, &headers, &user, &query).await
+    signed_in(auth, &headers, &user, &query, SignIn::password(now)).await
 }
 
 /// Signs `user` in on this browser and sends it back to the authorization request `query`:
@@ -259,6 +267,7 @@ pub(crate) async fn signed_in(
     headers: &HeaderMap,
     user: &str,
     query: &str,
+    sign_in: SignIn,
 ) -> Result<Response<Body>, Rejection> {
     let now = auth.now();
     // A login replaces this browser's earlier one (`prompt=login`, `max_age`, another user).
@@ -271,6 +280,8 @@ pub(crate) async fn signed_in(
     // A new session id at every login (no fixation).
     let session_id = new_token();
     let record = SessionRecord {
+        sign_in: Some(sign_in),
+        factor_tries: 0,
         user: user.to_owned(),
         created_at: now,
         last_seen: now,
@@ -323,6 +334,10 @@ pub(super) async fn consent(
         auth.now(),
     )
     .map_err(|_| expired())?;
+    // A second factor the request still needs comes before the decision counts.
+    if let Some(page) = super::factor::page_if_due(auth, &request, &session_id, &session).await? {
+        return Ok(page);
+    }
     // A decision answers its pending request once, across every gateway on this store: a
     // replayed form (double submit, back button, a copy) issues nothing.
     let first = auth

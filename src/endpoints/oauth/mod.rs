@@ -7,11 +7,13 @@
 //! OpenID provider's own (discovery, JWKS, UserInfo, authorization by POST).
 //!
 //! Paths: `/.well-known/oauth-authorization-server`, `/.well-known/openid-configuration`,
-//! `/oauth2/authorize` (GET and POST), `/oauth2/login`, `/oauth2/consent`, `/oauth2/token`,
+//! `/oauth2/authorize` (GET and POST), `/oauth2/login`, `/oauth2/consent`, `/oauth2/mfa` and
+//! `/oauth2/mfa/enrol` (the second factor: [`factor`]), `/oauth2/token`,
 //! `/oauth2/revoke`, `/oauth2/introspect`, `/oauth2/logout`, `/oauth2/register`,
 //! `/oauth2/jwks`, `/oauth2/userinfo`, `/oauth2/assets/authgate.css`.
 
 pub mod browser;
+mod factor;
 pub mod form;
 pub mod logout;
 pub mod oidc;
@@ -61,6 +63,8 @@ pub async fn handle(
         (USERINFO_PATH, &Method::GET | &Method::POST) => oidc::userinfo(auth, req).await,
         ("/oauth2/login", &Method::POST) => login(auth, req, peer).await,
         ("/oauth2/consent", &Method::POST) => consent(auth, req).await,
+        ("/oauth2/mfa", &Method::POST) => factor::verify(auth, req).await,
+        ("/oauth2/mfa/enrol", &Method::POST) => factor::enrol(auth, req).await,
         ("/oauth2/token", &Method::POST) => token(auth, req).await,
         ("/oauth2/revoke", &Method::POST) => revoke(auth, req).await,
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
@@ -77,8 +81,8 @@ pub async fn handle(
             Err(Rejection::MethodNotAllowed { allow: "GET, POST" })
         }
         (
-            "/oauth2/login" | "/oauth2/consent" | "/oauth2/token" | "/oauth2/revoke"
-            | "/oauth2/introspect" | "/oauth2/register",
+            "/oauth2/login" | "/oauth2/consent" | "/oauth2/mfa" | "/oauth2/mfa/enrol"
+            | "/oauth2/token" | "/oauth2/revoke" | "/oauth2/introspect" | "/oauth2/register",
             _,
         ) => Err(Rejection::MethodNotAllowed { allow: "POST" }),
         ("/oauth2/logout", _) => Err(Rejection::MethodNotAllowed { allow: "GET, POST" }),

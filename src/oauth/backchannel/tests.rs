@@ -103,6 +103,7 @@ async fn two_sessions() -> TestServer {
     let server = listening(&[SPA, OTHER_SPA]);
     for (client, sid) in [(SPA, "sid-a"), (OTHER_SPA, "sid-b")] {
         let record = RefreshRecord {
+            sign_in: None,
             family: format!("fam-{client}"),
             client_id: client.to_owned(),
             user: ALICE.to_owned(),

@@ -17,13 +17,15 @@ use serde::{Deserialize, Serialize};
 use crate::federation::person::Person;
 
 /// The claims `claims_supported` names: the ID token's protocol claims and the scopes'.
-pub const CLAIMS_SUPPORTED: [&str; 15] = [
+pub const CLAIMS_SUPPORTED: [&str; 17] = [
     "iss",
     "sub",
     "aud",
     "exp",
     "iat",
     "auth_time",
+    "amr",
+    "acr",
     "nonce",
     "at_hash",
     "sid",
@@ -84,6 +86,7 @@ mod tests {
             scopes: Vec::new(),
             claims,
             identities: Vec::new(),
+            mfa: false,
         })
     }
 

@@ -11,6 +11,8 @@
 //! - `request_parameter_supported`, `request_uri_parameter_supported` and
 //!   `claims_parameter_supported` are `false`, written out because Discovery makes
 //!   `request_uri_parameter_supported` true when it is omitted;
+//! - `acr_values_supported`: `urn:authgate:1fa` and `urn:authgate:2fa` (second factors:
+//!   `acr_values=urn:authgate:2fa` asks for a sign-in with one);
 //! - `backchannel_logout_supported` (Back-Channel Logout 1.0 §2.1) is set by the logout side
 //!   in [`AuthServer::logout_members`].
 
@@ -36,6 +38,11 @@ impl AuthServer {
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "claims_parameter_supported": false,
+            // One factor, or a second factor too (`acr_values` asks for the latter).
+            "acr_values_supported": [
+                crate::store::sign_in::ACR_ONE_FACTOR,
+                crate::store::sign_in::ACR_TWO_FACTORS,
+            ],
         });
         if let (Some(doc), Value::Object(members)) = (doc.as_object_mut(), members) {
             doc.extend(members);

@@ -51,6 +51,11 @@ pub struct IdClaims {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
+    /// How the user signed in (RFC 8176), for grants recorded since second factors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     #[serde(flatten)]
     pub scope_claims: ScopeClaims,
 }
@@ -64,6 +69,7 @@ impl AuthServer {
         user: &str,
         scope: &str,
         login: &OidcLogin,
+        sign_in: Option<&crate::store::sign_in::SignIn>,
         access_token: &str,
     ) -> Result<String, OAuthError> {
         let now = self.now();
@@ -81,11 +87,14 @@ impl AuthServer {
             aud: client.id.clone(),
             exp: now + ID_TOKEN_TTL,
             iat: now,
-            auth_time: Some(login.auth_time),
+            // A step-up moves the time of the last authentication.
+            auth_time: Some(sign_in.map_or(login.auth_time, |s| s.auth_time)),
             nonce: login.nonce.clone(),
             at_hash: Some(half_hash(alg, access_token)),
             sid: Some(login.sid.clone()),
             azp: Some(client.id.clone()),
+            amr: sign_in.map(|s| s.amr.clone()).unwrap_or_default(),
+            acr: sign_in.map(|s| s.acr().to_owned()),
             scope_claims,
         };
         self.signing

@@ -37,6 +37,11 @@ pub struct OidcParams {
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub id_token_hint: Option<String>,
+    /// `acr_values` names the two-factor class (`store::sign_in::ACR_TWO_FACTORS`): the
+    /// sign-in must include a second factor (the gateway's own request for a route with
+    /// `mfa = true`, or a client answering an RFC 9470 challenge). Other values are voluntary
+    /// (OIDC Core §3.1.2.1) and ignored.
+    pub second_factor: bool,
 }
 
 /// The `prompt` values understood.
@@ -140,11 +145,17 @@ pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<OidcParams, OA
     let id_token_hint = get("id_token_hint")
         .filter(|h| !h.is_empty())
         .map(str::to_owned);
+    let second_factor = get("acr_values").is_some_and(|values| {
+        values
+            .split(' ')
+            .any(|v| v == crate::store::sign_in::ACR_TWO_FACTORS)
+    });
     Ok(OidcParams {
         nonce,
         prompt,
         max_age,
         id_token_hint,
+        second_factor,
     })
 }
 

@@ -14,6 +14,7 @@ fn keys() -> Arc<Keys> {
 
 fn identity(user: Option<&str>, client: &str, scope: &str) -> Identity {
     Identity {
+        second_factor: false,
         user: user.map(str::to_owned),
         client_id: client.to_owned(),
         scope: scope.to_owned(),

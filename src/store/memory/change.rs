@@ -69,6 +69,8 @@ pub enum Change {
         principal: String,
         person: PersonRecord,
     },
+    /// A user's second factors changed (journals before them load without any).
+    Factor(super::factors::FactorChange),
     /// A `client_credentials` access token was issued to `client` at `at`.
     RecordClientAccess {
         client: String,

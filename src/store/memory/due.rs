@@ -200,6 +200,8 @@ mod tests {
         for n in 0..300u64 {
             let t = n * 10;
             let session = SessionRecord {
+                sign_in: None,
+                factor_tries: 0,
                 user: format!("u{}", n % 7),
                 created_at: t,
                 last_seen: t,
@@ -215,6 +217,7 @@ mod tests {
                 });
             }
             let grant = CodeGrant {
+                sign_in: None,
                 client_id: "c".into(),
                 user: "u".into(),
                 redirect_uri: "https://app/cb".into(),
@@ -233,6 +236,7 @@ mod tests {
                 expires_at: t + 900,
             });
             let record = RefreshRecord {
+                sign_in: None,
                 family: format!("f{n}"),
                 client_id: "c".into(),
                 user: "u".into(),
@@ -328,6 +332,8 @@ mod tests {
         // Once the limits are known, a new session is queued for its real end: a sweep
         // before it visits nothing, even with a budget of one.
         let session = SessionRecord {
+            sign_in: None,
+            factor_tries: 0,
             user: "late".into(),
             created_at: 10,
             last_seen: 10,
@@ -344,6 +350,8 @@ mod tests {
         assert!(fresh.sessions.is_empty());
         // Shorter limits (a reload) reach sessions queued under the longer ones.
         let session = SessionRecord {
+            sign_in: None,
+            factor_tries: 0,
             user: "long".into(),
             created_at: 200,
             last_seen: 200,

@@ -11,6 +11,7 @@
 
 pub mod change;
 mod due;
+mod factors;
 mod signing_keys;
 pub mod state;
 

@@ -40,6 +40,9 @@ pub struct State {
     /// Federated people, by principal (snapshots before them load without any).
     #[serde(default)]
     pub persons: HashMap<String, PersonRecord>,
+    /// Second factors and their failure counts (snapshots before them load without any).
+    #[serde(default)]
+    pub factors: super::factors::FactorState,
     /// When entries fall due, for the live sweep.
     #[serde(skip)]
     pub due: Due,
@@ -161,6 +164,7 @@ impl State {
                 self.due.claim(key, expires_at);
                 self.claims.insert(key, expires_at);
             }
+            Change::Factor(change) => self.factors.apply(change),
             Change::PutPerson { principal, person } => {
                 self.due.person(&principal, person.expires_at);
                 self.persons.insert(principal, person);
@@ -331,6 +335,7 @@ impl State {
                 ("claim", self.claims.len() as u64),
                 ("client_access", self.client_access.total() as u64),
                 ("person", self.persons.len() as u64),
+                ("factors", self.factors.len() as u64),
             ],
         }
     }
@@ -354,6 +359,7 @@ impl State {
         self.revoked_access.retain(|_, exp| *exp > now);
         self.claims.retain(|_, exp| *exp > now);
         self.persons.retain(|_, p| p.expires_at > now);
+        self.factors.sweep(now);
         self.client_access.sweep(now);
         let dead: Vec<String> = self
             .families

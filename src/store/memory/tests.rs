@@ -25,6 +25,7 @@ fn open(dir: &Path) -> MemoryStore {
 
 fn record(family: &str, user: &str) -> RefreshRecord {
     RefreshRecord {
+        sign_in: None,
         family: family.into(),
         client_id: "spa".into(),
         user: user.into(),
@@ -43,6 +44,7 @@ fn access(jti: &str) -> IssuedAccess {
 
 fn grant(family: &str) -> CodeGrant {
     CodeGrant {
+        sign_in: None,
         client_id: "spa".into(),
         user: "alice".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
@@ -121,6 +123,8 @@ async fn populate(store: &MemoryStore) {
         .await
         .unwrap();
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
@@ -138,6 +142,59 @@ async fn populate(store: &MemoryStore) {
         .unwrap();
     store.delete_session(&TokenHash::of("s2")).await.unwrap();
     store.put_person("corp:1", person()).await.unwrap();
+    populate_factors(store).await;
+}
+
+/// A confirmed TOTP secret with a used step and recovery code, a pending one, a failure.
+async fn populate_factors(store: &MemoryStore) {
+    use crate::store::factors::{FactorStore, PendingTotp, TotpSecret};
+    let pending = |id: &str| PendingTotp {
+        secret: TotpSecret {
+            id: id.to_owned(),
+            sealed: vec![9, 9],
+            created_at: NOW,
+        },
+        expires_at: NOW + 86_400,
+    };
+    store
+        .put_pending_totp("alice", pending("t1"))
+        .await
+        .unwrap();
+    let codes = vec![TokenHash::of("r1"), TokenHash::of("r2")];
+    assert!(store
+        .confirm_totp("alice", "t1", 7, codes, NOW)
+        .await
+        .unwrap());
+    assert!(store.accept_totp("alice", "t1", 9).await.unwrap());
+    assert!(store
+        .use_recovery_code("alice", &TokenHash::of("r1"))
+        .await
+        .unwrap());
+    store
+        .put_pending_totp("alice", pending("t2"))
+        .await
+        .unwrap();
+    store
+        .count_factor_attempt("alice", NOW, 86_400)
+        .await
+        .unwrap();
+    store.put_pending_totp("bob", pending("b1")).await.unwrap();
+    assert!(store.remove_factors("bob").await.unwrap());
+}
+
+async fn check_factors(store: &MemoryStore) {
+    use crate::store::factors::FactorStore;
+    let found = store.factors("alice", NOW).await.unwrap().unwrap();
+    assert_eq!(found.totp.map(|t| t.id), Some("t1".to_owned()));
+    assert_eq!(found.pending.map(|p| p.secret.id), Some("t2".to_owned()));
+    assert_eq!(found.last_step, 9);
+    assert_eq!(found.recovery, [TokenHash::of("r2")]);
+    assert_eq!(store.factor_failures("alice", NOW).await.unwrap().count, 1);
+    assert!(
+        !store.accept_totp("alice", "t1", 9).await.unwrap(),
+        "step kept"
+    );
+    assert_eq!(store.factors("bob", NOW).await.unwrap(), None);
 }
 
 fn person() -> crate::store::PersonRecord {
@@ -154,6 +211,7 @@ fn person() -> crate::store::PersonRecord {
 
 /// Checks everything [`populate`] left, as seen at `NOW`.
 async fn check_populated(store: &MemoryStore) {
+    check_factors(store).await;
     assert!(matches!(
         store.take_code(&TokenHash::of("c1"), NOW).await.unwrap(),
         CodeTake::Replayed(_)
@@ -402,6 +460,8 @@ async fn session_use_is_journalled_at_most_once_a_minute() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,

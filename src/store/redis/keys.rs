@@ -25,6 +25,9 @@
 //! | `cc:all` | sorted set | `{client}\n{jti}` of every recorded one, scored by expiry (the total bound) |
 //! | `cc:unlisted` | hash | client → latest expiry of its tokens left unrecorded by the bounds |
 //! | `person:{principal}` | string | a federated person (JSON), expiring with it |
+//! | `mfa:{user}` | hash | second factors: `totp`/`totp_id`, `pending`/`pending_id`/`pending_exp`, `last_step` |
+//! | `mfa-recovery:{user}` | set | hex SHA-256 of each unused recovery code |
+//! | `mfa-failures:{user}` | hash | `count`, `last`, `exp` of second-factor failures, expiring with them |
 //!
 //! Keys of one operation are passed to its script together, so the layout assumes one Redis
 //! (or a primary with replicas), not Redis Cluster.
@@ -66,6 +69,9 @@ pub mod names {
     pub const CLIENT_ACCESS_UNLISTED: &str = "cc:unlisted";
     pub const CHANNEL: &str = "revocations";
     pub const PERSON: &str = "person:";
+    pub const MFA: &str = "mfa:";
+    pub const MFA_RECOVERY: &str = "mfa-recovery:";
+    pub const MFA_FAILURES: &str = "mfa-failures:";
 }
 
 /// Every name of [`names`], as the scripts call it.
@@ -90,6 +96,9 @@ const LAYOUT: &[(&str, &str)] = &[
     ("CLIENT_ACCESS_UNLISTED", names::CLIENT_ACCESS_UNLISTED),
     ("CHANNEL", names::CHANNEL),
     ("PERSON", names::PERSON),
+    ("MFA", names::MFA),
+    ("MFA_RECOVERY", names::MFA_RECOVERY),
+    ("MFA_FAILURES", names::MFA_FAILURES),
 ];
 
 /// The Lua prelude of the key names: `local K_CODE = P .. 'code:'` and so on, where `P` is
@@ -162,6 +171,19 @@ impl Keys {
     /// A principal (`ID:SUB`: visible ASCII, no newline) after the prefix.
     pub fn person(&self, principal: &str) -> String {
         format!("{}{}{principal}", self.prefix, names::PERSON)
+    }
+
+    /// A user's second factors (`[[users]]` names and principals: no newline).
+    pub fn mfa(&self, user: &str) -> String {
+        format!("{}{}{user}", self.prefix, names::MFA)
+    }
+
+    pub fn mfa_recovery(&self, user: &str) -> String {
+        format!("{}{}{user}", self.prefix, names::MFA_RECOVERY)
+    }
+
+    pub fn mfa_failures(&self, user: &str) -> String {
+        format!("{}{}{user}", self.prefix, names::MFA_FAILURES)
     }
 
     pub fn client_access_unlisted(&self) -> String {

@@ -17,6 +17,7 @@
 //! [`shown_url`] (without credentials) is ever logged, and errors never include the URL.
 
 mod cache;
+mod factors;
 mod feed;
 pub mod keys;
 mod persons;

@@ -190,6 +190,7 @@ async fn a_dead_redis_fails_fast_and_closed_then_recovers() {
 
 fn grant_for_recovery() -> CodeGrant {
     CodeGrant {
+        sign_in: None,
         client_id: "spa".into(),
         user: "alice".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),

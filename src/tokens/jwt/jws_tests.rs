@@ -20,6 +20,9 @@ fn published() -> &'static KeySet {
 
 fn claims() -> AccessClaims {
     AccessClaims {
+        amr: Vec::new(),
+        acr: None,
+        auth_time: None,
         iss: ISS.to_owned(),
         aud: ISS.to_owned(),
         sub: "alice".to_owned(),

@@ -22,6 +22,9 @@ fn any_claims() -> impl Strategy<Value = AccessClaims> {
         "[A-Za-z0-9_-]{0,22}",
     )
         .prop_map(|(sub, client_id, scope, iat, ttl, nbf, jti)| AccessClaims {
+            amr: Vec::new(),
+            acr: None,
+            auth_time: None,
             iss: "https://gw.example.com".to_owned(),
             aud: "api".to_owned(),
             sub,

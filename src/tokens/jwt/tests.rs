@@ -10,6 +10,9 @@ fn ring() -> KeyRing {
 
 fn claims(now: u64) -> AccessClaims {
     AccessClaims {
+        amr: Vec::new(),
+        acr: None,
+        auth_time: None,
         iss: ISS.to_owned(),
         aud: ISS.to_owned(),
         sub: "alice".to_owned(),

@@ -17,6 +17,8 @@
 //!   the test can reach; [`browser`]: reqwest as a browser with a cookie jar;
 //!   [`webdriver`]: a real headless Chromium through chromedriver;
 //! - [`redis`]: a real `redis-server` a test can kill and restart;
+//! - [`mfa`]: second factors as a person gives them: the enrolment page read like an
+//!   authenticator app (the otpauth URI), codes computed from it, the sign-in driven through;
 //! - [`idp`]: a real upstream OpenID provider (panva's `oidc-provider` under Node.js) a test
 //!   can sign in at, rotate the key of, and stop; [`github`]: a local stand-in of GitHub's
 //!   OAuth and API endpoints; [`federated`]: the gateway with `[[providers]]` for them and the
@@ -37,6 +39,7 @@ pub mod html;
 pub mod idp;
 pub mod jwks;
 pub mod keys;
+pub mod mfa;
 pub mod oauth;
 pub mod oidc;
 pub mod page;

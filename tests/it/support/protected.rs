@@ -579,3 +579,68 @@ impl Challenge {
         self.params.get(name).map(String::as_str)
     }
 }
+
+#[async_trait]
+impl authgate::store::factors::FactorStore for SpyStore {
+    async fn factors(
+        &self,
+        user: &str,
+        now: u64,
+    ) -> StoreResult<Option<authgate::store::factors::Factors>> {
+        self.inner.factors(user, now).await
+    }
+
+    async fn put_pending_totp(
+        &self,
+        user: &str,
+        pending: authgate::store::factors::PendingTotp,
+    ) -> StoreResult<()> {
+        self.inner.put_pending_totp(user, pending).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        id: &str,
+        step: u64,
+        recovery: Vec<TokenHash>,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.inner.confirm_totp(user, id, step, recovery, now).await
+    }
+
+    async fn accept_totp(&self, user: &str, id: &str, step: u64) -> StoreResult<bool> {
+        self.inner.accept_totp(user, id, step).await
+    }
+
+    async fn use_recovery_code(&self, user: &str, code: &TokenHash) -> StoreResult<bool> {
+        self.inner.use_recovery_code(user, code).await
+    }
+
+    async fn count_factor_attempt(
+        &self,
+        user: &str,
+        now: u64,
+        forget_after: u64,
+    ) -> StoreResult<authgate::store::factors::FactorFailures> {
+        self.inner
+            .count_factor_attempt(user, now, forget_after)
+            .await
+    }
+
+    async fn factor_failures(
+        &self,
+        user: &str,
+        now: u64,
+    ) -> StoreResult<authgate::store::factors::FactorFailures> {
+        self.inner.factor_failures(user, now).await
+    }
+
+    async fn clear_factor_failures(&self, user: &str) -> StoreResult<()> {
+        self.inner.clear_factor_failures(user).await
+    }
+
+    async fn remove_factors(&self, user: &str) -> StoreResult<bool> {
+        self.inner.remove_factors(user).await
+    }
+}

@@ -53,9 +53,13 @@ fn discovery_has_every_required_member() {
     assert_eq!(doc["backchannel_logout_session_supported"], true);
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     let claims = doc["claims_supported"].as_array().unwrap();
-    for claim in ["sub", "email", "groups", "preferred_username"] {
+    for claim in ["sub", "email", "groups", "preferred_username", "amr", "acr"] {
         assert!(claims.iter().any(|c| c == claim), "{claim}");
     }
+    assert_eq!(
+        doc["acr_values_supported"],
+        serde_json::json!(["urn:authgate:1fa", "urn:authgate:2fa"])
+    );
 }
 
 #[test]

@@ -268,3 +268,45 @@ async fn cost() {
     }
     println!("{}", report.join("\n"));
 }
+
+/// How the user signed in reaches the ID token, the access token and every refresh's pair
+/// unchanged; a grant from before second factors has no `amr` or `acr` and keeps verifying.
+#[tokio::test]
+async fn id_and_access_tokens_say_how_the_user_signed_in_and_refreshes_keep_it() {
+    use crate::store::sign_in::{SignIn, AMR_OTP};
+    let server = TestServer::new();
+    let stepped_up = SignIn::password(START).with_second_factor(AMR_OTP, START + 3);
+    *server.sign_in.lock().unwrap() = Some(stepped_up.clone());
+    server.advance(7);
+    let tokens = rp_tokens(&server, "openid offline_access", "").await;
+    let id = payload(tokens.id_token.as_deref().unwrap());
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], "urn:authgate:2fa");
+    assert_eq!(id["auth_time"], START + 3, "the step-up's time");
+    let access = payload(&tokens.access_token);
+    assert_eq!(access["amr"], id["amr"]);
+    assert_eq!(access["acr"], id["acr"]);
+    assert_eq!(access["auth_time"], START + 3);
+    server.advance(60);
+    let refreshed = server
+        .refresh(
+            confidential(RP, RP_SECRET),
+            tokens.refresh_token.as_deref().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        payload(refreshed.id_token.as_deref().unwrap())["amr"],
+        id["amr"]
+    );
+    assert_eq!(payload(&refreshed.access_token)["auth_time"], START + 3);
+
+    *server.sign_in.lock().unwrap() = None;
+    let old = rp_tokens(&server, "openid", "").await;
+    let id = payload(old.id_token.as_deref().unwrap());
+    assert!(id.get("amr").is_none() && id.get("acr").is_none(), "{id}");
+    assert_eq!(id["auth_time"], START);
+    assert!(payload(&old.access_token).get("amr").is_none());
+    assert!(server.auth.verify_access(&old.access_token).await.is_ok());
+}

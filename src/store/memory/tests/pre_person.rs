@@ -139,6 +139,8 @@ async fn write_through(store: &MemoryStore) {
         .await
         .unwrap();
     let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
         user: "alice".into(),
         created_at: NOW,
         last_seen: NOW,
