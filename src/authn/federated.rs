@@ -45,9 +45,9 @@ pub(super) fn under_provider(auth: &AuthServer, identity: &mut Identity) -> bool
 }
 
 /// The `allow`-list facts of `user` when no session carried them: a local user's from the
-/// file (computed with the configuration); a federated person's from its record, read once per access `token` and kept in
-/// [`AuthServer::token_facts`] for the token's life (and read each time only for a route
-/// session begun before sessions carried them).
+/// file (computed with the configuration); a federated person's from its record, read once
+/// per access `token` and kept in [`AuthServer::token_facts`] for the token's life (and
+/// read each time only for a route session begun before sessions carried them).
 pub(super) async fn facts(
     auth: &AuthServer,
     user: &str,

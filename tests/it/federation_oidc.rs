@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::federated::{
-    back_at_gateway, leave_for_provider, login_page, oidc_provider, query_param, Federation,
+    authorize_through_provider, oidc_provider, query_param, Federation,
 };
 use crate::support::idp::{Idp, IdpSettings};
 use crate::support::jwks::{key_for, verifies_under};
@@ -51,14 +51,8 @@ async fn the_gateways_id_token_and_userinfo_name_the_federated_person() {
         .append_pair("code_challenge_method", "S256")
         .finish();
     let browser = fed.browser();
-    let login = login_page(&browser, &format!("/oauth2/authorize?{query}")).await;
-    let at_idp = leave_for_provider(&browser, &login, "Corp SSO").await;
-    let callback = idp.sign_in(&browser, &at_idp, "alice-sub").await;
-    let journey = back_at_gateway(&browser, &callback).await;
-    let location = journey
-        .last
-        .location()
-        .unwrap_or_else(|| panic!("no redirect to the client: {journey:#?}"));
+    let location =
+        authorize_through_provider(&browser, &idp, &query, "Corp SSO", "alice-sub").await;
     assert!(location.starts_with(REDIRECT), "{location}");
     assert_eq!(query_param(&location, "state").as_deref(), Some("st-1"));
     let code = query_param(&location, "code").expect("code");

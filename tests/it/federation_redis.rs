@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::federated::{
-    back_at_gateway, leave_for_provider, login_page, oidc_provider, query_param, sign_in_with_idp,
+    authorize_through_provider, oidc_provider, query_param, sign_in_with_idp,
 };
 use crate::support::idp::{Idp, IdpSettings, CLIENT_ID};
 use crate::support::oauth::AuthGateway;
@@ -86,14 +86,7 @@ async fn tokens_through_the_provider(gateway: &AuthGateway, idp: &Idp, sub: &str
         .append_pair("code_challenge_method", "S256")
         .finish();
     let browser = gateway.page_browser();
-    let login = login_page(&browser, &format!("/oauth2/authorize?{query}")).await;
-    let at_idp = leave_for_provider(&browser, &login, "Corp SSO").await;
-    let callback = idp.sign_in(&browser, &at_idp, sub).await;
-    let journey = back_at_gateway(&browser, &callback).await;
-    let location = journey
-        .last
-        .location()
-        .unwrap_or_else(|| panic!("no redirect to the client: {journey:#?}"));
+    let location = authorize_through_provider(&browser, idp, &query, "Corp SSO", sub).await;
     assert!(location.starts_with(REDIRECT), "{location}");
     let code = query_param(&location, "code").expect("code");
     let response = gateway

@@ -532,6 +532,4 @@ impl Store for MemoryStore {
 }
 
 #[cfg(test)]
-mod pre_person_tests;
-#[cfg(test)]
 mod tests;

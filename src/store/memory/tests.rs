@@ -489,3 +489,6 @@ async fn session_use_is_journalled_at_most_once_a_minute() {
         after - before
     );
 }
+
+// A data directory written before person records existed.
+mod pre_person;

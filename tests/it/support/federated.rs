@@ -289,6 +289,26 @@ pub async fn sign_in_with_idp(
     }
 }
 
+/// An authorization request (`query`, for a client) at the gateway, the person signing in
+/// through the provider `name` at `idp` as `sub`: where the gateway sends the browser back
+/// to the client (its redirect URI, with `code` and `state`), no consent page between.
+pub async fn authorize_through_provider(
+    browser: &Browser,
+    idp: &Idp,
+    query: &str,
+    name: &str,
+    sub: &str,
+) -> String {
+    let login = login_page(browser, &format!("/oauth2/authorize?{query}")).await;
+    let at_idp = leave_for_provider(browser, &login, name).await;
+    let callback = idp.sign_in(browser, &at_idp, sub).await;
+    let journey = back_at_gateway(browser, &callback).await;
+    journey
+        .last
+        .location()
+        .unwrap_or_else(|| panic!("no redirect to the client: {journey:#?}"))
+}
+
 /// The whole sign-in through the GitHub stand-in as `login`.
 pub async fn sign_in_with_github(
     browser: &Browser,

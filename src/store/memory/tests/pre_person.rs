@@ -8,20 +8,10 @@
 
 use std::path::Path;
 
-use super::*;
+use super::{access, grant, options, person, record, NOW};
+use crate::store::memory::*;
 use crate::store::persist::record::encode_into;
 use crate::store::persist::{journal_name, Options, SNAPSHOT};
-
-const NOW: u64 = 4_000_000_000;
-
-fn options() -> Options {
-    Options {
-        fsync: true,
-        compact_after: 64 << 20,
-        session_limits: std::sync::Arc::new(crate::store::SessionLimits::new(3600, 86_400)),
-        clock: std::sync::Arc::new(crate::clock::ManualClock::new(NOW)),
-    }
-}
 
 fn hash(token: &str) -> String {
     TokenHash::of(token).to_hex()
@@ -79,18 +69,6 @@ async fn check_pre_person(store: &MemoryStore) {
     assert_eq!(store.person("corp:1", NOW).await.unwrap(), None);
 }
 
-fn person() -> PersonRecord {
-    PersonRecord {
-        provider: "corp".into(),
-        scopes: vec!["app".into()],
-        email: None,
-        email_verified: false,
-        name: None,
-        groups: vec!["ops".into()],
-        expires_at: NOW + 86_400,
-    }
-}
-
 #[tokio::test]
 async fn a_journal_from_before_person_records_loads_and_takes_them_after() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,37 +121,16 @@ async fn a_snapshot_from_before_person_records_loads() {
 
 /// The pre-person changes made through the store's own methods (with enough bulk to compact).
 async fn write_through(store: &MemoryStore) {
-    let grant = CodeGrant {
-        sign_in: None,
-        client_id: "spa".into(),
-        user: "alice".into(),
-        redirect_uri: "http://127.0.0.1/cb".into(),
-        scope: "api:read".into(),
-        code_challenge: None,
-        family: "f1".into(),
-        expires_at: NOW + 60,
-        oidc: None,
-    };
-    store.put_code(TokenHash::of("c1"), grant).await.unwrap();
+    store
+        .put_code(TokenHash::of("c1"), grant("f1"))
+        .await
+        .unwrap();
     assert!(matches!(
         store.take_code(&TokenHash::of("c1"), NOW).await.unwrap(),
         CodeTake::Fresh(_)
     ));
-    let record = |family: &str| RefreshRecord {
-        sign_in: None,
-        family: family.into(),
-        client_id: "spa".into(),
-        user: "alice".into(),
-        scope: "api:read".into(),
-        expires_at: NOW + 86_400,
-        oidc: None,
-    };
-    let access = |jti: &str| IssuedAccess {
-        jti: jti.into(),
-        expires_at: NOW + 900,
-    };
     store
-        .put_refresh(TokenHash::of("r1"), record("f1"), access("a1"))
+        .put_refresh(TokenHash::of("r1"), record("f1", "alice"), access("a1"))
         .await
         .unwrap();
     store.revoke_access("loose", NOW + 900).await.unwrap();
@@ -199,7 +156,7 @@ async fn write_through(store: &MemoryStore) {
         store
             .put_refresh(
                 TokenHash::of(&format!("bulk{i}")),
-                record(&format!("bulk-family-{i}")),
+                record(&format!("bulk-family-{i}"), "carol"),
                 access(&format!("bulk-{i}")),
             )
             .await
