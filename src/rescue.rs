@@ -309,8 +309,9 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
     res
 }
 
-/// A refused CORS preflight: 204 without any `Access-Control-Allow-*` header, as tower-http's
-/// `CorsLayer` answers every preflight itself and only leaves its headers out. The Fetch
+/// A refused CORS preflight: 204 without any `Access-Control-Allow-*` header, the way
+/// tower-http's `CorsLayer` answers every preflight itself and only leaves its headers out
+/// (it says 200 with an empty body; 204 says the same, and matches the allowed answer). The Fetch
 /// standard's CORS check (§4.10) fails on the missing `Access-Control-Allow-Origin` alone,
 /// whatever the status, so no status could make it pass; answering it here keeps an
 /// unauthenticated `OPTIONS` from a page of any origin away from the upstream, and away from
