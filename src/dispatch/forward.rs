@@ -53,13 +53,11 @@ impl Gateway {
                 });
                 match decided {
                     Ok(identity) => Some(identity),
-                    Err(AuthnFailure::LoginRequired) => {
+                    // A step-up comes only from an `mfa` route (`second_factor_gate`): both
+                    // sign in again asking for what the route needs.
+                    Err(AuthnFailure::LoginRequired | AuthnFailure::StepUpRequired) => {
                         let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
                         return Ok(sign_in::start(&self.auth, back, config.mfa));
-                    }
-                    Err(AuthnFailure::StepUpRequired) => {
-                        let back = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-                        return Ok(sign_in::start(&self.auth, back, true));
                     }
                     Err(AuthnFailure::NotAllowed { user, via }) => {
                         let page = via == Via::Session && response::wants_html(req.headers());
