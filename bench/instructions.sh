@@ -9,6 +9,8 @@
 #   REQUESTS_SECONDS=15 CONNS=10 bench/instructions.sh target/release/authgate
 #   ALGORITHM=ES256 bench/instructions.sh target/release/authgate   # [tokens] algorithm
 #   SESSIONS=1 bench/instructions.sh target/release/authgate   # + session routes (below)
+#   ACCESS_LOG=1 bench/instructions.sh OLD NEW   # [log] access = true: one line per request,
+#                                                # to the process's output, redirected to a file
 #
 # SESSIONS=1 adds routes with a group `allow` rule for a local user and a federated person,
 # each with a browser session or an access token made before the counted run (they survive
@@ -25,6 +27,8 @@ SECONDS_RUN=${REQUESTS_SECONDS:-10}
 CONNS=${CONNS:-10}
 ALGORITHM=${ALGORITHM:-}
 SESSIONS=${SESSIONS:-}
+ACCESS=false
+[ -n "${ACCESS_LOG:-}" ] && [ "${ACCESS_LOG}" != 0 ] && ACCESS=true
 here=$(cd "$(dirname "$0")" && pwd)
 CLIENT_SECRET=bench-secret-$RANDOM$RANDOM
 CLIENT_SECRET_SHA=$(printf '%s' "$CLIENT_SECRET" | sha256sum | awk '{print $1}')
@@ -122,7 +126,7 @@ mode = "off"
 [admin]
 listen = "off"
 [log]
-access = false
+access = $ACCESS
 [tokens]
 access_ttl = "1h"
 ${ALGORITHM:+algorithm = \"$ALGORITHM\"}

@@ -16,13 +16,23 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(
         clippy::disallowed_methods,
-        reason = "the one wall-clock read of the crate"
+        reason = "the one wall-clock read the crate decides anything by"
     )]
     fn now(&self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     }
+}
+
+/// The wall-clock time for log timestamps (the access log's): always the real time, as
+/// tracing's are, whatever [`Clock`] the gateway runs on. Nothing is decided by it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a log line's timestamp, never a decision"
+)]
+pub fn log_timestamp() -> SystemTime {
+    SystemTime::now()
 }
 
 /// A clock that only moves when told to.

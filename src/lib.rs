@@ -60,7 +60,7 @@
 //!   the interactive pages;
 //! - [`gateway_paths`]: the gateway's own client id, paths and cookie names;
 //! - [`pem`]: certificate and key files;
-//! - [`logging`]: tracing set-up;
+//! - [`logging`]: tracing set-up, and the access log (its own buffered writer, not tracing);
 //! - [`private_file`]: 0600 files written atomically, and the one atomic replace every file
 //!   writer shares;
 //! - [`background`]: the lowest scheduling priority for background threads (hashes, compaction).

@@ -13,7 +13,9 @@
 //! - `authgate_logins_failed_total{reason}`;
 //! - `authgate_panics_total`: requests whose handling panicked (a bug), answered 500 by the
 //!   catch-panic layer; each is also a `(gateway)` 500 in `authgate_requests_total`;
-//! - `authgate_store_entries{kind}`: read from the store when scraped.
+//! - `authgate_store_entries{kind}`: read from the store when scraped;
+//! - `authgate_access_log_dropped_total`: access lines dropped because their destination did
+//!   not keep up or failed (`logging::access`: a slow log never stalls a request).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -39,6 +41,7 @@ pub struct Metrics {
     logins_failed: IntCounterVec,
     panics: prometheus::IntCounter,
     store_entries: IntGaugeVec,
+    access_log_dropped: prometheus::IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -115,6 +118,11 @@ impl Metrics {
             &["kind"],
         )?;
         registry.register(Box::new(store_entries.clone()))?;
+        let access_log_dropped = prometheus::IntCounter::new(
+            "authgate_access_log_dropped_total",
+            "Access log lines dropped because their destination did not keep up or failed.",
+        )?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -125,6 +133,7 @@ impl Metrics {
             logins_failed,
             panics,
             store_entries,
+            access_log_dropped,
         })
     }
 
@@ -186,6 +195,11 @@ impl Metrics {
         {
             c.inc();
         }
+    }
+
+    /// The counter of dropped access lines, for the access log's writer to count into.
+    pub fn access_log_dropped(&self) -> prometheus::IntCounter {
+        self.access_log_dropped.clone()
     }
 
     /// The Prometheus text exposition, with the store's sizes as of now.
@@ -286,6 +300,12 @@ mod tests {
         assert!(text.contains("authgate_logins_failed_total{reason=\"bad_credentials\"} 1"));
         assert!(text.contains("authgate_store_entries{kind=\"refresh_token\"} 7"));
         assert!(text.contains("# TYPE authgate_request_duration_seconds histogram"));
+        m.access_log_dropped().inc_by(3);
+        let text = m.render(None);
+        assert!(
+            text.contains("authgate_access_log_dropped_total 3"),
+            "{text}"
+        );
     }
 
     #[test]

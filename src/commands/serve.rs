@@ -1,5 +1,6 @@
 //! `authgate serve`: load the configuration (refusing what `check` refuses), set up logging,
-//! and run the server until SIGTERM or SIGINT, reloading the configuration on SIGHUP.
+//! and run the server until SIGTERM or SIGINT, reloading the configuration on SIGHUP and
+//! reopening the access log on SIGUSR1.
 
 use super::CommandError;
 use crate::cli::ConfigArg;
@@ -34,6 +35,7 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
         let addr = server
             .local_addr()
             .map_err(|e| CommandError::Failed(e.to_string()))?;
+        let usr1 = signals::reopen_requests();
         let admin = server
             .admin_addr()
             .map_or_else(|| "off".to_owned(), |a| a.to_string());
@@ -45,6 +47,7 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
             "authgate listening"
         );
         let reloader = server.reloader();
+        let reopener = server.reloader();
         let path = args.config.clone();
         // Reading files and building TLS and upstream clients block: off the runtime threads.
         let hangups = tokio::spawn(signals::on_reload(move || {
@@ -52,8 +55,22 @@ pub fn run(args: &ConfigArg) -> Result<(), CommandError> {
             let path = path.clone();
             tokio::task::spawn_blocking(move || reload(&reloader, &path));
         }));
+        // Opening the file blocks too.
+        let reopens = usr1.map(|usr1| {
+            tokio::spawn(signals::on_reopen(usr1, move || {
+                let reopener = reopener.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(err) = reopener.reopen_access_log() {
+                        tracing::error!(error = %err, "access log not reopened; it goes on as it was");
+                    }
+                });
+            }))
+        });
         server.run(signals::shutdown_requested()).await;
         hangups.abort();
+        if let Some(reopens) = reopens {
+            reopens.abort();
+        }
         tracing::info!("stopped");
         Ok(())
     })

@@ -329,6 +329,12 @@ pub struct LogSection {
     pub level: Option<Spanned<String>>,
     /// One line per request. Default `true`.
     pub access: Option<bool>,
+    /// The access lines' format: `"logfmt"` or `"json"`. Default: `"json"` when `format` is
+    /// `"json"`, else `"logfmt"`.
+    pub access_format: Option<Spanned<String>>,
+    /// Where access lines go: a file, appended to (created 0640 if missing) and reopened on
+    /// SIGUSR1 and on reload. Default: standard output.
+    pub access_file: Option<Spanned<String>>,
 }
 
 /// One `[[routes]]` entry.

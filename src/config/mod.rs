@@ -432,11 +432,23 @@ pub struct LogConfig {
     pub format: LogFormat,
     pub level: String,
     pub access: bool,
+    pub access_format: AccessFormat,
+    /// `None`: standard output.
+    pub access_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
+    Json,
+}
+
+/// How access lines are written (`[log] access_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessFormat {
+    /// `key=value` pairs, values quoted only when they must be.
+    Logfmt,
+    /// One JSON object a line.
     Json,
 }
 

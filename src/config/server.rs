@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::error::ConfigError;
 use super::file::ServerSection;
 use super::validate::Validator;
-use super::{Limits, LogConfig, LogFormat, PublicUrl, ServerConfig, TlsMode};
+use super::{AccessFormat, Limits, LogConfig, LogFormat, PublicUrl, ServerConfig, TlsMode};
 
 const DEFAULT_HEADER_BYTES: u64 = 16 * 1024;
 /// hyper's HTTP/1 read buffer cannot be smaller than this.
@@ -226,10 +226,37 @@ impl Validator<'_> {
                 level.get_ref().clone()
             }
         };
+        let access_format = match l.access_format.as_ref().map(|f| (f, f.get_ref().as_str())) {
+            None => match format {
+                LogFormat::Text => AccessFormat::Logfmt,
+                LogFormat::Json => AccessFormat::Json,
+            },
+            Some((_, "logfmt")) => AccessFormat::Logfmt,
+            Some((_, "json")) => AccessFormat::Json,
+            Some((at, other)) => {
+                return Err(self.err(
+                    at,
+                    "log.access_format",
+                    format!("`{other}` is not one of \"logfmt\", \"json\""),
+                ))
+            }
+        };
+        let access_file = match &l.access_file {
+            None => None,
+            Some(file) => {
+                let text = file.get_ref();
+                if text.is_empty() || text.ends_with('/') {
+                    return Err(self.err(file, "log.access_file", "must name a file"));
+                }
+                Some(self.path(text))
+            }
+        };
         Ok(LogConfig {
             format,
             level,
             access: l.access.unwrap_or(true),
+            access_format,
+            access_file,
         })
     }
 }

@@ -23,7 +23,54 @@ fn minimal_file_gets_safe_defaults() {
     assert_eq!(c.server.limits.header_timeout, Duration::from_secs(30));
     assert_eq!(c.log.format, LogFormat::Text);
     assert!(c.log.access);
+    assert_eq!(c.log.access_format, AccessFormat::Logfmt);
+    assert_eq!(c.log.access_file, None);
     assert!(c.routes.is_empty());
+}
+
+#[test]
+fn the_access_format_follows_the_log_format_unless_set() {
+    let log =
+        |lines: &str| Config::from_toml_str(&format!("{SERVER}[log]\n{lines}")).map(|c| c.log);
+    assert_eq!(
+        log("format = \"json\"\n").unwrap().access_format,
+        AccessFormat::Json
+    );
+    assert_eq!(
+        log("format = \"text\"\n").unwrap().access_format,
+        AccessFormat::Logfmt
+    );
+    let both = log("format = \"json\"\naccess_format = \"logfmt\"\n").unwrap();
+    assert_eq!(
+        (both.format, both.access_format),
+        (LogFormat::Json, AccessFormat::Logfmt)
+    );
+    assert_eq!(
+        log("access_format = \"json\"\n").unwrap().access_format,
+        AccessFormat::Json
+    );
+    let file = log("access_file = \"/var/log/authgate/access.log\"\n").unwrap();
+    assert_eq!(
+        file.access_file,
+        Some(PathBuf::from("/var/log/authgate/access.log"))
+    );
+    let at = Config::from_toml_str_at(
+        &format!("{SERVER}[log]\naccess_file = \"logs/access.log\"\n"),
+        Path::new("/etc/authgate/gateway.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        at.log.access_file,
+        Some(PathBuf::from("/etc/authgate/logs/access.log"))
+    );
+    assert_eq!(
+        err(&format!("{SERVER}[log]\naccess_format = \"clf\"\n")),
+        "<string>:5: log.access_format: `clf` is not one of \"logfmt\", \"json\""
+    );
+    assert_eq!(
+        err(&format!("{SERVER}[log]\naccess_file = \"\"\n")),
+        "<string>:5: log.access_file: must name a file"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Tracing set-up: text or JSON lines on standard error through a non-blocking writer, so a
-//! slow terminal or pipe never stalls request handling. `RUST_LOG` overrides `[log] level`.
+//! Logging: the tracing set-up (text or JSON lines on standard error through a non-blocking
+//! writer, so a slow terminal or pipe never stalls request handling; `RUST_LOG` overrides
+//! `[log] level`), and the access log ([`access`]), which has its own path and destination.
 //!
 //! What may be logged is decided where events are written (see `middleware::access_log`):
 //! never a header value, a query string, a token, a secret or a cookie.
@@ -7,6 +8,7 @@
 //! Every line written while a request is handled carries its `request_id`
 //! ([`request_scope`]).
 
+pub mod access;
 pub mod request_scope;
 
 use std::io::IsTerminal;

@@ -23,9 +23,6 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The target of the access line, which writes its own `request_id` field.
-pub const ACCESS_TARGET: &str = "authgate::access";
-
 thread_local! {
     /// The id of the request this thread is polling, if any.
     static CURRENT: Cell<Option<HeaderValue>> = const { Cell::new(None) };
@@ -69,7 +66,7 @@ pub enum LineShape {
 }
 
 /// A [`FormatEvent`] that adds `request_id` to every event written while a request is
-/// polled, except the access line (which has its own).
+/// polled. (The access line has its own field and does not go through tracing.)
 pub struct WithRequestId<F> {
     inner: F,
     shape: LineShape,
@@ -94,9 +91,6 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        if event.metadata().target() == ACCESS_TARGET {
-            return self.inner.format_event(ctx, writer, event);
-        }
         with_current(|id| match id {
             None => self.inner.format_event(ctx, writer.by_ref(), event),
             Some(id) => {
@@ -166,7 +160,7 @@ mod tests {
         let mut slot = id("req-1");
         lend(&mut slot, || {
             tracing::info!(reason = "expired", "bearer token refused");
-            tracing::info!(target: ACCESS_TARGET, request_id = "req-1", status = 401);
+            tracing::info!(status = 401, "answered");
             let mut inner = id("req-2");
             lend(&mut inner, || tracing::warn!("nested"));
             assert_eq!(inner, id("req-2"), "the nested id came back");
@@ -177,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn text_lines_carry_the_id_only_while_it_is_lent_and_the_access_line_once() {
+    fn text_lines_carry_the_id_only_while_it_is_lent() {
         let out = Captured::default();
         let format = tracing_subscriber::fmt::format().with_ansi(false);
         let subscriber = tracing_subscriber::fmt()

@@ -1,10 +1,14 @@
-//! The access log: one line per request, written when its response body has been sent (or
-//! abandoned), so that `bytes` and `duration_ms` are the real totals for a streamed body.
+//! The access log layer: one line per request, written when its response body has been sent
+//! (or abandoned), so that `bytes` and `duration_ms` are the real totals for a streamed body.
+//! The line itself is formatted and written by `logging::access`.
 //!
-//! Fields: `request_id`, `method`, `path` (never the query, which may carry codes or tokens), `status`,
+//! Fields: `method`, `path` (never the query, which may carry codes or tokens), `status`,
 //! `route`, `upstream`, `reason` (why the gateway answered itself), `peer`, `bytes`,
-//! `duration_ms`, `complete`. Header values are never logged, so neither `Authorization`
-//! nor `Cookie` can appear.
+//! `duration_ms`, `complete`, `request_id`. Header values are never logged, so neither
+//! `Authorization` nor `Cookie` can appear.
+//!
+//! Nothing here allocates per request: the URI and the request id are kept by reference
+//! count until the line is written.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,11 +18,12 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
+use crate::logging::access::{AccessLogger, Entry};
 use crate::middleware::request_id::RequestId;
 use crate::rescue::RejectionReason;
 
@@ -30,18 +35,16 @@ pub struct RouteLabel {
 }
 
 /// Adds the access log around a service.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AccessLogLayer {
-    enabled: bool,
+    /// `None`: the access log is off.
+    logger: Option<AccessLogger>,
     peer: Option<SocketAddr>,
 }
 
 impl AccessLogLayer {
-    pub fn new(enabled: bool) -> Self {
-        AccessLogLayer {
-            enabled,
-            peer: None,
-        }
+    pub fn new(logger: Option<AccessLogger>) -> Self {
+        AccessLogLayer { logger, peer: None }
     }
 
     /// The client connection's address, logged as `peer`.
@@ -57,7 +60,7 @@ impl<S> Layer<S> for AccessLogLayer {
     fn layer(&self, inner: S) -> AccessLog<S> {
         AccessLog {
             inner,
-            enabled: self.enabled,
+            logger: self.logger.clone(),
             peer: self.peer,
         }
     }
@@ -67,7 +70,7 @@ impl<S> Layer<S> for AccessLogLayer {
 #[derive(Debug, Clone)]
 pub struct AccessLog<S> {
     inner: S,
-    enabled: bool,
+    logger: Option<AccessLogger>,
     peer: Option<SocketAddr>,
 }
 
@@ -85,10 +88,11 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let pending = self.enabled.then(|| Pending {
+        let pending = self.logger.clone().map(|logger| Pending {
+            logger,
             request_id: RequestId::of(req.headers()),
             method: req.method().clone(),
-            path: req.uri().path().to_owned(),
+            uri: req.uri().clone(),
             peer: self.peer,
             start: Instant::now(),
         });
@@ -101,9 +105,12 @@ where
 
 /// What is known of a request before its response.
 struct Pending {
+    logger: AccessLogger,
     request_id: Option<RequestId>,
     method: Method,
-    path: String,
+    /// The whole URI, shared with the request (a reference count, no copy); only its path
+    /// is logged.
+    uri: Uri,
     peer: Option<SocketAddr>,
     start: Instant,
 }
@@ -130,9 +137,10 @@ where
         let record = this.pending.take().map(|p| {
             let label = response.extensions().get::<RouteLabel>().cloned();
             Record {
+                logger: p.logger,
                 request_id: p.request_id,
                 method: p.method,
-                path: p.path,
+                uri: p.uri,
                 peer: p.peer,
                 start: p.start,
                 status: response.status(),
@@ -147,9 +155,10 @@ where
 
 /// Everything the log line holds.
 struct Record {
+    logger: AccessLogger,
     request_id: Option<RequestId>,
     method: Method,
-    path: String,
+    uri: Uri,
     peer: Option<SocketAddr>,
     start: Instant,
     status: StatusCode,
@@ -164,20 +173,25 @@ impl Record {
             Some(l) => (&*l.route, &*l.upstream),
             None => ("-", "-"),
         };
-        tracing::info!(
-            target: "authgate::access",
-            request_id = self.request_id.as_ref().map_or("-", RequestId::as_str),
-            method = %self.method,
-            path = %self.path,
-            status = self.status.as_u16(),
+        let elapsed = self.start.elapsed();
+        let duration_us = elapsed
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(elapsed.subsec_nanos() + 500) / 1000);
+        self.logger.log(&Entry {
+            time: crate::clock::log_timestamp(),
+            method: self.method.as_str(),
+            path: self.uri.path(),
+            status: self.status.as_u16(),
             route,
             upstream,
-            reason = self.reason.unwrap_or("-"),
-            peer = %self.peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            bytes = self.bytes,
-            duration_ms = (self.start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            reason: self.reason.unwrap_or("-"),
+            peer: self.peer,
+            bytes: self.bytes,
+            duration_us,
             complete,
-        );
+            request_id: self.request_id.as_ref().map_or("-", RequestId::as_str),
+        });
     }
 }
 

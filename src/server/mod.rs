@@ -5,7 +5,8 @@
 //! `header_timeout` (which also bounds idle keep-alive); a header block larger than
 //! `header_bytes` is answered 431 by hyper; HTTP/2 streams, header lists and reset floods
 //! are capped. On shutdown the listener closes first, then connections finish their
-//! in-flight requests within `shutdown_grace`.
+//! in-flight requests within `shutdown_grace`, then the access log writes every line it
+//! still holds.
 
 pub(crate) mod reload;
 pub(crate) mod signals;
@@ -32,6 +33,7 @@ use crate::admin::{self, AdminListener, AdminState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Limits};
 use crate::dispatch::ConnectionInfo;
+use crate::logging::access::{self, AccessSink};
 use crate::metrics::Metrics;
 use crate::oauth::login::PasswordChecker;
 use crate::oauth::Lasting;
@@ -48,6 +50,7 @@ pub enum ServeError {
     Keys(KeyError),
     Store(crate::store::StoreError),
     Admin(String),
+    AccessLog(String),
 }
 
 impl std::fmt::Display for ServeError {
@@ -59,6 +62,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Keys(err) => write!(f, "signing keys: {err}"),
             ServeError::Store(err) => write!(f, "{err}"),
             ServeError::Admin(err) => write!(f, "admin listener: {err}"),
+            ServeError::AccessLog(err) => write!(f, "access log: {err}"),
         }
     }
 }
@@ -75,6 +79,7 @@ pub struct Server {
     limits: Limits,
     shutdown_grace: Duration,
     admin: Option<AdminListener>,
+    access: Arc<AccessSink>,
 }
 
 impl Server {
@@ -113,8 +118,22 @@ impl Server {
             config.session.idle_timeout.as_secs(),
             config.session.max_lifetime.as_secs(),
         );
-        let live = Arc::new(ArcSwap::from_pointee(reload::build(config, &lasting)?));
-        let reloader = Arc::new(Reloader::new(live.clone(), lasting, config.clone()));
+        let access_file = config.log.access_file.as_deref();
+        let access = AccessSink::start(access_file, metrics.access_log_dropped())
+            .map(Arc::new)
+            .map_err(|e| {
+                let name = access_file.map_or_else(|| "stdout".into(), |f| f.display().to_string());
+                ServeError::AccessLog(format!("cannot open {name}: {e}"))
+            })?;
+        let live = Arc::new(ArcSwap::from_pointee(reload::build(
+            config, &lasting, &access,
+        )?));
+        let reloader = Arc::new(Reloader::new(
+            live.clone(),
+            lasting,
+            access.clone(),
+            config.clone(),
+        ));
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -147,6 +166,7 @@ impl Server {
             limits: config.server.limits.clone(),
             shutdown_grace: config.server.shutdown_grace,
             admin,
+            access,
         })
     }
 
@@ -237,6 +257,10 @@ impl Server {
         // back only after dropping everything it held.
         let all = u32::try_from(self.limits.max_connections).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;
+        // Every finished request has formatted its line by now: write them all (waiting at
+        // most `CLOSE_WAIT` for a blocked destination).
+        let sink = self.access.clone();
+        let _ = tokio::task::spawn_blocking(move || sink.close(access::CLOSE_WAIT)).await;
         let _ = sweeper.await;
         let _ = key_refresher.await;
         if let Some(admin) = admin {
@@ -482,10 +506,13 @@ mod tests {
             factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let first = config(dir.path(), "1h");
+        let counter = prometheus::IntCounter::new("dropped", "dropped").unwrap();
+        let sink =
+            Arc::new(AccessSink::start(Some(&dir.path().join("access.log")), counter).unwrap());
         let live = Arc::new(ArcSwap::from_pointee(
-            reload::build(&first, &lasting).unwrap(),
+            reload::build(&first, &lasting, &sink).unwrap(),
         ));
-        let reloader = Reloader::new(live.clone(), lasting, first);
+        let reloader = Reloader::new(live.clone(), lasting, sink, first);
 
         let now = clock.now();
         let record = |user: &str| SessionRecord {

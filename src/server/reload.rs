@@ -4,7 +4,8 @@
 //! What a reload changes: routes and upstreams, users, clients, scopes, token lifetimes and
 //! signing keys (the asymmetric keys `[tokens]` names too: put in force in the store just
 //! after the swap, the previous one kept published as Retired), session limits, the TLS
-//! certificate, the access log switch. Each request reads the current configuration when it
+//! certificate, the access log: its switch, its format and its file (every reload reopens
+//! the file, as SIGUSR1 does, for logrotate). Each request reads the current configuration when it
 //! starts, so requests in flight finish on the one they began with and no connection is
 //! dropped; keep-alive connections pick up the new one on their next request; TLS applies to
 //! handshakes from then on.
@@ -25,6 +26,7 @@ use super::stack::{self, Stack};
 use super::{tls, ServeError};
 use crate::config::Config;
 use crate::dispatch::{ConnectionInfo, Gateway};
+use crate::logging::access::{AccessLogger, AccessSink, Destination};
 use crate::oauth::{AuthServer, Lasting};
 use crate::tokens::jose::KeyPair;
 use crate::tokens::keyring::{KeyError, KeyRing};
@@ -32,19 +34,25 @@ use crate::tokens::keyring::{KeyError, KeyRing};
 /// Everything built from one configuration that requests use.
 pub struct Live {
     pub gateway: Arc<Gateway>,
-    pub access_log: bool,
+    /// `None` when `[log] access = false`.
+    pub access_log: Option<AccessLogger>,
     pub tls: Option<TlsAcceptor>,
 }
 
 impl Live {
     /// The request path for one request on the connection `conn`.
     pub fn stack(&self, conn: &Arc<ConnectionInfo>) -> Stack {
-        stack::build(self.gateway.clone(), self.access_log, conn.clone())
+        stack::build(self.gateway.clone(), self.access_log.clone(), conn.clone())
     }
 }
 
-/// Builds what `config` needs, around what outlives it.
-pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
+/// Builds what `config` needs, around what outlives it (`lasting`, and the access log's
+/// sink, whose destination the caller opens or reopens).
+pub fn build(
+    config: &Config,
+    lasting: &Lasting,
+    access: &Arc<AccessSink>,
+) -> Result<Live, ServeError> {
     let tls = tls::server_config(&config.server)
         .map_err(ServeError::Tls)?
         .map(TlsAcceptor::from);
@@ -54,7 +62,10 @@ pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
     let gateway = Gateway::new(config, auth).map_err(ServeError::Upstream)?;
     Ok(Live {
         gateway: Arc::new(gateway),
-        access_log: config.log.access,
+        access_log: config
+            .log
+            .access
+            .then(|| AccessLogger::new(access.clone(), config.log.access_format)),
         tls,
     })
 }
@@ -94,16 +105,34 @@ pub struct Reloaded {
 pub struct Reloader {
     live: Arc<ArcSwap<Live>>,
     lasting: Lasting,
+    access: Arc<AccessSink>,
     running: Mutex<Config>,
 }
 
 impl Reloader {
-    pub(super) fn new(live: Arc<ArcSwap<Live>>, lasting: Lasting, running: Config) -> Reloader {
+    pub(super) fn new(
+        live: Arc<ArcSwap<Live>>,
+        lasting: Lasting,
+        access: Arc<AccessSink>,
+        running: Config,
+    ) -> Reloader {
         Reloader {
             live,
             lasting,
+            access,
             running: Mutex::new(running),
         }
+    }
+
+    /// Reopens the access log's file (SIGUSR1, after logrotate renamed it): lines from now
+    /// on go to a file of the configured name, created if missing. When it cannot be
+    /// opened, the running one stays.
+    pub fn reopen_access_log(&self) -> Result<(), String> {
+        let running = self.lock()?;
+        let file = running.log.access_file.as_deref();
+        let destination = open_access_log(file)?;
+        self.access.reopen(destination);
+        Ok(())
     }
 
     /// Reads `path` and puts it in force ([`Reloader::reload`]), with the file read under
@@ -137,7 +166,10 @@ impl Reloader {
 
     /// Builds `config` beside the running one and swaps it in; called with the lock held.
     fn put_in_force(&self, running: &mut Config, config: Config) -> Result<Vec<String>, String> {
-        let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
+        let live = build(&config, &self.lasting, &self.access).map_err(|e| e.to_string())?;
+        // Every reload reopens the access log (logrotate may use SIGHUP, as for nginx), at
+        // the path of the new configuration; one that cannot be opened refuses the reload.
+        let access_log = open_access_log(config.log.access_file.as_deref())?;
         let ignored = needs_restart(running, &config);
         let auth = live.gateway.auth().clone();
         let keys_named = |auth: &AuthServer| -> Vec<String> {
@@ -146,6 +178,7 @@ impl Reloader {
         };
         let keys_changed = keys_named(&auth) != keys_named(self.live.load().gateway.auth());
         self.live.store(Arc::new(live));
+        self.access.reopen(access_log);
         if keys_changed {
             settle_keys_soon(auth);
         }
@@ -158,6 +191,14 @@ impl Reloader {
         *running = config;
         Ok(ignored)
     }
+}
+
+/// The access log's destination: `file`, or standard output.
+fn open_access_log(file: Option<&std::path::Path>) -> Result<Destination, String> {
+    Destination::open(file).map_err(|e| {
+        let name = file.map_or_else(|| "stdout".to_owned(), |f| f.display().to_string());
+        format!("log.access_file: cannot open {name}: {e}")
+    })
 }
 
 /// Puts a reloaded configuration's signing keys in force, when they are not those of the

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use crate::dispatch::{ConnectionInfo, Gateway, GatewayService};
+use crate::logging::access::AccessLogger;
 use crate::middleware::access_log::{AccessLog, AccessLogLayer};
 use crate::middleware::catch_panic::{CatchPanic, CatchPanicLayer};
 use crate::middleware::request_id::{RequestIdLayer, SetRequestId};
@@ -20,7 +21,11 @@ use crate::middleware::request_id::{RequestIdLayer, SetRequestId};
 pub type Stack = SetRequestId<AccessLog<CatchPanic<GatewayService>>>;
 
 /// Builds the stack around `gateway` for a request on the connection `conn`.
-pub fn build(gateway: Arc<Gateway>, access_log: bool, conn: Arc<ConnectionInfo>) -> Stack {
+pub fn build(
+    gateway: Arc<Gateway>,
+    access_log: Option<AccessLogger>,
+    conn: Arc<ConnectionInfo>,
+) -> Stack {
     let request_id = RequestIdLayer::new(gateway.is_trusted(conn.peer));
     let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
     let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());

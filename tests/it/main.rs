@@ -10,6 +10,9 @@
 
 mod support;
 
+// The access log from the binary: logfmt and JSON lines in a file, no line lost on SIGTERM,
+// SIGUSR1 reopening after a rename, a stuck destination dropping (and counting) lines.
+mod access_log;
 // The admin listener: /metrics, the token API and its credential, `authgate token list|revoke`.
 mod admin_api;
 // SIGHUP: routes, clients and the TLS certificate swapped under load; a bad file refused.

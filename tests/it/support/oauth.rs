@@ -221,6 +221,7 @@ impl AuthGateway {
             let mut config = Config::from_toml_str(&text)
                 .unwrap_or_else(|err| panic!("test configuration rejected: {err}\n{text}"));
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
+            super::gateway::quiet_access_log(&mut config);
             let clock = Arc::new(ManualClock::new(SystemClock.now()));
             let store: Arc<dyn authgate::store::Store> = if open_store {
                 authgate::store::open(&config, clock.clone())

@@ -1,8 +1,9 @@
 //! The real `authgate` binary: one-shot commands ([`authgate`]) and a running gateway
 //! ([`GatewayProcess`]) whose port is read from its JSON log line `authgate listening`.
 //!
-//! Standard error is drained by a thread for the life of the child (a full pipe would block
-//! the gateway), and every line is kept so tests can wait for a log line as a signal.
+//! Standard error and standard output (where the access log goes unless `[log] access_file`
+//! names a file) are drained by a thread each for the life of the child (a full pipe would
+//! block the gateway), and every line is kept so tests can wait for a log line as a signal.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -117,7 +118,7 @@ impl GatewayProcess {
             .arg("serve")
             .arg("--config")
             .arg(&config_path)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn authgate serve");
@@ -125,19 +126,9 @@ impl GatewayProcess {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let new_line = Arc::new(Notify::new());
         let stderr = child.stderr.take().expect("stderr pipe");
-        {
-            let lines = lines.clone();
-            let new_line = new_line.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    lines.lock().expect("lines lock").push(line);
-                    new_line.notify_waiters();
-                }
-                // End of stream: wake waiters so they see the process is gone.
-                new_line.notify_waiters();
-            });
-        }
+        let stdout = child.stdout.take().expect("stdout pipe");
+        drain(Box::new(stderr), &lines, &new_line);
+        drain(Box::new(stdout), &lines, &new_line);
 
         let mut process = GatewayProcess {
             child,
@@ -191,12 +182,12 @@ impl GatewayProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Every stderr line so far.
+    /// Every stderr and stdout line so far.
     pub fn log(&self) -> Vec<String> {
         self.lines.lock().expect("lines lock").clone()
     }
 
-    /// Waits for a stderr line containing `needle` and returns it; panics after `limit`,
+    /// Waits for a stderr or stdout line containing `needle` and returns it; panics after `limit`,
     /// showing what was logged.
     pub async fn wait_for_log(&mut self, needle: &str, limit: Duration) -> String {
         let deadline = Instant::now() + limit;
@@ -251,6 +242,25 @@ impl Drop for GatewayProcess {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Keeps every line of `stream` in `lines`, on a thread of its own, until it ends.
+fn drain(
+    stream: Box<dyn std::io::Read + Send>,
+    lines: &Arc<Mutex<Vec<String>>>,
+    new_line: &Arc<Notify>,
+) {
+    let lines = lines.clone();
+    let new_line = new_line.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            lines.lock().expect("lines lock").push(line);
+            new_line.notify_waiters();
+        }
+        // End of stream: wake waiters so they see the process is gone.
+        new_line.notify_waiters();
+    });
 }
 
 /// The `"listen":"127.0.0.1:PORT"` field of a JSON log line.

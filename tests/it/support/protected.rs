@@ -84,7 +84,8 @@ pub struct ProtectedGateway {
     data: tempfile::TempDir,
     clock: Arc<ManualClock>,
     store: Arc<SpyStore>,
-    /// Reloads the configuration file at a path, as SIGHUP does (`Reloader::reload_file`).
+    /// Reloads the configuration file at a path, as SIGHUP does (`Reloader::reload_file`, but
+    /// for the access log's destination).
     reload_file: ReloadFile,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -149,6 +150,7 @@ impl ProtectedGateway {
             let mut config = Config::from_toml_str(&text)
                 .unwrap_or_else(|err| panic!("test configuration rejected: {err}\n{text}"));
             config.server.listen = SocketAddr::from(([127, 0, 0, 1], port));
+            super::gateway::quiet_access_log(&mut config);
             let clock = Arc::new(ManualClock::new(SystemClock.now()));
             let store = Arc::new(SpyStore::default());
             super::keys::seed(&config, store.as_ref()).await;
@@ -159,8 +161,12 @@ impl ProtectedGateway {
             };
             let addr = server.local_addr().expect("local addr");
             let reloader = server.reloader();
-            let reload_file: ReloadFile =
-                Box::new(move |path| reloader.reload_file(path).map(|_| ()));
+            // As `Reloader::reload_file`, with the access lines kept off the test's output.
+            let reload_file: ReloadFile = Box::new(move |path| {
+                let mut config = Config::load(path).map_err(|e| e.to_string())?;
+                super::gateway::quiet_access_log(&mut config);
+                reloader.reload(config).map(|_| ())
+            });
             let (stop, stopped) = oneshot::channel::<()>();
             tokio::spawn(server.run(async move {
                 let _ = stopped.await;
