@@ -170,3 +170,87 @@ fn the_reference_format_is_read_as_documented() {
         .unwrap_err()
         .contains("no `[section]` heading"));
 }
+
+/// The dotted paths of every key in a TOML example, stopping at a real key that has no real
+/// keys below it (a map of free names such as `[scopes]`).
+fn example_keys(prefix: &str, table: &toml::Table, real: &BTreeSet<String>, out: &mut Vec<String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let free_names =
+            real.contains(&path) && !real.iter().any(|r| r.starts_with(&format!("{path}.")));
+        out.push(path.clone());
+        if free_names {
+            continue;
+        }
+        match value {
+            toml::Value::Table(inner) => example_keys(&path, inner, real, out),
+            toml::Value::Array(items) => {
+                for item in items {
+                    if let toml::Value::Table(inner) = item {
+                        example_keys(&path, inner, real, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The configuration examples in README.md and docs/ (```toml blocks) parse, and every key
+/// they use is a real one: an example cannot keep a renamed or removed key.
+#[test]
+fn every_key_in_the_documentation_examples_is_real() {
+    let real = keys::<FileConfig>().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut wrong = Vec::new();
+    let mut examples = 0;
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(root).unwrap().display().to_string();
+        let mut block: Option<(usize, String)> = None;
+        for (index, line) in text.lines().enumerate() {
+            match (&mut block, line.trim_start()) {
+                (None, "```toml") => block = Some((index + 1, String::new())),
+                (Some((start, body)), "```") => {
+                    examples += 1;
+                    match body.parse::<toml::Table>() {
+                        Err(err) => wrong.push(format!("{name}:{start}: not TOML: {err}")),
+                        Ok(table) => {
+                            let mut found = Vec::new();
+                            example_keys("", &table, &real, &mut found);
+                            wrong.extend(
+                                found
+                                    .into_iter()
+                                    .filter(|key| !real.contains(key))
+                                    .map(|key| format!("{name}:{start}: `{key}` is not a key")),
+                            );
+                        }
+                    }
+                    block = None;
+                }
+                (Some((_, body)), _) => {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+    }
+    assert!(examples >= 5, "only {examples} TOML examples found");
+    assert!(
+        wrong.is_empty(),
+        "documentation examples:\n{}",
+        wrong.join("\n")
+    );
+}
