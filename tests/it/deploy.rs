@@ -272,6 +272,31 @@ fn the_dockerfile_copies_what_the_build_reads_and_runs_healthy_as_non_root() {
         shipped_configurations().contains(&repo().join("deploy").join(config)),
         "the image's configuration deploy/{config} is not checked by every_shipped_configuration_passes_check"
     );
+
+    // The build context's .dockerignore (keeping target/, data/ and secrets out of it) hides
+    // nothing the Dockerfile copies.
+    let mut from_context = copied.clone();
+    from_context.push(format!("deploy/{config}"));
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    let hidden: Vec<(&str, &String)> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .flat_map(|pattern| {
+            from_context
+                .iter()
+                .filter(move |c| {
+                    *c == pattern
+                        || c.starts_with(&format!("{pattern}/"))
+                        || pattern.starts_with(&format!("{c}/"))
+                })
+                .map(move |c| (pattern, c))
+        })
+        .collect();
+    assert!(
+        hidden.is_empty(),
+        ".dockerignore hides what the Dockerfile copies: {hidden:?}"
+    );
 }
 
 /// A configuration for the healthcheck test: `listen`, TLS `tls`, admin listener `admin`.
