@@ -137,6 +137,8 @@ mod starter;
 mod streaming;
 // TLS in self-signed mode: HTTP/2 and HTTP/1.1 over the generated certificate, key file, reuse.
 mod tls;
+// TLS session resumption: a second connection resumes, and still does after a reload.
+mod tls_resumption;
 // Upstream failures: 502 for a dead upstream, 504 for a silent one, statuses passed through.
 mod upstream_failures;
 // The upstream connection pool: keep-alive reuse, and https upstreams with their own CA.
