@@ -89,6 +89,21 @@ pub struct Proved {
     pub user_verified: bool,
 }
 
+/// What a browser posted back: the ceremony id its page carried and its answer (the
+/// `PublicKeyCredential.toJSON()` text).
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
+    pub ceremony: &'a str,
+    pub response: &'a str,
+}
+
+/// Whose a new ceremony is.
+struct Owner<'a> {
+    user: &'a str,
+    purpose: CeremonyPurpose,
+    binding: &'a str,
+}
+
 /// The passkey service of one configuration.
 pub struct Passkeys {
     webauthn: Webauthn,
@@ -117,12 +132,22 @@ fn parsed(passkey: &PasskeyRecord) -> Option<Credential> {
     serde_json::from_str(&passkey.credential).ok()
 }
 
-/// The options for the page: the browser's timeout, and no `hints` (they would steer the
-/// browser to security keys only, and the same credential signs in without a password).
+/// The options for the page, as `webauthn-rs` made them but for two things: no `hints`
+/// (they would steer the browser to security keys only, and the same credential signs in
+/// without a password), and no credProtect request (`uvRequired` beside user verification
+/// "preferred" is refused by Chromium as incongruent, and `webauthn-rs` asks for it without
+/// enforcing it, so leaving it out changes no check here).
 fn options_json(options: &impl Serialize) -> Result<String, PasskeyRefused> {
     let mut value = serde_json::to_value(options).map_err(|_| PasskeyRefused::Unavailable)?;
     if let Some(public_key) = value.get_mut("publicKey").and_then(|v| v.as_object_mut()) {
         public_key.remove("hints");
+        if let Some(extensions) = public_key
+            .get_mut("extensions")
+            .and_then(|v| v.as_object_mut())
+        {
+            extensions.remove("credentialProtectionPolicy");
+            extensions.remove("enforceCredentialProtectionPolicy");
+        }
     }
     Ok(value.to_string())
 }
@@ -184,9 +209,7 @@ impl Passkeys {
     async fn keep(
         &self,
         store: &dyn Store,
-        user: &str,
-        purpose: CeremonyPurpose,
-        binding: &str,
+        owner: Owner<'_>,
         state: &impl Serialize,
         options: String,
         now: u64,
@@ -194,9 +217,9 @@ impl Passkeys {
         let state = serde_json::to_string(state).map_err(|_| PasskeyRefused::Unavailable)?;
         let ceremony = new_token();
         let record = Ceremony {
-            user: user.to_owned(),
-            purpose,
-            binding: binding.to_owned(),
+            user: owner.user.to_owned(),
+            purpose: owner.purpose,
+            binding: owner.binding.to_owned(),
             state,
             expires_at: now.saturating_add(CEREMONY_SECS),
         };
@@ -266,43 +289,31 @@ impl Passkeys {
             )
             .map_err(rejected("start_registration"))?;
         let options = options_json(&options)?;
-        self.keep(
-            store,
+        let owner = Owner {
             user,
-            CeremonyPurpose::Register,
+            purpose: CeremonyPurpose::Register,
             binding,
-            &state,
-            options,
-            now,
-        )
-        .await
+        };
+        self.keep(store, owner, &state, options, now).await
     }
 
-    /// Finishes a registration of `user` with the browser's `response` (JSON): the new
-    /// passkey, stored as `name`.
-    #[allow(clippy::too_many_arguments)]
+    /// Finishes a registration of `user` with the browser's `reply`: the new passkey,
+    /// stored as `name`.
     pub async fn finish_registration(
         &self,
         store: &dyn Store,
         user: &str,
         binding: &str,
-        ceremony: &str,
-        response: &str,
+        reply: Reply<'_>,
         name: &str,
         now: u64,
     ) -> Result<PasskeyRecord, PasskeyRefused> {
+        let purpose = CeremonyPurpose::Register;
         let (user, state): (String, SecurityKeyRegistration) = self
-            .take(
-                store,
-                ceremony,
-                CeremonyPurpose::Register,
-                binding,
-                Some(user),
-                now,
-            )
+            .take(store, reply.ceremony, purpose, binding, Some(user), now)
             .await?;
         let answer: RegisterPublicKeyCredential =
-            answer(response).ok_or(PasskeyRefused::Rejected)?;
+            answer(reply.response).ok_or(PasskeyRefused::Rejected)?;
         let key = self
             .webauthn
             .finish_securitykey_registration(&answer, &state)
@@ -357,8 +368,12 @@ impl Passkeys {
                     .start_passkey_authentication(&keys)
                     .map_err(rejected("start_passwordless"))?;
                 let options = options_json(&options)?;
-                self.keep(store, user, purpose, binding, &state, options, now)
-                    .await
+                let owner = Owner {
+                    user,
+                    purpose,
+                    binding,
+                };
+                self.keep(store, owner, &state, options, now).await
             }
             _ => {
                 let keys: Vec<SecurityKey> =
@@ -368,27 +383,29 @@ impl Passkeys {
                     .start_securitykey_authentication(&keys)
                     .map_err(rejected("start_second_factor"))?;
                 let options = options_json(&options)?;
-                let purpose = CeremonyPurpose::SecondFactor;
-                self.keep(store, user, purpose, binding, &state, options, now)
-                    .await
+                let owner = Owner {
+                    user,
+                    purpose: CeremonyPurpose::SecondFactor,
+                    binding,
+                };
+                self.keep(store, owner, &state, options, now).await
             }
         }
     }
 
-    /// Finishes a sign-in begun by [`Passkeys::begin_sign_in`] with the browser's `response`
-    /// (JSON). `user`: whom the caller expects (the login session's), if anyone.
-    #[allow(clippy::too_many_arguments)]
+    /// Finishes a sign-in begun by [`Passkeys::begin_sign_in`] with the browser's `reply`.
+    /// `user`: whom the caller expects (the login session's), if anyone.
     pub async fn finish_sign_in(
         &self,
         store: &dyn Store,
         purpose: CeremonyPurpose,
         binding: &str,
         user: Option<&str>,
-        ceremony: &str,
-        response: &str,
+        reply: Reply<'_>,
         now: u64,
     ) -> Result<Proved, PasskeyRefused> {
-        let answer: Option<PublicKeyCredential> = answer(response);
+        let answer: Option<PublicKeyCredential> = answer(reply.response);
+        let ceremony = reply.ceremony;
         let (user, result) = match purpose {
             CeremonyPurpose::Passwordless => {
                 let (user, state): (String, PasskeyAuthentication) = self

@@ -32,12 +32,27 @@ async fn gateway(app: &TestUpstream) -> ProtectedGateway {
 }
 
 async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    browser
+    match browser
         .wait()
         .at_most(WAIT)
         .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|err| panic!("no {css} on the page: {err}"))
+    {
+        Ok(found) => found,
+        Err(err) => {
+            let url = browser.current_url().await.map(|u| u.to_string());
+            let status = browser
+                .execute(
+                    "const s = document.getElementById('passkey-status'); \
+                     const a = document.querySelector('.alert'); \
+                     return [s ? s.textContent : null, a ? a.textContent : null];",
+                    vec![],
+                )
+                .await
+                .ok();
+            panic!("no {css} on the page ({err}); at {url:?}: status and alert {status:?}");
+        }
+    }
 }
 
 /// Waits until the browser is at `path` (bounded).

@@ -7,27 +7,32 @@
 //! [`FRESH_SECS`] ago, and with the second factor when the person has one (a session still
 //! at its password step of a person with a factor is not signed in). Otherwise the browser
 //! is sent to sign in again (`prompt=login`), and comes back here. Forms are CSRF-bound to
-//! the login session and must be same-origin posts.
+//! the login session and must be same-origin posts. A factor added here proves itself (a
+//! correct first code, a registration), so a session without a second factor gets it (a new
+//! session id) as a sign-in with it would.
 
 use http::header::HeaderMap;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::browser::login_session;
+use super::factor::upgrade_session;
 use super::form::{read_form, same_origin_post};
 use super::passkey::{binding, or_shown, Answer, Part};
-use super::redirect;
+use super::{redirect, set_cookie};
 use crate::authn::flow::SignInRefused;
-use crate::gateway_paths::ACCOUNT_PATH;
+use crate::gateway_paths::{ACCOUNT_PATH, LOGIN_COOKIE};
 use crate::http::body::Body;
+use crate::http::cookie;
 use crate::http::pages::account::{self, ListedPasskey, Overview};
 use crate::http::pages::factor::{recovery_codes, Enrolment};
 use crate::http::pages::passkey::PasskeyForm;
+use crate::mfa::passkey::method_of;
 use crate::mfa::Refused;
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::factors::Factors;
-use crate::store::sign_in::SignIn;
+use crate::store::sign_in::{SignIn, AMR_OTP};
 use crate::store::SessionRecord;
 
 /// How recent the last authentication must be for the account page.
@@ -266,7 +271,10 @@ pub(super) async fn confirm_totp(
     let (store, now) = (auth.store.as_ref(), auth.now());
     let user = posted.fresh.session.user.as_str();
     let error = match auth.factors.confirm(store, user, &posted.code, now).await {
-        Ok(codes) => return Ok(recovery_codes(&codes, ACCOUNT_PATH)),
+        Ok(codes) => {
+            let page = recovery_codes(&codes, ACCOUNT_PATH);
+            return proved(auth, &posted.fresh, AMR_OTP, page).await;
+        }
         Err(Refused::Wrong) => {
             "That code is not right, or was already used. Try the next one.".to_owned()
         }
@@ -312,21 +320,46 @@ pub(super) async fn add_passkey(
             store,
             user,
             &binding(&fresh.session_id),
-            &posted.answer.ceremony,
-            &posted.answer.credential,
+            posted.answer.reply(),
             &posted.answer.name,
             now,
         )
         .await;
-    if or_shown(registered)?.is_none() {
+    let Some(record) = or_shown(registered)? else {
         let notice = "The passkey could not be added. Try again.";
         return overview(auth, fresh, Some(notice)).await;
+    };
+    let page = match auth.factors.recovery_if_none(store, user, now).await {
+        Ok(Some(codes)) => recovery_codes(&codes, ACCOUNT_PATH),
+        Ok(None) => back()?,
+        Err(_) => return Err(unavailable()),
+    };
+    proved(auth, fresh, method_of(record.backup_eligible), page).await
+}
+
+/// A factor just added proved itself (its first code, a registration): the login session
+/// counts it from now on, as a sign-in with it would (so a person who had none is not sent
+/// to sign in again by the next page), then `page`.
+async fn proved(
+    auth: &AuthServer,
+    fresh: &Fresh,
+    method: &str,
+    mut page: Response<Body>,
+) -> Result<Response<Body>, Rejection> {
+    let sign_in = fresh
+        .session
+        .sign_in
+        .clone()
+        .unwrap_or_else(|| SignIn::password(fresh.session.created_at));
+    if sign_in.has_second_factor() {
+        return Ok(page);
     }
-    match auth.factors.recovery_if_none(store, user, now).await {
-        Ok(Some(codes)) => Ok(recovery_codes(&codes, ACCOUNT_PATH)),
-        Ok(None) => back(),
-        Err(_) => Err(unavailable()),
-    }
+    let id = upgrade_session(auth, &fresh.session_id, &fresh.session, method).await?;
+    set_cookie(
+        &mut page,
+        cookie::set(LOGIN_COOKIE, &id, Some(auth.settings.session_max)),
+    );
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -206,16 +206,27 @@ pub(super) async fn posted(
 /// Replaces the login session by one whose sign-in includes the second factor `method`.
 /// Returns the new session's id.
 async fn upgrade(auth: &AuthServer, posted: &Posted, method: &str) -> Result<String, Rejection> {
+    upgrade_session(auth, &posted.session_id, &posted.session, method).await
+}
+
+/// Replaces the login session `session_id` by one whose sign-in adds the second factor
+/// `method` (a new id: no fixation). Returns the new session's id.
+pub(super) async fn upgrade_session(
+    auth: &AuthServer,
+    session_id: &str,
+    session: &SessionRecord,
+    method: &str,
+) -> Result<String, Rejection> {
     let now = auth.now();
     let record = SessionRecord {
-        sign_in: Some(sign_in_of(&posted.session).with_second_factor(method, now)),
+        sign_in: Some(sign_in_of(session).with_second_factor(method, now)),
         factor_tries: 0,
         last_seen: now,
-        ..posted.session.clone()
+        ..session.clone()
     };
     let store = &auth.store;
     store
-        .delete_session(&TokenHash::of(&posted.session_id))
+        .delete_session(&TokenHash::of(session_id))
         .await
         .map_err(|_| unavailable())?;
     let id = new_token();
@@ -223,7 +234,7 @@ async fn upgrade(auth: &AuthServer, posted: &Posted, method: &str) -> Result<Str
         .put_session(TokenHash::of(&id), record)
         .await
         .map_err(|_| unavailable())?;
-    tracing::info!(user = %posted.session.user, method, "second factor accepted");
+    tracing::info!(user = %session.user, method, "second factor accepted");
     Ok(id)
 }
 

@@ -15,7 +15,7 @@ use super::factor::{self, Posted, Shown};
 use crate::authn::flow::SignInRefused;
 use crate::http::body::Body;
 use crate::http::pages::passkey::PasskeyForm;
-use crate::mfa::passkey::{method_of, Begun, PasskeyRefused, MAX_RESPONSE_BYTES};
+use crate::mfa::passkey::{method_of, Begun, PasskeyRefused, Reply, MAX_RESPONSE_BYTES};
 use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::store::passkeys::CeremonyPurpose;
@@ -33,6 +33,13 @@ pub(super) struct Answer {
 }
 
 impl Answer {
+    pub(super) fn reply(&self) -> Reply<'_> {
+        Reply {
+            ceremony: &self.ceremony,
+            response: &self.credential,
+        }
+    }
+
     /// The fields of `form`; an oversized one is left empty (and refused as no answer).
     pub(super) fn of(form: &super::form::Form) -> Answer {
         let field = |name: &str, max: usize| {
@@ -210,8 +217,7 @@ pub(super) async fn verify(
             CeremonyPurpose::SecondFactor,
             &binding(&posted.session_id),
             Some(&posted.session.user),
-            &answer.ceremony,
-            &answer.credential,
+            answer.reply(),
             auth.now(),
         )
         .await;
@@ -244,8 +250,7 @@ pub(super) async fn enrol(
             store,
             &posted.session.user,
             &binding(&posted.session_id),
-            &answer.ceremony,
-            &answer.credential,
+            answer.reply(),
             &answer.name,
             now,
         )

@@ -190,8 +190,7 @@ pub(super) async fn finish(
             CeremonyPurpose::Passwordless,
             &ceremony_binding(&posted.binding),
             None,
-            &posted.answer.ceremony,
-            &posted.answer.credential,
+            posted.answer.reply(),
             now,
         )
         .await;

@@ -32,7 +32,7 @@
       say("Checking…");
       form.submit();
     } catch (error) {
-      say("The passkey did not answer (" + error.name + "). Try again.");
+      say("The passkey did not answer (" + error.name + ": " + error.message + "). Try again.");
       button.disabled = false;
     }
   });

@@ -37,6 +37,12 @@ async fn registration_options_name_the_relying_party_and_carry_no_hints() {
         "preferred"
     );
     assert!(public_key.get("hints").is_none(), "{public_key}");
+    let extensions = public_key["extensions"].as_object().unwrap();
+    assert!(
+        !extensions.contains_key("credentialProtectionPolicy"),
+        "{public_key}"
+    );
+    assert_eq!(extensions["credProps"], true);
     assert!(public_key["challenge"].as_str().unwrap().len() >= 43);
     assert_eq!(begun.ceremony.len(), crate::tokens::opaque::TOKEN_LEN);
     // The user handle is stable and not the name.
@@ -52,7 +58,11 @@ async fn a_ceremony_is_taken_once_and_only_by_the_browser_that_began_it() {
     let finish = |ceremony: String, binding: &'static str, user: &'static str| {
         let (p, store) = (&p, &store);
         async move {
-            p.finish_registration(store, user, binding, &ceremony, "{}", "key", NOW)
+            let reply = Reply {
+                ceremony: &ceremony,
+                response: "{}",
+            };
+            p.finish_registration(store, user, binding, reply, "key", NOW)
                 .await
         }
     };
@@ -94,8 +104,10 @@ async fn a_ceremony_is_taken_once_and_only_by_the_browser_that_began_it() {
             CeremonyPurpose::SecondFactor,
             "b1",
             Some("alice"),
-            &begun.ceremony,
-            "{}",
+            Reply {
+                ceremony: &begun.ceremony,
+                response: "{}",
+            },
             NOW,
         )
         .await;
@@ -105,16 +117,12 @@ async fn a_ceremony_is_taken_once_and_only_by_the_browser_that_began_it() {
         .begin_registration(&store, "alice", "b1", NOW)
         .await
         .unwrap();
+    let reply = Reply {
+        ceremony: &begun.ceremony,
+        response: "{}",
+    };
     let late = p
-        .finish_registration(
-            &store,
-            "alice",
-            "b1",
-            &begun.ceremony,
-            "{}",
-            "k",
-            NOW + CEREMONY_SECS,
-        )
+        .finish_registration(&store, "alice", "b1", reply, "k", NOW + CEREMONY_SECS)
         .await;
     assert_eq!(late, Err(PasskeyRefused::Expired));
     assert_eq!(

@@ -57,7 +57,7 @@ pub struct VirtualAuthenticator {
 }
 
 impl VirtualAuthenticator {
-    /// A CTAP2 security key on USB that can verify its user (a PIN), and does unless told
+    /// A CTAP2 platform authenticator that can verify its user (a PIN or biometric), and does unless told
     /// otherwise ([`VirtualAuthenticator::set_user_verified`]).
     pub async fn add(client: &Client) -> VirtualAuthenticator {
         let answer = issue(
@@ -66,7 +66,7 @@ impl VirtualAuthenticator {
             "webauthn/authenticator".to_owned(),
             Some(json!({
                 "protocol": "ctap2",
-                "transport": "usb",
+                "transport": "internal",
                 "hasResidentKey": true,
                 "hasUserVerification": true,
                 "isUserConsenting": true,
