@@ -356,3 +356,99 @@ async fn chromium_adds_and_removes_a_passkey_on_the_account_page() {
     .await;
     chromium.quit().await;
 }
+
+#[tokio::test]
+async fn only_pages_with_a_passkey_part_allow_the_one_script() {
+    let app = TestUpstream::echo("app").await;
+    let gateway = gateway(&app).await;
+    let browser = gateway.browser();
+    let csp = |page: &crate::support::browser::Page| {
+        page.header("content-security-policy")
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    // The login page: no script, and a link to passwordless sign-in.
+    let mut page = browser.get("/app/").await;
+    while !page.is_login() {
+        page = browser.follow(&page).await;
+    }
+    assert!(!csp(&page).contains("script-src"), "{}", csp(&page));
+    assert!(page.body.contains("id=\"passkey-sign-in\""));
+
+    // The enrolment page of a route with mfa = true carries a registration: the script is
+    // allowed there, from this origin only.
+    let signed = browser.sign_in(&page, ALICE, USER_PASSWORD).await;
+    let enrol = browser.follow(&signed).await;
+    assert!(enrol.body.contains("id=\"webauthn-options\""), "{enrol:?}");
+    let policy = csp(&enrol);
+    assert!(policy.contains("script-src 'self'") && policy.contains("default-src 'none'"));
+    assert!(!policy.contains("unsafe-inline") && !policy.contains("connect-src"));
+
+    let script = gateway
+        .api()
+        .get(gateway.url("/oauth2/assets/passkey.js"))
+        .send()
+        .await
+        .expect("the script");
+    assert_eq!(script.status(), StatusCode::OK);
+    let headers = script.headers().clone();
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let text = script.text().await.expect("text");
+    assert!(text.contains("parseCreationOptionsFromJSON") && !text.contains("fetch("));
+
+    // Passwordless for a name without a passkey (or no such user): said so, nothing begun.
+    let fresh = gateway.browser();
+    let mut page = fresh.get("/app/").await;
+    while !page.is_login() {
+        page = fresh.follow(&page).await;
+    }
+    let request = page.hidden("request").expect("request");
+    let query = format!("/oauth2/passkey?request={}", urlencode(&request));
+    let ask = fresh.get(&query).await;
+    assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
+    for name in [BOB, "nobody"] {
+        let csrf = ask.hidden("csrf").expect("csrf");
+        let answer = fresh
+            .post(
+                "/oauth2/passkey",
+                &[("csrf", &csrf), ("request", &request), ("username", name)],
+            )
+            .await;
+        assert!(
+            answer
+                .body
+                .contains("There is no passkey for that user name"),
+            "{answer:?}"
+        );
+        assert!(!answer.body.contains("webauthn-options"));
+    }
+    // A forged form (no CSRF token of this browser) goes back to the login page.
+    let forged = fresh
+        .post(
+            "/oauth2/passkey",
+            &[("csrf", "x"), ("request", &request), ("username", ALICE)],
+        )
+        .await;
+    assert!(forged.is_login(), "{forged:?}");
+}
+
+#[tokio::test]
+async fn without_passkeys_configured_their_pages_do_not_exist() {
+    let app = TestUpstream::echo("app").await;
+    let route = protected("/app/", &app.url(), "session", &["app"]);
+    let gateway = ProtectedGateway::start(vec![route], "").await;
+    let browser = gateway.browser();
+    let page = browser.get("/oauth2/passkey?request=x").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{page:?}");
+    let mut login = browser.get("/app/").await;
+    while !login.is_login() {
+        login = browser.follow(&login).await;
+    }
+    assert!(!login.body.contains("passkey"), "{login:?}");
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
