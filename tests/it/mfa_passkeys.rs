@@ -7,7 +7,8 @@
 //! back by a form post; a passwordless answer posted again (same browser binding, same CSRF
 //! token) is refused, its ceremony used up; with the authenticator's user verification
 //! failing, the passwordless sign-in (UV required) is refused; the account page lists the
-//! passkey, adds a second one and removes one.
+//! passkey, adds one and removes it; the access tokens of a passkey sign-in carry `amr`
+//! `["pwd","hwk","mfa"]` (after the password) or `["hwk","mfa"]` (without one), `acr` 2fa.
 //!
 //! Every wait is bounded: `navigator.credentials.create` never settles without an
 //! authenticator, so a missing one shows as a timeout here, not a hang.
@@ -334,6 +335,50 @@ async fn chromium_adds_and_removes_a_passkey_on_the_account_page() {
         password_step(&browser, BOB).await;
         use_passkey(&browser).await;
         arrive(&browser, "/plain/x").await;
+        let login = browser
+            .get_named_cookie("__Host-authgate-login")
+            .await
+            .expect("the login session")
+            .value()
+            .to_owned();
+        let claims = token_claims_of_login(&gateway, &login).await;
+        assert_eq!(
+            claims["amr"],
+            serde_json::json!(["pwd", "hwk", "mfa"]),
+            "{claims}"
+        );
+        assert_eq!(claims["acr"], "urn:authgate:2fa", "{claims}");
+
+        // Without a password: the tokens of that sign-in say how (amr hwk and mfa: a key
+        // bound to its authenticator, which verified the user).
+        browser
+            .delete_all_cookies()
+            .await
+            .expect("forget the sessions");
+        browser
+            .goto(&gateway.url("/plain/alone"))
+            .await
+            .expect("open");
+        element(&browser, "#passkey-sign-in")
+            .await
+            .click()
+            .await
+            .expect("passkey link");
+        let username = element(&browser, "input[name=username]").await;
+        username.send_keys(BOB).await.expect("type the user");
+        username.send_keys("\n").await.expect("submit");
+        use_passkey(&browser).await;
+        arrive(&browser, "/plain/alone").await;
+        let login = browser
+            .get_named_cookie("__Host-authgate-login")
+            .await
+            .expect("the login session")
+            .value()
+            .to_owned();
+        let claims = token_claims_of_login(&gateway, &login).await;
+        assert_eq!(claims["sub"], BOB);
+        assert_eq!(claims["amr"], serde_json::json!(["hwk", "mfa"]), "{claims}");
+        assert_eq!(claims["acr"], "urn:authgate:2fa", "{claims}");
 
         // Removed on the account page (the sign-in is fresh): gone from the list, and the
         // next sign-in asks for no second factor.
@@ -447,6 +492,60 @@ async fn without_passkeys_configured_their_pages_do_not_exist() {
         login = browser.follow(&login).await;
     }
     assert!(!login.body.contains("passkey"), "{login:?}");
+}
+
+/// The claims of an access token issued to the first-party client for the login session
+/// `login` (its cookie value), through the code flow with PKCE.
+async fn token_claims_of_login(gateway: &ProtectedGateway, login: &str) -> Value {
+    use crate::support::protected::{PORTAL, PORTAL_REDIRECT};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+
+    let verifier = "a-verifier-of-more-than-forty-three-characters-0123456789";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", PORTAL)
+        .append_pair("redirect_uri", PORTAL_REDIRECT)
+        .append_pair("scope", "app")
+        .append_pair("state", "s1")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let browser = gateway.browser();
+    browser.add_cookie(&format!("__Host-authgate-login={login}; Secure; Path=/"));
+    let page = browser.get(&format!("/oauth2/authorize?{query}")).await;
+    let location = page
+        .location()
+        .unwrap_or_else(|| panic!("no code: {page:?}"));
+    let url = reqwest::Url::parse(&location).expect("redirect URL");
+    assert!(location.starts_with(PORTAL_REDIRECT), "{location}");
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("code");
+    let answer: Value = gateway
+        .api()
+        .post(gateway.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", PORTAL_REDIRECT),
+            ("client_id", PORTAL),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    let token = answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"));
+    crate::support::oauth::jwt_claims(token)
 }
 
 fn urlencode(text: &str) -> String {
