@@ -52,6 +52,11 @@ pub enum Command {
     /// running gateway, through its admin listener.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Ask the running gateway's GET /healthz (on the admin listener; on the public one when
+    /// the admin listener is off and TLS is off) and exit 0 when it answers 200, 1 otherwise.
+    ///
+    /// This is what the container image's HEALTHCHECK runs.
+    Healthcheck(ConfigArg),
     /// Print a shell completion script to standard output, e.g.
     /// `authgate completions bash > /etc/bash_completion.d/authgate`.
     Completions(CompletionsArgs),
@@ -272,8 +277,8 @@ pub enum TokenCommand {
     /// browser session) of the running gateway, through its admin listener.
     ///
     /// Each line shows the family, the user, the client, when the family ends, and the ids
-    /// (jti) of its access tokens that have not expired. Tokens from `client_credentials` are
-    /// not stored, so they are not listed; revoke them with `--client`.
+    /// (jti) of its access tokens that have not expired, then the live `client_credentials`
+    /// access tokens of each client (not with `--user`).
     List(TokenListArgs),
     /// Revoke tokens in the running gateway, through its admin listener: refused from the
     /// next request on.

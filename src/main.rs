@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Token(command) => commands::token::run(command),
         Command::Keys(command) => commands::keys::run(command),
         Command::Completions(args) => commands::shell::completions(args.shell),
+        Command::Healthcheck(args) => commands::healthcheck::run(args),
         Command::Man => commands::shell::man_page(),
     };
     match result {

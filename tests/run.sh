@@ -12,6 +12,8 @@
 #                    the OpenID relying-party tests start Debian's Apache with
 #                    mod_auth_openidc in front of a CGI page (support/apache.rs);
 #   ca-certificates  cargo's own downloads over https;
+#   systemd          systemd-analyze verify checks deploy/authgate.service
+#                    (deploy/systemd-check.sh, run by tests/it/deploy.rs);
 #   nodejs, npm      the federation tests start a real OpenID provider, panva's
 #                    oidc-provider (tests/idp/), with Node.js; its npm packages are
 #                    installed from tests/idp/package-lock.json (`npm ci`) when
@@ -39,6 +41,7 @@ have redis-server || need+=(redis-server)
 [ -n "${APACHE2:-}" ] || have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 [ -e "${APACHE2_MODULES:-/usr/lib/apache2/modules}/mod_auth_openidc.so" ] || need+=(libapache2-mod-auth-openidc)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+have systemd-analyze || need+=(systemd)
 have node || need+=(nodejs)
 have npm || need+=(npm)
 

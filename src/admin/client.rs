@@ -18,6 +18,56 @@ use crate::store::GrantFilter;
 const TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER_BYTES: usize = 64 << 20;
 
+/// Where a process on this host reaches a listener bound to `listen`: a wildcard address
+/// (`0.0.0.0`, `[::]`) is reached on loopback.
+pub fn reachable(listen: SocketAddr) -> SocketAddr {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, listen.port())
+}
+
+/// `GET /healthz` over plain HTTP/1.1 at `addr` (no credential: the health check needs
+/// none): the status and the first line of the answer, within [`HEALTH_TIMEOUT`].
+pub async fn healthz(addr: SocketAddr) -> Result<(StatusCode, String), String> {
+    let ask = async {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot reach the gateway at {addr}: {e}"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        tokio::spawn(conn);
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(crate::gateway_paths::HEALTHZ_PATH)
+            .header(http::header::HOST, addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_HEALTH_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        Ok((status, text.lines().next().unwrap_or_default().to_owned()))
+    };
+    tokio::time::timeout(HEALTH_TIMEOUT, ask)
+        .await
+        .map_err(|_| format!("the gateway at {addr} did not answer GET /healthz within 5 s"))?
+}
+
+/// How long `authgate healthcheck` waits (Docker's default HEALTHCHECK timeout is 30 s).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_HEALTH_BYTES: usize = 4096;
+
 pub struct AdminClient {
     addr: SocketAddr,
     token: String,
@@ -29,17 +79,11 @@ impl AdminClient {
         let Some(listen) = config.admin.listen else {
             return Err("the admin listener is off ([admin] listen = \"off\"): token list and revoke need it".to_owned());
         };
-        // A wildcard listen address is reached on loopback.
-        let ip = match listen.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
         let token = credential::read(&config.admin.token).map_err(|e| {
             format!("{e} (the gateway creates the default admin token file when it first starts)")
         })?;
         Ok(AdminClient {
-            addr: SocketAddr::new(ip, listen.port()),
+            addr: reachable(listen),
             token,
         })
     }

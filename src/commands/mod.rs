@@ -10,6 +10,7 @@
 //! - [`token`]: verify an access token offline; [`token_admin`]: list and revoke live
 //!   tokens through the running gateway's admin listener;
 //! - [`keys`]: list and rotate the asymmetric signing keys, through the admin listener;
+//! - [`healthcheck`]: the running gateway's `/healthz`, for container health checks;
 //! - [`shell`]: completion scripts and the man page, generated from the clap definitions.
 //!
 //! Output discipline: results go to standard output (a hash, a list, claims, a new client
@@ -21,6 +22,7 @@ pub mod check;
 pub mod client;
 pub(crate) mod config_file;
 pub mod hash_password;
+pub mod healthcheck;
 pub mod keys;
 pub mod routes;
 pub mod serve;

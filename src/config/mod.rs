@@ -10,6 +10,8 @@ pub(crate) mod error;
 pub(crate) mod file;
 mod identity;
 mod jose_keys;
+#[cfg(test)]
+mod key_list;
 mod mfa;
 mod oidc;
 mod operations;

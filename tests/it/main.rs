@@ -18,6 +18,11 @@ mod reload;
 mod check;
 // CORS (contract §10): [routes.cors] preflights, headers on 401/403, never on the sign-in pages, the token endpoint's.
 mod cors;
+// Shipped packaging: every configuration passes check, the Dockerfile copies what the build
+// reads and runs healthy as non-root, `authgate healthcheck`, the systemd unit verifies.
+mod deploy;
+// The documentation's relative links and anchors resolve.
+mod docs;
 // The administration commands as the binary: hash-password, client, user, token inspect.
 mod cli_admin;
 // The command line conventions: --version with the revision, completions, man, check --routes/--explain.
