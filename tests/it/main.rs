@@ -63,6 +63,11 @@ mod mfa;
 mod mfa_redis;
 // Headless Chromium enrols a TOTP factor (inline SVG QR code under the CSP, no script).
 mod mfa_browser;
+// The account page: fresh sign-in, add and remove an authenticator app, new recovery codes.
+mod mfa_account;
+// Passkeys in headless Chromium with a virtual authenticator: registration at enrolment, as
+// the second factor, passwordless, a replayed ceremony and a refused user verification.
+mod mfa_passkeys;
 // Header size, slow headers and body size limits: 431, cut-off connections, 413.
 mod limits;
 // Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.
