@@ -118,6 +118,7 @@ impl Server {
             config.session.idle_timeout.as_secs(),
             config.session.max_lifetime.as_secs(),
         );
+        let resumption = tls::Resumption::new().map_err(ServeError::Tls)?;
         let access_file = config.log.access_file.as_deref();
         let access = AccessSink::start(access_file, metrics.access_log_dropped())
             .map(Arc::new)
@@ -126,11 +127,15 @@ impl Server {
                 ServeError::AccessLog(format!("cannot open {name}: {e}"))
             })?;
         let live = Arc::new(ArcSwap::from_pointee(reload::build(
-            config, &lasting, &access,
+            config,
+            &lasting,
+            &resumption,
+            &access,
         )?));
         let reloader = Arc::new(Reloader::new(
             live.clone(),
             lasting,
+            resumption,
             access.clone(),
             config.clone(),
         ));
@@ -506,13 +511,14 @@ mod tests {
             factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let first = config(dir.path(), "1h");
+        let resumption = tls::Resumption::new().unwrap();
         let counter = prometheus::IntCounter::new("dropped", "dropped").unwrap();
         let sink =
             Arc::new(AccessSink::start(Some(&dir.path().join("access.log")), counter).unwrap());
         let live = Arc::new(ArcSwap::from_pointee(
-            reload::build(&first, &lasting, &sink).unwrap(),
+            reload::build(&first, &lasting, &resumption, &sink).unwrap(),
         ));
-        let reloader = Reloader::new(live.clone(), lasting, sink, first);
+        let reloader = Reloader::new(live.clone(), lasting, resumption, sink, first);
 
         let now = clock.now();
         let record = |user: &str| SessionRecord {

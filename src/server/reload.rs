@@ -46,14 +46,15 @@ impl Live {
     }
 }
 
-/// Builds what `config` needs, around what outlives it (`lasting`, and the access log's
-/// sink, whose destination the caller opens or reopens).
+/// Builds what `config` needs, around what outlives it (`lasting`, the TLS resumption
+/// state, and the access log's sink, whose destination the caller opens or reopens).
 pub fn build(
     config: &Config,
     lasting: &Lasting,
+    resumption: &tls::Resumption,
     access: &Arc<AccessSink>,
 ) -> Result<Live, ServeError> {
-    let tls = tls::server_config(&config.server)
+    let tls = tls::server_config(&config.server, resumption)
         .map_err(ServeError::Tls)?
         .map(TlsAcceptor::from);
     let mut auth = AuthServer::new(config, key_ring(config)?, lasting);
@@ -105,6 +106,7 @@ pub struct Reloaded {
 pub struct Reloader {
     live: Arc<ArcSwap<Live>>,
     lasting: Lasting,
+    resumption: tls::Resumption,
     access: Arc<AccessSink>,
     running: Mutex<Config>,
 }
@@ -113,12 +115,14 @@ impl Reloader {
     pub(super) fn new(
         live: Arc<ArcSwap<Live>>,
         lasting: Lasting,
+        resumption: tls::Resumption,
         access: Arc<AccessSink>,
         running: Config,
     ) -> Reloader {
         Reloader {
             live,
             lasting,
+            resumption,
             access,
             running: Mutex::new(running),
         }
@@ -166,7 +170,8 @@ impl Reloader {
 
     /// Builds `config` beside the running one and swaps it in; called with the lock held.
     fn put_in_force(&self, running: &mut Config, config: Config) -> Result<Vec<String>, String> {
-        let live = build(&config, &self.lasting, &self.access).map_err(|e| e.to_string())?;
+        let live = build(&config, &self.lasting, &self.resumption, &self.access)
+            .map_err(|e| e.to_string())?;
         // Every reload reopens the access log (logrotate may use SIGHUP, as for nginx), at
         // the path of the new configuration; one that cannot be opened refuses the reload.
         let access_log = open_access_log(config.log.access_file.as_deref())?;
