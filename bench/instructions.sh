@@ -9,6 +9,8 @@
 #   REQUESTS_SECONDS=15 CONNS=10 bench/instructions.sh target/release/authgate
 #   ALGORITHM=ES256 bench/instructions.sh target/release/authgate   # [tokens] algorithm
 #   SESSIONS=1 bench/instructions.sh target/release/authgate   # + session routes (below)
+#   KEEP_PROFILES=/tmp/prof bench/instructions.sh BIN   # keeps each round's callgrind dumps
+#                                     # (for callgrind_annotate), in /tmp/prof/BINNAME_ROUTE/
 #
 # SESSIONS=1 adds routes with a group `allow` rule for a local user and a federated person,
 # each with a browser session or an access token made before the counted run (they survive
@@ -192,6 +194,10 @@ TOML
         requests=$(awk '/requests in/ {print $1}' <<<"$out")
         # Every thread's dump of this round (the runtime's workers, the hash pool, ...).
         ir=$(cat $(ls -t "$work"/cg.$vg.* 2>/dev/null) /dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
+        if [ -n "${KEEP_PROFILES:-}" ]; then
+            keep="$KEEP_PROFILES/$(basename "$bin")$(tr / _ <<<"$route")"
+            mkdir -p "$keep" && cp "$work"/cg.$vg.* "$keep"/ 2>/dev/null || true
+        fi
         rm -f "$work"/cg.$vg.*
         printf '| %s | %s | %s | %s |\n' "$bin" "$route" "$requests" "$(( ir / requests ))"
     done

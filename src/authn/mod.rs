@@ -160,6 +160,9 @@ async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFai
             via: Via::Bearer,
             second_factor: crate::store::sign_in::two_factors(&claims.amr),
         }),
+        Err(AccessRefused::Invalid(_)) if !bearer::well_formed(token) => Err(
+            AuthnFailure::InvalidToken("the Authorization header is malformed"),
+        ),
         Err(AccessRefused::Invalid(reason)) => {
             tracing::info!(reason = %reason, "bearer token refused");
             Err(AuthnFailure::InvalidToken(
