@@ -33,6 +33,12 @@ pub const FORWARD_AUTH_PATH: &str = "/oauth2/auth";
 pub const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// The one stylesheet of the interactive pages.
 pub const STYLESHEET_PATH: &str = "/oauth2/assets/authgate.css";
+/// The one script, on the passkey pages only.
+pub const PASSKEY_SCRIPT_PATH: &str = "/oauth2/assets/passkey.js";
+/// Passwordless sign-in: the user name, then a passkey of that user.
+pub const PASSKEY_SIGN_IN_PATH: &str = "/oauth2/passkey";
+/// The account page: a person's second factors, behind a fresh sign-in.
+pub const ACCOUNT_PATH: &str = "/oauth2/account";
 
 /// RFC 8414 authorization-server metadata.
 pub const AUTHORIZATION_SERVER_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
@@ -239,6 +245,9 @@ mod tests {
             FORWARD_AUTH_PATH,
             RESOURCE_METADATA_PATH,
             STYLESHEET_PATH,
+            PASSKEY_SCRIPT_PATH,
+            PASSKEY_SIGN_IN_PATH,
+            ACCOUNT_PATH,
             AUTHORIZATION_SERVER_METADATA_PATH,
             OPENID_CONFIGURATION_PATH,
             JWKS_PATH,

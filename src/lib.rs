@@ -28,7 +28,7 @@
 //! authn              who is calling: decide, bearer parsing, return_to, the sealed FlowState
 //! federation         upstream identity providers: discovery, keys, ID tokens, flow state
 //! oauth              the authorization server's core
-//! mfa                second factors: TOTP, recovery codes, their throttle
+//! mfa                second factors: TOTP, recovery codes, their throttle, passkeys
 //! metrics  logging
 //! store              the Store trait, the persisted memory backend, Redis
 //! config             gateway.toml, parsed and validated into the runtime Config
@@ -51,7 +51,8 @@
 //! - [`authn`]: the gate of protected routes: sessions, bearer tokens, the sign-in flow's state;
 //! - [`oauth`]: the authorization server's core (authorize, login, consent, token, revoke, …);
 //! - [`federation`]: sign-in through upstream identity providers, over plain types;
-//! - [`mfa`]: second factors (TOTP, recovery codes, throttling), over plain types and the store;
+//! - [`mfa`]: second factors (TOTP, recovery codes, throttling, WebAuthn passkeys), over plain
+//!   types and the store;
 //! - [`tokens`]: access-token JWTs, signing keys, secret references, opaque tokens;
 //! - [`store`]: the token store trait, the persisted memory backend, Redis;
 //! - [`clock`]: the time every expiry is measured by (a manual one for tests);

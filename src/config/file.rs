@@ -54,6 +54,10 @@ pub struct MfaSection {
     /// least 32 random bytes). Default `"file:DATA_DIR/mfa.key"`, generated (0600) on first
     /// start when missing. Gateways sharing one Redis must share this key.
     pub secret_key: Option<Spanned<String>>,
+    /// WebAuthn passkeys beside TOTP, as a second factor and for passwordless sign-in. The
+    /// relying-party id is `public_url`'s host, which must then be a name, not an IP address.
+    /// Default `false`.
+    pub passkeys: Option<Spanned<bool>>,
 }
 
 /// One `[[providers]]` entry (contract §8): an upstream identity provider. Validated in

@@ -1,6 +1,8 @@
 //! `[mfa]`: the TOTP issuer label (shown by authenticator apps; `:` is refused because the
 //! otpauth label uses it as a separator) and the source of the key that seals TOTP secrets at
-//! rest, read now when it is configured so that `check` refuses what `serve` would.
+//! rest, read now when it is configured so that `check` refuses what `serve` would; and
+//! whether passkeys are offered, which needs `public_url`'s host to be a name: it is the
+//! WebAuthn relying-party id, and browsers refuse an IP address as one.
 
 use std::path::Path;
 
@@ -44,6 +46,24 @@ impl Validator<'_> {
                 source
             }
         };
-        Ok(MfaConfig { issuer, secret_key })
+        let passkeys = match &m.passkeys {
+            Some(v) if *v.get_ref() && public_url.host.parse::<std::net::IpAddr>().is_ok() => {
+                return Err(self.err(
+                    v,
+                    "mfa.passkeys",
+                    format!(
+                        "passkeys need server.public_url with a host name (it is the WebAuthn relying-party id, and browsers refuse an IP address as one); {} is an IP address",
+                        public_url.host
+                    ),
+                ));
+            }
+            Some(v) => *v.get_ref(),
+            None => false,
+        };
+        Ok(MfaConfig {
+            issuer,
+            secret_key,
+            passkeys,
+        })
     }
 }

@@ -71,6 +71,8 @@ pub struct Config {
 pub struct MfaConfig {
     pub issuer: String,
     pub secret_key: SecretRef,
+    /// `[mfa] passkeys`: WebAuthn passkeys offered (relying-party id: `public_url`'s host).
+    pub passkeys: bool,
 }
 
 /// `[store]`.

@@ -288,3 +288,20 @@ fn second_factor_settings() {
     assert_eq!(c.mfa.issuer, "Example Corp");
     assert!(c.users[0].mfa);
 }
+
+#[test]
+fn passkeys_need_a_host_name_for_the_relying_party_id() {
+    assert!(!Config::from_toml_str(SERVER).unwrap().mfa.passkeys);
+    let on = format!("{SERVER}[mfa]\npasskeys = true\n");
+    assert!(Config::from_toml_str(&on).unwrap().mfa.passkeys);
+    for ip in ["127.0.0.1:8443", "[::1]:8443", "192.0.2.7"] {
+        let text =
+            format!("[server]\nlisten = \"127.0.0.1:8443\"\npublic_url = \"https://{ip}\"\n[mfa]\npasskeys = true\n");
+        let e = err(&text);
+        assert!(e.contains(":5: mfa.passkeys:"), "{e}");
+        assert!(e.contains("IP address"), "{e}");
+        // Without passkeys an IP address is fine.
+        let off = text.replace("passkeys = true", "passkeys = false");
+        assert!(!Config::from_toml_str(&off).unwrap().mfa.passkeys);
+    }
+}

@@ -29,8 +29,20 @@ pub fn start_from_query(auth: &AuthServer, query: Option<&str>) -> Response<Body
 /// The redirect that sends a browser to sign in, returning to `return_to` afterwards;
 /// `second_factor`: the sign-in must include one (a step-up for a route with `mfa = true`).
 pub fn start(auth: &AuthServer, return_to: &str, second_factor: bool) -> Response<Body> {
-    let started = flow::begin(auth, return_to, second_factor);
-    let Some(mut response) = response::redirect(StatusCode::FOUND, &started.authorize_url) else {
+    redirect_to(flow::begin(auth, return_to, second_factor), "")
+}
+
+/// The sign-in redirect of a page that needs a fresh sign-in (the account page): the login
+/// is asked for again (`prompt=login`), and the second factor when the person has one.
+pub fn start_fresh(auth: &AuthServer, return_to: &str) -> Response<Body> {
+    redirect_to(flow::begin(auth, return_to, false), "&prompt=login")
+}
+
+/// The redirect to `started`'s authorization request (with `extra` parameters), setting its
+/// flow cookie.
+fn redirect_to(started: flow::Started, extra: &str) -> Response<Body> {
+    let url = format!("{}{extra}", started.authorize_url);
+    let Some(mut response) = response::redirect(StatusCode::FOUND, &url) else {
         return rescue(Rejection::Internal);
     };
     if let Some(set) = cookie::set(

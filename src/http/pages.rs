@@ -7,7 +7,9 @@
 //! style and with `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `Cache-Control:
 //! no-store` and `Referrer-Policy: no-referrer` (RFC 9700 §4.16, clickjacking).
 
+pub mod account;
 pub mod factor;
+pub mod passkey;
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
@@ -89,7 +91,8 @@ pub fn stylesheet() -> Response<Body> {
 
 /// The login page. `query` is the pending authorization request; `error` a fixed message;
 /// `providers` the upstream providers as (id, name), each a "Sign in with NAME" link to its
-/// start; `password` whether the password form is shown (there are local users).
+/// start; `password` whether the password form is shown (there are local users); `passkey`
+/// whether a link offers passwordless sign-in with a passkey.
 pub fn login(
     query: &str,
     csrf: &str,
@@ -97,6 +100,7 @@ pub fn login(
     username: &str,
     providers: &[(&str, &str)],
     password: bool,
+    passkey: bool,
 ) -> Response<Body> {
     let alert = error.map_or(String::new(), |e| {
         format!("<p class=\"alert\" role=\"alert\">{}</p>\n", escape(e))
@@ -116,11 +120,14 @@ pub fn login(
         ),
         (false, false) => format!("<div class=\"providers\">\n{buttons}</div>"),
     };
-    let form = if password {
+    let mut form = if password {
         password_form(query, csrf, username)
     } else {
         String::new()
     };
+    if passkey {
+        form.push_str(&passkey::sign_in_link(query));
+    }
     let body = format!(
         r#"<h1>Sign in</h1>
 <p class="muted">to continue to the application</p>
@@ -288,7 +295,7 @@ mod tests {
     async fn the_login_page_offers_each_provider_beside_or_instead_of_the_form() {
         let providers = [("corp", "Corp <SSO>"), ("gh", "GitHub")];
         let query = "client_id=authgate&state=a\"b";
-        let both = html(login(query, "t", None, "", &providers, true)).await;
+        let both = html(login(query, "t", None, "", &providers, true, false)).await;
         assert!(both.contains("Sign in with Corp &lt;SSO&gt;</a>"), "{both}");
         assert!(both.contains("Sign in with GitHub</a>"));
         assert!(
@@ -299,10 +306,10 @@ mod tests {
         );
         assert!(both.contains("action=\"/oauth2/login\""));
         assert!(both.contains("or with a user name"));
-        let only = html(login(query, "t", None, "", &providers, false)).await;
+        let only = html(login(query, "t", None, "", &providers, false, false)).await;
         assert!(only.contains("Sign in with GitHub"));
         assert!(!only.contains("<form"), "{only}");
-        let local = html(login(query, "t", Some("Wrong"), "al", &[], true)).await;
+        let local = html(login(query, "t", Some("Wrong"), "al", &[], true, false)).await;
         assert!(local.contains("<form") && !local.contains("Sign in with"));
     }
 

@@ -1,6 +1,7 @@
 //! Second factors (contract §9), over plain types and the store: no HTTP here (the pages are
 //! `endpoints::mfa`). TOTP ([`totp`]) with its secret sealed at rest ([`seal`]), recovery
-//! codes ([`recovery`]), and throttling shared through the store ([`throttle`]).
+//! codes ([`recovery`]), throttling shared through the store ([`throttle`]), and WebAuthn
+//! passkeys ([`passkey`]).
 //!
 //! - Who needs a second factor ([`SecondFactors::due`]): a user who has one is always asked
 //!   for it; a user without one enrols when `[[users]] mfa = true` or the sign-in is for
@@ -14,6 +15,7 @@
 //!
 //! No code, secret or recovery code is ever logged or put in an error.
 
+pub mod passkey;
 pub mod recovery;
 pub mod seal;
 pub mod throttle;
@@ -178,9 +180,15 @@ impl SecondFactors {
             .await?
             .filter(Factors::enrolled)
             .ok_or(Refused::NoFactor)?;
-        let active = factors.totp.as_ref().ok_or(Refused::NoFactor)?;
-        let secret = self.open(user, active)?;
-        if let Some(step) = totp::check(&secret, code, now) {
+        // A user with passkeys only has recovery codes to type here.
+        let matched = match factors.totp.as_ref() {
+            Some(active) => {
+                let secret = self.open(user, active)?;
+                totp::check(&secret, code, now).map(|step| (active, step))
+            }
+            None => None,
+        };
+        if let Some((active, step)) = matched {
             if step <= factors.last_step || !store.accept_totp(user, &active.id, step).await? {
                 return Err(failed(user, "reused_code"));
             }
@@ -199,6 +207,41 @@ impl SecondFactors {
         }
         store.clear_factor_failures(user).await?;
         Ok(AMR_OTP)
+    }
+
+    /// New recovery codes for an enrolled user, replacing the old ones: shown once.
+    pub async fn regenerate_recovery(
+        &self,
+        store: &dyn Store,
+        user: &str,
+    ) -> Result<Vec<String>, Refused> {
+        let codes = recovery::generate();
+        if !store
+            .replace_recovery_codes(user, recovery::hashes(user, &codes))
+            .await?
+        {
+            return Err(Refused::NoFactor);
+        }
+        tracing::info!(user = %user, "recovery codes replaced");
+        Ok(codes)
+    }
+
+    /// Recovery codes for a user whose first factor was just enrolled without any (a
+    /// passkey): new ones to show once, or none when the user has some.
+    pub async fn recovery_if_none(
+        &self,
+        store: &dyn Store,
+        user: &str,
+        now: u64,
+    ) -> Result<Option<Vec<String>>, Refused> {
+        let has = store
+            .factors(user, now)
+            .await?
+            .is_some_and(|f| !f.recovery.is_empty());
+        if has {
+            return Ok(None);
+        }
+        self.regenerate_recovery(store, user).await.map(Some)
     }
 
     fn open(&self, user: &str, secret: &TotpSecret) -> Result<Vec<u8>, Refused> {

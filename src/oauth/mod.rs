@@ -143,6 +143,8 @@ pub struct AuthServer {
     pub configured_keys: Vec<Arc<crate::tokens::jose::KeyPair>>,
     /// Second factors (`[mfa]`, `mfa = true` on users and routes).
     pub factors: crate::mfa::SecondFactors,
+    /// WebAuthn passkeys, when `[mfa] passkeys = true`.
+    pub passkeys: Option<Arc<crate::mfa::passkey::Passkeys>>,
 }
 
 /// What outlives one configuration, kept when a reload builds a new [`AuthServer`]: the
@@ -220,6 +222,15 @@ impl AuthServer {
             signing,
             configured_keys: Vec::new(),
             factors: crate::mfa::SecondFactors::new((*factor_key).clone(), &config.mfa.issuer),
+            passkeys: config
+                .mfa
+                .passkeys
+                .then(|| {
+                    let url = &config.server.public_url;
+                    crate::mfa::passkey::Passkeys::new(&url.host, &url.origin, &config.mfa.issuer)
+                })
+                .flatten()
+                .map(Arc::new),
         }
     }
 

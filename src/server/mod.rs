@@ -113,8 +113,18 @@ impl Server {
             config.session.idle_timeout.as_secs(),
             config.session.max_lifetime.as_secs(),
         );
-        let live = Arc::new(ArcSwap::from_pointee(reload::build(config, &lasting)?));
-        let reloader = Arc::new(Reloader::new(live.clone(), lasting, config.clone()));
+        let resumption = tls::Resumption::new().map_err(ServeError::Tls)?;
+        let live = Arc::new(ArcSwap::from_pointee(reload::build(
+            config,
+            &lasting,
+            &resumption,
+        )?));
+        let reloader = Arc::new(Reloader::new(
+            live.clone(),
+            lasting,
+            resumption,
+            config.clone(),
+        ));
         let listen = config.server.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -482,10 +492,11 @@ mod tests {
             factor_key: Arc::new(crate::mfa::seal::FactorKey::from_bytes(&[5; 32])),
         };
         let first = config(dir.path(), "1h");
+        let resumption = tls::Resumption::new().unwrap();
         let live = Arc::new(ArcSwap::from_pointee(
-            reload::build(&first, &lasting).unwrap(),
+            reload::build(&first, &lasting, &resumption).unwrap(),
         ));
-        let reloader = Reloader::new(live.clone(), lasting, first);
+        let reloader = Reloader::new(live.clone(), lasting, resumption, first);
 
         let now = clock.now();
         let record = |user: &str| SessionRecord {

@@ -43,9 +43,14 @@ impl Live {
     }
 }
 
-/// Builds what `config` needs, around what outlives it.
-pub fn build(config: &Config, lasting: &Lasting) -> Result<Live, ServeError> {
-    let tls = tls::server_config(&config.server)
+/// Builds what `config` needs, around what outlives it (`lasting`, and the TLS resumption
+/// state).
+pub fn build(
+    config: &Config,
+    lasting: &Lasting,
+    resumption: &tls::Resumption,
+) -> Result<Live, ServeError> {
+    let tls = tls::server_config(&config.server, resumption)
         .map_err(ServeError::Tls)?
         .map(TlsAcceptor::from);
     let mut auth = AuthServer::new(config, key_ring(config)?, lasting);
@@ -94,14 +99,21 @@ pub struct Reloaded {
 pub struct Reloader {
     live: Arc<ArcSwap<Live>>,
     lasting: Lasting,
+    resumption: tls::Resumption,
     running: Mutex<Config>,
 }
 
 impl Reloader {
-    pub(super) fn new(live: Arc<ArcSwap<Live>>, lasting: Lasting, running: Config) -> Reloader {
+    pub(super) fn new(
+        live: Arc<ArcSwap<Live>>,
+        lasting: Lasting,
+        resumption: tls::Resumption,
+        running: Config,
+    ) -> Reloader {
         Reloader {
             live,
             lasting,
+            resumption,
             running: Mutex::new(running),
         }
     }
@@ -137,7 +149,7 @@ impl Reloader {
 
     /// Builds `config` beside the running one and swaps it in; called with the lock held.
     fn put_in_force(&self, running: &mut Config, config: Config) -> Result<Vec<String>, String> {
-        let live = build(&config, &self.lasting).map_err(|e| e.to_string())?;
+        let live = build(&config, &self.lasting, &self.resumption).map_err(|e| e.to_string())?;
         let ignored = needs_restart(running, &config);
         let auth = live.gateway.auth().clone();
         let keys_named = |auth: &AuthServer| -> Vec<String> {

@@ -1,6 +1,12 @@
 //! TLS for the public listener (rustls, TLS 1.2 and 1.3 only, ALPN `h2` and `http/1.1`),
 //! from operator files or from a self-signed certificate generated into `data_dir`.
 //!
+//! Session resumption (TLS 1.3 tickets, TLS 1.2 tickets and session ids) is on: one
+//! [`Resumption`] per server, made at start and handed to every configuration a reload builds,
+//! so a client resumes across reloads and on every worker thread. Its ticket keys are
+//! rustls's rotating ones (a new key every 6 hours, the previous one still accepted), made
+//! in memory at start and never written anywhere; a restart makes new ones.
+//!
 //! The self-signed certificate covers the host of `public_url`, `localhost` and `127.0.0.1`;
 //! it is written once (key 0600, directory 0700) and reused on later starts, and generated
 //! again only when those names change.
@@ -25,8 +31,33 @@ impl std::fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+/// Stateful sessions kept for resumption (TLS 1.2 session ids, and TLS 1.3 clients that do
+/// not take tickets), at most; the oldest go first. About 0.3 KiB each.
+const SESSION_CACHE_ENTRIES: usize = 10_000;
+
+/// What TLS resumption keeps across configurations: the ticket keys and the session cache.
+#[derive(Clone)]
+pub struct Resumption {
+    ticketer: Arc<dyn rustls::server::ProducesTickets>,
+    sessions: Arc<dyn rustls::server::StoresServerSessions>,
+}
+
+impl Resumption {
+    pub fn new() -> Result<Resumption, TlsError> {
+        let ticketer = rustls::crypto::ring::Ticketer::new()
+            .map_err(|e| TlsError(format!("TLS ticket keys: {e}")))?;
+        Ok(Resumption {
+            ticketer,
+            sessions: rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES),
+        })
+    }
+}
+
 /// The rustls configuration for the listener, or `None` with `mode = "off"`.
-pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
+pub fn server_config(
+    server: &ServerConfig,
+    resumption: &Resumption,
+) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
     let (cert, key) = match &server.tls {
         TlsMode::Off => return Ok(None),
         TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
@@ -47,6 +78,8 @@ pub fn server_config(server: &ServerConfig) -> Result<Option<Arc<rustls::ServerC
             ))
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.ticketer = resumption.ticketer.clone();
+    config.session_storage = resumption.sessions.clone();
     Ok(Some(Arc::new(config)))
 }
 

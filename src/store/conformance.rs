@@ -1,9 +1,10 @@
 //! The one test suite every store backend must pass: round trips, single use (codes and
 //! one-time claims), rotation with its grace window, reuse detection, revocation, expiry,
 //! concurrency, the bounded record of client_credentials tokens, the signing-key document
-//! ([`signing_keys`]), federated people ([`persons`]) and second factors ([`factors`]).
+//! ([`signing_keys`]), federated people ([`persons`]) and second factors ([`factors`], [`passkeys`]).
 
 mod factors;
+mod passkeys;
 mod persons;
 mod signing_keys;
 
@@ -107,6 +108,7 @@ where
     claims_are_single_use(&make().await).await;
     signing_keys::run(&make).await;
     factors::run(&make).await;
+    passkeys::run(&make).await;
     persons::round_trip_replace_and_expiry(&make().await).await;
     concurrent_claims_have_one_winner(Arc::new(make().await)).await;
     client_access_is_listed_until_it_expires_or_is_revoked(&make().await).await;

@@ -4,13 +4,17 @@
 //! store shares. [`FactorStore`] is part of every [`super::Store`]; the conformance suite
 //! (`conformance/factors.rs`) runs its operations against both backends.
 //!
+//! Passkeys (`super::passkeys`) live here too, and the WebAuthn ceremonies in progress.
+//!
 //! Atomic, in both backends: confirming a pending secret, accepting a time step (only one
 //! greater than the recorded one, so a code is accepted once even across gateways), using a
-//! recovery code (once), counting an attempt (each concurrent attempt sees its own count).
+//! recovery code (once), counting an attempt (each concurrent attempt sees its own count),
+//! advancing a passkey's signature counter (compare-and-set), taking a ceremony (once).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::passkeys::{Ceremony, PasskeyRecord};
 use super::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
@@ -55,12 +59,20 @@ pub struct Factors {
     /// Hashes of the unused recovery codes.
     #[serde(default)]
     pub recovery: Vec<TokenHash>,
+    /// Registered passkeys, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<PasskeyRecord>,
 }
 
 impl Factors {
     /// Whether the user has a second factor to sign in with.
     pub fn enrolled(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.passkeys.is_empty()
+    }
+
+    /// Whether anything is left worth keeping (a record without it is dropped).
+    pub fn is_empty(&self) -> bool {
+        !self.enrolled() && self.pending.is_none()
     }
 }
 
@@ -114,6 +126,40 @@ pub trait FactorStore: Send + Sync {
     async fn clear_factor_failures(&self, user: &str) -> StoreResult<()>;
     /// Removes every factor of the user and the failure count: `true` if there was any.
     async fn remove_factors(&self, user: &str) -> StoreResult<bool>;
+
+    /// Adds a passkey, unless the user has one with its id or `max` already: `true` when
+    /// added.
+    async fn add_passkey(
+        &self,
+        user: &str,
+        passkey: PasskeyRecord,
+        max: usize,
+    ) -> StoreResult<bool>;
+    /// A sign-in with the passkey `id` whose signature counter is now `counter`: if the
+    /// passkey is there and the counter advances on the stored one
+    /// (`passkeys::counter_advances`), stores `counter`, `credential` (the updated
+    /// `webauthn-rs` JSON) and `now` as its last use and answers `true`; `false`, nothing
+    /// changed, otherwise (of two callers with one counter exactly one gets `true`).
+    async fn use_passkey(
+        &self,
+        user: &str,
+        id: &str,
+        counter: u32,
+        credential: &str,
+        now: u64,
+    ) -> StoreResult<bool>;
+    /// Removes the passkey `id`: `true` if it was there.
+    async fn remove_passkey(&self, user: &str, id: &str) -> StoreResult<bool>;
+    /// Removes the active TOTP secret (a pending one too): `true` if there was one.
+    async fn remove_totp(&self, user: &str) -> StoreResult<bool>;
+    /// Replaces the recovery codes of a user who has a factor: `false` without one.
+    async fn replace_recovery_codes(&self, user: &str, codes: Vec<TokenHash>) -> StoreResult<bool>;
+    /// Keeps a ceremony under `id` (the hash of the id its page carries) until its
+    /// `expires_at`.
+    async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, now: u64) -> StoreResult<()>;
+    /// Takes the ceremony `id`: the one caller that takes it gets it, once; `None` for any
+    /// later caller, and past its time.
+    async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>>;
 }
 
 /// `Vec<u8>` as standard base64 without padding.

@@ -11,6 +11,7 @@
 
 pub mod factors;
 pub mod memory;
+pub mod passkeys;
 pub mod persist;
 pub(crate) mod redis;
 pub mod sign_in;

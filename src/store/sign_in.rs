@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 pub const AMR_PASSWORD: &str = "pwd";
 /// RFC 8176 §2: a one-time password (a TOTP code, or a recovery code).
 pub const AMR_OTP: &str = "otp";
+/// RFC 8176 §2: proof of possession of a hardware-secured key (a passkey bound to its
+/// authenticator).
+pub const AMR_HWK: &str = "hwk";
+/// RFC 8176 §2: proof of possession of a software-secured key (a passkey that may be synced
+/// to other devices).
+pub const AMR_SWK: &str = "swk";
 /// RFC 8176 §2: more than one factor.
 pub const AMR_MFA: &str = "mfa";
 
@@ -34,6 +40,17 @@ impl SignIn {
             amr: vec![AMR_PASSWORD.to_owned()],
             auth_time: at,
         }
+    }
+
+    /// A passkey alone at `at` (passwordless), proving `method` (`hwk` or `swk`): two factors
+    /// only when the authenticator verified the user (PIN or biometric); a passkey without
+    /// user verification is the key alone.
+    pub fn passkey(method: &str, user_verified: bool, at: u64) -> SignIn {
+        let mut amr = vec![method.to_owned()];
+        if user_verified {
+            amr.push(AMR_MFA.to_owned());
+        }
+        SignIn { amr, auth_time: at }
     }
 
     /// This sign-in, then a second factor `method` (an RFC 8176 value) at `at`.
@@ -82,5 +99,18 @@ mod tests {
         assert_eq!(both.with_second_factor(AMR_OTP, 30).amr, both.amr);
         // Older records without a sign-in, or with an empty list, are one factor.
         assert!(!two_factors(&[]));
+    }
+
+    #[test]
+    fn a_passkey_alone_is_two_factors_only_with_user_verification() {
+        let verified = SignIn::passkey(AMR_HWK, true, 5);
+        assert_eq!(verified.amr, ["hwk", "mfa"]);
+        assert_eq!(verified.acr(), ACR_TWO_FACTORS);
+        let presence_only = SignIn::passkey(AMR_SWK, false, 5);
+        assert_eq!(presence_only.amr, ["swk"]);
+        assert!(!presence_only.has_second_factor());
+        // After a password any passkey is the second factor.
+        let both = SignIn::password(1).with_second_factor(AMR_HWK, 2);
+        assert_eq!(both.amr, ["pwd", "hwk", "mfa"]);
     }
 }

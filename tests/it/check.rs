@@ -152,6 +152,19 @@ auth = "none"
 }
 
 #[test]
+fn check_refuses_passkeys_with_an_ip_address_public_url() {
+    // HEAD's public_url is http://127.0.0.1: an IP address cannot be a WebAuthn
+    // relying-party id.
+    assert_check_refuses(&Broken::new(
+        r#"
+[mfa]
+passkeys = true #!
+"#,
+        Some("mfa.passkeys"),
+    ));
+}
+
+#[test]
 fn check_reports_a_route_path_without_a_leading_slash() {
     assert_check_refuses(&Broken::new(
         r#"

@@ -63,6 +63,11 @@ mod mfa;
 mod mfa_redis;
 // Headless Chromium enrols a TOTP factor (inline SVG QR code under the CSP, no script).
 mod mfa_browser;
+// The account page: fresh sign-in, add and remove an authenticator app, new recovery codes.
+mod mfa_account;
+// Passkeys in headless Chromium with a virtual authenticator: registration at enrolment, as
+// the second factor, passwordless, a replayed ceremony and a refused user verification.
+mod mfa_passkeys;
 // Header size, slow headers and body size limits: 431, cut-off connections, 413.
 mod limits;
 // Authorization codes: single use, replay revocation, verifier, expiry, client and redirect binding.
@@ -137,6 +142,8 @@ mod starter;
 mod streaming;
 // TLS in self-signed mode: HTTP/2 and HTTP/1.1 over the generated certificate, key file, reuse.
 mod tls;
+// TLS session resumption: a second connection resumes, and still does after a reload.
+mod tls_resumption;
 // Upstream failures: 502 for a dead upstream, 504 for a silent one, statuses passed through.
 mod upstream_failures;
 // The upstream connection pool: keep-alive reuse, and https upstreams with their own CA.

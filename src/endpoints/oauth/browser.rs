@@ -182,10 +182,7 @@ pub(super) fn login_page(
     error: Option<&str>,
     username: &str,
 ) -> Response<Body> {
-    let (binding, fresh) = match cookie::get(headers, PRELOGIN_COOKIE) {
-        Some(existing) if existing.len() == TOKEN_LEN => (existing.to_owned(), false),
-        _ => (new_token(), true),
-    };
+    let (binding, fresh) = prelogin(headers);
     let csrf = auth.csrf.token("login", &[&binding]);
     let providers: Vec<(&str, &str)> = auth
         .providers
@@ -196,14 +193,25 @@ pub(super) fn login_page(
     // page is never empty).
     // The form, when someone can use it (or when there is no other way to offer).
     let password = auth.users.values().any(|u| u.password_hash.is_some()) || providers.is_empty();
-    let mut response = pages::login(query, &csrf, error, username, &providers, password);
+    let passkey = auth.passkeys.is_some() && !auth.users.is_empty();
+    let mut response = pages::login(query, &csrf, error, username, &providers, password, passkey);
     if fresh {
-        set_cookie(
-            &mut response,
-            cookie::set(PRELOGIN_COOKIE, &binding, Some(3600)),
-        );
+        set_prelogin(&mut response, &binding);
     }
     response
+}
+
+/// This browser's pre-login binding (what the login forms' CSRF tokens are bound to), and
+/// whether it is new (then [`set_prelogin`] must set it).
+pub(super) fn prelogin(headers: &HeaderMap) -> (String, bool) {
+    match cookie::get(headers, PRELOGIN_COOKIE) {
+        Some(existing) if existing.len() == TOKEN_LEN => (existing.to_owned(), false),
+        _ => (new_token(), true),
+    }
+}
+
+pub(super) fn set_prelogin(response: &mut Response<Body>, binding: &str) {
+    set_cookie(response, cookie::set(PRELOGIN_COOKIE, binding, Some(3600)));
 }
 
 pub(super) async fn login(

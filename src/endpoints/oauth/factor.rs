@@ -10,6 +10,9 @@
 //! login session, so the password is not asked again. Each login session allows
 //! `mfa::throttle::TRIES_PER_LOGIN` wrong codes, then it ends and the person starts over with
 //! the password; wrong codes also count in the store, per user, for every gateway.
+//!
+//! With passkeys on, the code page also offers the user's passkeys and the enrolment page a
+//! passkey registration (their posts are `passkey.rs`'s, and end in [`accepted`] too).
 
 use http::header::HeaderMap;
 use http::{Request, Response, StatusCode};
@@ -92,22 +95,37 @@ pub(super) async fn page_if_due(
         return redirect(StatusCode::FOUND, &location).map(Some);
     }
     let csrf = csrf(auth, session_id);
+    let page = Shown {
+        session_id,
+        user: &session.user,
+        query: &request.query,
+        csrf: &csrf,
+    };
     Ok(Some(match due {
-        Due::Enrol => enrol_page(auth, &session.user, &request.query, &csrf, None).await?,
-        _ => factor::code(&session.user, &request.query, &csrf, None),
+        Due::Enrol => enrol_page(auth, &page, None).await?,
+        _ => code_page(auth, &page, None).await?,
     }))
+}
+
+/// Whose second-factor page is shown, for what.
+pub(super) struct Shown<'a> {
+    /// The login session (what a passkey ceremony is bound to).
+    pub(super) session_id: &'a str,
+    pub(super) user: &'a str,
+    /// The pending authorization request.
+    pub(super) query: &'a str,
+    pub(super) csrf: &'a str,
 }
 
 /// The enrolment page: the secret pending, or a new one when none is (or it expired). A
 /// page shown again (reloaded, or opened by a cross-site navigation) keeps the secret the
 /// person may have scanned already.
-async fn enrol_page(
+pub(super) async fn enrol_page(
     auth: &AuthServer,
-    user: &str,
-    query: &str,
-    csrf: &str,
+    page: &Shown<'_>,
     error: Option<&str>,
 ) -> Result<Response<Body>, Rejection> {
+    let (user, query, csrf) = (page.user, page.query, page.csrf);
     let store = auth.store.as_ref();
     let now = auth.now();
     let pending = auth
@@ -128,23 +146,31 @@ async fn enrol_page(
         secret_base32: &provisioning.secret_base32,
         qr_svg: &provisioning.qr_svg,
     };
-    Ok(factor::enrol(user, &enrolment, query, csrf, error))
+    let part = super::passkey::registration_part(auth, page).await?;
+    Ok(match &part {
+        Some(part) => {
+            part.with(|form| factor::enrol(user, &enrolment, query, csrf, error, Some(form)))
+        }
+        None => factor::enrol(user, &enrolment, query, csrf, error, None),
+    })
 }
 
 /// A checked second-factor form: the request it continues and the login session it is for.
-struct Posted {
-    headers: HeaderMap,
-    query: String,
+pub(super) struct Posted {
+    pub(super) headers: HeaderMap,
+    pub(super) query: String,
     code: String,
-    session_id: String,
-    session: SessionRecord,
+    pub(super) session_id: String,
+    pub(super) session: SessionRecord,
     /// The CSRF token of the re-shown page.
-    csrf: String,
+    pub(super) csrf: String,
+    /// A passkey form's fields: the ceremony id, the browser's answer, the new key's label.
+    pub(super) passkey: super::passkey::Answer,
 }
 
 /// Reads and checks a second-factor form post; `Err(response)` answers it already (the
 /// login page when the session is gone or the form is stale).
-async fn posted(
+pub(super) async fn posted(
     auth: &AuthServer,
     req: Request<Incoming>,
 ) -> Result<Result<Posted, Response<Body>>, Rejection> {
@@ -169,6 +195,7 @@ async fn posted(
     Ok(Ok(Posted {
         csrf: csrf(auth, &session_id),
         code: code.to_owned(),
+        passkey: super::passkey::Answer::of(&form),
         headers,
         query,
         session_id,
@@ -179,16 +206,27 @@ async fn posted(
 /// Replaces the login session by one whose sign-in includes the second factor `method`.
 /// Returns the new session's id.
 async fn upgrade(auth: &AuthServer, posted: &Posted, method: &str) -> Result<String, Rejection> {
+    upgrade_session(auth, &posted.session_id, &posted.session, method).await
+}
+
+/// Replaces the login session `session_id` by one whose sign-in adds the second factor
+/// `method` (a new id: no fixation). Returns the new session's id.
+pub(super) async fn upgrade_session(
+    auth: &AuthServer,
+    session_id: &str,
+    session: &SessionRecord,
+    method: &str,
+) -> Result<String, Rejection> {
     let now = auth.now();
     let record = SessionRecord {
-        sign_in: Some(sign_in_of(&posted.session).with_second_factor(method, now)),
+        sign_in: Some(sign_in_of(session).with_second_factor(method, now)),
         factor_tries: 0,
         last_seen: now,
-        ..posted.session.clone()
+        ..session.clone()
     };
     let store = &auth.store;
     store
-        .delete_session(&TokenHash::of(&posted.session_id))
+        .delete_session(&TokenHash::of(session_id))
         .await
         .map_err(|_| unavailable())?;
     let id = new_token();
@@ -196,7 +234,7 @@ async fn upgrade(auth: &AuthServer, posted: &Posted, method: &str) -> Result<Str
         .put_session(TokenHash::of(&id), record)
         .await
         .map_err(|_| unavailable())?;
-    tracing::info!(user = %posted.session.user, method, "second factor accepted");
+    tracing::info!(user = %session.user, method, "second factor accepted");
     Ok(id)
 }
 
@@ -278,21 +316,7 @@ async fn answer(
             .map(|codes| (crate::store::sign_in::AMR_OTP, Some(codes))),
     };
     match checked {
-        Ok((method, codes)) => {
-            let id = upgrade(auth, &posted, method).await?;
-            let back = crate::oauth::oidc::prompt::after_login(&posted.query);
-            let next = format!("/oauth2/authorize?{back}");
-            let mut response = match codes {
-                None => redirect(StatusCode::SEE_OTHER, &next)?,
-                // The recovery codes, once, then on to the request.
-                Some(codes) => factor::recovery_codes(&codes, &next),
-            };
-            set_cookie(
-                &mut response,
-                cookie::set(LOGIN_COOKIE, &id, Some(auth.settings.session_max)),
-            );
-            Ok(response)
-        }
+        Ok((method, codes)) => accepted(auth, &posted, method, codes).await,
         Err(Refused::Wrong) => match wrong_code(auth, &posted).await? {
             Some(page) => Ok(page),
             None => again(auth, &posted, step, WRONG).await,
@@ -310,10 +334,32 @@ async fn answer(
         // The pending secret expired.
         Err(Refused::NoFactor) => {
             let message = "The set-up took too long. Here is a new key.";
-            enrol_page(auth, user, &posted.query, &posted.csrf, Some(message)).await
+            again(auth, &posted, Step::Enrol, message).await
         }
         Err(Refused::Unavailable) => Err(unavailable()),
     }
+}
+
+/// A second factor `method` accepted: the login session upgraded, then on to the request
+/// (through the recovery codes, once, when an enrolment made them).
+pub(super) async fn accepted(
+    auth: &AuthServer,
+    posted: &Posted,
+    method: &str,
+    codes: Option<Vec<String>>,
+) -> Result<Response<Body>, Rejection> {
+    let id = upgrade(auth, posted, method).await?;
+    let back = crate::oauth::oidc::prompt::after_login(&posted.query);
+    let next = format!("/oauth2/authorize?{back}");
+    let mut response = match codes {
+        None => redirect(StatusCode::SEE_OTHER, &next)?,
+        Some(codes) => factor::recovery_codes(&codes, &next),
+    };
+    set_cookie(
+        &mut response,
+        cookie::set(LOGIN_COOKIE, &id, Some(auth.settings.session_max)),
+    );
+    Ok(response)
 }
 
 /// The posted page again, with `error`.
@@ -323,9 +369,29 @@ async fn again(
     step: Step,
     error: &str,
 ) -> Result<Response<Body>, Rejection> {
-    let user = &posted.session.user;
+    let page = Shown {
+        session_id: &posted.session_id,
+        user: &posted.session.user,
+        query: &posted.query,
+        csrf: &posted.csrf,
+    };
     match step {
-        Step::Verify => Ok(factor::code(user, &posted.query, &posted.csrf, Some(error))),
-        Step::Enrol => enrol_page(auth, user, &posted.query, &posted.csrf, Some(error)).await,
+        Step::Verify => code_page(auth, &page, Some(error)).await,
+        Step::Enrol => enrol_page(auth, &page, Some(error)).await,
     }
+}
+
+/// The code page (with a passkey part for a user with passkeys).
+pub(super) async fn code_page(
+    auth: &AuthServer,
+    page: &Shown<'_>,
+    error: Option<&str>,
+) -> Result<Response<Body>, Rejection> {
+    let part = super::passkey::second_factor_part(auth, page).await?;
+    Ok(match &part {
+        Some(part) => {
+            part.with(|form| factor::code(page.user, page.query, page.csrf, error, Some(form)))
+        }
+        None => factor::code(page.user, page.query, page.csrf, error, None),
+    })
 }

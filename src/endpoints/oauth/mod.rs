@@ -8,15 +8,22 @@
 //!
 //! Paths: `/.well-known/oauth-authorization-server`, `/.well-known/openid-configuration`,
 //! `/oauth2/authorize` (GET and POST), `/oauth2/login`, `/oauth2/consent`, `/oauth2/mfa` and
-//! `/oauth2/mfa/enrol` (the second factor: [`factor`]), `/oauth2/token`,
-//! `/oauth2/revoke`, `/oauth2/introspect`, `/oauth2/logout`, `/oauth2/register`,
-//! `/oauth2/jwks`, `/oauth2/userinfo`, `/oauth2/assets/authgate.css`.
+//! `/oauth2/mfa/enrol` (the second factor: [`factor`]), `/oauth2/mfa/passkey` and
+//! `/oauth2/mfa/passkey/enrol` (a passkey as that factor: [`passkey`]), `/oauth2/passkey`
+//! and `/oauth2/passkey/finish` (passwordless: [`passwordless`]), `/oauth2/account`,
+//! `/oauth2/account/totp` and `/oauth2/account/passkey` (the account page: [`account`]),
+//! `/oauth2/token`, `/oauth2/revoke`, `/oauth2/introspect`, `/oauth2/logout`,
+//! `/oauth2/register`, `/oauth2/jwks`, `/oauth2/userinfo`, `/oauth2/assets/authgate.css`,
+//! `/oauth2/assets/passkey.js`.
 
+mod account;
 pub mod browser;
 mod factor;
 pub mod form;
 pub mod logout;
 pub mod oidc;
+mod passkey;
+mod passwordless;
 pub mod token_api;
 
 use std::net::IpAddr;
@@ -26,8 +33,8 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::gateway_paths::{
-    AUTHORIZATION_SERVER_METADATA_PATH, JWKS_PATH, OPENID_CONFIGURATION_PATH, STYLESHEET_PATH,
-    USERINFO_PATH,
+    ACCOUNT_PATH, AUTHORIZATION_SERVER_METADATA_PATH, JWKS_PATH, OPENID_CONFIGURATION_PATH,
+    PASSKEY_SCRIPT_PATH, PASSKEY_SIGN_IN_PATH, STYLESHEET_PATH, USERINFO_PATH,
 };
 use crate::http::body::Body;
 use crate::http::pages;
@@ -53,6 +60,7 @@ pub async fn handle(
             Ok(response::json(StatusCode::OK, &auth.metadata()))
         }
         (STYLESHEET_PATH, &Method::GET) => Ok(pages::stylesheet()),
+        (PASSKEY_SCRIPT_PATH, &Method::GET) => Ok(pages::passkey::script()),
         ("/oauth2/authorize", &Method::GET) => {
             let query = req.uri().query().unwrap_or("").to_owned();
             authorize(auth, federation, req.headers(), &query).await
@@ -65,6 +73,17 @@ pub async fn handle(
         ("/oauth2/consent", &Method::POST) => consent(auth, req).await,
         ("/oauth2/mfa", &Method::POST) => factor::verify(auth, req).await,
         ("/oauth2/mfa/enrol", &Method::POST) => factor::enrol(auth, req).await,
+        ("/oauth2/mfa/passkey", &Method::POST) => passkey::verify(auth, req).await,
+        ("/oauth2/mfa/passkey/enrol", &Method::POST) => passkey::enrol(auth, req).await,
+        (PASSKEY_SIGN_IN_PATH, &Method::GET) => {
+            passwordless::start(auth, req.headers(), req.uri().query()).await
+        }
+        (PASSKEY_SIGN_IN_PATH, &Method::POST) => passwordless::named(auth, req).await,
+        ("/oauth2/passkey/finish", &Method::POST) => passwordless::finish(auth, req).await,
+        (ACCOUNT_PATH, &Method::GET) => account::show(auth, req.headers()).await,
+        (ACCOUNT_PATH, &Method::POST) => account::act(auth, req).await,
+        ("/oauth2/account/totp", &Method::POST) => account::confirm_totp(auth, req).await,
+        ("/oauth2/account/passkey", &Method::POST) => account::add_passkey(auth, req).await,
         ("/oauth2/token", &Method::POST) => token(auth, req).await,
         ("/oauth2/revoke", &Method::POST) => revoke(auth, req).await,
         ("/oauth2/introspect", &Method::POST) => introspect(auth, req).await,
@@ -74,15 +93,27 @@ pub async fn handle(
             AUTHORIZATION_SERVER_METADATA_PATH
             | OPENID_CONFIGURATION_PATH
             | JWKS_PATH
-            | STYLESHEET_PATH,
+            | STYLESHEET_PATH
+            | PASSKEY_SCRIPT_PATH,
             _,
         ) => Err(Rejection::MethodNotAllowed { allow: "GET" }),
-        ("/oauth2/authorize" | USERINFO_PATH, _) => {
+        ("/oauth2/authorize" | USERINFO_PATH | PASSKEY_SIGN_IN_PATH | ACCOUNT_PATH, _) => {
             Err(Rejection::MethodNotAllowed { allow: "GET, POST" })
         }
         (
-            "/oauth2/login" | "/oauth2/consent" | "/oauth2/mfa" | "/oauth2/mfa/enrol"
-            | "/oauth2/token" | "/oauth2/revoke" | "/oauth2/introspect" | "/oauth2/register",
+            "/oauth2/login"
+            | "/oauth2/consent"
+            | "/oauth2/mfa"
+            | "/oauth2/mfa/enrol"
+            | "/oauth2/mfa/passkey"
+            | "/oauth2/mfa/passkey/enrol"
+            | "/oauth2/passkey/finish"
+            | "/oauth2/account/totp"
+            | "/oauth2/account/passkey"
+            | "/oauth2/token"
+            | "/oauth2/revoke"
+            | "/oauth2/introspect"
+            | "/oauth2/register",
             _,
         ) => Err(Rejection::MethodNotAllowed { allow: "POST" }),
         ("/oauth2/logout", _) => Err(Rejection::MethodNotAllowed { allow: "GET, POST" }),

@@ -1,11 +1,14 @@
 //! The second-factor pages (contract §9): the code page of a sign-in (a TOTP code or a
 //! recovery code), the TOTP enrolment page (the `otpauth://` URI as text, the base32 secret
 //! for manual entry and a server-rendered SVG QR code: no script, and the SVG has no style,
-//! so the CSP of every page holds), and the page that shows the recovery codes once.
+//! so the CSP of every page holds), and the page that shows the recovery codes once. With
+//! passkeys, the code and enrolment pages also carry a passkey part (`super::passkey`), and
+//! only then allow the passkey script.
 
 use http::{Response, StatusCode};
 
 use super::page;
+use super::passkey::{allow_own_script, section, PasskeyForm};
 use crate::http::body::Body;
 use crate::http::html::escape;
 
@@ -24,8 +27,35 @@ fn code_field(label: &str) -> String {
     )
 }
 
-/// The code page of a sign-in for `user`. `query` is the pending authorization request.
-pub fn code(user: &str, query: &str, csrf: &str, error: Option<&str>) -> Response<Body> {
+/// `page`, with a passkey part (and its script allowed) when there is one.
+fn with_passkey(title: &str, body: &str, passkey: Option<&PasskeyForm<'_>>) -> Response<Body> {
+    match passkey {
+        None => page(StatusCode::OK, title, body),
+        Some(form) => {
+            let mut response = page(
+                StatusCode::OK,
+                title,
+                &format!(
+                    "{body}
+{}",
+                    section(form)
+                ),
+            );
+            allow_own_script(&mut response);
+            response
+        }
+    }
+}
+
+/// The code page of a sign-in for `user`. `query` is the pending authorization request;
+/// `passkey` the passkey part, for a user with passkeys.
+pub fn code(
+    user: &str,
+    query: &str,
+    csrf: &str,
+    error: Option<&str>,
+    passkey: Option<&PasskeyForm<'_>>,
+) -> Response<Body> {
     let body = format!(
         r#"<h1>Second factor</h1>
 <p>Signing in as <strong>{user}</strong>. Enter the six-digit code from your authenticator app, or one of your recovery codes.</p>
@@ -41,7 +71,7 @@ pub fn code(user: &str, query: &str, csrf: &str, error: Option<&str>) -> Respons
         query = escape(query),
         field = code_field("Code"),
     );
-    page(StatusCode::OK, "Second factor", &body)
+    with_passkey("Second factor", &body, passkey)
 }
 
 /// What the enrolment page shows of a new secret.
@@ -52,20 +82,41 @@ pub struct Enrolment<'a> {
     pub qr_svg: &'a str,
 }
 
-/// The TOTP enrolment page.
+/// What an authenticator app reads of a new secret: the QR code, the key, the otpauth URI.
+pub fn provisioning(enrolment: &Enrolment<'_>) -> String {
+    format!(
+        r#"<div class="qr">{svg}</div>
+<p class="muted">Key: <code id="totp-secret">{secret}</code></p>
+<p class="muted">Link: <code id="otpauth-uri">{uri}</code></p>"#,
+        svg = enrolment.qr_svg,
+        secret = escape(enrolment.secret_base32),
+        uri = escape(enrolment.uri),
+    )
+}
+
+/// The form field of a one-time code (the code page's, the enrolment pages').
+pub fn one_time_code_field(label: &str) -> String {
+    code_field(label)
+}
+
+/// An alert line, or nothing.
+pub fn alert_line(error: Option<&str>) -> String {
+    alert(error)
+}
+
+/// The TOTP enrolment page (and a passkey registration beside it, with passkeys).
 pub fn enrol(
     user: &str,
     enrolment: &Enrolment<'_>,
     query: &str,
     csrf: &str,
     error: Option<&str>,
+    passkey: Option<&PasskeyForm<'_>>,
 ) -> Response<Body> {
     let body = format!(
         r#"<h1>Set up a second factor</h1>
 <p><strong>{user}</strong>: this sign-in needs a second factor. Scan the code with an authenticator app, or enter the key by hand, then type the six-digit code it shows.</p>
-<div class="qr">{svg}</div>
-<p class="muted">Key: <code id="totp-secret">{secret}</code></p>
-<p class="muted">Link: <code id="otpauth-uri">{uri}</code></p>
+{shown}
 {alert}<form method="post" action="/oauth2/mfa/enrol">
 <input type="hidden" name="csrf" value="{csrf}">
 <input type="hidden" name="request" value="{query}">
@@ -73,15 +124,13 @@ pub fn enrol(
 <button type="submit">Turn on</button>
 </form>"#,
         user = escape(user),
-        svg = enrolment.qr_svg,
-        secret = escape(enrolment.secret_base32),
-        uri = escape(enrolment.uri),
+        shown = provisioning(enrolment),
         alert = alert(error),
         csrf = escape(csrf),
         query = escape(query),
         field = code_field("Code from the app"),
     );
-    page(StatusCode::OK, "Set up a second factor", &body)
+    with_passkey("Set up a second factor", &body, passkey)
 }
 
 /// The recovery codes, shown once, and the way on to `next` (a local path).
@@ -113,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_escape_what_they_show_and_keep_the_csp() {
-        let page = code("<alice>", "a=1&b=\"2\"", "tok", Some("<bad>"));
+        let page = code("<alice>", "a=1&b=\"2\"", "tok", Some("<bad>"), None);
         assert!(page.headers()["content-security-policy"]
             .to_str()
             .unwrap()
@@ -130,7 +179,7 @@ mod tests {
             secret_base32: "ABC",
             qr_svg: "<svg></svg>",
         };
-        let html = text(enrol("alice", &enrolment, "q", "tok", None)).await;
+        let html = text(enrol("alice", &enrolment, "q", "tok", None, None)).await;
         assert!(html.contains(
             "<code id=\"otpauth-uri\">otpauth://totp/x:a?secret=ABC&amp;issuer=x</code>"
         ));

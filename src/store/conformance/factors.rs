@@ -24,6 +24,11 @@ fn pending(id: &str, expires_at: u64) -> PendingTotp {
     }
 }
 
+/// A pending secret for the other suites.
+pub(super) fn pending_for_tests(id: &str, expires_at: u64) -> PendingTotp {
+    pending(id, expires_at)
+}
+
 fn codes(names: &[&str]) -> Vec<TokenHash> {
     names.iter().map(|n| TokenHash::of(n)).collect()
 }
@@ -260,7 +265,7 @@ async fn removal_takes_everything_of_one_user(s: &impl Store) {
 }
 
 /// How many of eight concurrent calls of `call` answer `true`.
-async fn winners<S, F, Fut>(s: &Arc<S>, call: F) -> usize
+pub(super) async fn winners<S, F, Fut>(s: &Arc<S>, call: F) -> usize
 where
     S: Store,
     F: Fn(Arc<S>) -> Fut,

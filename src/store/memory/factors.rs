@@ -2,7 +2,7 @@
 //! under the store's one lock, each decision made there and journalled as its outcome (a
 //! [`FactorChange`]), so that a replay rebuilds what the answers were given from. The
 //! live sweep does not visit them (few entries, each read checks its own time); start-up and
-//! compaction drop expired pending secrets and failure counts.
+//! compaction drop expired pending secrets, failure counts and WebAuthn ceremonies.
 
 use std::collections::HashMap;
 
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::change::Change;
 use super::MemoryStore;
 use crate::store::factors::{FactorFailures, FactorStore, Factors, PendingTotp};
+use crate::store::passkeys::{counter_advances, Ceremony, PasskeyRecord};
 use crate::store::StoreResult;
 use crate::tokens::opaque::TokenHash;
 
@@ -38,6 +39,32 @@ pub enum FactorChange {
     },
     /// Every factor of the user was removed.
     Removed { user: String },
+    /// A passkey was registered.
+    PasskeyAdded {
+        user: String,
+        passkey: PasskeyRecord,
+    },
+    /// A sign-in with the passkey `id` advanced its counter.
+    PasskeyUsed {
+        user: String,
+        id: String,
+        counter: u32,
+        credential: String,
+        at: u64,
+    },
+    /// The passkey `id` was removed.
+    PasskeyRemoved { user: String, id: String },
+    /// The TOTP secret (and any pending one) was removed.
+    TotpRemoved { user: String },
+    /// The recovery codes were replaced.
+    RecoveryReplaced {
+        user: String,
+        recovery: Vec<TokenHash>,
+    },
+    /// A WebAuthn ceremony began.
+    CeremonyBegun { id: TokenHash, ceremony: Ceremony },
+    /// A WebAuthn ceremony was taken (used, or refused: either way it is gone).
+    CeremonyTaken { id: TokenHash },
 }
 
 /// The maps, inside the memory store's `State`.
@@ -47,6 +74,8 @@ pub struct FactorState {
     users: HashMap<String, Factors>,
     #[serde(default)]
     failures: HashMap<String, FactorFailures>,
+    #[serde(default)]
+    ceremonies: HashMap<TokenHash, Ceremony>,
 }
 
 impl FactorState {
@@ -90,6 +119,54 @@ impl FactorState {
                 self.users.remove(&user);
                 self.failures.remove(&user);
             }
+            FactorChange::PasskeyAdded { user, passkey } => {
+                self.users.entry(user).or_default().passkeys.push(passkey);
+            }
+            FactorChange::PasskeyUsed {
+                user,
+                id,
+                counter,
+                credential,
+                at,
+            } => {
+                let found = self.users.get_mut(&user).and_then(|f| passkey_mut(f, &id));
+                if let Some(passkey) = found {
+                    passkey.counter = counter;
+                    passkey.credential = credential;
+                    passkey.last_used = at;
+                }
+            }
+            FactorChange::PasskeyRemoved { user, id } => {
+                if let Some(factors) = self.users.get_mut(&user) {
+                    factors.passkeys.retain(|p| p.id != id);
+                }
+                self.drop_if_empty(&user);
+            }
+            FactorChange::TotpRemoved { user } => {
+                if let Some(factors) = self.users.get_mut(&user) {
+                    factors.totp = None;
+                    factors.pending = None;
+                }
+                self.drop_if_empty(&user);
+            }
+            FactorChange::RecoveryReplaced { user, recovery } => {
+                if let Some(factors) = self.users.get_mut(&user) {
+                    factors.recovery = recovery;
+                }
+            }
+            FactorChange::CeremonyBegun { id, ceremony } => {
+                self.ceremonies.insert(id, ceremony);
+            }
+            FactorChange::CeremonyTaken { id } => {
+                self.ceremonies.remove(&id);
+            }
+        }
+    }
+
+    /// Forgets a user's record once it holds nothing to sign in with or to confirm.
+    fn drop_if_empty(&mut self, user: &str) {
+        if self.users.get(user).is_some_and(Factors::is_empty) {
+            self.users.remove(user);
         }
     }
 
@@ -109,9 +186,9 @@ impl FactorState {
                 factors.pending = None;
             }
         }
-        self.users
-            .retain(|_, f| f.totp.is_some() || f.pending.is_some());
+        self.users.retain(|_, f| !f.is_empty());
         self.failures.retain(|_, f| f.expires_at > now);
+        self.ceremonies.retain(|_, c| c.expires_at > now);
     }
 
     fn live(&self, user: &str, now: u64) -> Option<Factors> {
@@ -123,8 +200,12 @@ impl FactorState {
         {
             factors.pending = None;
         }
-        (factors.totp.is_some() || factors.pending.is_some()).then_some(factors)
+        (!factors.is_empty()).then_some(factors)
     }
+}
+
+fn passkey_mut<'a>(factors: &'a mut Factors, id: &str) -> Option<&'a mut PasskeyRecord> {
+    factors.passkeys.iter_mut().find(|p| p.id == id)
 }
 
 impl MemoryStore {
@@ -274,5 +355,111 @@ impl FactorStore for MemoryStore {
             })
         })
         .await
+    }
+
+    async fn add_passkey(
+        &self,
+        user: &str,
+        passkey: PasskeyRecord,
+        max: usize,
+    ) -> StoreResult<bool> {
+        self.factor_change(|state| {
+            let known = state.users.get(user).map_or(&[][..], |f| &f.passkeys[..]);
+            (known.len() < max && !known.iter().any(|p| p.id == passkey.id)).then(|| {
+                FactorChange::PasskeyAdded {
+                    user: user.to_owned(),
+                    passkey,
+                }
+            })
+        })
+        .await
+    }
+
+    async fn use_passkey(
+        &self,
+        user: &str,
+        id: &str,
+        counter: u32,
+        credential: &str,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.factor_change(|state| {
+            let stored = state
+                .users
+                .get(user)?
+                .passkeys
+                .iter()
+                .find(|p| p.id == id)?;
+            counter_advances(stored.counter, counter).then(|| FactorChange::PasskeyUsed {
+                user: user.to_owned(),
+                id: id.to_owned(),
+                counter,
+                credential: credential.to_owned(),
+                at: now,
+            })
+        })
+        .await
+    }
+
+    async fn remove_passkey(&self, user: &str, id: &str) -> StoreResult<bool> {
+        self.factor_change(|state| {
+            let factors = state.users.get(user)?;
+            factors
+                .passkeys
+                .iter()
+                .any(|p| p.id == id)
+                .then(|| FactorChange::PasskeyRemoved {
+                    user: user.to_owned(),
+                    id: id.to_owned(),
+                })
+        })
+        .await
+    }
+
+    async fn remove_totp(&self, user: &str) -> StoreResult<bool> {
+        self.factor_change(|state| {
+            let factors = state.users.get(user)?;
+            (factors.totp.is_some() || factors.pending.is_some()).then(|| {
+                FactorChange::TotpRemoved {
+                    user: user.to_owned(),
+                }
+            })
+        })
+        .await
+    }
+
+    async fn replace_recovery_codes(&self, user: &str, codes: Vec<TokenHash>) -> StoreResult<bool> {
+        self.factor_change(|state| {
+            state
+                .users
+                .get(user)
+                .filter(|f| f.enrolled())
+                .map(|_| FactorChange::RecoveryReplaced {
+                    user: user.to_owned(),
+                    recovery: codes,
+                })
+        })
+        .await
+    }
+
+    async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, _now: u64) -> StoreResult<()> {
+        self.write(Change::Factor(FactorChange::CeremonyBegun {
+            id: *id,
+            ceremony,
+        }))
+        .await
+    }
+
+    async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {
+        let (found, seq) = {
+            let mut txn = self.begin()?;
+            let Some(found) = txn.state.factors.ceremonies.get(id).cloned() else {
+                return Ok(None);
+            };
+            txn.change(Change::Factor(FactorChange::CeremonyTaken { id: *id }))?;
+            (found, txn.seq)
+        };
+        self.commit(seq).await?;
+        Ok((found.expires_at > now).then_some(found))
     }
 }

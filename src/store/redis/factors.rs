@@ -11,6 +11,7 @@ use redis::{AsyncCommands, Script};
 
 use super::{decode, encode, RedisStore};
 use crate::store::factors::{FactorFailures, FactorStore, Factors, PendingTotp, TotpSecret};
+use crate::store::passkeys::{Ceremony, PasskeyRecord};
 use crate::store::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
 
@@ -92,7 +93,8 @@ impl FactorStore for RedisStore {
             }),
             _ => None,
         };
-        if totp.is_none() && pending.is_none() {
+        let passkeys = self.passkeys_of(user).await?;
+        if totp.is_none() && pending.is_none() && passkeys.is_empty() {
             return Ok(None);
         }
         let recovery: Vec<String> = self
@@ -108,6 +110,7 @@ impl FactorStore for RedisStore {
             pending,
             last_step: number(last_step),
             recovery,
+            passkeys,
         }))
     }
 
@@ -214,8 +217,50 @@ impl FactorStore for RedisStore {
                 self.keys.mfa(user),
                 self.keys.mfa_recovery(user),
                 self.keys.mfa_failures(user),
+                self.keys.mfa_passkeys(user),
             ]))
             .await?;
         Ok(removed > 0)
+    }
+
+    async fn add_passkey(
+        &self,
+        user: &str,
+        passkey: PasskeyRecord,
+        max: usize,
+    ) -> StoreResult<bool> {
+        self.add_passkey_record(user, &passkey, max).await
+    }
+
+    async fn use_passkey(
+        &self,
+        user: &str,
+        id: &str,
+        counter: u32,
+        credential: &str,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.use_passkey_record(user, id, counter, credential, now)
+            .await
+    }
+
+    async fn remove_passkey(&self, user: &str, id: &str) -> StoreResult<bool> {
+        self.remove_passkey_record(user, id).await
+    }
+
+    async fn remove_totp(&self, user: &str) -> StoreResult<bool> {
+        self.remove_totp_record(user).await
+    }
+
+    async fn replace_recovery_codes(&self, user: &str, codes: Vec<TokenHash>) -> StoreResult<bool> {
+        self.replace_recovery(user, &codes).await
+    }
+
+    async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, now: u64) -> StoreResult<()> {
+        self.put_ceremony_record(id, &ceremony, now).await
+    }
+
+    async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {
+        self.take_ceremony_record(id, now).await
     }
 }

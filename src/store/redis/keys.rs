@@ -28,6 +28,8 @@
 //! | `mfa:{user}` | hash | second factors: `totp`/`totp_id`, `pending`/`pending_id`/`pending_exp`, `last_step` |
 //! | `mfa-recovery:{user}` | set | hex SHA-256 of each unused recovery code |
 //! | `mfa-failures:{user}` | hash | `count`, `last`, `exp` of second-factor failures, expiring with them |
+//! | `mfa-passkeys:{user}` | hash | per passkey `c:{id}` (its record, JSON) and `n:{id}` (its signature counter) |
+//! | `mfa-ceremony:{hash}` | string | a WebAuthn ceremony in progress (JSON), expiring with it |
 //!
 //! Keys of one operation are passed to its script together, so the layout assumes one Redis
 //! (or a primary with replicas), not Redis Cluster.
@@ -72,6 +74,8 @@ pub mod names {
     pub const MFA: &str = "mfa:";
     pub const MFA_RECOVERY: &str = "mfa-recovery:";
     pub const MFA_FAILURES: &str = "mfa-failures:";
+    pub const MFA_PASSKEYS: &str = "mfa-passkeys:";
+    pub const MFA_CEREMONY: &str = "mfa-ceremony:";
 }
 
 /// Every name of [`names`], as the scripts call it.
@@ -99,6 +103,8 @@ const LAYOUT: &[(&str, &str)] = &[
     ("MFA", names::MFA),
     ("MFA_RECOVERY", names::MFA_RECOVERY),
     ("MFA_FAILURES", names::MFA_FAILURES),
+    ("MFA_PASSKEYS", names::MFA_PASSKEYS),
+    ("MFA_CEREMONY", names::MFA_CEREMONY),
 ];
 
 /// The Lua prelude of the key names: `local K_CODE = P .. 'code:'` and so on, where `P` is
@@ -184,6 +190,14 @@ impl Keys {
 
     pub fn mfa_failures(&self, user: &str) -> String {
         format!("{}{}{user}", self.prefix, names::MFA_FAILURES)
+    }
+
+    pub fn mfa_passkeys(&self, user: &str) -> String {
+        format!("{}{}{user}", self.prefix, names::MFA_PASSKEYS)
+    }
+
+    pub fn mfa_ceremony(&self, id: &TokenHash) -> String {
+        format!("{}{}{}", self.prefix, names::MFA_CEREMONY, id.to_hex())
     }
 
     pub fn client_access_unlisted(&self) -> String {

@@ -20,6 +20,7 @@ mod cache;
 mod factors;
 mod feed;
 pub mod keys;
+mod passkeys;
 mod persons;
 mod scripts;
 mod signing_keys;

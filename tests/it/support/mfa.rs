@@ -41,6 +41,12 @@ impl App {
         App::from_uri(&uri)
     }
 
+    /// Reads the URI a TOTP set-up page shows (the account page's too).
+    pub fn scan_any(page: &Page) -> App {
+        let uri = text_of(&page.body, "otpauth-uri").expect("the otpauth URI on the page");
+        App::from_uri(&uri)
+    }
+
     /// What an app keeps of an `otpauth://totp/...` URI.
     pub fn from_uri(uri: &str) -> App {
         let uri = uri.to_owned();

@@ -15,7 +15,8 @@
 //! - [`websocket`]: a WebSocket echo upstream;
 //! - [`protected`]: the gateway in front of protected routes, on a test clock, with a store
 //!   the test can reach; [`browser`]: reqwest as a browser with a cookie jar;
-//!   [`webdriver`]: a real headless Chromium through chromedriver;
+//!   [`webdriver`]: a real headless Chromium through chromedriver, [`webauthn`]: its virtual
+//!   authenticator;
 //! - [`redis`]: a real `redis-server` a test can kill and restart;
 //! - [`mfa`]: second factors as a person gives them: the enrolment page read like an
 //!   authenticator app (the otpauth URI), codes computed from it, the sign-in driven through;
@@ -49,6 +50,7 @@ pub mod protected;
 pub mod raw;
 pub mod redis;
 pub mod upstream;
+pub mod webauthn;
 pub mod webdriver;
 pub mod websocket;
 

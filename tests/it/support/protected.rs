@@ -643,4 +643,55 @@ impl authgate::store::factors::FactorStore for SpyStore {
     async fn remove_factors(&self, user: &str) -> StoreResult<bool> {
         self.inner.remove_factors(user).await
     }
+
+    async fn add_passkey(
+        &self,
+        user: &str,
+        passkey: authgate::store::passkeys::PasskeyRecord,
+        max: usize,
+    ) -> StoreResult<bool> {
+        self.inner.add_passkey(user, passkey, max).await
+    }
+
+    async fn use_passkey(
+        &self,
+        user: &str,
+        id: &str,
+        counter: u32,
+        credential: &str,
+        now: u64,
+    ) -> StoreResult<bool> {
+        self.inner
+            .use_passkey(user, id, counter, credential, now)
+            .await
+    }
+
+    async fn remove_passkey(&self, user: &str, id: &str) -> StoreResult<bool> {
+        self.inner.remove_passkey(user, id).await
+    }
+
+    async fn remove_totp(&self, user: &str) -> StoreResult<bool> {
+        self.inner.remove_totp(user).await
+    }
+
+    async fn replace_recovery_codes(&self, user: &str, codes: Vec<TokenHash>) -> StoreResult<bool> {
+        self.inner.replace_recovery_codes(user, codes).await
+    }
+
+    async fn put_ceremony(
+        &self,
+        id: &TokenHash,
+        ceremony: authgate::store::passkeys::Ceremony,
+        now: u64,
+    ) -> StoreResult<()> {
+        self.inner.put_ceremony(id, ceremony, now).await
+    }
+
+    async fn take_ceremony(
+        &self,
+        id: &TokenHash,
+        now: u64,
+    ) -> StoreResult<Option<authgate::store::passkeys::Ceremony>> {
+        self.inner.take_ceremony(id, now).await
+    }
 }
