@@ -272,6 +272,24 @@ fn the_dockerfile_copies_what_the_build_reads_and_runs_healthy_as_non_root() {
         shipped_configurations().contains(&repo().join("deploy").join(config)),
         "the image's configuration deploy/{config} is not checked by every_shipped_configuration_passes_check"
     );
+    // Its HEALTHCHECK can ask it: the admin listener is on (the default) or TLS is off.
+    let image_config: toml::Table = std::fs::read_to_string(repo().join("deploy").join(config))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let admin_off = image_config
+        .get("admin")
+        .and_then(|a| a.get("listen"))
+        .is_some_and(|l| l.as_str() == Some("off"));
+    let tls_off = image_config
+        .get("server")
+        .and_then(|s| s.get("tls"))
+        .and_then(|t| t.get("mode"))
+        .is_some_and(|m| m.as_str() == Some("off"));
+    assert!(
+        !admin_off || tls_off,
+        "deploy/{config} turns the admin listener off and keeps TLS: authgate healthcheck cannot ask it"
+    );
 
     // The build context's .dockerignore (keeping target/, data/ and secrets out of it) hides
     // nothing the Dockerfile copies.
