@@ -235,10 +235,17 @@ fn canonical_origin(scheme: &str, authority: &str) -> Option<Canonical> {
 
 /// The origins of the public clients' `https://` and loopback `http://` redirect URIs: a
 /// single-page app doing PKCE calls the token, revocation and UserInfo endpoints from the
-/// page its redirect URI is on. Native apps' private-use schemes have no web origin.
+/// page its redirect URI is on. Native apps' private-use schemes have no web origin. Then
+/// the origins they list in `allowed_origins` (an app whose redirect page is on another
+/// origin than the pages that refresh its tokens).
 pub fn public_client_origins(clients: &[ClientConfig]) -> Vec<String> {
     let mut origins: Vec<String> = Vec::new();
     for client in clients.iter().filter(|c| c.kind == ClientKind::Public) {
+        for origin in &client.allowed_origins {
+            if !origins.contains(origin) {
+                origins.push(origin.clone());
+            }
+        }
         for uri in &client.redirect_uris {
             let Some((scheme, rest)) = uri.split_once("://") else {
                 continue;
@@ -318,6 +325,7 @@ mod tests {
             id_token_claims: Default::default(),
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            allowed_origins: Vec::new(),
         };
         let clients = [
             client(
@@ -340,6 +348,40 @@ mod tests {
             public_client_origins(&clients),
             ["https://app.example.com", "http://127.0.0.1:5173"]
         );
+    }
+
+    fn load_client(client: &str) -> std::result::Result<Vec<String>, String> {
+        let text = format!("{BASE}[[clients]]\nid = \"c\"\n{client}");
+        let config = Config::from_toml_str(&text).map_err(|e| e.to_string())?;
+        Ok(public_client_origins(&config.clients))
+    }
+
+    #[test]
+    fn listed_client_origins_come_first_and_only_public_clients_list_them() {
+        let public = "type = \"public\"\nredirect_uris = [\"https://login.example/cb\"]\n";
+        let listed = "allowed_origins = [\"https://pages.example\", \"https://pages.example\"]\n";
+        assert_eq!(
+            load_client(&format!("{public}{listed}")).unwrap(),
+            ["https://pages.example", "https://login.example"]
+        );
+        for (bad, want) in [
+            ("[\"https://pages.example/\"]", "no path"),
+            ("[\"*\"]", "wildcards"),
+            ("[\"http://pages.example\"]", "only for loopback"),
+            ("[\"https://Pages.example\"]", "lower case"),
+        ] {
+            let err = load_client(&format!("{public}allowed_origins = {bad}\n")).unwrap_err();
+            assert!(
+                err.contains("clients[0].allowed_origins[0]") && err.contains(want),
+                "{err}"
+            );
+        }
+        let confidential = format!(
+            "type = \"confidential\"\nsecret = \"sha256:{}\"\n{listed}",
+            "ab".repeat(32)
+        );
+        let err = load_client(&confidential).unwrap_err();
+        assert!(err.contains("only a public client"), "{err}");
     }
 
     const BASE: &str = r#"

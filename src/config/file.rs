@@ -271,6 +271,11 @@ pub struct ClientSection {
     pub post_logout_redirect_uris: Vec<Spanned<String>>,
     /// Back-Channel Logout 1.0: where the gateway POSTs a logout token when a session ends.
     pub backchannel_logout_uri: Option<Spanned<String>>,
+    /// A public client's web origins besides those of its redirect URIs, exact
+    /// (`https://host[:port]`, or `http://` on loopback): the token, revocation and UserInfo
+    /// endpoints answer CORS for them. Default: none.
+    #[serde(default)]
+    pub allowed_origins: Vec<Spanned<String>>,
 }
 
 /// `[server]`: where and how the gateway listens.

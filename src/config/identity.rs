@@ -545,6 +545,23 @@ impl Validator<'_> {
             None => id.clone(),
         };
         let oidc = self.client_oidc(index, c)?;
+        let mut allowed_origins = Vec::with_capacity(c.allowed_origins.len());
+        for (i, origin) in c.allowed_origins.iter().enumerate() {
+            let at = key(&format!("allowed_origins[{i}]"));
+            if kind != ClientKind::Public {
+                return Err(self.err(
+                    origin,
+                    &at,
+                    "only a public client is called from a browser page: a confidential \
+                     client's secret must never be in one",
+                ));
+            }
+            crate::config::cors::check_origin(origin.get_ref())
+                .map_err(|m| self.err(origin, &at, m))?;
+            if !allowed_origins.contains(origin.get_ref()) {
+                allowed_origins.push(origin.get_ref().clone());
+            }
+        }
         Ok(ClientConfig {
             id: id.clone(),
             kind,
@@ -559,6 +576,7 @@ impl Validator<'_> {
             id_token_claims: oidc.id_token_claims,
             post_logout_redirect_uris: oidc.post_logout_redirect_uris,
             backchannel_logout_uri: oidc.backchannel_logout_uri,
+            allowed_origins,
         })
     }
 }

@@ -343,6 +343,10 @@ pub struct ClientConfig {
     /// Back-Channel Logout 1.0: where a logout token is POSTed when a session ends.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// Web origins of a public client besides its redirect URIs' (CORS of the token,
+    /// revocation and UserInfo endpoints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 /// RS256: OIDC Core §15.1's mandatory algorithm, the one every relying party accepts.

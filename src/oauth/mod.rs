@@ -385,6 +385,7 @@ fn with_gateway_client(config: &Config) -> Vec<ClientConfig> {
         id_token_claims: crate::config::IdTokenClaims::Scopes,
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
+        allowed_origins: Vec::new(),
     });
     clients
 }

@@ -196,6 +196,7 @@ impl AuthServer {
             id_token_claims: crate::config::IdTokenClaims::Scopes,
             post_logout_redirect_uris: oidc.post_logout_redirect_uris,
             backchannel_logout_uri: oidc.backchannel_logout_uri,
+            allowed_origins: Vec::new(),
         };
         let stored = self
             .store

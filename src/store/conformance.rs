@@ -415,6 +415,7 @@ async fn registered_clients(s: &impl Store) {
         id_token_claims: crate::config::IdTokenClaims::Scopes,
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
+        allowed_origins: Vec::new(),
     };
     assert!(s.put_client(client("a"), 2).await.unwrap());
     assert!(s.put_client(client("b"), 2).await.unwrap());

@@ -484,3 +484,33 @@ async fn the_token_revoke_and_userinfo_endpoints_answer_cors_for_a_public_client
         .expect("token request");
     assert_eq!(cors_headers(other.headers()), Vec::<String>::new());
 }
+
+/// `[[clients]] allowed_origins`: a public client's pages on an origin other than its redirect
+/// URI's get CORS from the token, revocation and UserInfo endpoints too; nobody else does.
+#[tokio::test]
+async fn a_public_clients_listed_origins_get_cors_from_its_endpoints() {
+    const LISTED: &str = "https://pages.example.net";
+    let gateway = ProtectedGateway::start(
+        Vec::new(),
+        "[[clients]]\nid = \"spa-listed\"\ntype = \"public\"\n\
+         redirect_uris = [\"https://login.example.net/cb\"]\n\
+         allowed_origins = [\"https://pages.example.net\"]\n",
+    )
+    .await;
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/userinfo"] {
+        for origin in [LISTED, "https://login.example.net", PORTAL_ORIGIN] {
+            let allowed = preflight(&gateway, path, origin, "POST", None).await;
+            assert_eq!(allowed.status(), StatusCode::NO_CONTENT, "{path} {origin}");
+            assert_eq!(
+                header(allowed.headers(), "access-control-allow-origin"),
+                origin
+            );
+        }
+        let refused = preflight(&gateway, path, "https://other.example.net", "POST", None).await;
+        assert_eq!(
+            cors_headers(refused.headers()),
+            Vec::<String>::new(),
+            "{path}"
+        );
+    }
+}

@@ -30,6 +30,7 @@ fn client(id: &str, kind: ClientKind, secret: Option<&str>) -> ClientConfig {
         id_token_claims: crate::config::IdTokenClaims::Scopes,
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
+        allowed_origins: Vec::new(),
     }
 }
 
