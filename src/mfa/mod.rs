@@ -120,6 +120,19 @@ impl SecondFactors {
     }
 
     /// The enrolment in progress, shown again after a wrong code.
+    /// The enrolment under way for `user`, or a new one: what the enrolment pages show.
+    pub async fn pending_or_new_enrolment(
+        &self,
+        store: &dyn Store,
+        user: &str,
+        now: u64,
+    ) -> Result<Provisioning, Refused> {
+        match self.pending_enrolment(store, user, now).await? {
+            Some(pending) => Ok(pending),
+            None => self.begin_enrolment(store, user, now).await,
+        }
+    }
+
     pub async fn pending_enrolment(
         &self,
         store: &dyn Store,

@@ -284,19 +284,11 @@ pub(super) async fn confirm_totp(
         Err(Refused::NoFactor) => "The set-up took too long. Here is a new key.".to_owned(),
         Err(Refused::Unavailable) => return Err(unavailable()),
     };
-    let pending = auth
+    let provisioning = auth
         .factors
-        .pending_enrolment(store, user, now)
+        .pending_or_new_enrolment(store, user, now)
         .await
         .map_err(|_| unavailable())?;
-    let provisioning = match pending {
-        Some(p) => p,
-        None => auth
-            .factors
-            .begin_enrolment(store, user, now)
-            .await
-            .map_err(|_| unavailable())?,
-    };
     Ok(totp_page(&posted.fresh, &provisioning, Some(&error)))
 }
 

@@ -128,19 +128,11 @@ pub(super) async fn enrol_page(
     let (user, query, csrf) = (page.user, page.query, page.csrf);
     let store = auth.store.as_ref();
     let now = auth.now();
-    let pending = auth
+    let provisioning = auth
         .factors
-        .pending_enrolment(store, user, now)
+        .pending_or_new_enrolment(store, user, now)
         .await
         .map_err(|_| unavailable())?;
-    let provisioning = match pending {
-        Some(p) => p,
-        None => auth
-            .factors
-            .begin_enrolment(store, user, now)
-            .await
-            .map_err(|_| unavailable())?,
-    };
     let enrolment = Enrolment {
         uri: &provisioning.uri,
         secret_base32: &provisioning.secret_base32,
