@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{AuthnFailure, Identity};
+use super::{AuthnFailure, Caller, Identity};
 use crate::oauth::AuthServer;
 use crate::store::AllowFacts;
 
@@ -21,25 +21,31 @@ fn provider_of(user: &str) -> Option<&str> {
 /// Whether `identity` may still count: a federated principal only while its provider is
 /// configured, its scopes then cut to those the provider can still give. In memory only.
 pub(super) fn under_provider(auth: &AuthServer, identity: &mut Identity) -> bool {
-    let Some(id) = identity.user.as_deref().and_then(provider_of) else {
+    let Some(id) = identity.user().and_then(provider_of) else {
         return true;
     };
     let Some(provider) = auth.provider(id) else {
         tracing::info!(
-            user = identity.user.as_deref().unwrap_or_default(),
+            user = identity.user().unwrap_or_default(),
             provider = id,
             "refused: the identity provider is no longer configured"
         );
         return false;
     };
     let givable = |s: &&str| s.is_empty() || provider.can_give(s);
-    if !identity.scope.split(' ').all(|s| givable(&s)) {
-        identity.scope = identity
-            .scope
+    if !identity.scope().split(' ').all(|s| givable(&s)) {
+        let scope = identity
+            .scope()
             .split(' ')
             .filter(|s| !s.is_empty() && givable(s))
             .collect::<Vec<_>>()
             .join(" ");
+        let caller = &identity.caller;
+        identity.caller = Arc::new(Caller::new(
+            caller.user().map(str::to_owned),
+            caller.client_id().to_owned(),
+            scope,
+        ));
     }
     true
 }

@@ -10,9 +10,12 @@
 
 pub mod allow;
 pub(crate) mod bearer;
+mod caller;
 mod federated;
 pub(crate) mod flow;
 pub mod return_to;
+
+use std::sync::Arc;
 
 use http::header::HeaderMap;
 
@@ -21,7 +24,10 @@ use crate::gateway_paths::{GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
 use crate::store::AllowFacts;
+use crate::tokens::opaque::TokenHash;
 use bearer::Presented;
+pub use caller::{Caller, CallerHeaders, Callers};
+use caller::{KnownSession, KnownToken};
 
 /// How a request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,21 +39,48 @@ pub enum Via {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The user, absent for a client acting for itself (client credentials).
-    pub user: Option<String>,
-    pub client_id: String,
-    /// Space-separated.
-    pub scope: String,
+    /// Who it is: for a token, the one built with its first verification ([`Callers`]).
+    pub caller: Arc<Caller>,
     pub via: Via,
     /// The sign-in behind it included a second factor (RFC 8176 `amr` holds `mfa`).
     pub second_factor: bool,
 }
 
 impl Identity {
+    /// `user` (absent for a client acting for itself), `client_id` and `scope`
+    /// (space-separated), come `via`.
+    pub fn new(
+        user: Option<String>,
+        client_id: String,
+        scope: String,
+        via: Via,
+        second_factor: bool,
+    ) -> Identity {
+        Identity {
+            caller: Arc::new(Caller::new(user, client_id, scope)),
+            via,
+            second_factor,
+        }
+    }
+
+    /// The user, absent for a client acting for itself (client credentials).
+    pub fn user(&self) -> Option<&str> {
+        self.caller.user()
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.caller.client_id()
+    }
+
+    /// Space-separated.
+    pub fn scope(&self) -> &str {
+        self.caller.scope()
+    }
+
     pub fn has_scopes(&self, needed: &[String]) -> bool {
         needed
             .iter()
-            .all(|n| self.scope.split(' ').any(|held| held == n))
+            .all(|n| self.scope().split(' ').any(|held| held == n))
     }
 }
 
@@ -78,9 +111,11 @@ pub enum AuthnFailure {
     InsufficientUserAuthentication,
 }
 
-/// Decides a request to a route with `mode`, `scopes` and `allow` (empty: no list).
+/// Decides a request to a route with `mode`, `scopes` and `allow` (empty: no list);
+/// `callers` is the configuration's cache of verified tokens' callers.
 pub async fn decide(
     auth: &AuthServer,
+    callers: &Callers,
     mode: AuthMode,
     scopes: &[String],
     allow: &[AllowRule],
@@ -94,7 +129,7 @@ pub async fn decide(
     let (mut identity, carried) = match bearer::presented(headers) {
         Presented::Bearer(presented) => {
             token = Some(presented);
-            (from_token(auth, presented).await?, None)
+            (from_token(auth, callers, presented).await?, None)
         }
         Presented::Malformed => {
             return Err(AuthnFailure::InvalidToken(
@@ -102,7 +137,7 @@ pub async fn decide(
             ))
         }
         Presented::None | Presented::OtherScheme => match mode {
-            AuthMode::Session => match session(auth, headers).await? {
+            AuthMode::Session => match session(auth, callers, headers).await? {
                 Some(found) => found,
                 None => return Err(no_session(headers)),
             },
@@ -121,7 +156,7 @@ pub async fn decide(
         return Err(AuthnFailure::InsufficientScope(scopes.join(" ")));
     }
     if !allow.is_empty() {
-        let user = identity.user.as_deref();
+        let user = identity.user();
         // Groups and domain: carried by a federated person's session, a local user's from
         // the file, a token's person read once per token (`federated::facts`).
         let looked_up = match (user, &carried) {
@@ -133,7 +168,7 @@ pub async fn decide(
         let facts = carried.as_ref().or(looked_up.as_deref());
         if !allow::admits(allow, user, facts) {
             return Err(AuthnFailure::NotAllowed {
-                user: identity.user,
+                user: identity.user().map(str::to_owned),
                 via: identity.via,
             });
         }
@@ -150,15 +185,27 @@ fn no_session(headers: &HeaderMap) -> AuthnFailure {
     }
 }
 
-async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFailure> {
-    match auth.verify_access(token).await {
-        Ok(claims) => Ok(Identity {
-            // Client ids never equal user names (checked), so `sub == client_id` is a client.
-            user: (claims.sub != claims.client_id).then(|| claims.sub.clone()),
-            client_id: claims.client_id.clone(),
-            scope: claims.scope.clone(),
+/// The identity of a bearer token: for a token seen before, its cached caller, after the
+/// checks of every request (times, revocation); else the token verified and its caller
+/// built and kept.
+async fn from_token(
+    auth: &AuthServer,
+    callers: &Callers,
+    token: &str,
+) -> Result<Identity, AuthnFailure> {
+    let known = match callers.token(token) {
+        Some(known) => auth.check_access(&known.claims).await.map(|()| known),
+        None => auth.verify_access(token).await.map(|claims| {
+            let known = Arc::new(KnownToken::new(claims));
+            callers.put_token(token, known.clone());
+            known
+        }),
+    };
+    match known {
+        Ok(known) => Ok(Identity {
+            caller: known.caller.clone(),
             via: Via::Bearer,
-            second_factor: crate::store::sign_in::two_factors(&claims.amr),
+            second_factor: known.second_factor,
         }),
         Err(AccessRefused::Invalid(_)) if !bearer::well_formed(token) => Err(
             AuthnFailure::InvalidToken("the Authorization header is malformed"),
@@ -178,27 +225,48 @@ async fn from_token(auth: &AuthServer, token: &str) -> Result<Identity, AuthnFai
 
 /// The session behind the session cookie, if it is alive (touching it slides its idle
 /// limit), with the `allow`-list facts it carries (a federated person's, fixed at sign-in).
+/// The cookie's hash and the caller come from `callers` when the cookie was seen before.
 async fn session(
     auth: &AuthServer,
+    callers: &Callers,
     headers: &HeaderMap,
 ) -> Result<Option<(Identity, Option<AllowFacts>)>, AuthnFailure> {
     let Some(id) = cookie::get(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
+    let known = callers.session(id);
+    let hash = known
+        .as_ref()
+        .map_or_else(|| TokenHash::of(id), |known| known.hash);
     let session = auth
-        .touch_session(id)
+        .touch_session_hash(&hash)
         .await
         .map_err(|_| AuthnFailure::StoreUnavailable)?;
     Ok(session.map(|session| {
+        let second_factor = session
+            .sign_in
+            .as_ref()
+            .is_some_and(|s| s.has_second_factor());
+        let caller = match known {
+            Some(known) if known.same_caller(&session.user, &session.scope) => known.caller.clone(),
+            _ => {
+                let caller = Arc::new(Caller::new(
+                    Some(session.user),
+                    GATEWAY_CLIENT_ID.to_owned(),
+                    session.scope,
+                ));
+                let known = KnownSession {
+                    hash,
+                    caller: caller.clone(),
+                };
+                callers.put_session(id, Arc::new(known));
+                caller
+            }
+        };
         let identity = Identity {
-            second_factor: session
-                .sign_in
-                .as_ref()
-                .is_some_and(|s| s.has_second_factor()),
-            user: Some(session.user),
-            client_id: GATEWAY_CLIENT_ID.to_owned(),
-            scope: session.scope,
+            caller,
             via: Via::Session,
+            second_factor,
         };
         (identity, session.person)
     }))

@@ -35,6 +35,15 @@ fn headers(authorization: Option<&str>, cookie: Option<&str>, accept: Option<&st
     h
 }
 
+/// The callers cache of the test's configuration: one per test, as each test runs on a
+/// thread of its own (leaked: a few KiB per test).
+pub(super) fn callers() -> &'static Callers {
+    thread_local! {
+        static CALLERS: &'static Callers = Box::leak(Box::default());
+    }
+    CALLERS.with(|callers| *callers)
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -92,6 +101,7 @@ async fn run(server: &TestServer, cases: Vec<Case<'_>>) {
     for case in cases {
         let got = decide(
             &server.auth,
+            callers(),
             case.mode,
             &case.scopes,
             &[],
@@ -104,13 +114,13 @@ async fn run(server: &TestServer, cases: Vec<Case<'_>>) {
 }
 
 fn machine_identity() -> Identity {
-    Identity {
-        second_factor: false,
-        user: None,
-        client_id: MACHINE.to_owned(),
-        scope: "api:read api:write".to_owned(),
-        via: Via::Bearer,
-    }
+    Identity::new(
+        None,
+        MACHINE.to_owned(),
+        "api:read api:write".to_owned(),
+        Via::Bearer,
+        false,
+    )
 }
 
 #[tokio::test]
@@ -247,6 +257,7 @@ async fn a_token_in_the_query_is_refused_on_a_session_route_with_a_live_session(
     let cookie = session_cookie(SESSION_ID);
     let got = decide(
         &server.auth,
+        callers(),
         AuthMode::Session,
         &[],
         &[],
@@ -263,6 +274,7 @@ async fn a_users_token_names_the_user_and_its_client() {
     let tokens = server.tokens(SPA, "api:read").await;
     let got = decide(
         &server.auth,
+        callers(),
         AuthMode::Bearer,
         &scopes(&["api:read"]),
         &[],
@@ -272,13 +284,13 @@ async fn a_users_token_names_the_user_and_its_client() {
     .await;
     assert_eq!(
         got,
-        Ok(Identity {
-            second_factor: false,
-            user: Some(ALICE.to_owned()),
-            client_id: SPA.to_owned(),
-            scope: "api:read".to_owned(),
-            via: Via::Bearer,
-        })
+        Ok(Identity::new(
+            Some(ALICE.to_owned()),
+            SPA.to_owned(),
+            "api:read".to_owned(),
+            Via::Bearer,
+            false,
+        ))
     );
 }
 
@@ -316,7 +328,16 @@ async fn a_token_is_refused_once_the_clock_passes_its_expiry_and_leeway() {
 /// `decide` for a bearer route needing no scope, with `token` in the header.
 async fn on_bearer_route(server: &TestServer, token: &str) -> Result<Identity, AuthnFailure> {
     let request = headers(Some(&bearer(token)), None, None);
-    decide(&server.auth, AuthMode::Bearer, &[], &[], &request, None).await
+    decide(
+        &server.auth,
+        callers(),
+        AuthMode::Bearer,
+        &[],
+        &[],
+        &request,
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -373,13 +394,13 @@ async fn session_route_decisions() {
     let valid = bearer(&token);
     let html = Some("text/html,application/xhtml+xml,*/*;q=0.8");
     let s = AuthMode::Session;
-    let alice = Identity {
-        second_factor: false,
-        user: Some(ALICE.to_owned()),
-        client_id: GATEWAY_CLIENT_ID.to_owned(),
-        scope: "api:read".to_owned(),
-        via: Via::Session,
-    };
+    let alice = Identity::new(
+        Some(ALICE.to_owned()),
+        GATEWAY_CLIENT_ID.to_owned(),
+        "api:read".to_owned(),
+        Via::Session,
+        false,
+    );
     let cases = vec![
         Case {
             name: "no cookie, an API client",
@@ -492,6 +513,7 @@ async fn session_route_decisions() {
 async fn session_alive(server: &TestServer) -> bool {
     let got = decide(
         &server.auth,
+        callers(),
         AuthMode::Session,
         &[],
         &[],
@@ -667,6 +689,7 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
     for (name, allow, needed, headers, wanted) in cases {
         let got = decide(
             &server.auth,
+            callers(),
             AuthMode::Session,
             &needed,
             &allow,
@@ -681,12 +704,14 @@ async fn allow_lists_admit_by_any_rule_and_still_need_the_scopes() {
 /// A route with `mfa = true`: who passes, who is stepped up, who gets RFC 9470's refusal.
 #[test]
 fn the_second_factor_gate() {
-    let identity = |via: Via, second_factor: bool| Identity {
-        user: Some("alice".into()),
-        client_id: "c".into(),
-        scope: String::new(),
-        via,
-        second_factor,
+    let identity = |via: Via, second_factor: bool| {
+        Identity::new(
+            Some("alice".into()),
+            "c".into(),
+            String::new(),
+            via,
+            second_factor,
+        )
     };
     let mut browser = HeaderMap::new();
     browser.insert(http::header::ACCEPT, "text/html".parse().unwrap());

@@ -40,6 +40,7 @@ impl Gateway {
             mode => {
                 let decided = authn::decide(
                     &self.auth,
+                    &self.callers,
                     mode,
                     &config.scopes,
                     &config.allow,

@@ -49,6 +49,7 @@ use crate::http::head;
 use crate::http::path::normalize;
 use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
+use crate::middleware::access_log;
 use crate::oauth::AuthServer;
 use crate::proxy::forward::UpstreamSetupError;
 use crate::proxy::headers::ip_header_value;
@@ -64,6 +65,8 @@ pub struct ConnectionInfo {
     pub tls: bool,
     /// The peer's IP address as a header value, for `X-Forwarded-For`.
     pub peer_ip: HeaderValue,
+    /// The peer's address as the access log writes it, formatted once per connection.
+    pub peer_text: Arc<str>,
 }
 
 impl ConnectionInfo {
@@ -72,6 +75,7 @@ impl ConnectionInfo {
             peer,
             tls,
             peer_ip: ip_header_value(peer.ip()),
+            peer_text: crate::logging::access::peer_text(peer).into(),
         }
     }
 }
@@ -82,9 +86,11 @@ pub struct Gateway {
     routes_config: Vec<RouteConfig>,
     trusted_proxies: Vec<IpNet>,
     auth: Arc<AuthServer>,
+    /// The callers of the access tokens this configuration verified (`authn::Callers`).
+    callers: crate::authn::Callers,
     /// The upstream identity providers and their caches (discovery, keys).
     federation: Arc<Federation>,
-    /// Whether responses carry their route label: only the access log reads it.
+    /// Whether responses' route labels are handed to the access log (it is on).
     label_responses: bool,
     /// The `/metrics` series of the gateway's own answers.
     own_series: RouteSeries,
@@ -104,6 +110,7 @@ impl Gateway {
             trusted_proxies: config.server.trusted_proxies.clone(),
             own_series: auth.metrics.route(GATEWAY_ROUTE),
             auth,
+            callers: crate::authn::Callers::new(),
             label_responses: config.log.access,
             client_cors: cors::client_policy(config),
         })
@@ -174,9 +181,9 @@ impl Gateway {
         let cors = route.config.cors.as_deref();
         let mut origin = None;
         if let Some(policy) = cors {
-            if let Some(mut response) = cors::preflight(policy, &req) {
+            if let Some(response) = cors::preflight(policy, &req) {
                 if self.label_responses {
-                    response.extensions_mut().insert(route.label.clone());
+                    access_log::hand_over(&route.label);
                 }
                 return Ok((response, Some(route)));
             }
@@ -198,7 +205,8 @@ impl Gateway {
             policy.apply(origin, response.headers_mut());
         }
         if self.label_responses {
-            response.extensions_mut().insert(route.label.clone());
+            // The last step: no `.await` follows, as `hand_over` requires.
+            access_log::hand_over(&route.label);
         }
         Ok((response, Some(route)))
     }
@@ -220,7 +228,13 @@ impl Gateway {
                 Ok(Box::pin(sign_in::callback(&self.auth, req.headers(), query)).await?)
             }
             OwnEndpoint::ForwardAuth => {
-                Box::pin(forward_auth::check(&self.auth, req.headers(), query)).await
+                Box::pin(forward_auth::check(
+                    &self.auth,
+                    &self.callers,
+                    req.headers(),
+                    query,
+                ))
+                .await
             }
             OwnEndpoint::SignInStart => Ok(sign_in::start_from_query(&self.auth, query)),
             OwnEndpoint::ProviderStart | OwnEndpoint::ProviderCallback

@@ -8,7 +8,7 @@ use http::header::HeaderMap;
 use http::{Response, StatusCode};
 use std::sync::Arc;
 
-use crate::authn::{decide, AuthnFailure};
+use crate::authn::{decide, AuthnFailure, Callers};
 use crate::config::AuthMode;
 use crate::http::body::Body;
 use crate::http::response;
@@ -17,6 +17,7 @@ use crate::rescue::Rejection;
 
 pub async fn check(
     auth: &AuthServer,
+    callers: &Callers,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Response<Body>, Rejection> {
@@ -34,7 +35,16 @@ pub async fn check(
         })
         .unwrap_or_default();
     // The proxy in front passes the original request's headers; its query is not ours.
-    let decided = decide(auth, AuthMode::Session, &scopes, &[], headers, None).await;
+    let decided = decide(
+        auth,
+        callers,
+        AuthMode::Session,
+        &scopes,
+        &[],
+        headers,
+        None,
+    )
+    .await;
     let identity = match decided {
         Ok(identity) => identity,
         Err(failure) => {

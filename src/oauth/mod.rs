@@ -268,14 +268,18 @@ impl AuthServer {
         &self,
         id: &str,
     ) -> Result<Option<crate::store::SessionRecord>, crate::store::StoreError> {
+        self.touch_session_hash(&crate::tokens::opaque::TokenHash::of(id))
+            .await
+    }
+
+    /// [`AuthServer::touch_session`] of the session whose cookie hashes to `hash`.
+    pub async fn touch_session_hash(
+        &self,
+        hash: &crate::tokens::opaque::TokenHash,
+    ) -> Result<Option<crate::store::SessionRecord>, crate::store::StoreError> {
         let s = &self.settings;
         self.store
-            .touch_session(
-                &crate::tokens::opaque::TokenHash::of(id),
-                self.now(),
-                s.session_idle,
-                s.session_max,
-            )
+            .touch_session(hash, self.now(), s.session_idle, s.session_max)
             .await
     }
 
@@ -315,7 +319,7 @@ impl AuthServer {
 
     /// Verifies an access token: signature and claims (once per token: see
     /// [`VerifiedTokens`]), its times, then revocation (its `jti`, and the cut-offs of its
-    /// user and client), the last two on every call.
+    /// user and client), the last two on every call ([`AuthServer::check_access`]).
     pub async fn verify_access(&self, token: &str) -> Result<Arc<AccessClaims>, AccessRefused> {
         let now = self.now();
         let claims = match self.verified.get(token) {
@@ -334,16 +338,32 @@ impl AuthServer {
                 claims
             }
         };
-        let user = (claims.sub != claims.client_id).then_some(claims.sub.as_str());
-        let revoked = self
-            .store
-            .access_revoked(&claims.jti, &claims.client_id, user, claims.iat)
-            .await
-            .map_err(|_| AccessRefused::StoreUnavailable)?;
-        if revoked {
-            return Err(AccessRefused::Revoked);
-        }
+        self.check_revocation(&claims).await?;
         Ok(claims)
+    }
+
+    /// What every request checks of an access token whose signature and claims verified
+    /// before (a cache's answer, `authn::Callers`): its times, then its revocation.
+    pub async fn check_access(&self, claims: &AccessClaims) -> Result<(), AccessRefused> {
+        jwt::check_times(claims, self.now()).map_err(AccessRefused::Invalid)?;
+        self.check_revocation(claims).await
+    }
+
+    /// Whether the token is revoked: its `jti` deny-listed, or issued before a cut-off of
+    /// its user or client. Asked without an asynchronous call when the store can answer at
+    /// once ([`Store::access_revoked_now`]).
+    async fn check_revocation(&self, claims: &AccessClaims) -> Result<(), AccessRefused> {
+        let user = (claims.sub != claims.client_id).then_some(claims.sub.as_str());
+        let (jti, client, iat) = (&claims.jti, &claims.client_id, claims.iat);
+        let answer = match self.store.access_revoked_now(jti, client, user, iat) {
+            Some(answer) => answer,
+            None => self.store.access_revoked(jti, client, user, iat).await,
+        };
+        match answer {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AccessRefused::Revoked),
+            Err(_) => Err(AccessRefused::StoreUnavailable),
+        }
     }
 }
 

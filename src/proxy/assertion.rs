@@ -64,9 +64,9 @@ struct Slot {
 
 impl Slot {
     fn is_for(&self, identity: &Identity) -> bool {
-        self.user.as_deref() == identity.user.as_deref()
-            && *self.client_id == *identity.client_id
-            && *self.scope == *identity.scope
+        self.user.as_deref() == identity.user()
+            && *self.client_id == *identity.client_id()
+            && *self.scope == *identity.scope()
     }
 }
 
@@ -106,9 +106,9 @@ impl Assertions {
 
     fn slot(&self, identity: &Identity) -> &Mutex<Option<Slot>> {
         let mut h = self.hasher.build_hasher();
-        identity.user.hash(&mut h);
-        identity.client_id.hash(&mut h);
-        identity.scope.hash(&mut h);
+        identity.user().hash(&mut h);
+        identity.client_id().hash(&mut h);
+        identity.scope().hash(&mut h);
         let index = usize::try_from(h.finish() % SLOTS as u64).unwrap_or(0);
         &self.slots[index]
     }
@@ -130,9 +130,9 @@ impl Assertions {
         }
         let value = self.sign(identity, now)?;
         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(Slot {
-            user: identity.user.as_deref().map(Box::from),
-            client_id: identity.client_id.as_str().into(),
-            scope: identity.scope.as_str().into(),
+            user: identity.user().map(Box::from),
+            client_id: identity.client_id().into(),
+            scope: identity.scope().into(),
             value: value.clone(),
             expires_at: now + ASSERTION_TTL,
         });
@@ -143,9 +143,9 @@ impl Assertions {
         let claims = Claims {
             iss: &self.issuer,
             aud: &self.audience,
-            sub: identity.user.as_deref().unwrap_or(&identity.client_id),
-            client_id: &identity.client_id,
-            scope: &identity.scope,
+            sub: identity.user().unwrap_or(identity.client_id()),
+            client_id: identity.client_id(),
+            scope: identity.scope(),
             iat: now,
             exp: now + ASSERTION_TTL,
         };

@@ -27,20 +27,18 @@ pub fn apply(headers: &mut HeaderMap, identity: Option<&Identity>, forward_token
     insert(headers, identity);
 }
 
-/// Sets `X-Auth-User` (only for a user), `X-Auth-Client` and `X-Auth-Scopes` from `identity`.
+/// Sets `X-Auth-User` (only for a user), `X-Auth-Client` and `X-Auth-Scopes` from `identity`,
+/// with the values made once with its caller (a clone is a reference count).
 pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
-    if let Some(user) = identity
-        .user
-        .as_deref()
-        .and_then(|u| HeaderValue::from_str(u).ok())
-    {
-        headers.insert(X_AUTH_USER, user);
+    let values = identity.caller.headers();
+    if let Some(user) = &values.user {
+        headers.insert(X_AUTH_USER, user.clone());
     }
-    if let Ok(client) = HeaderValue::from_str(&identity.client_id) {
-        headers.insert(X_AUTH_CLIENT, client);
+    if let Some(client) = &values.client {
+        headers.insert(X_AUTH_CLIENT, client.clone());
     }
-    if let Ok(scopes) = HeaderValue::from_str(&identity.scope) {
-        headers.insert(X_AUTH_SCOPES, scopes);
+    if let Some(scopes) = &values.scopes {
+        headers.insert(X_AUTH_SCOPES, scopes.clone());
     }
 }
 
@@ -104,13 +102,13 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("app=1; __Host-authgate-session=secret; theme=dark"),
         );
-        let identity = Identity {
-            second_factor: false,
-            user: Some("alice".into()),
-            client_id: "spa".into(),
-            scope: "api:read app".into(),
-            via: Via::Bearer,
-        };
+        let identity = Identity::new(
+            Some("alice".into()),
+            "spa".into(),
+            "api:read app".into(),
+            Via::Bearer,
+            false,
+        );
         apply(&mut h, Some(&identity), false);
         assert_eq!(h["cookie"], "app=1; theme=dark");
         assert!(h.get(header::AUTHORIZATION).is_none());
@@ -126,13 +124,7 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("__Host-authgate-session=s"),
         );
-        let identity = Identity {
-            second_factor: false,
-            user: None,
-            client_id: "worker".into(),
-            scope: String::new(),
-            via: Via::Bearer,
-        };
+        let identity = Identity::new(None, "worker".into(), String::new(), Via::Bearer, false);
         apply(&mut h, Some(&identity), true);
         assert!(h.get(header::COOKIE).is_none());
         assert!(h.get("x-auth-user").is_none());

@@ -27,7 +27,7 @@ pub fn build(
     conn: Arc<ConnectionInfo>,
 ) -> Stack {
     let request_id = RequestIdLayer::new(gateway.is_trusted(conn.peer));
-    let access_log = AccessLogLayer::new(access_log).peer(conn.peer);
+    let access_log = AccessLogLayer::new(access_log).peer(conn.peer_text.clone());
     let catch_panic = CatchPanicLayer::new(gateway.metrics().clone());
     // Outermost first: an id per request (request header, every log line, response header); one access
     // line per request, after its body is sent; a panic below becomes a 500, a log line and a

@@ -444,6 +444,19 @@ pub trait Store: factors::FactorStore + Send + Sync + 'static {
         Ok(false)
     }
 
+    /// [`Store::access_revoked`] answered at once by a backend that holds the answer in
+    /// memory, `None` when it must be asked asynchronously. The bearer gate asks this first:
+    /// an asynchronous trait call allocates its future, on every request.
+    fn access_revoked_now(
+        &self,
+        _jti: &str,
+        _client: &str,
+        _user: Option<&str>,
+        _iat: u64,
+    ) -> Option<StoreResult<bool>> {
+        None
+    }
+
     /// Claims the one-time marker `key` (a hash), kept until `expires_at`: `true` for the one
     /// caller that claims it first, `false` for every later claim while it lasts (and for a
     /// marker already past `expires_at` at `now`). Single-use form submissions use it (a

@@ -89,6 +89,7 @@ async fn on_route(
     let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
     decide(
         &server.auth,
+        crate::authn::tests::callers(),
         AuthMode::Session,
         &scopes,
         allow,
@@ -216,7 +217,7 @@ async fn a_scope_the_provider_no_longer_gives_is_no_longer_held() {
     let mut server = TestServer::new();
     put_session(&server, "s", "corp:42", "api:read api:write", None).await;
     let held = on_route(&server, &["api:write"], &[], &cookie("s", false)).await;
-    assert_eq!(held.unwrap().scope, "api:read api:write");
+    assert_eq!(held.unwrap().scope(), "api:read api:write");
     // A reload takes api:write out of the provider's group_scopes.
     server.auth.providers[0].group_scopes.clear();
     assert_eq!(
@@ -227,7 +228,8 @@ async fn a_scope_the_provider_no_longer_gives_is_no_longer_held() {
         .await
         .unwrap();
     assert_eq!(
-        identity.scope, "api:read",
+        identity.scope(),
+        "api:read",
         "what is forwarded upstream is cut too"
     );
 }

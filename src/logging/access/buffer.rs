@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::format::Stamp;
+
 /// How much the access log holds and for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -60,6 +62,8 @@ pub struct Batch {
 struct Shard {
     bytes: Vec<u8>,
     lines: u64,
+    /// The timestamp of this shard's last line, formatted (see `format::Stamp`).
+    stamp: Stamp,
 }
 
 /// The shards and the spare buffers.
@@ -94,6 +98,7 @@ impl Buffers {
                 Mutex::new(Shard {
                     bytes: Vec::with_capacity(capacity),
                     lines: 0,
+                    stamp: Stamp::default(),
                 })
             })
             .collect();
@@ -105,14 +110,15 @@ impl Buffers {
         }
     }
 
-    /// Writes one line into this thread's shard with `format`; returns the shard's lines as
-    /// a batch when it is full.
-    pub fn append(&self, format: impl FnOnce(&mut Vec<u8>)) -> Option<Batch> {
+    /// Writes one line into this thread's shard with `format` (given the shard's buffer and
+    /// its timestamp cache); returns the shard's lines as a batch when it is full.
+    pub fn append(&self, format: impl FnOnce(&mut Vec<u8>, &mut Stamp)) -> Option<Batch> {
         let shard = self.shards.get(thread_slot() % self.shards.len())?;
         let mut shard = lock(shard);
-        format(&mut shard.bytes);
+        let shard = &mut *shard;
+        format(&mut shard.bytes, &mut shard.stamp);
         shard.lines += 1;
-        (shard.bytes.len() >= self.batch_bytes).then(|| self.take(&mut shard))
+        (shard.bytes.len() >= self.batch_bytes).then(|| self.take(shard))
     }
 
     /// Calls `each` with every shard's lines, taken out of it.
@@ -249,7 +255,7 @@ mod tests {
     #[test]
     fn a_shard_is_handed_over_when_it_reaches_the_batch_size() {
         let buffers = Buffers::new(&limits(100));
-        let line = |out: &mut Vec<u8>| out.extend_from_slice(&[b'x'; 39]);
+        let line = |out: &mut Vec<u8>, _: &mut Stamp| out.extend_from_slice(&[b'x'; 39]);
         assert!(buffers.append(line).is_none());
         assert!(buffers.append(line).is_none());
         let batch = buffers.append(line).expect("117 bytes is a batch");
@@ -267,7 +273,7 @@ mod tests {
             .map(|i| {
                 let buffers = buffers.clone();
                 std::thread::spawn(move || {
-                    assert!(buffers.append(|out| out.push(b'0' + i)).is_none());
+                    assert!(buffers.append(|out, _| out.push(b'0' + i)).is_none());
                 })
             })
             .collect();
@@ -285,9 +291,9 @@ mod tests {
         let recycled = batches.pop().unwrap().bytes;
         let pointer = recycled.as_ptr();
         buffers.recycle(recycled);
-        buffers.append(|out| out.push(b'y'));
+        buffers.append(|out, _| out.push(b'y'));
         buffers.take_all(|b| assert_eq!(b.bytes, b"y"));
-        buffers.append(|out| out.push(b'z'));
+        buffers.append(|out, _| out.push(b'z'));
         let mut again = Vec::new();
         buffers.take_all(|b| again.push(b));
         assert_eq!(again.len(), 1);

@@ -1,6 +1,9 @@
 //! One access line, formatted as logfmt or JSON straight into the caller's buffer: no
 //! allocation (the buffer is reused, see `buffer.rs`), no `fmt` machinery for the common
-//! fields (numbers, IPv4 peers and the timestamp are written digit by digit).
+//! fields. What the none route's line cost was measured per field (callgrind, issue 17) and
+//! cut where it went: the timestamp's date and time are formatted once per second per
+//! buffer ([`Stamp`]), numbers two digits at a time (`itoa`), and a text field is scanned
+//! once for what it needs and, as nearly always, copied as one slice.
 //!
 //! Every text field is escaped, whoever set it: the path and the method come from the
 //! client, the route and upstream from the configuration. A quote, a backslash, a newline
@@ -8,7 +11,6 @@
 //! fields of [`Entry`] are ever written; no header value (so neither `Authorization` nor
 //! `Cookie`) and no query string reaches this module.
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,7 +29,8 @@ pub struct Entry<'a> {
     pub upstream: &'a str,
     /// Why the gateway answered itself.
     pub reason: &'a str,
-    pub peer: Option<SocketAddr>,
+    /// The client connection's address ([`peer_text`]), `-` when unknown.
+    pub peer: &'a str,
     /// Body bytes sent.
     pub bytes: u64,
     /// From the request to the end of its response body, in microseconds.
@@ -37,17 +40,40 @@ pub struct Entry<'a> {
     pub request_id: &'a str,
 }
 
-/// Appends `entry` as one line (ending in `\n`) to `out`.
-pub fn write_line(out: &mut Vec<u8>, format: AccessFormat, entry: &Entry<'_>) {
-    match format {
-        AccessFormat::Logfmt => logfmt(out, entry),
-        AccessFormat::Json => json(out, entry),
+/// The formatted timestamp of the last second a shard wrote, so that its lines within one
+/// second copy the date and time instead of computing them: only the milliseconds change.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    /// The second `text` holds (seconds since the epoch); `None` before the first line.
+    second: Option<u64>,
+    /// `2026-12-02T16:14:26.000Z`: the milliseconds are written into it per line.
+    text: [u8; STAMP_LEN],
+}
+
+/// The length of an RFC 3339 UTC timestamp with milliseconds, years 0000 to 9999.
+const STAMP_LEN: usize = 24;
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp {
+            second: None,
+            text: [b'0'; STAMP_LEN],
+        }
     }
 }
 
-fn logfmt(out: &mut Vec<u8>, e: &Entry<'_>) {
+/// Appends `entry` as one line (ending in `\n`) to `out`; `stamp` is the caller's
+/// timestamp cache (one per buffer).
+pub fn write_line(out: &mut Vec<u8>, stamp: &mut Stamp, format: AccessFormat, entry: &Entry<'_>) {
+    match format {
+        AccessFormat::Logfmt => logfmt(out, stamp, entry),
+        AccessFormat::Json => json(out, stamp, entry),
+    }
+}
+
+fn logfmt(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     out.extend_from_slice(b"timestamp=");
-    timestamp(out, e.time);
+    timestamp(out, stamp, e.time);
     logfmt_text(out, b" method=", e.method);
     logfmt_text(out, b" path=", e.path);
     out.extend_from_slice(b" status=");
@@ -56,7 +82,7 @@ fn logfmt(out: &mut Vec<u8>, e: &Entry<'_>) {
     logfmt_text(out, b" upstream=", e.upstream);
     logfmt_text(out, b" reason=", e.reason);
     out.extend_from_slice(b" peer=");
-    peer(out, e.peer);
+    out.extend_from_slice(e.peer.as_bytes());
     out.extend_from_slice(b" bytes=");
     number(out, e.bytes);
     out.extend_from_slice(b" duration_ms=");
@@ -70,9 +96,9 @@ fn logfmt(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.push(b'\n');
 }
 
-fn json(out: &mut Vec<u8>, e: &Entry<'_>) {
+fn json(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
-    timestamp(out, e.time);
+    timestamp(out, stamp, e.time);
     json_text(out, b"\",\"method\":\"", e.method);
     json_text(out, b"\",\"path\":\"", e.path);
     out.extend_from_slice(b"\",\"status\":");
@@ -81,7 +107,7 @@ fn json(out: &mut Vec<u8>, e: &Entry<'_>) {
     json_text(out, b"\",\"upstream\":\"", e.upstream);
     json_text(out, b"\",\"reason\":\"", e.reason);
     out.extend_from_slice(b"\",\"peer\":\"");
-    peer(out, e.peer);
+    out.extend_from_slice(e.peer.as_bytes());
     out.extend_from_slice(b"\",\"bytes\":");
     number(out, e.bytes);
     out.extend_from_slice(b",\"duration_ms\":");
@@ -95,23 +121,31 @@ fn json(out: &mut Vec<u8>, e: &Entry<'_>) {
     out.extend_from_slice(b"\"}\n");
 }
 
+/// What a text value needs, as bits: [`ESCAPE`], some byte must be escaped inside quotes
+/// (both formats); [`QUOTE`], the value needs logfmt's quotes (a space or `=`, or a byte
+/// to escape).
+const ESCAPE: u8 = 1;
+const QUOTE: u8 = 2;
+
 /// Whether `byte` must be escaped inside a quoted value (both formats).
 fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == 0x7f || byte == b'"' || byte == b'\\'
 }
 
-/// Whether a logfmt value must be quoted: empty, or holding a space, `=`, a quote or
-/// anything [`needs_escape`].
-fn needs_quotes(text: &str) -> bool {
-    text.is_empty()
-        || text
-            .bytes()
-            .any(|b| b == b' ' || b == b'=' || needs_escape(b))
+/// The [`ESCAPE`] and [`QUOTE`] bits `text` needs, in one pass of comparisons without an
+/// early exit, which the compiler turns into vector instructions (a path, a route, an id:
+/// a few dozen bytes that almost never need anything, then copied as one slice).
+fn needs(text: &str) -> u8 {
+    text.bytes().fold(0, |all, b| {
+        let escape = u8::from(needs_escape(b));
+        let quote = u8::from(b == b' ') | u8::from(b == b'=');
+        all | (escape * (ESCAPE | QUOTE)) | (quote * QUOTE)
+    })
 }
 
 fn logfmt_text(out: &mut Vec<u8>, key: &[u8], text: &str) {
     out.extend_from_slice(key);
-    if needs_quotes(text) {
+    if text.is_empty() || needs(text) & QUOTE != 0 {
         out.push(b'"');
         escaped(out, text);
         out.push(b'"');
@@ -123,7 +157,11 @@ fn logfmt_text(out: &mut Vec<u8>, key: &[u8], text: &str) {
 /// `prefix` (which opens the value's quotes) and `text` escaped as a JSON string's content.
 fn json_text(out: &mut Vec<u8>, prefix: &[u8], text: &str) {
     out.extend_from_slice(prefix);
-    escaped(out, text);
+    if needs(text) & ESCAPE == 0 {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        escaped(out, text);
+    }
 }
 
 /// `text` with quotes, backslashes and control bytes escaped as JSON does (`\"`, `\\`, `\n`,
@@ -155,96 +193,76 @@ fn escaped(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(bytes.get(plain_from..).unwrap_or_default());
 }
 
-/// `n` in decimal.
-fn number(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+/// `n` in decimal (`itoa`: two digits per step from a table, no `fmt`).
+fn number(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// `us` microseconds as milliseconds with up to three decimals and no trailing zeros
 /// (`1234` → `1.234`, `1200` → `1.2`, `5000` → `5`): a JSON number and a logfmt value alike.
 fn millis(out: &mut Vec<u8>, us: u64) {
     number(out, us / 1000);
-    let mut frac = us % 1000;
+    let frac = (us % 1000) as usize;
     if frac == 0 {
         return;
     }
-    let mut width = 3;
-    while frac.is_multiple_of(10) {
-        frac /= 10;
-        width -= 1;
-    }
-    out.push(b'.');
-    let mut digits = [b'0'; 3];
-    let mut at = width;
-    while frac > 0 {
-        at -= 1;
-        digits[at] = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
+    let digits = [
+        b'.',
+        b'0' + (frac / 100) as u8,
+        b'0' + (frac / 10 % 10) as u8,
+        b'0' + (frac % 10) as u8,
+    ];
+    let width = if !frac.is_multiple_of(10) {
+        4
+    } else if !frac.is_multiple_of(100) {
+        3
+    } else {
+        2
+    };
     out.extend_from_slice(digits.get(..width).unwrap_or_default());
 }
 
-/// The client connection's address, `-` when unknown. IPv4 digit by digit; IPv6 (rarer,
-/// and with scope ids) through its `Display`, which writes into `out` without allocating.
-fn peer(out: &mut Vec<u8>, peer: Option<SocketAddr>) {
-    match peer {
-        None => out.push(b'-'),
-        Some(SocketAddr::V4(v4)) => {
-            for (i, octet) in v4.ip().octets().iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                number(out, u64::from(*octet));
-            }
-            out.push(b':');
-            number(out, u64::from(v4.port()));
-        }
-        Some(v6) => {
-            let _ = write!(out, "{v6}");
-        }
-    }
+/// A client connection's address as its lines write it (`127.0.0.1:40000`,
+/// `[::1%3]:8443`): made once per connection, copied into each line as it is (digits,
+/// dots, colons, brackets and `%`, nothing to escape).
+pub fn peer_text(peer: SocketAddr) -> String {
+    peer.to_string()
 }
 
-/// `time` as RFC 3339 in UTC with milliseconds: `2026-12-02T16:14:26.123Z`.
-fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
+/// `time` as RFC 3339 in UTC with milliseconds: `2026-12-02T16:14:26.123Z`; the date and
+/// time of day are computed once per second (`stamp`), the milliseconds per line.
+fn timestamp(out: &mut Vec<u8>, stamp: &mut Stamp, time: SystemTime) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let of_day = secs % 86_400;
-    padded(out, year, 4);
-    out.push(b'-');
-    padded(out, month, 2);
-    out.push(b'-');
-    padded(out, day, 2);
-    out.push(b'T');
-    padded(out, of_day / 3600, 2);
-    out.push(b':');
-    padded(out, of_day / 60 % 60, 2);
-    out.push(b':');
-    padded(out, of_day % 60, 2);
-    out.push(b'.');
-    padded(out, u64::from(since.subsec_millis()), 3);
-    out.push(b'Z');
+    if stamp.second != Some(secs) {
+        stamp.text = whole_second(secs);
+        stamp.second = Some(secs);
+    }
+    let ms = since.subsec_millis();
+    let [.., hundreds, tens, ones, _] = &mut stamp.text;
+    *hundreds = b'0' + (ms / 100) as u8;
+    *tens = b'0' + (ms / 10 % 10) as u8;
+    *ones = b'0' + (ms % 10) as u8;
+    out.extend_from_slice(&stamp.text);
 }
 
-/// `n` in decimal with at least `width` digits (at most 4 are padded).
-fn padded(out: &mut Vec<u8>, n: u64, width: usize) {
-    let mut below = 10u64.pow(width.saturating_sub(1).min(3) as u32);
-    while below > 1 && n < below {
-        out.push(b'0');
-        below /= 10;
-    }
-    number(out, n);
+/// `secs` after the epoch as `YYYY-MM-DDTHH:MM:SS.000Z` (years past 9999 are cut to their
+/// last four digits: no log line lives that long).
+fn whole_second(secs: u64) -> [u8; STAMP_LEN] {
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    let two = |n: u64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+    let [y1, y2] = two(year / 100);
+    let [y3, y4] = two(year);
+    let [mo1, mo2] = two(month);
+    let [d1, d2] = two(day);
+    let [h1, h2] = two(of_day / 3600);
+    let [mi1, mi2] = two(of_day / 60 % 60);
+    let [s1, s2] = two(of_day % 60);
+    [
+        y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1, s2,
+        b'.', b'0', b'0', b'0', b'Z',
+    ]
 }
 
 /// The proleptic Gregorian date of the `days`-th day after 1970-01-01 (H. Hinnant's
@@ -276,7 +294,7 @@ mod tests {
             route: "/api/",
             upstream: "http://127.0.0.1:9000",
             reason: "-",
-            peer: Some("127.0.0.1:40000".parse().unwrap()),
+            peer: "127.0.0.1:40000",
             bytes: 1234,
             duration_us: 1_500,
             complete: true,
@@ -286,7 +304,7 @@ mod tests {
 
     fn line(format: AccessFormat, entry: &Entry<'_>) -> String {
         let mut out = Vec::new();
-        write_line(&mut out, format, entry);
+        write_line(&mut out, &mut Stamp::default(), format, entry);
         String::from_utf8(out).unwrap()
     }
 
@@ -389,7 +407,7 @@ mod tests {
     #[test]
     fn absent_fields_and_other_values() {
         let mut e = entry("/");
-        e.peer = None;
+        e.peer = "-";
         e.complete = false;
         e.duration_us = 0;
         e.bytes = 0;
@@ -401,7 +419,8 @@ mod tests {
             text.contains(" status=502 route=- upstream=http://127.0.0.1:9000 reason=upstream_timeout peer=- bytes=0 duration_ms=0 complete=false "),
             "{text}"
         );
-        e.peer = Some("[::1%3]:8443".parse().unwrap());
+        let v6 = peer_text("[::1%3]:8443".parse().unwrap());
+        e.peer = &v6;
         assert!(line(AccessFormat::Logfmt, &e).contains(" peer=[::1%3]:8443 "));
         let v: serde_json::Value = serde_json::from_str(&line(AccessFormat::Json, &e)).unwrap();
         assert_eq!(v["peer"], "[::1%3]:8443");
@@ -439,18 +458,106 @@ mod tests {
         ];
         for (ms, text) in cases {
             let mut out = Vec::new();
-            timestamp(&mut out, UNIX_EPOCH + Duration::from_millis(*ms));
+            timestamp(
+                &mut out,
+                &mut Stamp::default(),
+                UNIX_EPOCH + Duration::from_millis(*ms),
+            );
             assert_eq!(String::from_utf8(out).unwrap(), *text, "{ms}");
         }
+    }
+
+    /// One stamp across lines: within a second only the milliseconds change; across a
+    /// second, minute, day and year boundary (and back, as lines of two threads sharing a
+    /// buffer may come) the whole stamp is right again.
+    #[test]
+    fn a_cached_stamp_rolls_over_at_every_boundary() {
+        let mut stamp = Stamp::default();
+        let cases: &[(u64, &str)] = &[
+            (1_796_228_066_123, "2026-12-02T16:14:26.123Z"),
+            (1_796_228_066_999, "2026-12-02T16:14:26.999Z"),
+            (1_796_228_066_000, "2026-12-02T16:14:26.000Z"),
+            (1_796_228_067_000, "2026-12-02T16:14:27.000Z"),
+            (1_796_228_066_500, "2026-12-02T16:14:26.500Z"),
+            (1_796_228_099_999, "2026-12-02T16:14:59.999Z"),
+            (1_796_228_100_001, "2026-12-02T16:15:00.001Z"),
+            (1_798_761_599_999, "2026-12-31T23:59:59.999Z"),
+            (1_798_761_600_000, "2027-01-01T00:00:00.000Z"),
+            (1_798_761_600_042, "2027-01-01T00:00:00.042Z"),
+        ];
+        for (ms, text) in cases {
+            let mut out = b"x".to_vec();
+            timestamp(
+                &mut out,
+                &mut stamp,
+                UNIX_EPOCH + Duration::from_millis(*ms),
+            );
+            assert_eq!(&out[1..], text.as_bytes(), "{ms}");
+        }
+        // Whole lines through one stamp, in both formats.
+        let mut e = entry("/");
+        let mut out = Vec::new();
+        e.time = UNIX_EPOCH + Duration::from_millis(1_796_228_066_999);
+        write_line(&mut out, &mut stamp, AccessFormat::Logfmt, &e);
+        e.time = UNIX_EPOCH + Duration::from_millis(1_796_228_067_001);
+        write_line(&mut out, &mut stamp, AccessFormat::Json, &e);
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("timestamp=2026-12-02T16:14:26.999Z method=GET "));
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("{\"timestamp\":\"2026-12-02T16:14:27.001Z\",\"method\":"));
+    }
+
+    #[test]
+    fn numbers_and_peers_digit_for_digit() {
+        for n in [0, 7, 10, 99, 100, 404, 65_535, 1_000_000, u64::MAX] {
+            let mut out = Vec::new();
+            number(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        for addr in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.1.20.255:8080",
+            "[::1]:443",
+            "[fe80::1%2]:8443",
+        ] {
+            assert_eq!(peer_text(addr.parse().unwrap()), addr);
+        }
+    }
+
+    #[test]
+    fn text_needs_exactly_what_it_holds() {
+        assert_eq!(needs("/api/x-_.~%20é"), 0);
+        assert_eq!(needs(""), 0);
+        assert_eq!(needs("a b"), QUOTE);
+        assert_eq!(needs("a=b"), QUOTE);
+        for escaped in ["\"", "\\", "\n", "\u{0}", "\u{1f}", "\u{7f}"] {
+            assert_eq!(
+                needs(&format!("/a{escaped}b")),
+                ESCAPE | QUOTE,
+                "{escaped:?}"
+            );
+        }
+        // A long plain value, then one byte to escape at its very end.
+        let long = "a".repeat(1000);
+        assert_eq!(needs(&long), 0);
+        assert_eq!(needs(&format!("{long}\"")), ESCAPE | QUOTE);
     }
 
     #[test]
     fn formatting_into_a_buffer_with_room_does_not_grow_it() {
         let mut out = Vec::with_capacity(16 * 1024);
         let before = out.as_ptr();
+        let mut stamp = Stamp::default();
         for _ in 0..10 {
-            write_line(&mut out, AccessFormat::Json, &entry("/api/x"));
-            write_line(&mut out, AccessFormat::Logfmt, &entry("/api/x"));
+            write_line(&mut out, &mut stamp, AccessFormat::Json, &entry("/api/x"));
+            write_line(&mut out, &mut stamp, AccessFormat::Logfmt, &entry("/api/x"));
         }
         assert_eq!(out.as_ptr(), before);
         assert_eq!(out.capacity(), 16 * 1024);

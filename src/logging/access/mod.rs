@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use buffer::Limits;
-pub use format::Entry;
+pub use format::{peer_text, Entry};
 pub use writer::{Destination, CLOSE_WAIT};
 
 use crate::config::AccessFormat;
@@ -116,7 +116,7 @@ impl AccessSink {
         let full = self
             .shared
             .buffers
-            .append(|out| format::write_line(out, format, entry));
+            .append(|out, stamp| format::write_line(out, stamp, format, entry));
         if let Some(batch) = full {
             match self.queue.try_send(Message::Batch(batch)) {
                 Ok(()) => {}

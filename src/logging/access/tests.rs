@@ -95,7 +95,7 @@ fn entry(request_id: &str) -> Entry<'_> {
         route: "/",
         upstream: "http://127.0.0.1:9",
         reason: "-",
-        peer: None,
+        peer: "-",
         bytes: 2,
         duration_us: 10,
         complete: true,
@@ -119,7 +119,12 @@ fn a_full_batch_is_written_without_waiting_for_the_timer() {
     let out = Recorded::default();
     let line_len = {
         let mut one = Vec::new();
-        format::write_line(&mut one, AccessFormat::Logfmt, &entry("0"));
+        format::write_line(
+            &mut one,
+            &mut format::Stamp::default(),
+            AccessFormat::Logfmt,
+            &entry("0"),
+        );
         one.len()
     };
     let sink = AccessSink::with(

@@ -13,13 +13,13 @@ fn keys() -> Arc<Keys> {
 }
 
 fn identity(user: Option<&str>, client: &str, scope: &str) -> Identity {
-    Identity {
-        second_factor: false,
-        user: user.map(str::to_owned),
-        client_id: client.to_owned(),
-        scope: scope.to_owned(),
-        via: Via::Session,
-    }
+    Identity::new(
+        user.map(str::to_owned),
+        client.to_owned(),
+        scope.to_owned(),
+        Via::Session,
+        false,
+    )
 }
 
 fn claims(keys: &Keys, value: &HeaderValue) -> serde_json::Value {
@@ -103,10 +103,10 @@ fn identities_never_share_an_assertion() {
     for _ in 0..2 {
         for person in &people {
             let c = claims(&keys, &assertions.for_identity(person, NOW).unwrap());
-            let sub = person.user.as_deref().unwrap_or(&person.client_id);
+            let sub = person.user().unwrap_or(person.client_id());
             assert_eq!(c["sub"], sub);
-            assert_eq!(c["client_id"], person.client_id.as_str());
-            assert_eq!(c["scope"], person.scope.as_str());
+            assert_eq!(c["client_id"], person.client_id());
+            assert_eq!(c["scope"], person.scope());
         }
     }
 }

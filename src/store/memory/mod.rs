@@ -188,6 +188,34 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// [`Store::access_revoked`], from memory.
+    fn revoked_now(
+        &self,
+        jti: &str,
+        client: &str,
+        user: Option<&str>,
+        iat: u64,
+    ) -> StoreResult<bool> {
+        let state = self.read()?;
+        if state.revoked_access.contains_key(jti) {
+            return Ok(true);
+        }
+        // The usual case, no cut-off ever set, costs no key to build.
+        if state.cutoffs.is_empty() {
+            return Ok(false);
+        }
+        let before = |subject: Subject| {
+            state
+                .cutoffs
+                .get(&subject_key(&subject))
+                .is_some_and(|c| iat < *c)
+        };
+        Ok(before(Subject::Client(client.to_owned()))
+            || user.is_some_and(|u| before(Subject::User(u.to_owned()))))
+    }
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn put_code(&self, code: TokenHash, grant: CodeGrant) -> StoreResult<()> {
@@ -326,22 +354,17 @@ impl Store for MemoryStore {
         user: Option<&str>,
         iat: u64,
     ) -> StoreResult<bool> {
-        let state = self.read()?;
-        if state.revoked_access.contains_key(jti) {
-            return Ok(true);
-        }
-        // The usual case, no cut-off ever set, costs no key to build.
-        if state.cutoffs.is_empty() {
-            return Ok(false);
-        }
-        let before = |subject: Subject| {
-            state
-                .cutoffs
-                .get(&subject_key(&subject))
-                .is_some_and(|c| iat < *c)
-        };
-        Ok(before(Subject::Client(client.to_owned()))
-            || user.is_some_and(|u| before(Subject::User(u.to_owned()))))
+        self.revoked_now(jti, client, user, iat)
+    }
+
+    fn access_revoked_now(
+        &self,
+        jti: &str,
+        client: &str,
+        user: Option<&str>,
+        iat: u64,
+    ) -> Option<StoreResult<bool>> {
+        Some(self.revoked_now(jti, client, user, iat))
     }
 
     async fn revoke_subject(&self, subject: Subject, cutoff: u64, _now: u64) -> StoreResult<()> {
