@@ -13,6 +13,12 @@
 //!   began it, for [`CEREMONY_SECS`] (the timeout the browser is given too), and is taken
 //!   once: an answer cannot be posted twice, and a refused one does not leave the challenge
 //!   open for another try.
+//! - Passwordless sign-in does not tell which names have a passkey: a name without one (or
+//!   no user at all) is offered decoy credentials ([`decoy`]), and its answer fails as a
+//!   wrong one does.
+//! - The second step's page offers the same ceremony each time it is shown to one login
+//!   session (its id derived from the session's, [`Passkeys::begin_second_factor`]) while
+//!   at least [`RESUME_MIN_SECS`] of it are left, so reloading that page writes nothing.
 //! - A sign-in stores the new signature counter with a compare-and-set
 //!   (`FactorStore::use_passkey`), so one assertion (or a cloned key) signs in once.
 //! - What a passkey proves (RFC 8176): `swk` for a credential that may be synced (backup
@@ -39,10 +45,14 @@ use crate::store::passkeys::{Ceremony, CeremonyPurpose, PasskeyRecord, MAX_PASSK
 use crate::store::sign_in::{AMR_HWK, AMR_SWK};
 use crate::store::{Store, StoreError};
 use crate::tokens::opaque::{new_token, TokenHash};
+use decoy::Decoys;
 
 /// How long a ceremony may take: the store keeps its state this long, and the browser is
 /// given it as the timeout (the WebAuthn recommendation, and `webauthn-rs`'s default).
 pub const CEREMONY_SECS: u64 = 300;
+/// A ceremony shown again is offered again while this much of it is left (else a new one
+/// begins), so that the person still has two minutes to answer it.
+pub const RESUME_MIN_SECS: u64 = 120;
 /// The longest label of a passkey.
 pub const MAX_NAME_CHARS: usize = 64;
 /// The most a browser's answer may be (an attestation with its certificate chain fits).
@@ -107,6 +117,7 @@ struct Owner<'a> {
 /// The passkey service of one configuration.
 pub struct Passkeys {
     webauthn: Webauthn,
+    decoys: Decoys,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -185,9 +196,13 @@ fn rejected(step: &'static str) -> impl Fn(webauthn_rs::prelude::WebauthnError) 
 }
 
 impl Passkeys {
-    /// The service for relying party `rp_id` at `origin` (`public_url`); `None` (logged)
-    /// when `webauthn-rs` refuses the pair.
-    pub fn new(rp_id: &str, origin: &str, rp_name: &str) -> Option<Passkeys> {
+    /// The service for relying party `rp_id` at `origin` (`public_url`), its decoys keyed
+    /// by `decoy_key` (secret, stable); `None` (logged) when `webauthn-rs` refuses the pair.
+    pub fn new(rp_id: &str, origin: &str, rp_name: &str, decoy_key: &[u8; 32]) -> Option<Passkeys> {
+        let Some(decoys) = Decoys::new(decoy_key) else {
+            tracing::error!("passkeys are off: webauthn-rs refused the decoy credential");
+            return None;
+        };
         let built = Url::parse(origin)
             .map_err(|_| webauthn_rs::prelude::WebauthnError::Configuration)
             .and_then(|url| {
@@ -197,7 +212,7 @@ impl Passkeys {
                     .build()
             });
         match built {
-            Ok(webauthn) => Some(Passkeys { webauthn }),
+            Ok(webauthn) => Some(Passkeys { webauthn, decoys }),
             Err(err) => {
                 tracing::error!(rp_id, error = ?err, "passkeys are off: webauthn-rs refused the relying party");
                 None
@@ -205,22 +220,25 @@ impl Passkeys {
         }
     }
 
-    /// Keeps `state` for a new ceremony of `user`, bound to `binding`.
+    /// Keeps `state` for a new ceremony of `owner`: under a new id, or under `id` when
+    /// given (a ceremony a page may offer again).
     async fn keep(
         &self,
         store: &dyn Store,
         owner: Owner<'_>,
         state: &impl Serialize,
         options: String,
+        id: Option<String>,
         now: u64,
     ) -> Result<Begun, PasskeyRefused> {
         let state = serde_json::to_string(state).map_err(|_| PasskeyRefused::Unavailable)?;
-        let ceremony = new_token();
+        let ceremony = id.unwrap_or_else(new_token);
         let record = Ceremony {
             user: owner.user.to_owned(),
             purpose: owner.purpose,
             binding: owner.binding.to_owned(),
             state,
+            options: options.clone(),
             expires_at: now.saturating_add(CEREMONY_SECS),
         };
         store
@@ -294,7 +312,7 @@ impl Passkeys {
             purpose: CeremonyPurpose::Register,
             binding,
         };
-        self.keep(store, owner, &state, options, now).await
+        self.keep(store, owner, &state, options, None, now).await
     }
 
     /// Finishes a registration of `user` with the browser's `reply`: the new passkey,
@@ -339,58 +357,105 @@ impl Passkeys {
         Ok(record)
     }
 
-    /// Begins a sign-in of `user` with one of their passkeys: `SecondFactor` (after the
-    /// password; UV preferred) or `Passwordless` (UV required).
-    pub async fn begin_sign_in(
+    /// Begins a passwordless sign-in of `name` (UV required): with the passkeys of the
+    /// user `name` when `known` (a configured user) and they have any, else with `name`'s
+    /// decoys, so that both look the same; `NoPasskey` only when the decoys of `name` are
+    /// none, as for a user who has registered none. The store is asked either way.
+    pub async fn begin_passwordless(
         &self,
         store: &dyn Store,
-        user: &str,
-        purpose: CeremonyPurpose,
+        name: &str,
+        known: bool,
         binding: &str,
         now: u64,
     ) -> Result<Begun, PasskeyRefused> {
-        let credentials: Vec<Credential> = store
+        let found = self.credentials(store, name, now).await?;
+        let keys: Vec<Passkey> = if known && !found.is_empty() {
+            found.into_iter().map(Passkey::from).collect()
+        } else {
+            self.decoys.of(name)
+        };
+        if keys.is_empty() {
+            return Err(PasskeyRefused::NoPasskey);
+        }
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&keys)
+            .map_err(rejected("start_passwordless"))?;
+        let options = options_json(&options)?;
+        let owner = Owner {
+            user: name,
+            purpose: CeremonyPurpose::Passwordless,
+            binding,
+        };
+        self.keep(store, owner, &state, options, None, now).await
+    }
+
+    /// Begins (or offers again) a sign-in of `user` with one of their passkeys as the
+    /// second factor after the password (UV preferred), for the login session `session`
+    /// (secret) whose ceremonies are bound to `binding`: the ceremony this session was last
+    /// offered, while [`RESUME_MIN_SECS`] of it are left and it is unused, else a new one
+    /// under the same id.
+    pub async fn begin_second_factor(
+        &self,
+        store: &dyn Store,
+        user: &str,
+        session: &str,
+        binding: &str,
+        now: u64,
+    ) -> Result<Begun, PasskeyRefused> {
+        let id = resumable_id(session);
+        if let Some(kept) = store.peek_ceremony(&TokenHash::of(&id), now).await? {
+            let same_binding: bool = kept.binding.as_bytes().ct_eq(binding.as_bytes()).into();
+            let left = kept.expires_at.saturating_sub(now);
+            let resumable = kept.purpose == CeremonyPurpose::SecondFactor
+                && same_binding
+                && kept.user == user
+                && left >= RESUME_MIN_SECS;
+            if let Some(options) = resumable
+                .then(|| with_timeout(&kept.options, left))
+                .flatten()
+            {
+                return Ok(Begun {
+                    ceremony: id,
+                    options,
+                });
+            }
+        }
+        let credentials = self.credentials(store, user, now).await?;
+        if credentials.is_empty() {
+            return Err(PasskeyRefused::NoPasskey);
+        }
+        let keys: Vec<SecurityKey> = credentials.into_iter().map(SecurityKey::from).collect();
+        let (options, state) = self
+            .webauthn
+            .start_securitykey_authentication(&keys)
+            .map_err(rejected("start_second_factor"))?;
+        let options = options_json(&options)?;
+        let owner = Owner {
+            user,
+            purpose: CeremonyPurpose::SecondFactor,
+            binding,
+        };
+        self.keep(store, owner, &state, options, Some(id), now)
+            .await
+    }
+
+    /// The credentials of `user`'s passkeys.
+    async fn credentials(
+        &self,
+        store: &dyn Store,
+        user: &str,
+        now: u64,
+    ) -> Result<Vec<Credential>, PasskeyRefused> {
+        Ok(store
             .factors(user, now)
             .await?
             .map(|f| f.passkeys)
             .unwrap_or_default()
             .iter()
             .filter_map(parsed)
-            .collect();
-        if credentials.is_empty() {
-            return Err(PasskeyRefused::NoPasskey);
-        }
-        match purpose {
-            CeremonyPurpose::Passwordless => {
-                let keys: Vec<Passkey> = credentials.into_iter().map(Passkey::from).collect();
-                let (options, state) = self
-                    .webauthn
-                    .start_passkey_authentication(&keys)
-                    .map_err(rejected("start_passwordless"))?;
-                let options = options_json(&options)?;
-                let owner = Owner {
-                    user,
-                    purpose,
-                    binding,
-                };
-                self.keep(store, owner, &state, options, now).await
-            }
-            _ => {
-                let keys: Vec<SecurityKey> =
-                    credentials.into_iter().map(SecurityKey::from).collect();
-                let (options, state) = self
-                    .webauthn
-                    .start_securitykey_authentication(&keys)
-                    .map_err(rejected("start_second_factor"))?;
-                let options = options_json(&options)?;
-                let owner = Owner {
-                    user,
-                    purpose: CeremonyPurpose::SecondFactor,
-                    binding,
-                };
-                self.keep(store, owner, &state, options, now).await
-            }
-        }
+            .collect())
     }
 
     /// Finishes a sign-in begun by [`Passkeys::begin_sign_in`] with the browser's `reply`.
@@ -464,6 +529,22 @@ impl Passkeys {
     }
 }
 
+/// The id of the second-factor ceremony of the login session `session`: derived from its
+/// secret id (so only that session's holder can know it), not the id itself.
+fn resumable_id(session: &str) -> String {
+    let digest = Sha256::digest(format!("authgate second-factor ceremony\n{session}").as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// `options` with the browser's timeout cut to the `left` seconds the ceremony has;
+/// `None` for options that are not what [`options_json`] wrote.
+fn with_timeout(options: &str, left: u64) -> Option<String> {
+    let mut value: serde_json::Value = serde_json::from_str(options).ok()?;
+    let public_key = value.get_mut("publicKey")?.as_object_mut()?;
+    public_key.insert("timeout".to_owned(), (left.saturating_mul(1000)).into());
+    Some(value.to_string())
+}
+
 /// The browser's answer, if it is one and not oversized.
 fn answer<T: DeserializeOwned>(response: &str) -> Option<T> {
     if response.len() > MAX_RESPONSE_BYTES {
@@ -472,5 +553,6 @@ fn answer<T: DeserializeOwned>(response: &str) -> Option<T> {
     serde_json::from_str(response).ok()
 }
 
+mod decoy;
 #[cfg(test)]
 mod tests;

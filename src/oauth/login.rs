@@ -50,6 +50,9 @@ pub struct PasswordChecker {
     deadline: Duration,
     by_user: Throttle,
     by_peer: Throttle,
+    /// The throttle on passwordless sign-in starts, kept here with the password throttles
+    /// since, like them, it outlives a configuration.
+    pub passkey_starts: super::passkey_starts::PasskeyStarts,
 }
 
 /// OWASP's minimum for argon2id: 19 MiB, two passes, one lane.
@@ -84,6 +87,7 @@ impl PasswordChecker {
             deadline,
             by_user: Throttle::new(),
             by_peer: Throttle::new(),
+            passkey_starts: super::passkey_starts::PasskeyStarts::new(),
         }
     }
 

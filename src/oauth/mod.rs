@@ -6,7 +6,7 @@
 //! - [`revocation`]: RFC 7009 revocation and RFC 7662 introspection;
 //! - [`registration`]: RFC 7591 dynamic client registration;
 //! - [`login`]: password checks off the async threads ([`hash_pool`], [`hash_slices`]),
-//!   throttled ([`throttle`]);
+//!   throttled ([`throttle`]), passwordless starts too ([`passkey_starts`]);
 //! - [`consent`], [`csrf`]: the consent ticket and the purpose-bound MACs of forms and the
 //!   flow cookie;
 //! - [`logout`]: RP-Initiated Logout's decisions (confirm, log out, where to go after);
@@ -31,6 +31,7 @@ pub mod login;
 pub mod logout;
 pub mod metadata;
 pub mod oidc;
+pub mod passkey_starts;
 mod persons;
 pub mod pkce;
 pub mod registration;
@@ -227,7 +228,9 @@ impl AuthServer {
                 .passkeys
                 .then(|| {
                     let url = &config.server.public_url;
-                    crate::mfa::passkey::Passkeys::new(&url.host, &url.origin, &config.mfa.issuer)
+                    let decoys = factor_key.derive("passkey decoys");
+                    let issuer = &config.mfa.issuer;
+                    crate::mfa::passkey::Passkeys::new(&url.host, &url.origin, issuer, &decoys)
                 })
                 .flatten()
                 .map(Arc::new),

@@ -155,8 +155,13 @@ pub trait FactorStore: Send + Sync {
     /// Replaces the recovery codes of a user who has a factor: `false` without one.
     async fn replace_recovery_codes(&self, user: &str, codes: Vec<TokenHash>) -> StoreResult<bool>;
     /// Keeps a ceremony under `id` (the hash of the id its page carries) until its
-    /// `expires_at`.
+    /// `expires_at`, replacing one kept under the same id. A backend may bound how many it
+    /// keeps (the memory store: [`super::memory::MAX_CEREMONIES`], expired ones dropped
+    /// first) and refuse a new one past that.
     async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, now: u64) -> StoreResult<()>;
+    /// The ceremony `id`, left in place: for a page shown again to offer the ceremony it
+    /// offered before; `None` when there is none or it is past its time.
+    async fn peek_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>>;
     /// Takes the ceremony `id`: the one caller that takes it gets it, once; `None` for any
     /// later caller, and past its time.
     async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>>;

@@ -57,6 +57,10 @@ pub struct Ceremony {
     pub binding: String,
     /// The `webauthn-rs` state (JSON): its challenge and the credentials it allows.
     pub state: String,
+    /// The options the browser was given (JSON), so that a page shown again can offer the
+    /// same ceremony (`FactorStore::peek_ceremony`); empty in ceremonies kept before.
+    #[serde(default)]
+    pub options: String,
     pub expires_at: u64,
 }
 

@@ -6,7 +6,9 @@
 //! runs under `script-src 'self'`, the options come in a JSON block and the answer goes
 //! back by a form post; a passwordless answer posted again (same browser binding, same CSRF
 //! token) is refused, its ceremony used up; with the authenticator's user verification
-//! failing, the passwordless sign-in (UV required) is refused; the account page lists the
+//! failing, the passwordless sign-in (UV required) is refused, by the browser and, when the
+//! page's options are changed not to ask for it, by the gateway; the code page shown again
+//! offers the same ceremony; the account page lists the
 //! passkey, adds one and removes it; the access tokens of a passkey sign-in carry `amr`
 //! `["pwd","hwk","mfa"]` (after the password) or `["hwk","mfa"]` (without one), `acr` 2fa.
 //!
@@ -68,6 +70,18 @@ async fn arrive(browser: &Client, path: &str) -> url::Url {
     let url = browser.current_url().await.expect("URL");
     let text = browser.source().await.unwrap_or_default();
     panic!("never got to {path}; at {url}: {text}");
+}
+
+/// From the login page, "Sign in with a passkey", then `user`'s name.
+async fn passwordless_start(browser: &Client, user: &str) {
+    element(browser, "#passkey-sign-in")
+        .await
+        .click()
+        .await
+        .expect("passkey link");
+    let username = element(browser, "input[name=username]").await;
+    username.send_keys(user).await.expect("type the user");
+    username.send_keys("\n").await.expect("submit");
 }
 
 /// Types the user name and the password into the login page.
@@ -160,6 +174,14 @@ async fn chromium_registers_a_passkey_then_signs_in_with_it_after_the_password_a
         password_step(&browser, ALICE).await;
         element(&browser, "input#code").await;
         assert_passkey_part(&browser).await;
+        // The page shown again offers the same ceremony (nothing new is stored).
+        let offered = "return [document.querySelector('input[name=ceremony]').value, \
+                       JSON.parse(document.getElementById('webauthn-options').textContent) \
+                         .publicKey.challenge];";
+        let first = run(&browser, offered).await;
+        browser.refresh().await.expect("reload the page");
+        element(&browser, "input#code").await;
+        assert_eq!(run(&browser, offered).await, first, "the same ceremony");
         use_passkey(&browser).await;
         arrive(&browser, "/app/second").await;
         assert_eq!(app.last().header("x-auth-user"), Some(ALICE));
@@ -175,14 +197,7 @@ async fn chromium_registers_a_passkey_then_signs_in_with_it_after_the_password_a
             .goto(&gateway.url("/app/alone"))
             .await
             .expect("open the app");
-        element(&browser, "#passkey-sign-in")
-            .await
-            .click()
-            .await
-            .expect("passkey link");
-        let username = element(&browser, "input[name=username]").await;
-        username.send_keys(ALICE).await.expect("type the user");
-        username.send_keys("\n").await.expect("submit");
+        passwordless_start(&browser, ALICE).await;
         element(&browser, "#webauthn-options").await;
         assert_passkey_part(&browser).await;
         // What the form posts, kept for a replay below, and this browser's binding.
@@ -242,14 +257,7 @@ async fn chromium_registers_a_passkey_then_signs_in_with_it_after_the_password_a
             .goto(&gateway.url("/app/refused"))
             .await
             .expect("open the app");
-        element(&browser, "#passkey-sign-in")
-            .await
-            .click()
-            .await
-            .expect("passkey link");
-        let username = element(&browser, "input[name=username]").await;
-        username.send_keys(ALICE).await.expect("type the user");
-        username.send_keys("\n").await.expect("submit");
+        passwordless_start(&browser, ALICE).await;
         use_passkey(&browser).await;
         let mut status = String::new();
         for _ in 0..200 {
@@ -273,6 +281,29 @@ async fn chromium_registers_a_passkey_then_signs_in_with_it_after_the_password_a
             .await
             .expect("open the app");
         element(&browser, "input[name=password]").await;
+
+        // 6. The same, with the page's options changed so that the browser does not ask
+        // for user verification: the assertion comes back without it, and the gateway
+        // refuses it itself (UV required for passwordless).
+        passwordless_start(&browser, ALICE).await;
+        element(&browser, "#webauthn-options").await;
+        run(
+            &browser,
+            "const block = document.getElementById('webauthn-options'); \
+             const options = JSON.parse(block.textContent); \
+             options.publicKey.userVerification = 'discouraged'; \
+             block.textContent = JSON.stringify(options);",
+        )
+        .await;
+        use_passkey(&browser).await;
+        arrive(&browser, "/oauth2/passkey/finish").await;
+        let refused = element(&browser, ".alert").await;
+        let text = refused.text().await.unwrap_or_default();
+        assert!(text.contains("The passkey was not accepted."), "{text}");
+        assert!(browser
+            .get_named_cookie("__Host-authgate-login")
+            .await
+            .is_err());
     })
     .await;
     chromium.quit().await;
@@ -443,7 +474,9 @@ async fn only_pages_with_a_passkey_part_allow_the_one_script() {
     let text = script.text().await.expect("text");
     assert!(text.contains("parseCreationOptionsFromJSON") && !text.contains("fetch("));
 
-    // Passwordless for a name without a passkey (or no such user): said so, nothing begun.
+    // Passwordless for a name without a passkey, or no such user: nothing tells them
+    // apart. Each name gets, every time, either the passkey page with the same credential
+    // ids (decoys: no authenticator holds them) or the page saying there is none.
     let fresh = gateway.browser();
     let mut page = fresh.get("/app/").await;
     while !page.is_login() {
@@ -453,22 +486,45 @@ async fn only_pages_with_a_passkey_part_allow_the_one_script() {
     let query = format!("/oauth2/passkey?request={}", urlencode(&request));
     let ask = fresh.get(&query).await;
     assert_eq!(ask.status, StatusCode::OK, "{ask:?}");
-    for name in [BOB, "nobody"] {
-        let csrf = ask.hidden("csrf").expect("csrf");
-        let answer = fresh
-            .post(
-                "/oauth2/passkey",
-                &[("csrf", &csrf), ("request", &request), ("username", name)],
-            )
-            .await;
+    let csrf = ask.hidden("csrf").expect("csrf");
+    let start = |name: &'static str| {
+        let fields = [
+            ("csrf", csrf.clone()),
+            ("request", request.clone()),
+            ("username", name.to_owned()),
+        ];
+        let fresh = &fresh;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fresh.post("/oauth2/passkey", &fields).await
+        }
+    };
+    let mut answers = Vec::new();
+    for name in [BOB, "nobody", BOB, "nobody"] {
+        let answer = start(name).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        let offered = allowed_credentials(&answer.body);
+        let none_said = answer
+            .body
+            .contains("There is no passkey for that user name");
         assert!(
-            answer
-                .body
-                .contains("There is no passkey for that user name"),
-            "{answer:?}"
+            offered.is_some() != none_said,
+            "one or the other: {answer:?}"
         );
-        assert!(!answer.body.contains("webauthn-options"));
+        answers.push(offered);
     }
+    assert_eq!(answers[0], answers[2], "the same ids for bob every time");
+    assert_eq!(answers[1], answers[3], "the same ids for nobody every time");
+    // Starts are throttled per peer: the sixth within the window waits, with Retry-After.
+    let _fifth = start("carol").await;
+    let held = start("dave").await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{held:?}");
+    assert_eq!(held.header("retry-after"), Some("1"));
+    assert!(held.body.contains("Too many sign-in attempts"), "{held:?}");
+    assert!(!held.body.contains("webauthn-options"));
+    gateway.advance(2);
+    let later = start("dave").await;
+    assert_eq!(later.status, StatusCode::OK, "{later:?}");
     // A forged form (no CSRF token of this browser) goes back to the login page.
     let forged = fresh
         .post(
@@ -546,6 +602,21 @@ async fn token_claims_of_login(gateway: &ProtectedGateway, login: &str) -> Value
         .as_str()
         .unwrap_or_else(|| panic!("{answer}"));
     crate::support::oauth::jwt_claims(token)
+}
+
+/// The credential ids a passkey page offers (`allowCredentials` of its options), if it is
+/// one.
+fn allowed_credentials(body: &str) -> Option<Vec<String>> {
+    let (_, rest) = body.split_once("id=\"webauthn-options\"")?;
+    let (_, rest) = rest.split_once('>')?;
+    let (json, _) = rest.split_once("</script>")?;
+    let options: Value = serde_json::from_str(json).ok()?;
+    let ids = options["publicKey"]["allowCredentials"].as_array()?;
+    Some(
+        ids.iter()
+            .filter_map(|c| c["id"].as_str().map(str::to_owned))
+            .collect(),
+    )
 }
 
 fn urlencode(text: &str) -> String {

@@ -1,5 +1,5 @@
 //! The interactive pages: login CSRF bound to the browser, the same answer for an unknown
-//! user and a wrong password, framing and caching headers on every page (RFC 9700 §4.16),
+//! user and a wrong password, repeated failures throttled (429 with `Retry-After`), framing and caching headers on every page (RFC 9700 §4.16),
 //! and `no-store` on every error.
 
 use reqwest::StatusCode;
@@ -216,6 +216,48 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
         wrong.body.replace(USER, "NAME")
     );
     assert!(!browser.has_cookie(LOGIN_COOKIE));
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_answered_429_with_retry_after() {
+    let gateway = AuthGateway::start().await;
+    let request = auth_request(&gateway.spa(), &["api:read"]);
+    let browser = gateway.browser();
+    let mut page = browser.open(&request.url).await;
+    // Five failures are free (src/oauth/throttle.rs); a check that missed the hash deadline
+    // ("unavailable") counts nothing and is made again.
+    let mut failures = 0;
+    for _ in 0..20 {
+        page = browser.sign_in(&page, USER, "not the password").await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        if page.alert().is_some_and(|a| a.contains("Incorrect")) {
+            failures += 1;
+            if failures == 5 {
+                break;
+            }
+        }
+    }
+    assert_eq!(failures, 5);
+    // Now even the right password waits, told how long.
+    let held = browser.sign_in(&page, USER, PASSWORD).await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{held:?}");
+    assert_eq!(held.header("retry-after"), Some("1"));
+    assert!(held
+        .alert()
+        .is_some_and(|a| a.contains("Too many failed attempts")));
+    assert!(!browser.has_cookie(LOGIN_COOKIE));
+    gateway.advance(2);
+    let mut signed = browser.sign_in(&held, USER, PASSWORD).await;
+    for _ in 0..5 {
+        if !signed
+            .alert()
+            .is_some_and(|a| a.contains("unavailable right now"))
+        {
+            break;
+        }
+        signed = browser.sign_in(&signed, USER, PASSWORD).await;
+    }
+    assert!(browser.has_cookie(LOGIN_COOKIE), "{signed:?}");
 }
 
 #[tokio::test]

@@ -260,7 +260,15 @@ pub(super) async fn login(
                 }
                 LoginFailure::Unavailable => "Sign-in is unavailable right now. Try again shortly.",
             };
-            return Ok(login_page(auth, &headers, &query, Some(message), username));
+            let mut page = login_page(auth, &headers, &query, Some(message), username);
+            if let LoginFailure::Throttled(wait) = failure {
+                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                page.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(wait.max(1)),
+                );
+            }
+            return Ok(page);
         }
     };
     tracing::info!(client_id = %request.client_id, user = %user, "login succeeded");

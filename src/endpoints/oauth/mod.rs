@@ -78,8 +78,8 @@ pub async fn handle(
         (PASSKEY_SIGN_IN_PATH, &Method::GET) => {
             passwordless::start(auth, req.headers(), req.uri().query()).await
         }
-        (PASSKEY_SIGN_IN_PATH, &Method::POST) => passwordless::named(auth, req).await,
-        ("/oauth2/passkey/finish", &Method::POST) => passwordless::finish(auth, req).await,
+        (PASSKEY_SIGN_IN_PATH, &Method::POST) => passwordless::named(auth, req, peer).await,
+        ("/oauth2/passkey/finish", &Method::POST) => passwordless::finish(auth, req, peer).await,
         (ACCOUNT_PATH, &Method::GET) => account::show(auth, req.headers()).await,
         (ACCOUNT_PATH, &Method::POST) => account::act(auth, req).await,
         ("/oauth2/account/totp", &Method::POST) => account::confirm_totp(auth, req).await,

@@ -5,8 +5,10 @@
 //! session, same-origin posts), and so is what follows a success ([`super::factor::accepted`]:
 //! a new login session whose sign-in adds `hwk` or `swk` and `mfa`).
 //!
-//! Every page shown begins a ceremony bound to its login session; a post takes it, once,
-//! whether the answer verifies or not.
+//! The code page offers the passkey ceremony of its login session, the same one each time
+//! it is shown while enough of it is left (`Passkeys::begin_second_factor`), so reloading
+//! it stores nothing new; the enrolment page begins a registration each time. A post takes
+//! its ceremony, once, whether the answer verifies or not.
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -134,10 +136,10 @@ pub(super) async fn second_factor_part(
         return Ok(None);
     };
     let begun = passkeys
-        .begin_sign_in(
+        .begin_second_factor(
             auth.store.as_ref(),
             page.user,
-            CeremonyPurpose::SecondFactor,
+            page.session_id,
             &binding(page.session_id),
             auth.now(),
         )

@@ -9,11 +9,16 @@
 //! posts; the ceremony is bound to that cookie too, and taken once. Only `[[users]]` sign in
 //! here (people of an upstream provider sign in there).
 //!
-//! Caveat: the first step tells whether a user name has a passkey (the password form does
-//! not tell whether a user exists); nothing else is revealed, and nothing is signed in.
+//! The first step does not tell whether a user name has a passkey, or is a user at all: a
+//! name without one is offered decoy credentials (`mfa::passkey`'s), the browser then finds
+//! no passkey, and an answer fails as a wrong one does. Starts are throttled per peer and
+//! per name (`oauth::passkey_starts`): past the free ones, the user-name page answers 429
+//! with `Retry-After`.
 
-use http::header::HeaderMap;
-use http::{Request, Response};
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::browser::{authorize_error, login_page, prelogin, set_prelogin, signed_in};
@@ -30,6 +35,7 @@ use crate::tokens::opaque::TokenHash;
 
 const NO_PASSKEY: &str = "There is no passkey for that user name here. Sign in with your password.";
 const NOT_ACCEPTED: &str = "The passkey was not accepted. Try again.";
+const THROTTLED: &str = "Too many sign-in attempts. Wait a moment and try again.";
 
 fn passkeys(auth: &AuthServer) -> Result<std::sync::Arc<Passkeys>, Rejection> {
     auth.passkeys.clone().ok_or(Rejection::NoRoute)
@@ -127,10 +133,11 @@ fn ceremony_binding(binding: &str) -> String {
     TokenHash::of(&format!("passwordless\n{binding}")).to_hex()
 }
 
-/// `POST /oauth2/passkey`: the user name; the passkey page for a user with passkeys.
+/// `POST /oauth2/passkey`: the user name; the passkey page, the same for every name.
 pub(super) async fn named(
     auth: &AuthServer,
     req: Request<Incoming>,
+    peer: IpAddr,
 ) -> Result<Response<Body>, Rejection> {
     let passkeys = passkeys(auth)?;
     let posted = match posted(auth, req).await? {
@@ -138,22 +145,26 @@ pub(super) async fn named(
         Err(response) => return Ok(response),
     };
     let user = posted.username.trim();
-    let begun = match auth.users.get(user) {
-        Some(_) => {
-            let begun = passkeys
-                .begin_sign_in(
-                    auth.store.as_ref(),
-                    user,
-                    CeremonyPurpose::Passwordless,
-                    &ceremony_binding(&posted.binding),
-                    auth.now(),
-                )
-                .await;
-            or_shown(begun)?
-        }
-        None => None,
-    };
-    let Some(begun) = begun else {
+    let now = auth.now();
+    if let Err(wait) = auth.login.passkey_starts.start(peer, user, now) {
+        tracing::info!(peer = %peer, reason = "passkey_throttled", "passwordless sign-in refused");
+        auth.metrics.login_failed("passkey_throttled");
+        let mut page = user_name(auth, &posted.headers, &posted.query, Some(THROTTLED), user);
+        *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        page.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(wait.max(1)));
+        return Ok(page);
+    }
+    let begun = passkeys
+        .begin_passwordless(
+            auth.store.as_ref(),
+            user,
+            auth.users.contains_key(user),
+            &ceremony_binding(&posted.binding),
+            now,
+        )
+        .await;
+    let Some(begun) = or_shown(begun)? else {
         tracing::info!(reason = "no_passkey", "passwordless sign-in refused");
         let page = user_name(auth, &posted.headers, &posted.query, Some(NO_PASSKEY), user);
         return Ok(page);
@@ -177,6 +188,7 @@ pub(super) async fn named(
 pub(super) async fn finish(
     auth: &AuthServer,
     req: Request<Incoming>,
+    peer: IpAddr,
 ) -> Result<Response<Body>, Rejection> {
     let passkeys = passkeys(auth)?;
     let posted = match posted(auth, req).await? {
@@ -207,6 +219,7 @@ pub(super) async fn finish(
         ));
     };
     tracing::info!(user = %proved.user, method = proved.method, "passwordless sign-in succeeded");
+    auth.login.passkey_starts.succeeded(peer, &proved.user);
     let sign_in = SignIn::passkey(proved.method, proved.user_verified, now);
     signed_in(auth, &posted.headers, &proved.user, &posted.query, sign_in).await
 }

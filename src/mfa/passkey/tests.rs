@@ -1,23 +1,26 @@
 //! The passkey service over a real memory store, as far as it goes without an authenticator
 //! (the ceremonies with one are the real-browser tests, `tests/it/mfa_passkeys.rs`): the
 //! options a browser gets, a ceremony taken once (a refused answer uses it up), bound to the
-//! browser and the purpose that began it, and what a passkey proves.
+//! browser and the purpose that began it, and what a passkey proves; passwordless sign-in
+//! offering the same-shaped options for every name (decoys), and the second step's page
+//! offering its ceremony again.
 
 use super::*;
+use crate::store::factors::FactorStore;
 use crate::store::memory::MemoryStore;
 
 const NOW: u64 = 1_700_000_010;
 const ORIGIN: &str = "https://gw.example.com:8443";
 
 fn passkeys() -> Passkeys {
-    Passkeys::new("gw.example.com", ORIGIN, "gw.example.com").unwrap()
+    Passkeys::new("gw.example.com", ORIGIN, "gw.example.com", &[1; 32]).unwrap()
 }
 
 #[test]
 fn the_relying_party_must_be_the_origins_host() {
-    assert!(Passkeys::new("other.example", ORIGIN, "x").is_none());
-    assert!(Passkeys::new("gw.example.com", "not a url", "x").is_none());
-    assert!(Passkeys::new("localhost", "https://localhost:9443", "x").is_some());
+    assert!(Passkeys::new("other.example", ORIGIN, "x", &[1; 32]).is_none());
+    assert!(Passkeys::new("gw.example.com", "not a url", "x", &[1; 32]).is_none());
+    assert!(Passkeys::new("localhost", "https://localhost:9443", "x", &[1; 32]).is_some());
 }
 
 #[tokio::test]
@@ -98,19 +101,16 @@ async fn a_ceremony_is_taken_once_and_only_by_the_browser_that_began_it() {
         .begin_registration(&store, "alice", "b1", NOW)
         .await
         .unwrap();
-    let as_sign_in = p
-        .finish_sign_in(
-            &store,
-            CeremonyPurpose::SecondFactor,
-            "b1",
-            Some("alice"),
-            Reply {
-                ceremony: &begun.ceremony,
-                response: "{}",
-            },
-            NOW,
-        )
-        .await;
+    let as_sign_in = empty_answer(
+        &p,
+        &store,
+        CeremonyPurpose::SecondFactor,
+        "b1",
+        Some("alice"),
+        &begun.ceremony,
+        NOW,
+    )
+    .await;
     assert_eq!(as_sign_in, Err(PasskeyRefused::Expired));
     // Past its time.
     let begun = p
@@ -131,15 +131,220 @@ async fn a_ceremony_is_taken_once_and_only_by_the_browser_that_began_it() {
     );
 }
 
-#[tokio::test]
-async fn no_sign_in_without_a_passkey() {
-    let store = MemoryStore::new();
-    for purpose in [CeremonyPurpose::SecondFactor, CeremonyPurpose::Passwordless] {
-        let begun = passkeys()
-            .begin_sign_in(&store, "alice", purpose, "b", NOW)
-            .await;
-        assert_eq!(begun.err(), Some(PasskeyRefused::NoPasskey));
+/// An empty answer (never a valid one) to the sign-in ceremony `ceremony`.
+async fn empty_answer(
+    p: &Passkeys,
+    store: &MemoryStore,
+    purpose: CeremonyPurpose,
+    binding: &str,
+    user: Option<&str>,
+    ceremony: &str,
+    now: u64,
+) -> Result<Proved, PasskeyRefused> {
+    let reply = Reply {
+        ceremony,
+        response: "{}",
+    };
+    p.finish_sign_in(store, purpose, binding, user, reply, now)
+        .await
+}
+
+/// A passkey of `user` in `store` (a decoy's credential: it never verifies, but it is a
+/// credential `webauthn-rs` takes into options).
+async fn stored_passkey(store: &MemoryStore, user: &str) -> String {
+    let decoys = decoy::Decoys::new(&[9; 32]).unwrap();
+    let key = (0..50)
+        .map(|n| decoys.of(&format!("k{n}")))
+        .find(|keys| !keys.is_empty())
+        .unwrap()
+        .remove(0);
+    let credential = Credential::from(key);
+    let record = PasskeyRecord {
+        id: credential_id(&credential.cred_id),
+        name: "key".into(),
+        credential: serde_json::to_string(&credential).unwrap(),
+        counter: 0,
+        backup_eligible: true,
+        created_at: NOW,
+        last_used: 0,
+    };
+    assert!(store
+        .add_passkey(user, record.clone(), MAX_PASSKEYS)
+        .await
+        .unwrap());
+    record.id
+}
+
+fn public_key(begun: &Begun) -> serde_json::Value {
+    let options: serde_json::Value = serde_json::from_str(&begun.options).unwrap();
+    options["publicKey"].clone()
+}
+
+fn allowed(begun: &Begun) -> Vec<String> {
+    public_key(begun)["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The names of a JSON object's members, nested objects' too (the shape, not the values).
+fn shape(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| {
+                std::iter::once(k.clone())
+                    .chain(shape(v).into_iter().map(move |s| format!("{k}.{s}")))
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items.first().map(shape).unwrap_or_default(),
+        _ => Vec::new(),
     }
+}
+
+#[tokio::test]
+async fn no_second_factor_without_a_passkey() {
+    let store = MemoryStore::new();
+    let begun = passkeys()
+        .begin_second_factor(&store, "alice", "session", "b", NOW)
+        .await;
+    assert_eq!(begun.err(), Some(PasskeyRefused::NoPasskey));
+}
+
+#[tokio::test]
+async fn passwordless_looks_the_same_for_every_name() {
+    let store = MemoryStore::new();
+    let p = passkeys();
+    let real_id = stored_passkey(&store, "alice").await;
+    let begin = |name: &'static str, known: bool| {
+        let (p, store) = (&p, &store);
+        async move { p.begin_passwordless(store, name, known, "b", NOW).await }
+    };
+    let real = begin("alice", true).await.unwrap();
+    assert_eq!(allowed(&real), std::slice::from_ref(&real_id));
+    assert_eq!(public_key(&real)["userVerification"], "required");
+    // A known user without a passkey and a name nobody has: decoys, stable per name, of
+    // the same shape as a real user's options, with another challenge every time.
+    let names = [
+        "bob", "nobody", "carol", "dave", "erin", "frank", "grace", "heidi",
+    ];
+    let mut offered = 0;
+    for (n, name) in names.into_iter().enumerate() {
+        let first = match begin(name, n % 2 == 0).await {
+            Ok(begun) => begun,
+            Err(refused) => {
+                assert_eq!(refused, PasskeyRefused::NoPasskey, "{name}: no decoys");
+                continue;
+            }
+        };
+        offered += 1;
+        let again = begin(name, n % 2 == 0).await.unwrap();
+        assert_eq!(
+            allowed(&first),
+            allowed(&again),
+            "{name}: the same ids every time"
+        );
+        assert!(!allowed(&first).contains(&real_id));
+        assert_ne!(
+            public_key(&first)["challenge"],
+            public_key(&again)["challenge"]
+        );
+        assert_eq!(
+            shape(&public_key(&first)),
+            shape(&public_key(&real)),
+            "{name}"
+        );
+        assert_eq!(
+            begin(name, n % 2 != 0).await.map(|b| allowed(&b)).ok(),
+            Some(allowed(&first)),
+            "{name}: known or not, the same"
+        );
+        // Its answer is refused as a wrong one is.
+        let refused = empty_answer(
+            &p,
+            &store,
+            CeremonyPurpose::Passwordless,
+            "b",
+            None,
+            &first.ceremony,
+            NOW,
+        )
+        .await;
+        assert_eq!(refused, Err(PasskeyRefused::Rejected));
+    }
+    assert!(offered >= 4, "most names get decoys: {offered}");
+    // A configured user whose passkeys are in the store but who is not known (removed from
+    // the configuration) gets decoys too.
+    let unknown = begin("alice", false).await;
+    assert!(unknown
+        .map(|b| !allowed(&b).contains(&real_id))
+        .unwrap_or(true));
+}
+
+#[tokio::test]
+async fn the_second_factor_page_offers_its_ceremony_again_while_enough_is_left() {
+    let store = MemoryStore::new();
+    let p = passkeys();
+    stored_passkey(&store, "alice").await;
+    let show = |session: &'static str, binding: &'static str, at: u64| {
+        let (p, store) = (&p, &store);
+        async move {
+            p.begin_second_factor(store, "alice", session, binding, at)
+                .await
+                .unwrap()
+        }
+    };
+    let first = show("s1", "b1", NOW).await;
+    assert_eq!(public_key(&first)["userVerification"], "preferred");
+    assert!(!first.ceremony.contains("s1"));
+    let again = show("s1", "b1", NOW + 60).await;
+    assert_eq!(again.ceremony, first.ceremony);
+    assert_eq!(
+        public_key(&again)["challenge"],
+        public_key(&first)["challenge"]
+    );
+    assert_eq!(public_key(&again)["timeout"], (CEREMONY_SECS - 60) * 1000);
+    // Another login session: its own ceremony.
+    let other = show("s2", "b2", NOW + 60).await;
+    assert_ne!(other.ceremony, first.ceremony);
+    assert_ne!(
+        public_key(&other)["challenge"],
+        public_key(&first)["challenge"]
+    );
+    // Too little left: a new challenge under the same id, for the whole time again.
+    let late = NOW + CEREMONY_SECS - RESUME_MIN_SECS + 1;
+    let renewed = show("s1", "b1", late).await;
+    assert_eq!(renewed.ceremony, first.ceremony);
+    assert_ne!(
+        public_key(&renewed)["challenge"],
+        public_key(&first)["challenge"]
+    );
+    assert_eq!(public_key(&renewed)["timeout"], CEREMONY_SECS * 1000);
+    // An answer takes it (refused here); the page shown next begins another.
+    let refused = empty_answer(
+        &p,
+        &store,
+        CeremonyPurpose::SecondFactor,
+        "b1",
+        Some("alice"),
+        &renewed.ceremony,
+        late,
+    )
+    .await;
+    assert_eq!(refused, Err(PasskeyRefused::Rejected));
+    let next = show("s1", "b1", late).await;
+    assert_ne!(
+        public_key(&next)["challenge"],
+        public_key(&renewed)["challenge"]
+    );
+    // The page of the same session for another binding does not offer it.
+    let elsewhere = show("s1", "b9", late).await;
+    assert_ne!(
+        public_key(&elsewhere)["challenge"],
+        public_key(&next)["challenge"]
+    );
 }
 
 #[test]

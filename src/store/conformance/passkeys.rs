@@ -3,7 +3,8 @@
 //! only upward (0 with 0 for authenticators without one), with one winner among concurrent
 //! sign-ins; removing the last factor drops the record with its recovery codes; recovery
 //! codes are replaced only for an enrolled user; a ceremony is taken once, by one of many
-//! concurrent callers, and not past its time.
+//! concurrent callers, and not past its time; a peeked one stays (with the options it was
+//! kept with) until it is taken or replaced.
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ fn ceremony(user: &str, expires_at: u64) -> Ceremony {
         purpose: CeremonyPurpose::SecondFactor,
         binding: TokenHash::of("session").to_hex(),
         state: "{\"challenge\":\"abc\"}".to_owned(),
+        options: format!("{{\"publicKey\":{{\"user\":\"{user}\"}}}}"),
         expires_at,
     }
 }
@@ -45,6 +47,7 @@ where
     passkeys_are_added_used_and_removed(&make().await).await;
     the_last_factor_takes_the_record_with_it(&make().await).await;
     ceremonies_are_taken_once(&make().await).await;
+    a_peeked_ceremony_stays_until_taken(&make().await).await;
     concurrent_passkey_uses_have_one_winner(Arc::new(make().await)).await;
     concurrent_ceremony_takes_have_one_winner(Arc::new(make().await)).await;
 }
@@ -192,6 +195,31 @@ async fn concurrent_passkey_uses_have_one_winner<S: Store>(s: Arc<S>) {
         s.use_passkey("alice", "k1", 2, "{}", NOW).await.unwrap()
     });
     assert_eq!(used.await, 1);
+}
+
+async fn a_peeked_ceremony_stays_until_taken(s: &impl Store) {
+    let id = TokenHash::of("ceremony-peeked");
+    assert_eq!(s.peek_ceremony(&id, NOW).await.unwrap(), None);
+    s.put_ceremony(&id, ceremony("alice", NOW + 300), NOW)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let peeked = s.peek_ceremony(&id, NOW + 10).await.unwrap();
+        assert_eq!(peeked, Some(ceremony("alice", NOW + 300)), "options kept");
+    }
+    assert_eq!(
+        s.peek_ceremony(&id, NOW + 300).await.unwrap(),
+        None,
+        "past its time"
+    );
+    // Replaced under the same id (the page begun again), then taken: gone for a peek too.
+    s.put_ceremony(&id, ceremony("bob", NOW + 400), NOW + 100)
+        .await
+        .unwrap();
+    let peeked = s.peek_ceremony(&id, NOW + 100).await.unwrap();
+    assert_eq!(peeked.map(|c| c.user), Some("bob".to_owned()));
+    assert!(s.take_ceremony(&id, NOW + 100).await.unwrap().is_some());
+    assert_eq!(s.peek_ceremony(&id, NOW + 100).await.unwrap(), None);
 }
 
 async fn concurrent_ceremony_takes_have_one_winner<S: Store>(s: Arc<S>) {

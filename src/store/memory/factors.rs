@@ -3,6 +3,12 @@
 //! [`FactorChange`]), so that a replay rebuilds what the answers were given from. The
 //! live sweep does not visit them (few entries, each read checks its own time); start-up and
 //! compaction drop expired pending secrets, failure counts and WebAuthn ceremonies.
+//!
+//! Ceremonies are begun by pages anyone can ask for (passwordless sign-in needs only a user
+//! name), so their number is bounded: past [`MAX_CEREMONIES`], the expired ones are dropped
+//! (journalled as one change, so a replay drops the same) and, if that frees nothing, a new
+//! ceremony is refused until some end. The HTTP side throttles starts per peer and per name
+//! first (`oauth::passkey_starts`), so only a distributed flood reaches this bound.
 
 use std::collections::HashMap;
 
@@ -13,8 +19,12 @@ use super::change::Change;
 use super::MemoryStore;
 use crate::store::factors::{FactorFailures, FactorStore, Factors, PendingTotp};
 use crate::store::passkeys::{counter_advances, Ceremony, PasskeyRecord};
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 use crate::tokens::opaque::TokenHash;
+
+/// How many WebAuthn ceremonies the memory store keeps at once (each 1–2 KB; five minutes
+/// each): ten thousand is some thirty sign-ins a second, sustained, for the five minutes.
+pub const MAX_CEREMONIES: usize = 10_000;
 
 /// One outcome of a factor operation, as journalled.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +75,8 @@ pub enum FactorChange {
     CeremonyBegun { id: TokenHash, ceremony: Ceremony },
     /// A WebAuthn ceremony was taken (used, or refused: either way it is gone).
     CeremonyTaken { id: TokenHash },
+    /// The ceremonies past their time at `now` were dropped (the store was full).
+    CeremoniesExpired { now: u64 },
 }
 
 /// The maps, inside the memory store's `State`.
@@ -159,6 +171,9 @@ impl FactorState {
             }
             FactorChange::CeremonyTaken { id } => {
                 self.ceremonies.remove(&id);
+            }
+            FactorChange::CeremoniesExpired { now } => {
+                self.ceremonies.retain(|_, c| c.expires_at > now);
             }
         }
     }
@@ -442,12 +457,36 @@ impl FactorStore for MemoryStore {
         .await
     }
 
-    async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, _now: u64) -> StoreResult<()> {
-        self.write(Change::Factor(FactorChange::CeremonyBegun {
-            id: *id,
-            ceremony,
-        }))
-        .await
+    async fn put_ceremony(&self, id: &TokenHash, ceremony: Ceremony, now: u64) -> StoreResult<()> {
+        let seq = {
+            let mut txn = self.begin()?;
+            let full = |ceremonies: &HashMap<TokenHash, Ceremony>| {
+                ceremonies.len() >= MAX_CEREMONIES && !ceremonies.contains_key(id)
+            };
+            if full(&txn.state.factors.ceremonies) {
+                let ceremonies = &txn.state.factors.ceremonies;
+                if ceremonies.values().any(|c| c.expires_at <= now) {
+                    txn.change(Change::Factor(FactorChange::CeremoniesExpired { now }))?;
+                }
+                if full(&txn.state.factors.ceremonies) {
+                    return Err(StoreError(format!(
+                        "{MAX_CEREMONIES} WebAuthn ceremonies are under way already"
+                    )));
+                }
+            }
+            txn.change(Change::Factor(FactorChange::CeremonyBegun {
+                id: *id,
+                ceremony,
+            }))?;
+            txn.seq
+        };
+        self.commit(seq).await
+    }
+
+    async fn peek_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {
+        let state = self.read()?;
+        let found = state.factors.ceremonies.get(id);
+        Ok(found.filter(|c| c.expires_at > now).cloned())
     }
 
     async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {

@@ -12,6 +12,7 @@
 pub mod change;
 mod due;
 mod factors;
+pub use factors::MAX_CEREMONIES;
 mod signing_keys;
 pub mod state;
 

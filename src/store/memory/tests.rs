@@ -491,4 +491,5 @@ async fn session_use_is_journalled_at_most_once_a_minute() {
 }
 
 // A data directory written before person records existed.
+mod ceremonies;
 mod pre_person;

@@ -260,6 +260,10 @@ impl FactorStore for RedisStore {
         self.put_ceremony_record(id, &ceremony, now).await
     }
 
+    async fn peek_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {
+        self.peek_ceremony_record(id, now).await
+    }
+
     async fn take_ceremony(&self, id: &TokenHash, now: u64) -> StoreResult<Option<Ceremony>> {
         self.take_ceremony_record(id, now).await
     }

@@ -236,4 +236,18 @@ impl RedisStore {
         let ceremony: Ceremony = decode("webauthn ceremony", json.as_bytes())?;
         Ok((ceremony.expires_at > now).then_some(ceremony))
     }
+
+    pub(super) async fn peek_ceremony_record(
+        &self,
+        id: &TokenHash,
+        now: u64,
+    ) -> StoreResult<Option<Ceremony>> {
+        let mut conn = self.conn.clone();
+        let json: Option<String> = self.run(conn.get(self.keys.mfa_ceremony(id))).await?;
+        let Some(json) = json else {
+            return Ok(None);
+        };
+        let ceremony: Ceremony = decode("webauthn ceremony", json.as_bytes())?;
+        Ok((ceremony.expires_at > now).then_some(ceremony))
+    }
 }

@@ -693,6 +693,14 @@ impl authgate::store::factors::FactorStore for SpyStore {
         self.inner.put_ceremony(id, ceremony, now).await
     }
 
+    async fn peek_ceremony(
+        &self,
+        id: &TokenHash,
+        now: u64,
+    ) -> StoreResult<Option<authgate::store::passkeys::Ceremony>> {
+        self.inner.peek_ceremony(id, now).await
+    }
+
     async fn take_ceremony(
         &self,
         id: &TokenHash,
