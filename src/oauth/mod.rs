@@ -281,8 +281,15 @@ impl AuthServer {
         hash: &crate::tokens::opaque::TokenHash,
     ) -> Result<Option<crate::store::SessionRecord>, crate::store::StoreError> {
         let s = &self.settings;
+        let now = self.now();
+        if let Some(answer) = self
+            .store
+            .touch_session_now(hash, now, s.session_idle, s.session_max)
+        {
+            return answer;
+        }
         self.store
-            .touch_session(hash, self.now(), s.session_idle, s.session_max)
+            .touch_session(hash, now, s.session_idle, s.session_max)
             .await
     }
 

@@ -496,6 +496,18 @@ pub trait Store: factors::FactorStore + Send + Sync + 'static {
         max_secs: u64,
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()>;
+    /// [`Store::touch_session`] answered at once by a backend that holds its sessions in
+    /// memory, `None` when it must be asked asynchronously: the session gate asks this
+    /// first, so that a session request does not allocate a boxed future for it.
+    fn touch_session_now(
+        &self,
+        _id: &TokenHash,
+        _now: u64,
+        _idle_secs: u64,
+        _max_secs: u64,
+    ) -> Option<StoreResult<Option<SessionRecord>>> {
+        None
+    }
 
     /// Remembers a federated person under its principal (`ID:SUB`), replacing what was
     /// remembered of it, until `person.expires_at`.
