@@ -238,23 +238,30 @@ async fn session(
     let hash = known
         .as_ref()
         .map_or_else(|| TokenHash::of(id), |known| known.hash);
-    let session = auth
-        .touch_session_hash(&hash)
-        .await
-        .map_err(|_| AuthnFailure::StoreUnavailable)?;
-    Ok(session.map(|session| {
+    // What the request needs of the record, read where it lies: the cached caller when the
+    // record still names its user and scope, otherwise those two, copied to build a new one.
+    let read = |session: &crate::store::SessionRecord| {
         let second_factor = session
             .sign_in
             .as_ref()
             .is_some_and(|s| s.has_second_factor());
-        let caller = match known {
-            Some(known) if known.same_caller(&session.user, &session.scope) => known.caller.clone(),
-            _ => {
-                let caller = Arc::new(Caller::new(
-                    Some(session.user),
-                    GATEWAY_CLIENT_ID.to_owned(),
-                    session.scope,
-                ));
+        let caller = match &known {
+            Some(known) if known.same_caller(&session.user, &session.scope) => {
+                Ok(known.caller.clone())
+            }
+            _ => Err((session.user.clone(), session.scope.clone())),
+        };
+        (second_factor, caller, session.person.clone())
+    };
+    let session = auth
+        .read_session_hash(&hash, read)
+        .await
+        .map_err(|_| AuthnFailure::StoreUnavailable)?;
+    Ok(session.map(|(second_factor, caller, person)| {
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err((user, scope)) => {
+                let caller = Arc::new(Caller::new(Some(user), GATEWAY_CLIENT_ID.to_owned(), scope));
                 let known = KnownSession {
                     hash,
                     caller: caller.clone(),
@@ -268,7 +275,7 @@ async fn session(
             via: Via::Session,
             second_factor,
         };
-        (identity, session.person)
+        (identity, person)
     }))
 }
 

@@ -281,16 +281,40 @@ impl AuthServer {
         hash: &crate::tokens::opaque::TokenHash,
     ) -> Result<Option<crate::store::SessionRecord>, crate::store::StoreError> {
         let s = &self.settings;
-        let now = self.now();
-        if let Some(answer) = self
-            .store
-            .touch_session_now(hash, now, s.session_idle, s.session_max)
-        {
-            return answer;
-        }
         self.store
-            .touch_session(hash, now, s.session_idle, s.session_max)
+            .touch_session(hash, self.now(), s.session_idle, s.session_max)
             .await
+    }
+
+    /// [`AuthServer::touch_session_hash`], with what `read` makes of the live session's
+    /// record instead of the record: a backend that holds its sessions in memory lends the
+    /// record to `read` at once (no boxed future, no copy of its strings; the session gate
+    /// asks this on every request), any other is asked as before.
+    pub async fn read_session_hash<T>(
+        &self,
+        hash: &crate::tokens::opaque::TokenHash,
+        read: impl FnOnce(&crate::store::SessionRecord) -> T,
+    ) -> Result<Option<T>, crate::store::StoreError> {
+        let s = &self.settings;
+        let now = self.now();
+        let mut read = Some(read);
+        let mut out = None;
+        let answered = self.store.touch_session_with(
+            hash,
+            now,
+            s.session_idle,
+            s.session_max,
+            &mut |record| out = read.take().map(|read| read(record)),
+        );
+        if let Some(answer) = answered {
+            answer?;
+            return Ok(out);
+        }
+        let record = self
+            .store
+            .touch_session(hash, now, s.session_idle, s.session_max)
+            .await?;
+        Ok(record.and_then(|record| read.take().map(|read| read(&record))))
     }
 
     /// Signs a new access token; a user's says how the user signed in (`sign_in`: absent

@@ -774,12 +774,39 @@ async fn sessions(s: &impl Store) {
             .unwrap(),
         None
     );
-    s.put_session(hash("s3"), session).await.unwrap();
+    s.put_session(hash("s3"), session.clone()).await.unwrap();
     s.delete_session(&hash("s3")).await.unwrap();
     assert_eq!(
         s.touch_session(&hash("s3"), NOW, 100, 1000).await.unwrap(),
         None
     );
+    // A backend that answers at once lends the record `touch_session` would return, slides
+    // it the same way, and lends nothing past the limits or for an unknown session.
+    s.put_session(hash("s4"), session).await.unwrap();
+    let lend = |id: &str, at: u64| {
+        let mut lent = Vec::new();
+        let answer = s.touch_session_with(&hash(id), at, 100, 1000, &mut |r| lent.push(r.clone()));
+        answer.map(|answer| (answer.unwrap(), lent))
+    };
+    if let Some((live, lent)) = lend("s4", NOW + 90) {
+        assert!(live);
+        assert_eq!(lent.len(), 1);
+        assert_eq!(lent[0].user, "alice");
+        assert_eq!(lent[0].last_seen, NOW + 90);
+        assert_eq!(
+            lend("s4", NOW + 191),
+            Some((false, vec![])),
+            "idle past its limit"
+        );
+        assert_eq!(lend("nope", NOW), Some((false, vec![])), "unknown");
+        assert_eq!(
+            s.touch_session(&hash("s4"), NOW + 191, 100, 1000)
+                .await
+                .unwrap(),
+            None,
+            "the idle session was removed"
+        );
+    }
 }
 
 async fn sweep_keeps_what_is_live(s: &impl Store) {

@@ -497,15 +497,18 @@ pub trait Store: factors::FactorStore + Send + Sync + 'static {
     ) -> StoreResult<Option<SessionRecord>>;
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()>;
     /// [`Store::touch_session`] answered at once by a backend that holds its sessions in
-    /// memory, `None` when it must be asked asynchronously: the session gate asks this
-    /// first, so that a session request does not allocate a boxed future for it.
-    fn touch_session_now(
+    /// memory, `None` when it must be asked asynchronously. The live session is lent to
+    /// `visit` (called at most once) instead of cloned out: `Ok(true)` when it was, `Ok(false)`
+    /// when there is no live session. The session gate asks this first, so that a session
+    /// request neither allocates a boxed future nor copies the record's strings.
+    fn touch_session_with(
         &self,
         _id: &TokenHash,
         _now: u64,
         _idle_secs: u64,
         _max_secs: u64,
-    ) -> Option<StoreResult<Option<SessionRecord>>> {
+        _visit: &mut dyn FnMut(&SessionRecord),
+    ) -> Option<StoreResult<bool>> {
         None
     }
 

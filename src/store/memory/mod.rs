@@ -217,28 +217,36 @@ impl MemoryStore {
     }
 
     /// [`Store::touch_session`], in memory: the idle limit slid forward, journalled at
-    /// most once a minute per session (a later crash loses under a minute of idle time).
+    /// most once a minute per session (a later crash loses under a minute of idle time);
+    /// the live session is lent to `visit`, under the lock. `false`: no live session.
     fn touched(
         &self,
         id: &TokenHash,
         now: u64,
         idle_secs: u64,
         max_secs: u64,
-    ) -> StoreResult<Option<SessionRecord>> {
+        visit: &mut dyn FnMut(&SessionRecord),
+    ) -> StoreResult<bool> {
         let mut txn = self.begin()?;
         let Some(session) = txn.state.sessions.get_mut(id) else {
-            return Ok(None);
+            return Ok(false);
         };
         if session.ends_at(idle_secs, max_secs) <= now {
             txn.state.sessions.remove(id);
-            return Ok(None);
+            return Ok(false);
         }
         if now / 60 != session.last_seen / 60 {
             txn.note(Change::TouchSession { id: *id, at: now })?;
         } else {
             session.last_seen = session.last_seen.max(now);
         }
-        Ok(txn.state.sessions.get(id).cloned())
+        match txn.state.sessions.get(id) {
+            Some(session) => {
+                visit(session);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 }
 
@@ -469,17 +477,22 @@ impl Store for MemoryStore {
         idle_secs: u64,
         max_secs: u64,
     ) -> StoreResult<Option<SessionRecord>> {
-        self.touched(id, now, idle_secs, max_secs)
+        let mut found = None;
+        self.touched(id, now, idle_secs, max_secs, &mut |s| {
+            found = Some(s.clone())
+        })?;
+        Ok(found)
     }
 
-    fn touch_session_now(
+    fn touch_session_with(
         &self,
         id: &TokenHash,
         now: u64,
         idle_secs: u64,
         max_secs: u64,
-    ) -> Option<StoreResult<Option<SessionRecord>>> {
-        Some(self.touched(id, now, idle_secs, max_secs))
+        visit: &mut dyn FnMut(&SessionRecord),
+    ) -> Option<StoreResult<bool>> {
+        Some(self.touched(id, now, idle_secs, max_secs, visit))
     }
 
     async fn delete_session(&self, id: &TokenHash) -> StoreResult<()> {

@@ -493,3 +493,30 @@ async fn session_use_is_journalled_at_most_once_a_minute() {
 // A data directory written before person records existed.
 mod ceremonies;
 mod pre_person;
+
+/// The session gate's fast path: the memory store always answers at once (the conformance
+/// suite checks what it answers), so a session request never waits on a boxed future.
+#[tokio::test]
+async fn sessions_are_touched_at_once() {
+    let store = MemoryStore::new();
+    let session = SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+        scope: "app".into(),
+        family: None,
+        person: None,
+    };
+    store
+        .put_session(TokenHash::of("s1"), session)
+        .await
+        .unwrap();
+    let mut users = Vec::new();
+    let answer = store.touch_session_with(&TokenHash::of("s1"), NOW + 1, 100, 1000, &mut |r| {
+        users.push(r.user.clone())
+    });
+    assert!(matches!(answer, Some(Ok(true))));
+    assert_eq!(users, ["alice"]);
+}
