@@ -35,6 +35,20 @@ fn record(family: &str, user: &str) -> RefreshRecord {
     }
 }
 
+/// alice's session begun at `NOW`, with `scope`.
+fn session(scope: &str) -> SessionRecord {
+    SessionRecord {
+        sign_in: None,
+        factor_tries: 0,
+        user: "alice".into(),
+        created_at: NOW,
+        last_seen: NOW,
+        scope: scope.into(),
+        family: None,
+        person: None,
+    }
+}
+
 fn access(jti: &str) -> IssuedAccess {
     IssuedAccess {
         jti: jti.into(),
@@ -123,14 +137,8 @@ async fn populate(store: &MemoryStore) {
         .await
         .unwrap();
     let session = SessionRecord {
-        sign_in: None,
-        factor_tries: 0,
-        user: "alice".into(),
-        created_at: NOW,
-        last_seen: NOW,
-        scope: "app".into(),
         family: Some("f1".into()),
-        person: None,
+        ..session("app")
     };
     store
         .put_session(TokenHash::of("s1"), session.clone())
@@ -459,16 +467,7 @@ async fn concurrent_writers_share_fsyncs_and_all_survive() {
 async fn session_use_is_journalled_at_most_once_a_minute() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let session = SessionRecord {
-        sign_in: None,
-        factor_tries: 0,
-        user: "alice".into(),
-        created_at: NOW,
-        last_seen: NOW,
-        scope: String::new(),
-        family: None,
-        person: None,
-    };
+    let session = session("");
     store
         .put_session(TokenHash::of("s"), session)
         .await
@@ -499,18 +498,8 @@ mod pre_person;
 #[tokio::test]
 async fn sessions_are_touched_at_once() {
     let store = MemoryStore::new();
-    let session = SessionRecord {
-        sign_in: None,
-        factor_tries: 0,
-        user: "alice".into(),
-        created_at: NOW,
-        last_seen: NOW,
-        scope: "app".into(),
-        family: None,
-        person: None,
-    };
     store
-        .put_session(TokenHash::of("s1"), session)
+        .put_session(TokenHash::of("s1"), session("app"))
         .await
         .unwrap();
     let mut users = Vec::new();
