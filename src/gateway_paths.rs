@@ -163,6 +163,12 @@ pub const OWN_ENDPOINTS: [(PathPattern, OwnEndpoint); 13] = [
 /// Which own endpoint serves the normalised `path`, with the rest of the path after its
 /// pattern; `None` when the routes do.
 pub fn own_endpoint(path: &str) -> Option<(OwnEndpoint, &str)> {
+    // Every pattern lies under a reserved prefix (`/oauth2`, `/.well-known`, `/healthz`: a
+    // test below holds it), so a path whose second byte starts none of them is a route's,
+    // told without walking the table: every proxied request asks.
+    if !matches!(path.as_bytes().get(1), Some(b'o' | b'.' | b'h')) {
+        return None;
+    }
     OWN_ENDPOINTS
         .iter()
         .find_map(|&(pattern, endpoint)| pattern.rest(path).map(|rest| (endpoint, rest)))
@@ -185,6 +191,37 @@ pub const FEDERATION_FLOW_COOKIE_PREFIX: &str = "__Host-authgate-fed-";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_own_endpoint_lies_under_a_reserved_prefix() {
+        for (pattern, _) in OWN_ENDPOINTS {
+            let (PathPattern::Exact(p) | PathPattern::Prefix(p) | PathPattern::Reserved(p)) =
+                pattern;
+            let stem = |r: &str| r.trim_end_matches('/').to_owned();
+            assert!(
+                RESERVED_PREFIXES.iter().any(|r| p.starts_with(&stem(r))),
+                "{p} is outside the reserved prefixes"
+            );
+            assert!(own_endpoint(p).is_some(), "{p}");
+        }
+        for reserved in RESERVED_PREFIXES {
+            assert!(
+                own_endpoint(reserved.trim_end_matches('/')).is_some(),
+                "{reserved}"
+            );
+        }
+        for path in [
+            "/",
+            "/x",
+            "/oauth",
+            "/.well",
+            "/health",
+            "/api/oauth2/token",
+            "",
+        ] {
+            assert_eq!(own_endpoint(path), None, "{path}");
+        }
+    }
 
     #[test]
     fn every_cookie_of_the_gateway_has_its_prefix() {

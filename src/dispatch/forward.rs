@@ -104,8 +104,8 @@ impl Gateway {
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && response::wants_html(&headers);
         let request_id = RequestId::of(&headers);
-        prepare_request_headers(&mut headers, &peer, client_host.as_ref());
-        identity_headers::apply(&mut headers, identity.as_ref(), config.forward_token);
+        let seen = prepare_request_headers(&mut headers, &peer, client_host.as_ref());
+        identity_headers::apply(&mut headers, seen, identity.as_ref(), config.forward_token);
         if let Some(assertion) = &route.assertion {
             assertion.apply(&mut headers, identity.as_ref(), self.auth.now());
         }
@@ -163,8 +163,9 @@ impl Gateway {
                     }
                 }
                 let (mut parts, body) = upstream_res.into_parts();
-                remove_hop_by_hop(&mut parts.headers);
-                identity_headers::drop_gateway_cookies_set_by(&mut parts.headers);
+                if remove_hop_by_hop(&mut parts.headers).set_cookie {
+                    identity_headers::drop_gateway_cookies_set_by(&mut parts.headers);
+                }
                 let body = IdleTimeoutBody::new(body, config.response_timeout);
                 Ok(Response::from_parts(parts, body.boxed_unsync()))
             }

@@ -160,7 +160,11 @@ fn new_id() -> HeaderValue {
     let (prefix, counter) = out.split_at_mut(16);
     prefix.copy_from_slice(PREFIX.get_or_init(|| hex16(rand::random::<u64>())));
     counter.copy_from_slice(&hex16(NEXT.fetch_add(1, Ordering::Relaxed)));
-    HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    // Owned by the value's shared storage from the start (one allocation, no copy): the id is
+    // cloned into the request, the upstream request and the response, and a clone of a
+    // copied-in value would first move it to shared storage (a second allocation).
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(out))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// `n` as 16 lower-case hex digits.

@@ -8,6 +8,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use super::headers::Seen;
 use crate::authn::{Identity, Via};
 use crate::gateway_paths::COOKIE_PREFIX;
 
@@ -15,9 +16,18 @@ const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
 const X_AUTH_CLIENT: HeaderName = HeaderName::from_static("x-auth-client");
 const X_AUTH_SCOPES: HeaderName = HeaderName::from_static("x-auth-scopes");
 
-/// Adds the identity headers and removes the gateway's credentials from the request.
-pub fn apply(headers: &mut HeaderMap, identity: Option<&Identity>, forward_token: bool) {
-    strip_gateway_cookies(headers);
+/// Adds the identity headers and removes the gateway's credentials from the request;
+/// `seen` is what header hygiene saw of it (`prepare_request_headers`), whose `cookie` spares
+/// the `Cookie` lookup of a request without one.
+pub fn apply(
+    headers: &mut HeaderMap,
+    seen: Seen,
+    identity: Option<&Identity>,
+    forward_token: bool,
+) {
+    if seen.cookie {
+        strip_gateway_cookies(headers);
+    }
     let Some(identity) = identity else {
         return;
     };
@@ -94,6 +104,15 @@ pub fn drop_gateway_cookies_set_by(headers: &mut HeaderMap) {
 mod tests {
     use super::*;
 
+    /// As if hygiene had seen every kind of header.
+    fn every() -> Seen {
+        Seen {
+            cookie: true,
+            set_cookie: true,
+            x_or_f: true,
+        }
+    }
+
     #[test]
     fn identity_and_cookie_hygiene() {
         let mut h = HeaderMap::new();
@@ -109,7 +128,7 @@ mod tests {
             Via::Bearer,
             false,
         );
-        apply(&mut h, Some(&identity), false);
+        apply(&mut h, every(), Some(&identity), false);
         assert_eq!(h["cookie"], "app=1; theme=dark");
         assert!(h.get(header::AUTHORIZATION).is_none());
         assert_eq!(h["x-auth-user"], "alice");
@@ -125,7 +144,7 @@ mod tests {
             HeaderValue::from_static("__Host-authgate-session=s"),
         );
         let identity = Identity::new(None, "worker".into(), String::new(), Via::Bearer, false);
-        apply(&mut h, Some(&identity), true);
+        apply(&mut h, every(), Some(&identity), true);
         assert!(h.get(header::COOKIE).is_none());
         assert!(h.get("x-auth-user").is_none());
         assert_eq!(h["x-auth-client"], "worker");
