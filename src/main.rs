@@ -8,6 +8,13 @@ use clap::Parser;
 use authgate::cli::{Cli, Command};
 use authgate::commands::{self, CommandError};
 
+/// mimalloc instead of the C library's allocator, for the binary only (the library and its
+/// tests keep the system's): a proxied request makes about a dozen short-lived allocations
+/// (hyper's read buffers, its timers, the request's future), and with mimalloc the gateway
+/// serves about 4 % more requests per CPU second (bench/README "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), CommandError> = match &cli.command {
