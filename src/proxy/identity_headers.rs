@@ -52,29 +52,44 @@ pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
     }
 }
 
-/// Removes `__Host-authgate-*` cookies from every `Cookie` header, keeping the others.
+/// Removes `__Host-authgate-*` cookies from every `Cookie` header, keeping the others. One
+/// pass finds whether there is one of ours and how many others there are; the header is
+/// rebuilt only when both (a session route's browser with cookies of the application), and
+/// only removed when all are ours (no copy made).
 fn strip_gateway_cookies(headers: &mut HeaderMap) {
-    let owns_one = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .any(|v| v.to_str().map_or(true, |t| t.contains(COOKIE_PREFIX)));
-    if !owns_one {
+    fn pairs(value: &HeaderValue) -> impl Iterator<Item = &str> {
+        let text = value.to_str().unwrap_or("");
+        text.split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+    }
+    let (mut ours, mut theirs) = (false, 0usize);
+    for value in headers.get_all(header::COOKIE) {
+        // A value that is no text is not forwarded: it counts as one of ours.
+        ours |= value.to_str().is_err();
+        for pair in pairs(value) {
+            if pair.starts_with(COOKIE_PREFIX) {
+                ours = true;
+            } else {
+                theirs += 1;
+            }
+        }
+    }
+    if !ours {
         return;
     }
-    let kept: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty() && !pair.starts_with(COOKIE_PREFIX))
-        .map(str::to_owned)
-        .collect();
+    let kept = (theirs > 0).then(|| {
+        let kept: Vec<&str> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .flat_map(pairs)
+            .filter(|pair| !pair.starts_with(COOKIE_PREFIX))
+            .collect();
+        HeaderValue::from_str(&kept.join("; "))
+    });
     headers.remove(header::COOKIE);
-    if !kept.is_empty() {
-        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
-            headers.insert(header::COOKIE, value);
-        }
+    if let Some(Ok(value)) = kept {
+        headers.insert(header::COOKIE, value);
     }
 }
 
@@ -148,6 +163,29 @@ mod tests {
         assert!(h.get(header::COOKIE).is_none());
         assert!(h.get("x-auth-user").is_none());
         assert_eq!(h["x-auth-client"], "worker");
+    }
+
+    #[test]
+    fn cookies_of_the_application_alone_pass_untouched_and_two_headers_merge() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("app=1;theme=dark"));
+        apply(&mut h, every(), None, true);
+        assert_eq!(h["cookie"], "app=1;theme=dark", "not rebuilt");
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static(" __Host-authgate-login=x ; lang=en"),
+        );
+        apply(&mut h, every(), None, true);
+        let all: Vec<_> = h.get_all(header::COOKIE).iter().collect();
+        assert_eq!(all, ["app=1; theme=dark; lang=en"]);
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_bytes(b"a=\xff").unwrap());
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        apply(&mut h, every(), None, true);
+        assert_eq!(
+            h["cookie"], "b=2",
+            "a value that is no text is not forwarded"
+        );
     }
 
     #[test]

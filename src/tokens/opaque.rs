@@ -21,8 +21,19 @@ pub fn new_token() -> String {
 
 /// The SHA-256 digest of a token: how it is stored and looked up. A digest is enough (no
 /// salt or slow hash) because the tokens themselves carry 256 bits of entropy.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TokenHash(pub [u8; 32]);
+
+/// A hash map keyed by digests hashes their first 8 bytes, not all 32 (and no length): a
+/// digest's bytes are uniform already, and the map's keyed SipHash still decides the bucket,
+/// so a client choosing tokens can no more aim at one bucket than before. Equality still
+/// compares all 32. The session gate looks a digest up on every request.
+impl std::hash::Hash for TokenHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [a, b, c, d, e, f, g, h, ..] = self.0;
+        state.write_u64(u64::from_le_bytes([a, b, c, d, e, f, g, h]));
+    }
+}
 
 impl TokenHash {
     pub fn of(token: &str) -> TokenHash {
@@ -87,6 +98,19 @@ impl<'de> Deserialize<'de> for TokenHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_that_share_their_hashed_prefix_are_still_told_apart() {
+        let mut a = [7u8; 32];
+        let mut map = std::collections::HashMap::new();
+        map.insert(TokenHash(a), "a");
+        a[31] = 8;
+        map.insert(TokenHash(a), "b");
+        assert_eq!(map.len(), 2);
+        assert_eq!(map[&TokenHash(a)], "b");
+        a[31] = 7;
+        assert_eq!(map[&TokenHash(a)], "a");
+    }
 
     #[test]
     fn tokens_are_256_bit_and_distinct() {
