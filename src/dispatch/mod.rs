@@ -134,15 +134,22 @@ impl Gateway {
         &self.auth.metrics
     }
 
-    /// Serves one request; never fails: refusals are responses.
-    pub async fn handle(&self, req: Request<Incoming>, conn: &ConnectionInfo) -> Response<Body> {
+    /// Serves one request; never fails: refusals are responses. Owns what it needs, so that
+    /// [`GatewayService`] boxes this future itself: every `async` layer between the box and
+    /// the route's work would hold the whole request's future once more, and move it once
+    /// more per request (a proxied request's future is a few kilobytes).
+    pub async fn handle(
+        self: Arc<Self>,
+        conn: Arc<ConnectionInfo>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
         let start = Instant::now();
-        let (response, route) = match self.dispatch(req, conn).await {
+        let (response, route) = match self.dispatch(req, &conn).await {
             Ok(answer) => answer,
             Err(rejection) => (rescue(rejection), None),
         };
         self.count(&response, route, start);
-        response
+        Ok(response)
     }
 
     /// Counts an answered request for `/metrics` (the route label is a configured path, or
@@ -308,8 +315,6 @@ impl tower::Service<Request<Incoming>> for GatewayService {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        let gateway = self.gateway.clone();
-        let conn = self.conn.clone();
-        Box::pin(async move { Ok(gateway.handle(req, &conn).await) })
+        Box::pin(self.gateway.clone().handle(self.conn.clone(), req))
     }
 }

@@ -8,9 +8,13 @@
 //! response body is returned unread for the server to stream out; its connection goes back to
 //! the pool when that body ends.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
+use pin_project_lite::pin_project;
 use tokio::sync::oneshot;
 
 use super::connect::{Connector, Sender};
@@ -94,22 +98,16 @@ impl UpstreamClient {
     /// Sends `req` (its target in origin form, its `Host` set) and waits for the response
     /// headers: at most `response_timeout` after the request body has been sent in full
     /// (`body_sent`, `None` for a request without a body).
-    pub async fn send(
+    pub fn send(
         &self,
         req: Request<RequestBody>,
         body_sent: Option<oneshot::Receiver<()>>,
-    ) -> Result<Response<PooledBody>, SendError> {
-        let timeout = self.response_timeout;
-        let deadline = async move {
-            if let Some(body_sent) = body_sent {
-                let _ = body_sent.await;
-            }
-            tokio::time::sleep(timeout).await;
-        };
-        tokio::select! {
-            biased;
-            result = self.exchange(req) => result,
-            () = deadline => Err(UpstreamError::Timeout.into()),
+    ) -> Deadline<impl Future<Output = Result<Response<PooledBody>, SendError>> + '_> {
+        Deadline {
+            exchange: self.exchange(req),
+            body_sent,
+            timeout: self.response_timeout,
+            timer: None,
         }
     }
 
@@ -153,6 +151,50 @@ impl UpstreamClient {
             tracing::warn!(error = %ErrorChain(&err), "upstream connection failed");
             UpstreamError::Unreachable.into()
         })
+    }
+}
+
+pin_project! {
+    /// An exchange with its response timeout, which starts when the request body has been
+    /// sent (at once without one). A future of its own rather than a `select!` in an `async
+    /// fn`: it is on every proxied request's path, where each `async` layer holds the whole
+    /// exchange once more and moves it once more per request.
+    pub struct Deadline<F> {
+        #[pin]
+        exchange: F,
+        body_sent: Option<oneshot::Receiver<()>>,
+        timeout: Duration,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F, T> Future for Deadline<F>
+where
+    F: Future<Output = Result<T, SendError>>,
+{
+    type Output = Result<T, SendError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        // The exchange first: an answer that is in wins over a timer that also ran out.
+        if let Poll::Ready(result) = this.exchange.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some(body_sent) = this.body_sent {
+            // Sent, or the body was dropped (its error is the exchange's to report).
+            if Pin::new(body_sent).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            *this.body_sent = None;
+        }
+        if this.timer.as_mut().as_pin_mut().is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(UpstreamError::Timeout.into())),
+            _ => Poll::Pending,
+        }
     }
 }
 
