@@ -15,7 +15,7 @@ use crate::endpoints::sign_in;
 use crate::http::body::{IdleTimeoutBody, RequestBody};
 use crate::http::head::RequestHost;
 use crate::http::{body::Body, response};
-use crate::middleware::request_id::{RequestId, X_REQUEST_ID};
+use crate::middleware::request_id::X_REQUEST_ID;
 use crate::proxy::builtin;
 use crate::proxy::headers::{prepare_request_headers, remove_hop_by_hop, Peer};
 use crate::proxy::identity_headers;
@@ -103,14 +103,13 @@ impl Gateway {
         let (mut parts, body) = req.into_parts();
         let mut headers = std::mem::take(&mut parts.headers);
         let html = matches!(route.target, Target::Whoami) && response::wants_html(&headers);
-        let request_id = RequestId::of(&headers);
-        let seen = prepare_request_headers(&mut headers, &peer, client_host.as_ref());
+        // The request id (`SetRequestId` put it in) stays through hygiene: no client's
+        // `Connection` can name it away.
+        let seen =
+            prepare_request_headers(&mut headers, &peer, client_host.as_ref(), &X_REQUEST_ID);
         identity_headers::apply(&mut headers, seen, identity.as_ref(), config.forward_token);
         if let Some(assertion) = &route.assertion {
             assertion.apply(&mut headers, identity.as_ref(), self.auth.now());
-        }
-        if let Some(RequestId(id)) = request_id {
-            headers.insert(X_REQUEST_ID.clone(), id);
         }
         if websocket {
             upgrade::restore_upgrade_headers(&mut headers);

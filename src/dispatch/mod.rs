@@ -1,7 +1,7 @@
 //! What the gateway does with one request: the innermost service of the stack
 //! (`server/stack.rs`), below the cross-cutting layers. The crate docs (`src/lib.rs`) draw the
-//! whole request path; these are dispatch's own steps, in the order `Gateway::dispatch` and
-//! `Gateway::forward` (`forward.rs`) run them:
+//! whole request path; these are dispatch's own steps, in the order `Gateway::route_of` (1
+//! to 4), `Gateway::handle` and `Gateway::forward` (`forward.rs`, 5 to 9) run them:
 //!
 //! 1. **head check**: the request head's own rules, for every path ([`head::check`]);
 //! 2. **normalise** the path ([`normalize`]);
@@ -27,6 +27,7 @@ mod cors;
 mod forward;
 mod route;
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,7 +46,7 @@ use crate::endpoints::federation::Federation;
 use crate::endpoints::{self, federation, forward_auth, resource_metadata, sign_in};
 use crate::gateway_paths::{own_endpoint, OwnEndpoint};
 use crate::http::body::Body;
-use crate::http::head;
+use crate::http::head::{self, RequestHost};
 use crate::http::path::normalize;
 use crate::http::response;
 use crate::metrics::{RouteSeries, GATEWAY_ROUTE};
@@ -99,6 +100,21 @@ pub struct Gateway {
     client_cors: Option<crate::http::cors::CorsPolicy>,
 }
 
+/// Where steps 1 to 4 send a request.
+enum Routed<'g, 'u> {
+    /// One of the gateway's own endpoints, at the normalised path.
+    Own(OwnEndpoint, Cow<'u, str>),
+    /// Answered already: a CORS preflight of the route.
+    Answered(Response<Body>, &'g Route),
+    /// The route's steps 5 to 9 (`forward`), and the allowed CORS origin of the request.
+    Route {
+        route: &'g Route,
+        path: Cow<'u, str>,
+        host: RequestHost,
+        origin: Option<&'g HeaderValue>,
+    },
+}
+
 impl Gateway {
     pub fn new(config: &Config, auth: Arc<AuthServer>) -> Result<Self, UpstreamSetupError> {
         let federation = Arc::new(Federation::new(config));
@@ -135,18 +151,51 @@ impl Gateway {
     }
 
     /// Serves one request; never fails: refusals are responses. Owns what it needs, so that
-    /// [`GatewayService`] boxes this future itself: every `async` layer between the box and
-    /// the route's work would hold the whole request's future once more, and move it once
-    /// more per request (a proxied request's future is a few kilobytes).
+    /// [`GatewayService`] boxes this future itself, and awaits a route's steps 5 to 9
+    /// (`forward`) directly: every `async` layer between the box and the route's work would
+    /// hold the whole request's future once more, and move it once more per request (a
+    /// proxied request's future is a few kilobytes). Steps 1 to 4 are [`Gateway::route_of`].
     pub async fn handle(
         self: Arc<Self>,
         conn: Arc<ConnectionInfo>,
         req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let start = Instant::now();
-        let (response, route) = match self.dispatch(req, &conn).await {
-            Ok(answer) => answer,
+        // A `Uri` clone is a reference count, and lets the path outlive the request's move.
+        let uri = req.uri().clone();
+        let (response, route) = match self.route_of(&req, &uri) {
             Err(rejection) => (rescue(rejection), None),
+            Ok(Routed::Own(endpoint, path)) => {
+                (self.serve_own(endpoint, &path, req, &conn).await, None)
+            }
+            Ok(Routed::Answered(response, route)) => (response, Some(route)),
+            Ok(Routed::Route {
+                route,
+                path,
+                host,
+                origin,
+            }) => {
+                // A refusal after routing still names its route in the access log.
+                let mut response = match self.forward(route, &path, &host, req, &conn).await {
+                    Ok(response) => response,
+                    Err(rejection) => {
+                        if let Rejection::Upstream(kind) = &rejection {
+                            self.auth
+                                .metrics
+                                .upstream_error(route.series.name(), kind.as_str());
+                        }
+                        rescue(rejection)
+                    }
+                };
+                if let Some(policy) = route.config.cors.as_deref() {
+                    policy.apply(origin, response.headers_mut());
+                }
+                if self.label_responses {
+                    // The last step: no `.await` follows, as `hand_over` requires.
+                    access_log::hand_over(&route.label);
+                }
+                (response, Some(route))
+            }
         };
         self.count(&response, route, start);
         Ok(response)
@@ -161,61 +210,56 @@ impl Gateway {
         series.request(metrics, status, start.elapsed().as_secs_f64());
     }
 
-    /// The answer, and the route that served it (none for the gateway's own endpoints).
-    async fn dispatch(
-        &self,
-        req: Request<Incoming>,
-        conn: &ConnectionInfo,
-    ) -> Result<(Response<Body>, Option<&Route>), Rejection> {
+    /// Steps 1 to 4: where the request goes (`uri` is its own, cloned).
+    fn route_of<'g, 'u>(
+        &'g self,
+        req: &Request<Incoming>,
+        uri: &'u http::Uri,
+    ) -> Result<Routed<'g, 'u>, Rejection> {
         // 1. The head's own rules come first, for every path: the gateway's endpoints too.
         let host = head::check(req.method(), req.version(), req.uri(), req.headers())?;
-        // 2. A `Uri` clone is a reference count, and lets the path outlive the request's move.
-        let uri = req.uri().clone();
+        // 2.
         let path = normalize(uri.path())?;
-
         // 3. The gateway's own endpoints.
-        if let Some((endpoint, rest)) = own_endpoint(&path) {
-            if let Some(policy) = self.client_cors_for(&path) {
-                let own = self.own_with_cors(policy, endpoint, rest, &path, req, conn);
-                return Ok((Box::pin(own).await, None));
-            }
-            let response = self.own(endpoint, rest, &path, req, conn).await?;
-            return Ok((response, None));
+        if let Some((endpoint, _)) = own_endpoint(&path) {
+            return Ok(Routed::Own(endpoint, path));
         }
-
-        // 4. The route, and its CORS preflight; 5 to 9 in `forward`.
+        // 4. The route, and its CORS preflight.
         let route = route::find(&self.routes, &host, uri.path(), &path)?;
-        let cors = route.config.cors.as_deref();
         let mut origin = None;
-        if let Some(policy) = cors {
-            if let Some(response) = cors::preflight(policy, &req) {
+        if let Some(policy) = route.config.cors.as_deref() {
+            if let Some(response) = cors::preflight(policy, req) {
                 if self.label_responses {
                     access_log::hand_over(&route.label);
                 }
-                return Ok((response, Some(route)));
+                return Ok(Routed::Answered(response, route));
             }
             origin = policy.allowed_origin(req.headers());
         }
-        // A refusal after routing still names its route in the access log.
-        let mut response = match self.forward(route, &path, &host, req, conn).await {
+        Ok(Routed::Route {
+            route,
+            path,
+            host,
+            origin,
+        })
+    }
+
+    /// Step 3's answer: one of the gateway's own endpoints, with the client endpoints' CORS.
+    async fn serve_own(
+        &self,
+        endpoint: OwnEndpoint,
+        path: &str,
+        req: Request<Incoming>,
+        conn: &ConnectionInfo,
+    ) -> Response<Body> {
+        let rest = own_endpoint(path).map_or("", |(_, rest)| rest);
+        if let Some(policy) = self.client_cors_for(path) {
+            return Box::pin(self.own_with_cors(policy, endpoint, rest, path, req, conn)).await;
+        }
+        match self.own(endpoint, rest, path, req, conn).await {
             Ok(response) => response,
-            Err(rejection) => {
-                if let Rejection::Upstream(kind) = &rejection {
-                    self.auth
-                        .metrics
-                        .upstream_error(route.series.name(), kind.as_str());
-                }
-                rescue(rejection)
-            }
-        };
-        if let Some(policy) = cors {
-            policy.apply(origin, response.headers_mut());
+            Err(rejection) => rescue(rejection),
         }
-        if self.label_responses {
-            // The last step: no `.await` follows, as `hand_over` requires.
-            access_log::hand_over(&route.label);
-        }
-        Ok((response, Some(route)))
     }
 
     /// Serves one of the gateway's own endpoints; `rest` is what follows its pattern in

@@ -9,10 +9,10 @@
 //!   balancer that made one), and only when it is 1 to 128 characters of `A-Z a-z 0-9 . _ : -`;
 //!   from anyone else it is replaced, so a client can neither forge another request's id in
 //!   the logs nor inject text into them.
-//! - The id replaces the request's `X-Request-Id` header; the dispatcher sends it upstream
-//!   again after header hygiene (a client's `Connection: x-request-id` cannot remove it), the
-//!   access log writes it ([`RequestId::of`]), and the response carries it (unless the
-//!   upstream set its own).
+//! - The id replaces the request's `X-Request-Id` header; header hygiene keeps it for the
+//!   upstream (a client's `Connection: x-request-id` cannot remove it), the access log
+//!   writes it ([`RequestId::of`]), and the response carries it (unless the upstream set its
+//!   own).
 //! - The decision logs of a request (a refused token, a failed sign-in) carry the id too: the
 //!   response future lends it to the log formatter while it polls the request
 //!   (`logging::request_scope`).

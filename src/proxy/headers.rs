@@ -64,12 +64,18 @@ pub struct Seen {
     pub cookie: bool,
     /// A `Set-Cookie` header.
     pub set_cookie: bool,
-    /// A name starting with `x` or `f`, where the identity, forwarding and routing headers are.
-    pub x_or_f: bool,
+    /// A name of the identity, forwarding or routing lists, in any spelling (whether it goes
+    /// depends on the peer: `prepare_request_headers` decides).
+    pub suspect: bool,
 }
 
 /// Removes hop-by-hop headers: those `Connection` names, then the fixed list.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> Seen {
+    remove_hop_by_hop_keeping(headers, None)
+}
+
+/// [`remove_hop_by_hop`], except that `Connection` cannot name `keep` away.
+fn remove_hop_by_hop_keeping(headers: &mut HeaderMap, keep: Option<&HeaderName>) -> Seen {
     // One pass over the names finds which are present: most messages carry none, or only
     // `Connection`, and removing an absent name still costs a lookup.
     let mut present = [false; 6];
@@ -83,7 +89,8 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> Seen {
                 "cookie" => seen.cookie = true,
                 "set-cookie" => seen.set_cookie = true,
                 _ => match name.as_bytes().first() {
-                    Some(b'x' | b'f') => seen.x_or_f = true,
+                    // A length test rejects most names (the request id's among them).
+                    Some(b'x' | b'f') => seen.suspect |= suspect(name),
                     Some(b'p') => proxy |= name.starts_with("proxy-"),
                     _ => {}
                 },
@@ -92,7 +99,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) -> Seen {
     }
     if present[0] {
         if let Some(named) = connection_tokens(headers) {
-            for name in named {
+            for name in named.iter().filter(|name| Some(*name) != keep) {
                 headers.remove(name);
             }
         }
@@ -160,9 +167,13 @@ pub fn connection_has(headers: &HeaderMap, wanted: &str) -> bool {
     })
 }
 
+/// Whether `name` is on one of the lists hygiene strips, in any spelling.
+fn suspect(name: &str) -> bool {
+    spelled_as(name, &IDENTITY) || spelled_as(name, &ROUTING) || spelled_as(name, &FORWARDING)
+}
+
 /// `name` lower-cased (already, by `http`) with `_` read as `-`, compared against `list`.
-fn spelled_as(name: &HeaderName, list: &[&str]) -> bool {
-    let name = name.as_str();
+fn spelled_as(name: &str, list: &[&str]) -> bool {
     list.iter().any(|wanted| {
         name.len() == wanted.len()
             && name
@@ -184,13 +195,16 @@ pub struct Peer {
 }
 
 /// Cleans the client's headers and adds the gateway's forwarding headers, and says what the
-/// hop-by-hop pass saw ([`Seen`]). `host` is the `Host` the client asked for, when it sent one.
+/// hop-by-hop pass saw ([`Seen`]). `host` is the `Host` the client asked for, when it sent one;
+/// `own` is a header the gateway itself has put in already (the request id), which a client's
+/// `Connection` cannot name away.
 pub fn prepare_request_headers(
     headers: &mut HeaderMap,
     peer: &Peer,
     host: Option<&HeaderValue>,
+    own: &HeaderName,
 ) -> Seen {
-    let seen = remove_hop_by_hop(headers);
+    let seen = remove_hop_by_hop_keeping(headers, Some(own));
 
     let prior_for: Option<String> = if peer.trusted {
         let values: Vec<&str> = headers
@@ -211,21 +225,21 @@ pub fn prepare_request_headers(
         .then(|| headers.get(&X_FORWARDED_HOST).cloned())
         .flatten();
 
-    // Without a name in the `x`/`f` families there is nothing to look for.
-    let suspicious: Vec<HeaderName> = if !seen.x_or_f {
+    // Without a suspect name there is nothing to look for.
+    let suspicious: Vec<HeaderName> = if !seen.suspect {
         Vec::new()
     } else {
         headers
             .keys()
             .filter(|name| {
-                let first = name.as_str().as_bytes().first();
-                matches!(first, Some(b'x' | b'f'))
+                let name = name.as_str();
+                matches!(name.as_bytes().first(), Some(b'x' | b'f'))
                     && (spelled_as(name, &IDENTITY)
                         || spelled_as(name, &ROUTING)
                         || (spelled_as(name, &FORWARDING)
                             && !(peer.trusted
-                                && FORWARDING.contains(&name.as_str())
-                                && name.as_str() != "x-forwarded-for")))
+                                && FORWARDING.contains(&name)
+                                && name != "x-forwarded-for")))
             })
             .cloned()
             .collect()
@@ -276,6 +290,25 @@ mod tests {
         h
     }
 
+    /// The gateway's own header in the tests: a request id.
+    const OWN: HeaderName = HeaderName::from_static("x-request-id");
+
+    #[test]
+    fn a_clients_connection_cannot_name_the_gateways_own_header_away() {
+        let mut h = map(&[
+            ("connection", "x-request-id, x-hop"),
+            ("x-request-id", "gateway-made"),
+            ("x-hop", "1"),
+        ]);
+        prepare_request_headers(&mut h, &peer(), None, &OWN);
+        assert_eq!(h["x-request-id"], "gateway-made");
+        assert!(h.get("x-hop").is_none());
+        // A response's hop-by-hop pass keeps nothing back.
+        let mut h = map(&[("connection", "x-request-id"), ("x-request-id", "upstream")]);
+        remove_hop_by_hop(&mut h);
+        assert!(h.get("x-request-id").is_none());
+    }
+
     fn peer() -> Peer {
         Peer {
             ip: ip_header_value(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
@@ -296,19 +329,25 @@ mod tests {
         let mut h = map(&[("cookie", "a=1"), ("x-auth-user", "mallory")]);
         let seen = remove_hop_by_hop(&mut h);
         assert_eq!(
-            (seen.cookie, seen.set_cookie, seen.x_or_f),
+            (seen.cookie, seen.set_cookie, seen.suspect),
             (true, false, true)
         );
         let mut h = map(&[("set-cookie", "a=1"), ("forwarded", "for=1.2.3.4")]);
         let seen = remove_hop_by_hop(&mut h);
         assert_eq!(
-            (seen.cookie, seen.set_cookie, seen.x_or_f),
+            (seen.cookie, seen.set_cookie, seen.suspect),
             (false, true, true)
         );
-        // What the pass saw is what the request's cleaning relies on: no `x`/`f` name, no scan.
+        // The request id and an application's own `x-` header are no suspects; an identity
+        // header spelled with `_` is.
+        let mut h = map(&[("x-request-id", "1"), ("x-app-trace", "2"), ("fancy", "3")]);
+        assert!(!remove_hop_by_hop(&mut h).suspect);
+        let mut h = map(&[("x_auth_user", "mallory")]);
+        assert!(remove_hop_by_hop(&mut h).suspect);
+        // What the pass saw is what the request's cleaning relies on.
         let mut h = map(&[("x-forwarded-for", "1.2.3.4"), ("cookie", "a=1")]);
-        let seen = prepare_request_headers(&mut h, &peer(), None);
-        assert!(seen.cookie && seen.x_or_f);
+        let seen = prepare_request_headers(&mut h, &peer(), None, &OWN);
+        assert!(seen.cookie && seen.suspect);
         assert_eq!(h["x-forwarded-for"], "10.0.0.7");
     }
 
@@ -360,7 +399,7 @@ mod tests {
             ("x-app", "kept"),
         ]);
         let host = HeaderValue::from_static("gw.example.com");
-        prepare_request_headers(&mut h, &peer(), Some(&host));
+        prepare_request_headers(&mut h, &peer(), Some(&host), &OWN);
         let mut left: Vec<(String, String)> = h
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
@@ -393,7 +432,12 @@ mod tests {
             tls: false,
             ..peer()
         };
-        prepare_request_headers(&mut h, &peer, Some(&HeaderValue::from_static("internal")));
+        prepare_request_headers(
+            &mut h,
+            &peer,
+            Some(&HeaderValue::from_static("internal")),
+            &OWN,
+        );
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 10.0.0.7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "public.example.com");

@@ -124,7 +124,7 @@ mod tests {
         Seen {
             cookie: true,
             set_cookie: true,
-            x_or_f: true,
+            suspect: true,
         }
     }
 
