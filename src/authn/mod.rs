@@ -137,7 +137,7 @@ pub async fn decide(
             ))
         }
         Presented::None | Presented::OtherScheme => match mode {
-            AuthMode::Session => match session(auth, callers, headers).await? {
+            AuthMode::Session => match session(auth, callers, headers, !allow.is_empty()).await? {
                 Some(found) => found,
                 None => return Err(no_session(headers)),
             },
@@ -224,12 +224,13 @@ async fn from_token(
 }
 
 /// The session behind the session cookie, if it is alive (touching it slides its idle
-/// limit), with the `allow`-list facts it carries (a federated person's, fixed at sign-in).
-/// The cookie's hash and the caller come from `callers` when the cookie was seen before.
+/// limit), with the `allow`-list facts it carries (a federated person's, fixed at sign-in)
+/// when `want_facts` (the route has an `allow` list). The cookie's hash and the caller come from `callers` when the cookie was seen before.
 async fn session(
     auth: &AuthServer,
     callers: &Callers,
     headers: &HeaderMap,
+    want_facts: bool,
 ) -> Result<Option<(Identity, Option<AllowFacts>)>, AuthnFailure> {
     let Some(id) = cookie::get(headers, SESSION_COOKIE) else {
         return Ok(None);
@@ -251,7 +252,13 @@ async fn session(
             }
             _ => Err((session.user.clone(), session.scope.clone())),
         };
-        (second_factor, caller, session.person.clone())
+        // A person's facts only for a route with an `allow` list, the one reader of them.
+        let facts = if want_facts {
+            session.person.clone()
+        } else {
+            None
+        };
+        (second_factor, caller, facts)
     };
     let session = auth
         .read_session_hash(&hash, read)

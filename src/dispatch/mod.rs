@@ -154,7 +154,7 @@ impl Gateway {
     /// [`GatewayService`] boxes this future itself, and awaits a route's steps 5 to 9
     /// (`forward`) directly: every `async` layer between the box and the route's work would
     /// hold the whole request's future once more, and move it once more per request (a
-    /// proxied request's future is a few kilobytes). Steps 1 to 4 are [`Gateway::route_of`].
+    /// proxied request's future is a few kilobytes). Steps 1 to 4 are `route_of`.
     pub async fn handle(
         self: Arc<Self>,
         conn: Arc<ConnectionInfo>,
@@ -218,7 +218,7 @@ impl Gateway {
     ) -> Result<Routed<'g, 'u>, Rejection> {
         // 1. The head's own rules come first, for every path: the gateway's endpoints too.
         let host = head::check(req.method(), req.version(), req.uri(), req.headers())?;
-        // 2.
+        // 2. The path, normalised.
         let path = normalize(uri.path())?;
         // 3. The gateway's own endpoints.
         if let Some((endpoint, _)) = own_endpoint(&path) {

@@ -232,14 +232,12 @@ pub fn prepare_request_headers(
         headers
             .keys()
             .filter(|name| {
+                // A trusted proxy's forwarding headers, spelled exactly, stay (`X-Forwarded-For`
+                // is rebuilt below): the lists share no name, so that spares no identity or
+                // routing header.
                 let name = name.as_str();
-                matches!(name.as_bytes().first(), Some(b'x' | b'f'))
-                    && (spelled_as(name, &IDENTITY)
-                        || spelled_as(name, &ROUTING)
-                        || (spelled_as(name, &FORWARDING)
-                            && !(peer.trusted
-                                && FORWARDING.contains(&name)
-                                && name != "x-forwarded-for")))
+                let kept = peer.trusted && FORWARDING.contains(&name) && name != "x-forwarded-for";
+                suspect(name) && !kept
             })
             .cloned()
             .collect()
@@ -314,6 +312,16 @@ mod tests {
             ip: ip_header_value(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7))),
             trusted: false,
             tls: true,
+        }
+    }
+
+    #[test]
+    fn a_trusted_proxys_forwarding_names_are_no_identity_or_routing_name() {
+        for name in FORWARDING {
+            assert!(
+                !spelled_as(name, &IDENTITY) && !spelled_as(name, &ROUTING),
+                "{name}"
+            );
         }
     }
 

@@ -57,17 +57,19 @@ pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
 /// rebuilt only when both (a session route's browser with cookies of the application), and
 /// only removed when all are ours (no copy made).
 fn strip_gateway_cookies(headers: &mut HeaderMap) {
-    fn pairs(value: &HeaderValue) -> impl Iterator<Item = &str> {
-        let text = value.to_str().unwrap_or("");
+    fn pairs(text: &str) -> impl Iterator<Item = &str> {
         text.split(';')
             .map(str::trim)
             .filter(|pair| !pair.is_empty())
     }
     let (mut ours, mut theirs) = (false, 0usize);
     for value in headers.get_all(header::COOKIE) {
-        // A value that is no text is not forwarded: it counts as one of ours.
-        ours |= value.to_str().is_err();
-        for pair in pairs(value) {
+        let Ok(text) = value.to_str() else {
+            // A value that is no text is not forwarded: it counts as one of ours.
+            ours = true;
+            continue;
+        };
+        for pair in pairs(text) {
             if pair.starts_with(COOKIE_PREFIX) {
                 ours = true;
             } else {
@@ -82,6 +84,7 @@ fn strip_gateway_cookies(headers: &mut HeaderMap) {
         let kept: Vec<&str> = headers
             .get_all(header::COOKIE)
             .iter()
+            .filter_map(|value| value.to_str().ok())
             .flat_map(pairs)
             .filter(|pair| !pair.starts_with(COOKIE_PREFIX))
             .collect();
