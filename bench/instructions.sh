@@ -3,7 +3,9 @@
 # whatever else the machine is doing (a busy 2-CPU machine makes req/s comparisons noise).
 # Compares authgate binaries (before/after a change) on the `auth = "none"` route to an nginx
 # upstream, on an `auth = "bearer"` route to the same upstream (one client_credentials token,
-# as a client reuses it) and on a `static://200` route, with the same wrk load.
+# as a client reuses it), on an `auth = "session"` route (/s/, scopes only, as bench/table.sh's:
+# a local user's browser session, signed in once with the password form, bench/login.py) and
+# on a `static://200` route, with the same wrk load.
 #
 #   bench/instructions.sh BIN [BIN...]      # e.g. an old and a new target/release/authgate
 #   REQUESTS_SECONDS=15 CONNS=10 bench/instructions.sh target/release/authgate
@@ -48,6 +50,7 @@ NGX
 nginx -p "$work/up" -c "$work/up/nginx.conf" -g 'daemon off;' &
 sleep 0.5
 
+session_hash=$(printf 'bench-password\n' | "$1" hash-password)
 sessions_toml=
 if [ -n "$SESSIONS" ]; then
     idp_port=$(free_port)
@@ -65,13 +68,7 @@ JSON
     node "$here/../tests/idp/idp.mjs" "$work/idp.json" <"$work/idp.stdin" >"$work/idp.log" 2>&1 &
     for _ in $(seq 1 100); do grep -q ready "$work/idp.log" && break; sleep 0.2; done
     grep -q ready "$work/idp.log" || { cat "$work/idp.log" >&2; exit 1; }
-    user_hash=$(printf 'bench-password\n' | "$1" hash-password)
     sessions_toml=$(cat <<TOML
-[[users]]
-name = "alice"
-password = "$user_hash"
-scopes = ["app"]
-groups = ["ops"]
 [[providers]]
 id = "corp"
 type = "oidc"
@@ -141,7 +138,17 @@ type = "confidential"
 secret = "sha256:$CLIENT_SECRET_SHA"
 grants = ["client_credentials"]
 scopes = ["api:read"]
+[[users]]
+name = "alice"
+password = "$session_hash"
+scopes = ["app"]
+groups = ["ops"]
 $sessions_toml
+[[routes]]
+path = "/s/"
+upstream = "http://127.0.0.1:$up"
+auth = "session"
+scopes = ["app"]
 [[routes]]
 path = "/b/"
 upstream = "http://127.0.0.1:$up"
@@ -165,9 +172,9 @@ TOML
     # The RS256 Next key is generated just after the start (AFTER_START), off the request
     # path: give it time here, or its generation lands in the first counted round.
     sleep 5
-    routes=(/ /b/ /static/x)
+    routes=(/ /b/ /s/ /static/x)
+    local_sid=$(python3 "$here/login.py" once "http://127.0.0.1:$port" /s/ alice bench-password)
     if [ -n "$SESSIONS" ]; then
-        local_sid=$(python3 "$here/login.py" once "http://127.0.0.1:$port" /ls/ alice bench-password)
         fed_sid=$(python3 "$here/federated_login.py" "http://127.0.0.1:$port" https://gw.example /fs/ Corp ops-sub)
         portal=(--token bench-portal http://127.0.0.1:9/cb app "http://127.0.0.1:$port" https://gw.example)
         local_token=$(python3 "$here/federated_login.py" "${portal[@]}" password alice bench-password)
@@ -184,6 +191,7 @@ TOML
     for route in "${routes[@]}"; do
         auth=()
         [ "$route" = /b/ ] && auth=(-H "Authorization: Bearer $token")
+        [ "$route" = /s/ ] && auth=(-H "Cookie: __Host-authgate-session=$local_sid")
         [ "$route" = /ls/ ] && auth=(-H "Cookie: __Host-authgate-session=$local_sid")
         [ "$route" = /fs/ ] && auth=(-H "Cookie: __Host-authgate-session=$fed_sid")
         [ "$route" = /lb/ ] && auth=(-H "Authorization: Bearer $local_token")
