@@ -8,12 +8,13 @@ use http::header::{self, HeaderMap};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Presented<'a> {
     None,
-    /// The credential after `Bearer `, not yet checked against the token68 alphabet: a token
-    /// that verifies is well-formed (base64url and dots), so only one that does not verify
-    /// needs [`well_formed`] to say why; a client resending a cached token pays no pass over
-    /// its bytes.
-    Bearer(&'a str),
-    /// A second header, an empty token, or bytes that are not UTF-8.
+    /// The credential after `Bearer `, as bytes, not yet checked against the token68
+    /// alphabet nor as UTF-8: a token that verifies is well-formed (base64url and dots), so
+    /// only one that does not verify needs [`well_formed`] to say why, and a client resending
+    /// a cached token pays no pass over its bytes (the cache compares bytes; a token it does
+    /// not hold is read as text before it is verified).
+    Bearer(&'a [u8]),
+    /// A second header or an empty token.
     Malformed,
     /// Another scheme (Basic, …): not ours to judge.
     OtherScheme,
@@ -66,19 +67,13 @@ pub fn presented(headers: &HeaderMap) -> Presented<'_> {
     if token.is_empty() {
         return Presented::Malformed;
     }
-    // Not UTF-8: malformed. UTF-8 beyond ASCII is no token either, but it cannot verify, so
-    // [`well_formed`] says so then.
-    match std::str::from_utf8(token) {
-        Ok(token) => Presented::Bearer(token),
-        Err(_) => Presented::Malformed,
-    }
+    Presented::Bearer(token)
 }
 
 /// Whether a presented bearer token is in the RFC 6750 token68 alphabet (`=` only as its
-/// trailing padding). Asked only of a token that did not verify, to tell a malformed header
-/// from an invalid token.
-pub fn well_formed(token: &str) -> bool {
-    let bytes = token.as_bytes();
+/// trailing padding), which also makes it ASCII. Asked only of a token that did not verify,
+/// to tell a malformed header from an invalid token.
+pub fn well_formed(bytes: &[u8]) -> bool {
     let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
     !bytes.is_empty() && is_token68(&bytes[..bytes.len() - padding])
 }
@@ -108,9 +103,9 @@ mod tests {
         assert_eq!(presented(&with(&[])), Presented::None);
         assert_eq!(
             presented(&with(&["Bearer abc.def-_~"])),
-            Presented::Bearer("abc.def-_~")
+            Presented::Bearer(b"abc.def-_~")
         );
-        assert_eq!(presented(&with(&["bearer abc"])), Presented::Bearer("abc"));
+        assert_eq!(presented(&with(&["bearer abc"])), Presented::Bearer(b"abc"));
         assert_eq!(
             presented(&with(&["Basic dXNlcjpw"])),
             Presented::OtherScheme
@@ -118,8 +113,8 @@ mod tests {
         assert_eq!(presented(&with(&["Bearer"])), Presented::Malformed);
         assert_eq!(presented(&with(&["Bearer "])), Presented::Malformed);
         // Checked against the alphabet only when it does not verify.
-        assert_eq!(presented(&with(&["Bearer a b"])), Presented::Bearer("a b"));
-        assert!(!well_formed("a b"));
+        assert_eq!(presented(&with(&["Bearer a b"])), Presented::Bearer(b"a b"));
+        assert!(!well_formed(b"a b"));
         assert_eq!(
             presented(&with(&["Bearer a", "Bearer b"])),
             Presented::Malformed
@@ -132,34 +127,37 @@ mod tests {
         let token = format!("{alphabet}==");
         assert_eq!(
             presented(&with(&[&format!("Bearer {token}")])),
-            Presented::Bearer(&token)
+            Presented::Bearer(token.as_bytes())
         );
-        assert!(well_formed(&token));
+        assert!(well_formed(token.as_bytes()));
         for byte in 0x21u8..0x7f {
             if alphabet.as_bytes().contains(&byte) || byte == b'=' {
                 continue;
             }
             let token = format!("ab{}cd", byte as char);
-            assert!(!well_formed(&token), "{token}");
+            assert!(!well_formed(token.as_bytes()), "{token}");
         }
         // `=` only at the end; spaces (only) before the token.
-        assert!(!well_formed("a=b"));
-        assert!(!well_formed(""));
-        assert!(!well_formed("abc\u{e9}"));
+        assert!(!well_formed(b"a=b"));
+        assert!(!well_formed(b""));
+        assert!(!well_formed("abc\u{e9}".as_bytes()));
+        assert!(!well_formed(b"ab\xfc"));
         assert_eq!(
             presented(&with(&["Bearer   ab=="])),
-            Presented::Bearer("ab==")
+            Presented::Bearer(b"ab==")
         );
-        assert!(well_formed("ab=="));
-        assert!(!well_formed("\tab"));
-        // Bytes that are not UTF-8: malformed, whatever the scheme.
+        assert!(well_formed(b"ab=="));
+        assert!(!well_formed(b"\tab"));
+        // Another scheme whose bytes are not UTF-8: malformed. A bearer token's bytes are read
+        // as they are: one that is not UTF-8 is not in the cache and cannot verify, and
+        // `authn::decide` calls it malformed (`well_formed` says no).
         let odd = HeaderValue::from_bytes(b"Basic \xfc").unwrap();
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, odd);
         assert_eq!(presented(&headers), Presented::Malformed);
         let odd = HeaderValue::from_bytes(b"Bearer ab\xfc").unwrap();
         headers.insert(header::AUTHORIZATION, odd);
-        assert_eq!(presented(&headers), Presented::Malformed);
+        assert_eq!(presented(&headers), Presented::Bearer(b"ab\xfc"));
     }
 
     #[test]

@@ -152,8 +152,8 @@ impl Callers {
         Callers::default()
     }
 
-    /// What is known of `token`, if it verified before.
-    pub(super) fn token(&self, token: &str) -> Option<Arc<KnownToken>> {
+    /// What is known of `token` (as presented: bytes), if it verified before.
+    pub(super) fn token(&self, token: &[u8]) -> Option<Arc<KnownToken>> {
         self.tokens.get(token)
     }
 
@@ -164,7 +164,7 @@ impl Callers {
 
     /// What is known of the session cookie `id`, if it was seen before.
     pub(super) fn session(&self, id: &str) -> Option<Arc<KnownSession>> {
-        self.sessions.get(id)
+        self.sessions.get(id.as_bytes())
     }
 
     /// Remembers the session cookie `id`'s hash and caller.
@@ -227,14 +227,17 @@ mod tests {
     fn the_cache_answers_only_for_the_token_it_was_given() {
         let callers = Callers::new();
         let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMTIzNDU2";
-        assert!(callers.token(token).is_none());
+        assert!(callers.token(token.as_bytes()).is_none());
         callers.put_token(
             token,
             Arc::new(KnownToken::new(claims("alice", "spa", &[]))),
         );
-        assert_eq!(callers.token(token).unwrap().caller.user(), Some("alice"));
+        assert_eq!(
+            callers.token(token.as_bytes()).unwrap().caller.user(),
+            Some("alice")
+        );
         assert!(callers
-            .token("aGVhZGVy.cGF5bG9hZB.c2lnbmF0dXJlLXRhaWwtMTIzNDU2")
+            .token(b"aGVhZGVy.cGF5bG9hZB.c2lnbmF0dXJlLXRhaWwtMTIzNDU2")
             .is_none());
         // Tokens and session cookies are kept apart.
         assert!(callers.session(token).is_none());

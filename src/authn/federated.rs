@@ -63,7 +63,7 @@ pub(super) async fn facts(
         return Ok(Some(local.clone()));
     }
     let cached = provider_of(user).and(token);
-    if let Some(found) = cached.and_then(|t| auth.token_facts.get(t)) {
+    if let Some(found) = cached.and_then(|t| auth.token_facts.get(t.as_bytes())) {
         return Ok(found);
     }
     let person = auth

@@ -24,6 +24,7 @@ use crate::gateway_paths::{GATEWAY_CLIENT_ID, SESSION_COOKIE};
 use crate::http::cookie;
 use crate::oauth::{AccessRefused, AuthServer};
 use crate::store::AllowFacts;
+use crate::tokens::jwt::TokenInvalid;
 use crate::tokens::opaque::TokenHash;
 use bearer::Presented;
 pub use caller::{Caller, CallerHeaders, Callers};
@@ -161,6 +162,8 @@ pub async fn decide(
         // the file, a token's person read once per token (`federated::facts`).
         let looked_up = match (user, &carried) {
             (Some(user), None) if allow::needs_person(allow) => {
+                // A token that verified is text (`from_token`).
+                let token = token.and_then(|t| std::str::from_utf8(t).ok());
                 federated::facts(auth, user, token).await?
             }
             _ => None,
@@ -191,15 +194,19 @@ fn no_session(headers: &HeaderMap) -> AuthnFailure {
 async fn from_token(
     auth: &AuthServer,
     callers: &Callers,
-    token: &str,
+    token: &[u8],
 ) -> Result<Identity, AuthnFailure> {
     let known = match callers.token(token) {
         Some(known) => auth.check_access(&known.claims).await.map(|()| known),
-        None => auth.verify_access(token).await.map(|claims| {
-            let known = Arc::new(KnownToken::new(claims));
-            callers.put_token(token, known.clone());
-            known
-        }),
+        // Bytes that are not UTF-8 are no token (and not in the token68 alphabet).
+        None => match std::str::from_utf8(token) {
+            Ok(text) => auth.verify_access(text).await.map(|claims| {
+                let known = Arc::new(KnownToken::new(claims));
+                callers.put_token(text, known.clone());
+                known
+            }),
+            Err(_) => Err(AccessRefused::Invalid(TokenInvalid::Malformed)),
+        },
     };
     match known {
         Ok(known) => Ok(Identity {

@@ -51,9 +51,9 @@ impl<V: Clone> TokenCache<V> {
         }
     }
 
-    fn slot(&self, token: &str) -> &Mutex<Option<Slot<V>>> {
+    fn slot(&self, token: &[u8]) -> &Mutex<Option<Slot<V>>> {
         // FNV-1a over the last 16 bytes: the tail of the signature.
-        let tail = &token.as_bytes()[token.len().saturating_sub(16)..];
+        let tail = &token[token.len().saturating_sub(16)..];
         let hash = tail.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
         });
@@ -61,8 +61,9 @@ impl<V: Clone> TokenCache<V> {
         &self.slots[index]
     }
 
-    /// What was remembered of `token` (its claims, if it verified before).
-    pub fn get(&self, token: &str) -> Option<V> {
+    /// What was remembered of `token` (its claims, if it verified before). Bytes, so that a
+    /// token read from a header needs no UTF-8 check to be looked up: only text is ever put.
+    pub fn get(&self, token: &[u8]) -> Option<V> {
         // A slot holds plain data that every step leaves consistent: a panic elsewhere
         // cannot leave it half-written.
         let slot = self
@@ -70,13 +71,13 @@ impl<V: Clone> TokenCache<V> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let cached = slot.as_ref()?;
-        same_token(cached.token.as_bytes(), token.as_bytes()).then(|| cached.value.clone())
+        same_token(cached.token.as_bytes(), token).then(|| cached.value.clone())
     }
 
     /// Remembers `value` of `token` (that it verified with these claims).
     pub fn put(&self, token: &str, value: V) {
         let mut slot = self
-            .slot(token)
+            .slot(token.as_bytes())
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *slot = Some(Slot {
@@ -123,15 +124,15 @@ mod tests {
     fn answers_only_for_the_exact_token_it_was_given() {
         let cache = VerifiedTokens::new();
         let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMTIzNDU2";
-        assert!(cache.get(token).is_none());
+        assert!(cache.get(token.as_bytes()).is_none());
         cache.put(token, claims("j1"));
-        assert_eq!(cache.get(token).unwrap().jti, "j1");
+        assert_eq!(cache.get(token.as_bytes()).unwrap().jti, "j1");
         // Same slot (same tail), another token: no answer.
         let other = "aGVhZGVy.cGF5bG9hZB.c2lnbmF0dXJlLXRhaWwtMTIzNDU2";
-        assert!(cache.get(other).is_none());
+        assert!(cache.get(other.as_bytes()).is_none());
         // A prefix or an extension of a cached token is another token.
-        assert!(cache.get(&token[..token.len() - 1]).is_none());
-        assert!(cache.get(&format!("{token}A")).is_none());
+        assert!(cache.get(&token.as_bytes()[..token.len() - 1]).is_none());
+        assert!(cache.get(format!("{token}A").as_bytes()).is_none());
     }
 
     #[test]
@@ -150,8 +151,8 @@ mod tests {
         let b = "z.w.same-tail-0123456789";
         cache.put(a, claims("a"));
         cache.put(b, claims("b"));
-        assert!(cache.get(a).is_none());
-        assert_eq!(cache.get(b).unwrap().jti, "b");
+        assert!(cache.get(a.as_bytes()).is_none());
+        assert_eq!(cache.get(b.as_bytes()).unwrap().jti, "b");
         for i in 0..10 * SLOTS {
             cache.put(&format!("h.p.sig{i:016}"), claims("n"));
         }

@@ -30,6 +30,9 @@ use crate::oauth::AuthServer;
 use crate::rescue::Rejection;
 use crate::tokens::jose::JWKS_MAX_AGE_SECS;
 
+/// Why a bearer credential that is no token is refused (as `authn::decide` says it).
+const MALFORMED: &str = "the Authorization header is malformed";
+
 /// `GET /.well-known/openid-configuration`.
 pub(super) fn discovery(auth: &AuthServer) -> Response<Body> {
     response::json(StatusCode::OK, &auth.openid_configuration())
@@ -62,13 +65,12 @@ pub(super) async fn userinfo(
         return Err(refused(AuthnFailure::TokenInQuery));
     }
     let header = match bearer::presented(req.headers()) {
-        Presented::Bearer(token) => Some(token.to_owned()),
+        Presented::Bearer(token) => match std::str::from_utf8(token) {
+            Ok(token) => Some(token.to_owned()),
+            Err(_) => return Err(refused(AuthnFailure::InvalidToken(MALFORMED))),
+        },
         Presented::None | Presented::OtherScheme => None,
-        Presented::Malformed => {
-            return Err(refused(AuthnFailure::InvalidToken(
-                "the Authorization header is malformed",
-            )))
-        }
+        Presented::Malformed => return Err(refused(AuthnFailure::InvalidToken(MALFORMED))),
     };
     let in_body = if req.method() == Method::POST
         && has_media_type(req.headers(), "application/x-www-form-urlencoded")

@@ -82,7 +82,8 @@ pub(super) async fn register(
     }
     let metadata = Arc::from(resource_metadata::url_for(&auth.settings.issuer, "/"));
     let token = match bearer::presented(req.headers()) {
-        Presented::Bearer(token) => Some(token.to_owned()),
+        // Bytes that are not UTF-8 are no token.
+        Presented::Bearer(token) => std::str::from_utf8(token).ok().map(str::to_owned),
         _ => None,
     };
     if token.is_none() {
