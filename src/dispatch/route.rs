@@ -72,10 +72,7 @@ pub(super) fn build_table(
             Some(host) => format!("{host}{}", route.path),
             None => route.path.clone(),
         };
-        let label = RouteLabel {
-            route: Arc::from(name),
-            upstream: Arc::from(route.upstream.to_string()),
-        };
+        let label = RouteLabel::new(Arc::from(name), Arc::from(route.upstream.to_string()));
         let series = metrics.route(&label.route);
         let origin = &config.server.public_url.origin;
         let assertion = route.assertion.then(|| {

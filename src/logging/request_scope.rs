@@ -48,6 +48,14 @@ impl Drop for GiveBack<'_> {
     }
 }
 
+/// The id of the request being polled on this thread, if any (a clone: a reference count).
+pub fn current() -> Option<HeaderValue> {
+    let id = CURRENT.take();
+    let copy = id.clone();
+    CURRENT.set(id);
+    copy
+}
+
 /// Calls `f` with the current request id as text, if a request is being polled.
 fn with_current<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
     let id = CURRENT.take();

@@ -11,8 +11,8 @@
 //!   the logs nor inject text into them.
 //! - The id replaces the request's `X-Request-Id` header; header hygiene keeps it for the
 //!   upstream (a client's `Connection: x-request-id` cannot remove it), the access log
-//!   writes it ([`RequestId::of`]), and the response carries it (unless the upstream set its
-//!   own).
+//!   writes it (lent while the request is polled, below), and the response carries it
+//!   (unless the upstream set its own).
 //! - The decision logs of a request (a refused token, a failed sign-in) carry the id too: the
 //!   response future lends it to the log formatter while it polls the request
 //!   (`logging::request_scope`).
@@ -32,22 +32,6 @@ use crate::logging::request_scope;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub HeaderValue);
-
-impl RequestId {
-    /// The id [`SetRequestId`] gave `headers`' request.
-    pub fn of(headers: &http::HeaderMap) -> Option<RequestId> {
-        headers.get(&X_REQUEST_ID).cloned().map(RequestId)
-    }
-
-    /// The id as text (always ASCII: it was made or checked here).
-    pub fn as_str(&self) -> &str {
-        self.0.to_str().unwrap_or("-")
-    }
-}
 
 /// Gives each request its id.
 #[derive(Debug, Clone, Copy)]
@@ -184,7 +168,8 @@ mod tests {
     use std::convert::Infallible;
 
     async fn echo_id(req: Request<()>) -> Result<Response<String>, Infallible> {
-        let id = RequestId::of(req.headers()).map(|r| r.as_str().to_owned());
+        let id = req.headers().get(&X_REQUEST_ID);
+        let id = id.map(|v| v.to_str().unwrap().to_owned());
         Ok(Response::new(id.unwrap_or_default()))
     }
 

@@ -5,14 +5,24 @@
 //! buffer ([`Stamp`]), numbers two digits at a time (`itoa`), and a text field is scanned
 //! once for what it needs and, as nearly always, copied as one slice.
 //!
-//! Every text field is escaped, whoever set it: the path and the method come from the
-//! client, the route and upstream from the configuration. A quote, a backslash, a newline
-//! or any other control byte can therefore neither end a value nor start a forged line. Only
-//! fields of [`Entry`] are ever written; no header value (so neither `Authorization` nor
-//! `Cookie`) and no query string reaches this module.
+//! Every text field that could hold a byte to escape is escaped, whoever set it: the path
+//! (from the client) and the reason on every line; the route and the upstream (from the
+//! configuration) unless their route's label found them [`plain`] once, when it was built.
+//! The method is an `http::Method`, a token (RFC 9110 `tchar`: no space, `=`, quote,
+//! backslash or control byte), and the request id is plain by construction
+//! (`middleware::request_id`); those two are copied as they are, and a debug build checks
+//! the id. A quote, a backslash, a newline or any other control byte can therefore neither
+//! end a value nor start a forged line. Only fields of [`Entry`] are ever written; no header
+//! value (so neither `Authorization` nor `Cookie`) and no query string reaches this module.
+//!
+//! Scanning a field cost about 100 instructions plus 9 per byte (callgrind: 310 for a
+//! 22-byte upstream), so the fields known plain skip it: about 570 instructions of the
+//! none route's line.
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::Method;
 
 use crate::config::AccessFormat;
 
@@ -21,12 +31,16 @@ use crate::config::AccessFormat;
 pub struct Entry<'a> {
     /// When the line was written (the response's end).
     pub time: SystemTime,
-    pub method: &'a str,
+    /// A token (RFC 9110): written as it is.
+    pub method: &'a Method,
     /// The request's path, never its query.
     pub path: &'a str,
     pub status: u16,
     pub route: &'a str,
     pub upstream: &'a str,
+    /// `route` and `upstream` are both [`plain`] (checked once per route): written as they
+    /// are. False: both are scanned, and escaped if need be.
+    pub label_plain: bool,
     /// Why the gateway answered itself.
     pub reason: &'a str,
     /// The client connection's address ([`peer_text`]), `-` when unknown.
@@ -37,7 +51,16 @@ pub struct Entry<'a> {
     pub duration_us: u64,
     /// False when the client or the upstream broke off.
     pub complete: bool,
-    pub request_id: &'a str,
+    /// [`plain`] by construction (`middleware::request_id` makes it of hex digits, or keeps
+    /// a trusted proxy's only when it is of `A-Z a-z 0-9 . _ : -`): its bytes (the header
+    /// value's), written as they are; empty when there is none.
+    pub request_id: &'a [u8],
+}
+
+/// Whether `text` needs neither quotes (logfmt) nor escapes (either format): then it may be
+/// copied into a line as it is.
+pub fn plain(text: &str) -> bool {
+    !text.is_empty() && needs(text) == 0
 }
 
 /// The formatted timestamp of the last second a shard wrote, so that its lines within one
@@ -74,12 +97,20 @@ pub fn write_line(out: &mut Vec<u8>, stamp: &mut Stamp, format: AccessFormat, en
 fn logfmt(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     out.extend_from_slice(b"timestamp=");
     timestamp(out, stamp, e.time);
-    logfmt_text(out, b" method=", e.method);
+    out.extend_from_slice(b" method=");
+    out.extend_from_slice(e.method.as_str().as_bytes());
     logfmt_text(out, b" path=", e.path);
     out.extend_from_slice(b" status=");
     number(out, u64::from(e.status));
-    logfmt_text(out, b" route=", e.route);
-    logfmt_text(out, b" upstream=", e.upstream);
+    if e.label_plain {
+        out.extend_from_slice(b" route=");
+        out.extend_from_slice(e.route.as_bytes());
+        out.extend_from_slice(b" upstream=");
+        out.extend_from_slice(e.upstream.as_bytes());
+    } else {
+        logfmt_text(out, b" route=", e.route);
+        logfmt_text(out, b" upstream=", e.upstream);
+    }
     logfmt_text(out, b" reason=", e.reason);
     out.extend_from_slice(b" peer=");
     out.extend_from_slice(e.peer.as_bytes());
@@ -92,19 +123,28 @@ fn logfmt(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     } else {
         b" complete=false"
     });
-    logfmt_text(out, b" request_id=", e.request_id);
+    out.extend_from_slice(b" request_id=");
+    out.extend_from_slice(id_text(e.request_id));
     out.push(b'\n');
 }
 
 fn json(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out, stamp, e.time);
-    json_text(out, b"\",\"method\":\"", e.method);
+    out.extend_from_slice(b"\",\"method\":\"");
+    out.extend_from_slice(e.method.as_str().as_bytes());
     json_text(out, b"\",\"path\":\"", e.path);
     out.extend_from_slice(b"\",\"status\":");
     number(out, u64::from(e.status));
-    json_text(out, b",\"route\":\"", e.route);
-    json_text(out, b"\",\"upstream\":\"", e.upstream);
+    if e.label_plain {
+        out.extend_from_slice(b",\"route\":\"");
+        out.extend_from_slice(e.route.as_bytes());
+        out.extend_from_slice(b"\",\"upstream\":\"");
+        out.extend_from_slice(e.upstream.as_bytes());
+    } else {
+        json_text(out, b",\"route\":\"", e.route);
+        json_text(out, b"\",\"upstream\":\"", e.upstream);
+    }
     json_text(out, b"\",\"reason\":\"", e.reason);
     out.extend_from_slice(b"\",\"peer\":\"");
     out.extend_from_slice(e.peer.as_bytes());
@@ -117,8 +157,23 @@ fn json(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     } else {
         b",\"complete\":false"
     });
-    json_text(out, b",\"request_id\":\"", e.request_id);
+    out.extend_from_slice(b",\"request_id\":\"");
+    out.extend_from_slice(id_text(e.request_id));
     out.extend_from_slice(b"\"}\n");
+}
+
+/// The request id as written: `-` when there is none, and (in a debug build) checked
+/// [`plain`], as `middleware::request_id` makes every id.
+fn id_text(id: &[u8]) -> &[u8] {
+    debug_assert!(
+        id.is_empty() || std::str::from_utf8(id).is_ok_and(plain),
+        "a request id that is not plain"
+    );
+    if id.is_empty() {
+        b"-"
+    } else {
+        id
+    }
 }
 
 /// What a text value needs, as bits: [`ESCAPE`], some byte must be escaped inside quotes
@@ -288,17 +343,18 @@ mod tests {
     fn entry(path: &'static str) -> Entry<'static> {
         Entry {
             time: UNIX_EPOCH + Duration::from_millis(1_796_228_066_123),
-            method: "GET",
+            method: &Method::GET,
             path,
             status: 200,
             route: "/api/",
             upstream: "http://127.0.0.1:9000",
+            label_plain: true,
             reason: "-",
             peer: "127.0.0.1:40000",
             bytes: 1234,
             duration_us: 1_500,
             complete: true,
-            request_id: "0f3a",
+            request_id: b"0f3a",
         }
     }
 
@@ -365,12 +421,13 @@ mod tests {
             .collect();
         let mut e = entry("");
         e.path = &nasty;
-        e.method = "GE\"T";
+        e.route = &nasty;
+        e.label_plain = false;
         let text = line(AccessFormat::Json, &e);
         assert_eq!(text.matches('\n').count(), 1, "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["path"], nasty.as_str());
-        assert_eq!(v["method"], "GE\"T");
+        assert_eq!(v["route"], nasty.as_str());
         assert!(text.contains(r"\t\n\u000b\u000c\r"), "{text}");
         assert!(
             text.contains(r##"!\""##) && text.contains(r"[\\]"),
@@ -404,6 +461,27 @@ mod tests {
         }
     }
 
+    /// The fields written without a scan: a method is a token, which needs nothing in
+    /// either format (`http` refuses any other), and a label is copied only when [`plain`].
+    #[test]
+    fn what_is_written_unscanned_needs_nothing() {
+        for byte in 0u8..=255 {
+            if let Ok(method) = Method::from_bytes(&[b'G', byte, b'T']) {
+                assert!(plain(method.as_str()), "{byte}");
+            }
+        }
+        for text in ["a b", "a=b", "a\"b", "a\\b", "a\nb", "", "a\u{7f}"] {
+            assert!(!plain(text), "{text:?}");
+        }
+        assert!(plain("/api/") && plain("http://127.0.0.1:9000/x?y") && plain("é"));
+        let mut e = entry("/");
+        e.route = "/a b/";
+        e.label_plain = plain(e.route);
+        assert!(line(AccessFormat::Logfmt, &e).contains(" route=\"/a b/\" "));
+        e.request_id = b"";
+        assert!(line(AccessFormat::Logfmt, &e).ends_with(" request_id=-\n"));
+    }
+
     #[test]
     fn absent_fields_and_other_values() {
         let mut e = entry("/");
@@ -413,6 +491,7 @@ mod tests {
         e.bytes = 0;
         e.status = 502;
         e.route = "-";
+        e.label_plain = plain(e.route) && plain(e.upstream);
         e.reason = "upstream_timeout";
         let text = line(AccessFormat::Logfmt, &e);
         assert!(

@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use buffer::Limits;
-pub use format::{peer_text, Entry};
+pub use format::{peer_text, plain, Entry};
 pub use writer::{Destination, CLOSE_WAIT};
 
 use crate::config::AccessFormat;

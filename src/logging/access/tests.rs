@@ -89,17 +89,18 @@ fn limits(batch_bytes: usize, queue_batches: usize, flush_every: Duration) -> Li
 fn entry(request_id: &str) -> Entry<'_> {
     Entry {
         time: crate::clock::log_timestamp(),
-        method: "GET",
+        method: &http::Method::GET,
         path: "/x",
         status: 200,
         route: "/",
         upstream: "http://127.0.0.1:9",
+        label_plain: true,
         reason: "-",
         peer: "-",
         bytes: 2,
         duration_us: 10,
         complete: true,
-        request_id,
+        request_id: request_id.as_bytes(),
     }
 }
 
