@@ -11,6 +11,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use super::headers::Seen;
 use crate::authn::{Identity, Via};
 use crate::gateway_paths::COOKIE_PREFIX;
+use crate::http::cookie;
 
 const X_AUTH_USER: HeaderName = HeaderName::from_static("x-auth-user");
 const X_AUTH_CLIENT: HeaderName = HeaderName::from_static("x-auth-client");
@@ -53,40 +54,36 @@ pub fn insert(headers: &mut HeaderMap, identity: &Identity) {
 }
 
 /// Removes `__Host-authgate-*` cookies from every `Cookie` header, keeping the others. One
-/// pass finds whether there is one of ours and how many others there are; the header is
-/// rebuilt only when both (a session route's browser with cookies of the application), and
-/// only removed when all are ours (no copy made).
+/// pass over the bytes ([`cookie::pairs`]) finds whether there is one of ours and whether
+/// there are others; the header is only removed when all are ours (a session route's browser
+/// without cookies of the application: no copy made), and rebuilt when both.
 fn strip_gateway_cookies(headers: &mut HeaderMap) {
-    fn pairs(text: &str) -> impl Iterator<Item = &str> {
-        text.split(';')
-            .map(str::trim)
-            .filter(|pair| !pair.is_empty())
-    }
-    let (mut ours, mut theirs) = (false, 0usize);
+    let (mut ours, mut theirs) = (false, false);
     for value in headers.get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else {
+        if !cookie::is_text(value) {
             // A value that is no text is not forwarded: it counts as one of ours.
             ours = true;
             continue;
-        };
-        for pair in pairs(text) {
-            if pair.starts_with(COOKIE_PREFIX) {
+        }
+        for pair in cookie::pairs(value.as_bytes()) {
+            if pair.starts_with(COOKIE_PREFIX.as_bytes()) {
                 ours = true;
             } else {
-                theirs += 1;
+                theirs = true;
             }
         }
     }
     if !ours {
         return;
     }
-    let kept = (theirs > 0).then(|| {
+    let kept = theirs.then(|| {
         let kept: Vec<&str> = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .flat_map(pairs)
-            .filter(|pair| !pair.starts_with(COOKIE_PREFIX))
+            .flat_map(|text| text.split(';'))
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty() && !pair.starts_with(COOKIE_PREFIX))
             .collect();
         HeaderValue::from_str(&kept.join("; "))
     });
