@@ -102,15 +102,7 @@ fn logfmt(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     logfmt_text(out, b" path=", e.path);
     out.extend_from_slice(b" status=");
     number(out, u64::from(e.status));
-    if e.label_plain {
-        out.extend_from_slice(b" route=");
-        out.extend_from_slice(e.route.as_bytes());
-        out.extend_from_slice(b" upstream=");
-        out.extend_from_slice(e.upstream.as_bytes());
-    } else {
-        logfmt_text(out, b" route=", e.route);
-        logfmt_text(out, b" upstream=", e.upstream);
-    }
+    label(out, e, [b" route=", b" upstream="], logfmt_text);
     logfmt_text(out, b" reason=", e.reason);
     out.extend_from_slice(b" peer=");
     out.extend_from_slice(e.peer.as_bytes());
@@ -136,15 +128,7 @@ fn json(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     json_text(out, b"\",\"path\":\"", e.path);
     out.extend_from_slice(b"\",\"status\":");
     number(out, u64::from(e.status));
-    if e.label_plain {
-        out.extend_from_slice(b",\"route\":\"");
-        out.extend_from_slice(e.route.as_bytes());
-        out.extend_from_slice(b"\",\"upstream\":\"");
-        out.extend_from_slice(e.upstream.as_bytes());
-    } else {
-        json_text(out, b",\"route\":\"", e.route);
-        json_text(out, b"\",\"upstream\":\"", e.upstream);
-    }
+    label(out, e, [b",\"route\":\"", b"\",\"upstream\":\""], json_text);
     json_text(out, b"\",\"reason\":\"", e.reason);
     out.extend_from_slice(b"\",\"peer\":\"");
     out.extend_from_slice(e.peer.as_bytes());
@@ -160,6 +144,21 @@ fn json(out: &mut Vec<u8>, stamp: &mut Stamp, e: &Entry<'_>) {
     out.extend_from_slice(b",\"request_id\":\"");
     out.extend_from_slice(id_text(e.request_id));
     out.extend_from_slice(b"\"}\n");
+}
+
+/// `route` and `upstream`, each after its key (`keys`): copied as they are when the label
+/// is plain, else through the format's `text` writer, which escapes.
+fn label(out: &mut Vec<u8>, e: &Entry<'_>, keys: [&[u8]; 2], text: fn(&mut Vec<u8>, &[u8], &str)) {
+    let [route_key, upstream_key] = keys;
+    if e.label_plain {
+        out.extend_from_slice(route_key);
+        out.extend_from_slice(e.route.as_bytes());
+        out.extend_from_slice(upstream_key);
+        out.extend_from_slice(e.upstream.as_bytes());
+    } else {
+        text(out, route_key, e.route);
+        text(out, upstream_key, e.upstream);
+    }
 }
 
 /// The request id as written: `-` when there is none, and (in a debug build) checked
