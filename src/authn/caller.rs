@@ -164,7 +164,7 @@ impl Callers {
 
     /// What is known of the session cookie `id`, if it was seen before.
     pub(super) fn session(&self, id: &str) -> Option<Arc<KnownSession>> {
-        self.sessions.get(id.as_bytes())
+        self.sessions.get(id)
     }
 
     /// Remembers the session cookie `id`'s hash and caller.

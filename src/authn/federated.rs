@@ -57,13 +57,13 @@ pub(super) fn under_provider(auth: &AuthServer, identity: &mut Identity) -> bool
 pub(super) async fn facts(
     auth: &AuthServer,
     user: &str,
-    token: Option<&str>,
+    token: Option<&[u8]>,
 ) -> Result<Option<Arc<AllowFacts>>, AuthnFailure> {
     if let Some(local) = auth.local_facts.get(user) {
         return Ok(Some(local.clone()));
     }
     let cached = provider_of(user).and(token);
-    if let Some(found) = cached.and_then(|t| auth.token_facts.get(t.as_bytes())) {
+    if let Some(found) = cached.and_then(|t| auth.token_facts.get(t)) {
         return Ok(found);
     }
     let person = auth

@@ -162,8 +162,6 @@ pub async fn decide(
         // the file, a token's person read once per token (`federated::facts`).
         let looked_up = match (user, &carried) {
             (Some(user), None) if allow::needs_person(allow) => {
-                // A token that verified is text (`from_token`).
-                let token = token.and_then(|t| std::str::from_utf8(t).ok());
                 federated::facts(auth, user, token).await?
             }
             _ => None,

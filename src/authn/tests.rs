@@ -326,6 +326,27 @@ async fn a_token_is_refused_once_the_clock_passes_its_expiry_and_leeway() {
 }
 
 /// `decide` for a bearer route needing no scope, with `token` in the header.
+async fn on_bearer_route(server: &TestServer, token: &str) -> Result<Identity, AuthnFailure> {
+    on_bearer_route_with(server, &headers(Some(&bearer(token)), None, None)).await
+}
+
+/// `decide` for a bearer route needing no scope, with the request's headers.
+async fn on_bearer_route_with(
+    server: &TestServer,
+    request: &HeaderMap,
+) -> Result<Identity, AuthnFailure> {
+    decide(
+        &server.auth,
+        callers(),
+        AuthMode::Bearer,
+        &[],
+        &[],
+        request,
+        None,
+    )
+    .await
+}
+
 /// The token is looked up as bytes: one that is not UTF-8 cannot be in the cache, and is
 /// refused as malformed (not looked up as text, not verified), also after a valid token
 /// filled the cache.
@@ -337,32 +358,9 @@ async fn a_bearer_token_that_is_not_utf8_is_malformed() {
     for odd in [&b"Bearer ab\xfccd"[..], b"Bearer \xff", b"bearer a.b.\xc3"] {
         let mut request = HeaderMap::new();
         request.insert(header::AUTHORIZATION, HeaderValue::from_bytes(odd).unwrap());
-        let decided = decide(
-            &server.auth,
-            callers(),
-            AuthMode::Bearer,
-            &[],
-            &[],
-            &request,
-            None,
-        )
-        .await;
+        let decided = on_bearer_route_with(&server, &request).await;
         assert_eq!(decided, Err(MALFORMED), "{odd:?}");
     }
-}
-
-async fn on_bearer_route(server: &TestServer, token: &str) -> Result<Identity, AuthnFailure> {
-    let request = headers(Some(&bearer(token)), None, None);
-    decide(
-        &server.auth,
-        callers(),
-        AuthMode::Bearer,
-        &[],
-        &[],
-        &request,
-        None,
-    )
-    .await
 }
 
 #[tokio::test]

@@ -356,7 +356,7 @@ impl AuthServer {
     /// user and client), the last two on every call ([`AuthServer::check_access`]).
     pub async fn verify_access(&self, token: &str) -> Result<Arc<AccessClaims>, AccessRefused> {
         let now = self.now();
-        let claims = match self.verified.get(token.as_bytes()) {
+        let claims = match self.verified.get(token) {
             Some(claims) => {
                 jwt::check_times(&claims, now).map_err(AccessRefused::Invalid)?;
                 claims

@@ -77,15 +77,14 @@ fn strip_gateway_cookies(headers: &mut HeaderMap) {
         return;
     }
     let kept = theirs.then(|| {
-        let kept: Vec<&str> = headers
+        let kept: Vec<&[u8]> = headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|text| text.split(';'))
-            .map(str::trim)
-            .filter(|pair| !pair.is_empty() && !pair.starts_with(COOKIE_PREFIX))
+            .filter(|value| cookie::is_text(value))
+            .flat_map(|value| cookie::pairs(value.as_bytes()))
+            .filter(|pair| !pair.starts_with(COOKIE_PREFIX.as_bytes()))
             .collect();
-        HeaderValue::from_str(&kept.join("; "))
+        HeaderValue::from_bytes(&kept.join(&b"; "[..]))
     });
     headers.remove(header::COOKIE);
     if let Some(Ok(value)) = kept {

@@ -26,7 +26,7 @@ use super::jwt::AccessClaims;
 pub const SLOTS: usize = 1024;
 
 struct Slot<V> {
-    token: Box<str>,
+    token: Box<[u8]>,
     value: V,
 }
 
@@ -61,9 +61,10 @@ impl<V: Clone> TokenCache<V> {
         &self.slots[index]
     }
 
-    /// What was remembered of `token` (its claims, if it verified before). Bytes, so that a
-    /// token read from a header needs no UTF-8 check to be looked up: only text is ever put.
-    pub fn get(&self, token: &[u8]) -> Option<V> {
+    /// What was remembered of `token` (its claims, if it verified before). Any bytes, so
+    /// that a token read from a header needs no UTF-8 check to be looked up.
+    pub fn get<T: AsRef<[u8]> + ?Sized>(&self, token: &T) -> Option<V> {
+        let token = token.as_ref();
         // A slot holds plain data that every step leaves consistent: a panic elsewhere
         // cannot leave it half-written.
         let slot = self
@@ -71,13 +72,14 @@ impl<V: Clone> TokenCache<V> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let cached = slot.as_ref()?;
-        same_token(cached.token.as_bytes(), token).then(|| cached.value.clone())
+        same_token(&cached.token, token).then(|| cached.value.clone())
     }
 
     /// Remembers `value` of `token` (that it verified with these claims).
-    pub fn put(&self, token: &str, value: V) {
+    pub fn put<T: AsRef<[u8]> + ?Sized>(&self, token: &T, value: V) {
+        let token = token.as_ref();
         let mut slot = self
-            .slot(token.as_bytes())
+            .slot(token)
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *slot = Some(Slot {
