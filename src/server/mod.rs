@@ -2,12 +2,13 @@
 //!
 //! Limits applied here, before any request reaches the stack: at most `max_connections`
 //! connections at once; the TLS handshake and each request's header block must arrive within
-//! `header_timeout` (which also bounds idle keep-alive); a header block larger than
+//! `header_timeout` (which also bounds idle keep-alive: `header_timeout.rs`); a header block larger than
 //! `header_bytes` is answered 431 by hyper; HTTP/2 streams, header lists and reset floods
 //! are capped. On shutdown the listener closes first, then connections finish their
 //! in-flight requests within `shutdown_grace`, then the access log writes every line it
 //! still holds.
 
+mod header_timeout;
 pub(crate) mod reload;
 pub(crate) mod signals;
 pub(crate) mod stack;
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use header_timeout::{BusyBody, HeaderTimeout};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -340,8 +342,9 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        // The header timeout is the connection's own (`header_timeout.rs`): hyper's would arm
+        // a timer per request.
+        .header_read_timeout(None)
         .max_buf_size(limits.header_bytes)
         .max_headers(100)
         .writev(false)
@@ -406,65 +409,37 @@ struct HttpParts {
 
 impl HttpParts {
     /// HTTP over one connection's bytes, plain or TLS alike: until the connection ends, or
-    /// until `header_timeout` passes without its first request ([`FirstRequest`]).
+    /// until it breaks the header timeout ([`HeaderTimeout`]).
     async fn http<I>(self, io: I, tls: bool, watcher: hyper_util::server::graceful::Watcher)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let info = Arc::new(ConnectionInfo::new(self.peer, tls));
         let live = self.live;
-        let first_request = Arc::new(FirstRequest::default());
-        let seen = first_request.clone();
+        let clock = HeaderTimeout::start();
+        let requests = clock.clone();
         let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-            seen.arrived();
+            let busy = requests.request(req.version());
             let mut stack = live.load().stack(&info);
-            async move { Ok::<_, Infallible>(unwrap_infallible(stack.call(req).await)) }
+            async move {
+                let response = unwrap_infallible(stack.call(req).await);
+                Ok::<_, Infallible>(response.map(|body| BusyBody::new(body, busy)))
+            }
         });
         let conn = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         let result = tokio::select! {
+            // The connection first: a header block that came with the deadline counts.
+            biased;
             result = watcher.watch(conn.into_owned()) => result,
-            () = first_request.missed(self.header_timeout) => {
-                tracing::debug!(peer = %self.peer, "no request within header_timeout");
+            () = clock.expired(self.header_timeout) => {
+                tracing::debug!(peer = %self.peer, "no complete request header within header_timeout");
                 return;
             }
         };
         if let Err(err) = result {
             tracing::debug!(peer = %self.peer, error = %err, "connection ended with an error");
-        }
-    }
-}
-
-/// Whether a connection has brought its first request yet.
-///
-/// hyper's `header_read_timeout` only runs once HTTP/1 parsing has begun; before that, the
-/// auto builder waits without a limit for the bytes that tell HTTP/1 from HTTP/2, so a client
-/// that connects and sends nothing (or half an HTTP/2 preface) would hold a connection slot
-/// forever. `header_timeout` bounds that wait too.
-#[derive(Default)]
-struct FirstRequest {
-    seen: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl FirstRequest {
-    fn arrived(&self) {
-        use std::sync::atomic::Ordering;
-        if !self.seen.load(Ordering::Relaxed) {
-            self.seen.store(true, Ordering::Relaxed);
-            // `notify_one` keeps a permit, so a waiter that comes later still sees it.
-            self.notify.notify_one();
-        }
-    }
-
-    /// Resolves when no request came within `limit`; never resolves once one has.
-    async fn missed(&self, limit: Duration) {
-        if tokio::time::timeout(limit, self.notify.notified())
-            .await
-            .is_ok()
-        {
-            std::future::pending::<()>().await;
         }
     }
 }

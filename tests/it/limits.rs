@@ -210,6 +210,47 @@ async fn idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_response_that_streams_longer_than_the_header_timeout_keeps_its_connection() {
+    // The header timeout counts from the end of the last response, not from its start: a
+    // download that takes longer than the timeout is not cut off, its connection serves the
+    // next request, and only then, quiet again, is it closed.
+    let (upstream, release) = TestUpstream::held_download(
+        bytes::Bytes::from_static(b"first "),
+        vec![bytes::Bytes::from_static(b"last")],
+    )
+    .await;
+    let gateway = GatewayBuilder::new()
+        .limit_line("header_timeout = \"1s\"")
+        .route(Route::new("/ok/", "static://204"))
+        .route(Route::new("/", upstream.url()))
+        .start()
+        .await;
+
+    let mut conn = RawConnection::connect(gateway.addr()).await;
+    conn.write(&RawRequest::get("/download").keep_alive().bytes())
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    release.release();
+    let response = conn.read_response().await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "first last");
+
+    conn.write(&RawRequest::get("/ok/x").keep_alive().bytes())
+        .await
+        .expect("write");
+    assert_eq!(conn.read_response().await.status, 204);
+    let quiet = Instant::now();
+    let received = conn.read_until_closed(Duration::from_secs(5)).await;
+    assert!(received.is_empty() || received.starts_with(b"HTTP/1.1 408"));
+    let waited = quiet.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "closed before the timeout: {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn slow_body_does_not_hold_the_header_timeout_against_the_client() {
     // The header timeout is for headers only: a body that trickles in after complete headers
     // is the route's business, not a reason to cut the connection.
