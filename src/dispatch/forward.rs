@@ -150,7 +150,9 @@ impl Gateway {
                 let (body, body_sent) = RequestBody::new(body, limit);
                 let upstream_req = Request::from_parts(parts, body);
 
-                let mut upstream_res = client.send(upstream_req, body_sent).await?;
+                let mut upstream_res = client
+                    .send(upstream_req, body_sent, &conn.response_timer)
+                    .await?;
                 if let Some(client_upgrade) = client_upgrade {
                     if upstream_res.status() == StatusCode::SWITCHING_PROTOCOLS {
                         let upstream_upgrade = hyper::upgrade::on(&mut upstream_res);

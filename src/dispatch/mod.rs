@@ -54,13 +54,14 @@ use crate::middleware::access_log;
 use crate::oauth::AuthServer;
 use crate::proxy::forward::UpstreamSetupError;
 use crate::proxy::headers::ip_header_value;
+use crate::proxy::response_timer::ResponseTimer;
 use crate::proxy::routes::RouteTable;
 use crate::rescue::{rescue, Rejection};
 use crate::store::Store;
 use route::Route;
 
 /// Facts about the client connection, gathered once when it is accepted.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ConnectionInfo {
     pub peer: SocketAddr,
     pub tls: bool,
@@ -68,6 +69,8 @@ pub struct ConnectionInfo {
     pub peer_ip: HeaderValue,
     /// The peer's address as the access log writes it, formatted once per connection.
     pub peer_text: Arc<str>,
+    /// The response timer the connection's proxied requests take turns with.
+    pub response_timer: ResponseTimer,
 }
 
 impl ConnectionInfo {
@@ -77,6 +80,7 @@ impl ConnectionInfo {
             tls,
             peer_ip: ip_header_value(peer.ip()),
             peer_text: crate::logging::access::peer_text(peer).into(),
+            response_timer: ResponseTimer::default(),
         }
     }
 }

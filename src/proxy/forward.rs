@@ -1,6 +1,6 @@
 //! The upstream client: pooled keep-alive HTTP/1.1 connections, plain or over rustls, with a
 //! connect timeout (then 502) and a response-header timeout counted from the end of the
-//! request body (then 504).
+//! request body (then 504; `response_timer.rs`).
 //!
 //! One [`UpstreamClient`] per route, so each route's timeouts, trust anchors and idle
 //! connections are its own (`connect.rs` opens connections, `pool.rs` keeps them). Bodies stream
@@ -9,16 +9,14 @@
 //! the pool when that body ends.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tokio::sync::oneshot;
 
 use super::connect::{Connector, Sender};
 use super::pool::{Pool, PooledBody};
+use super::response_timer::{Deadline, ResponseTimer};
 use crate::config::{HttpUpstream, RouteConfig};
 use crate::http::body::{is_length_limit, RequestBody};
 
@@ -97,18 +95,15 @@ impl UpstreamClient {
 
     /// Sends `req` (its target in origin form, its `Host` set) and waits for the response
     /// headers: at most `response_timeout` after the request body has been sent in full
-    /// (`body_sent`, `None` for a request without a body).
-    pub fn send(
-        &self,
+    /// (`body_sent`, `None` for a request without a body), with a timer from the client
+    /// connection's `timers`.
+    pub fn send<'a>(
+        &'a self,
         req: Request<RequestBody>,
         body_sent: Option<oneshot::Receiver<()>>,
-    ) -> Deadline<impl Future<Output = Result<Response<PooledBody>, SendError>> + '_> {
-        Deadline {
-            exchange: self.exchange(req),
-            body_sent,
-            timeout: self.response_timeout,
-            timer: None,
-        }
+        timers: &'a ResponseTimer,
+    ) -> Deadline<'a, impl Future<Output = Result<Response<PooledBody>, SendError>> + 'a> {
+        Deadline::new(self.exchange(req), body_sent, self.response_timeout, timers)
     }
 
     async fn exchange(&self, req: Request<RequestBody>) -> Result<Response<PooledBody>, SendError> {
@@ -151,50 +146,6 @@ impl UpstreamClient {
             tracing::warn!(error = %ErrorChain(&err), "upstream connection failed");
             UpstreamError::Unreachable.into()
         })
-    }
-}
-
-pin_project! {
-    /// An exchange with its response timeout, which starts when the request body has been
-    /// sent (at once without one). A future of its own rather than a `select!` in an `async
-    /// fn`: it is on every proxied request's path, where each `async` layer holds the whole
-    /// exchange once more and moves it once more per request.
-    pub struct Deadline<F> {
-        #[pin]
-        exchange: F,
-        body_sent: Option<oneshot::Receiver<()>>,
-        timeout: Duration,
-        #[pin]
-        timer: Option<tokio::time::Sleep>,
-    }
-}
-
-impl<F, T> Future for Deadline<F>
-where
-    F: Future<Output = Result<T, SendError>>,
-{
-    type Output = Result<T, SendError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        // The exchange first: an answer that is in wins over a timer that also ran out.
-        if let Poll::Ready(result) = this.exchange.poll(cx) {
-            return Poll::Ready(result);
-        }
-        if let Some(body_sent) = this.body_sent {
-            // Sent, or the body was dropped (its error is the exchange's to report).
-            if Pin::new(body_sent).poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            *this.body_sent = None;
-        }
-        if this.timer.as_mut().as_pin_mut().is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
-        }
-        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Err(UpstreamError::Timeout.into())),
-            _ => Poll::Pending,
-        }
     }
 }
 

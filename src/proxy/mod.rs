@@ -10,5 +10,6 @@ pub mod forward;
 pub mod headers;
 pub mod identity_headers;
 pub mod pool;
+pub mod response_timer;
 pub mod routes;
 pub mod upgrade;
