@@ -2,7 +2,7 @@
 //! are dropped (and a reopen, replaying the journal, drops the same), and when none is
 //! expired a new ceremony is refused, while one under an id already kept may be replaced.
 
-use super::{options, NOW};
+use super::{open_with, options, NOW};
 use crate::store::factors::FactorStore;
 use crate::store::memory::*;
 use crate::store::passkeys::{Ceremony, CeremonyPurpose};
@@ -31,7 +31,7 @@ async fn live_ceremonies_are_capped_and_expired_ones_make_room() {
         fsync: false,
         ..options()
     };
-    let store = MemoryStore::open(dir.path(), quick.clone()).unwrap();
+    let store = open_with(dir.path(), quick.clone()).unwrap();
     // Half of them end at NOW + 10, half at NOW + 300.
     for n in 0..MAX_CEREMONIES {
         let ends = if n % 2 == 0 { NOW + 10 } else { NOW + 300 };
@@ -70,7 +70,7 @@ async fn live_ceremonies_are_capped_and_expired_ones_make_room() {
     drop(store);
 
     // The journal replays to the same: the expired half gone, the rest kept, still full.
-    let store = MemoryStore::open(dir.path(), quick).unwrap();
+    let store = open_with(dir.path(), quick).unwrap();
     assert_eq!(store.peek_ceremony(&id(0), NOW).await.unwrap(), None);
     assert!(store.peek_ceremony(&id(1), later).await.unwrap().is_some());
     assert!(store

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::{access, grant, options, person, record, NOW};
+use super::{access, grant, open_with, options, person, record, NOW};
 use crate::store::memory::*;
 use crate::store::persist::record::encode_into;
 use crate::store::persist::{journal_name, Options, SNAPSHOT};
@@ -74,11 +74,11 @@ async fn a_journal_from_before_person_records_loads_and_takes_them_after() {
     let dir = tempfile::tempdir().unwrap();
     write_journal(dir.path(), 1, &pre_person_changes());
     {
-        let store = MemoryStore::open(dir.path(), options()).expect("the old journal loads");
+        let store = open_with(dir.path(), options()).expect("the old journal loads");
         check_pre_person(&store).await;
         store.put_person("corp:1", person()).await.unwrap();
     }
-    let store = MemoryStore::open(dir.path(), options()).expect("old and new lines load");
+    let store = open_with(dir.path(), options()).expect("old and new lines load");
     assert_eq!(store.person("corp:1", NOW).await.unwrap(), Some(person()));
     let session = store
         .touch_session(&TokenHash::of("s1"), NOW + 90, 3600, 86_400)
@@ -100,7 +100,7 @@ async fn a_snapshot_from_before_person_records_loads() {
             compact_after: 1024,
             ..options()
         };
-        let store = MemoryStore::open(dir.path(), small).unwrap();
+        let store = open_with(dir.path(), small).unwrap();
         write_through(&store).await;
         tokio::time::timeout(std::time::Duration::from_secs(60), store.compaction_idle())
             .await
@@ -115,7 +115,7 @@ async fn a_snapshot_from_before_person_records_loads() {
         "this version writes persons"
     );
     std::fs::write(&path, serde_json::to_vec(&snapshot).unwrap()).unwrap();
-    let store = MemoryStore::open(dir.path(), options()).expect("the old snapshot loads");
+    let store = open_with(dir.path(), options()).expect("the old snapshot loads");
     check_pre_person(&store).await;
 }
 
