@@ -11,17 +11,17 @@
 //!
 //! hyper's `header_read_timeout` keeps the same rule for HTTP/1, but arms a new timer for
 //! every request. It boxes a sleep, registers it in tokio's timer wheel while it waits for the
-//! next head, and takes it out again when the head arrives: about 700 instructions per request
-//! on the proxy's path (issue 17). Here the timer stays armed for the connection's life, as
+//! next head, and takes it out again when the head arrives: about 950 instructions per request
+//! on the proxy's path (issue 17, `bench/README.md`). Here the timer stays armed for the connection's life, as
 //! nginx keeps its timers armed lazily. A request costs two counter updates and a clock read
 //! when its response ends. When the timer fires it reads the counters and sets itself for the
 //! connection's real deadline, so it fires about once per `header_timeout`, not per request.
 //!
-//! The connection's task polls the timer after the connection itself ([`Connection`]'s
-//! `biased` select), so a head that arrived with the deadline is counted before the deadline
-//! is looked at.
+//! The connection's task polls the timer after the connection itself (the `biased` select in
+//! [`HttpParts::http`]), so a head that arrived with the deadline is counted before the
+//! deadline is looked at.
 //!
-//! [`Connection`]: super::Connection
+//! [`HttpParts::http`]: super::HttpParts::http
 
 use std::future::Future;
 use std::pin::Pin;

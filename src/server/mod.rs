@@ -2,9 +2,9 @@
 //!
 //! Limits applied here, before any request reaches the stack: at most `max_connections`
 //! connections at once; the TLS handshake and each request's header block must arrive within
-//! `header_timeout` (which also bounds idle keep-alive: `header_timeout.rs`); a header block larger than
-//! `header_bytes` is answered 431 by hyper; HTTP/2 streams, header lists and reset floods
-//! are capped. On shutdown the listener closes first, then connections finish their
+//! `header_timeout` (which also bounds idle keep-alive: `header_timeout.rs`); a header block
+//! larger than `header_bytes` is answered 431 by hyper; HTTP/2 streams, header lists and reset
+//! floods are capped. On shutdown the listener closes first, then connections finish their
 //! in-flight requests within `shutdown_grace`, then the access log writes every line it
 //! still holds.
 
